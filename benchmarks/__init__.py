@@ -1,0 +1,1 @@
+"""videozoo harness: evaluation, complexity, tables. Imports zoo; zoo never imports it."""

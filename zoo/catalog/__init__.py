@@ -1,0 +1,31 @@
+"""The published tables as data: one TOML file per dataset, the single source of truth.
+
+Each file has a ``[defaults]`` table (fields shared by the dataset's entries) and one
+``[[entry]]`` table per published row. :func:`load_entries` merges the two and returns the raw
+records in file order; :mod:`zoo.registry` turns them into :class:`zoo.ZooEntry` objects.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+#: Catalogue files, in the order the tables are published.
+DATASET_FILES = ("kinetics400", "ssv2", "charades", "ava")
+
+
+def load_entries() -> list[dict]:
+    """Return every published entry as a plain dict (defaults merged in), in table order."""
+    records = []
+    for dataset in DATASET_FILES:
+        text = resources.files(__name__).joinpath(f"{dataset}.toml").read_text("utf-8")
+        data = tomllib.loads(text)
+        defaults = dict(data.get("defaults", {}))
+        url_base = defaults.pop("url_base", "")
+        for raw in data.get("entry", []):
+            record = {**defaults, **raw}
+            if "url" not in record and "file" in record:
+                record["url"] = url_base + record["file"]
+            record.pop("file", None)
+            records.append(record)
+    return records

@@ -1,0 +1,236 @@
+"""Checkpoints: fetch (path, file://, https://, hf://), cache, verify and load state dicts.
+
+Published files are PyTorch pickles with the state dict under ``"model_state"``. They are
+always read with ``torch.load(..., weights_only=True)``: a pickle that would run code on load
+is refused. Downloads go to the torch hub cache (``$TORCH_HOME/hub/checkpoints``), are
+written atomically (temp file + rename) and checked against a sha256 when one is known; a
+cached file is used without touching the network (offline use).
+
+Example:
+    >>> import torch, tempfile, os, zoo
+    >>> model = torch.nn.Linear(2, 3)
+    >>> path = os.path.join(tempfile.mkdtemp(), "lin.pyth")
+    >>> torch.save({"model_state": model.state_dict()}, path)
+    >>> _ = zoo.load_checkpoint(torch.nn.Linear(2, 3), path)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class ChecksumError(ValueError):
+    """The file's sha256 is not the expected one."""
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A state dict does not fit the model: names the missing, unexpected and mis-shaped keys."""
+
+
+def cache_dir() -> Path:
+    """Where downloaded checkpoints live: the torch hub cache, under ``$TORCH_HOME``."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, sha256: str | None, *, source: str, remove_on_mismatch: bool) -> None:
+    if not sha256:
+        return
+    actual = sha256_of(path)
+    if actual.lower() != sha256.lower():
+        if remove_on_mismatch:
+            path.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"sha256 mismatch for {source}: expected {sha256.lower()}, got {actual}"
+            + (" (the bad file was removed from the cache)" if remove_on_mismatch else "")
+        )
+
+
+def _download(url: str, dest: Path, *, progress: bool) -> None:
+    """Stream ``url`` into ``dest`` atomically: a partial download never looks finished."""
+    from tqdm.auto import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    bar.update(len(block))
+        os.replace(tmp_name, dest)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get(
+        "VIDEOZOO_OFFLINE", "0"
+    ) not in ("", "0")
+
+
+def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: bool = True) -> Path:
+    """Return a local path for ``source``, downloading into the cache when needed.
+
+    ``source`` is a local path, a ``file://`` or ``https://`` URL (cached under
+    :func:`cache_dir`), or ``hf://<repo_id>/<filename>`` (through huggingface_hub's cache).
+    """
+    source = os.fspath(source)
+    scheme = urllib.parse.urlparse(source).scheme
+    if scheme in ("", "file") or re.match(r"^[A-Za-z]:[\\/]", source):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path)) if scheme == "file" else Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {source}")
+        if scheme == "file":
+            # A file:// URL is treated like any URL: copied into the cache, so the cache
+            # and offline behaviour are the same as for https.
+            return _fetch_url(source, path.name, sha256=sha256, progress=progress)
+        _verify(path, sha256, source=source, remove_on_mismatch=False)
+        return path
+    if scheme in ("http", "https"):
+        name = Path(urllib.parse.urlparse(source).path).name
+        return _fetch_url(source, name, sha256=sha256, progress=progress)
+    if scheme == "hf":
+        return _fetch_hf(source, sha256=sha256)
+    raise ValueError(f"unsupported checkpoint source {source!r}: use a path, file://, https:// or hf://")
+
+
+def _fetch_url(url: str, name: str, *, sha256: str | None, progress: bool) -> Path:
+    dest = cache_dir() / name
+    if not dest.is_file():
+        if _offline():
+            raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
+        _download(url, dest, progress=progress)
+    _verify(dest, sha256, source=url, remove_on_mismatch=True)
+    return dest
+
+
+def _fetch_hf(source: str, *, sha256: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    parts = source[len("hf://") :].split("/")
+    if len(parts) < 3:
+        raise ValueError(f"expected hf://<owner>/<repo>/<filename>, got {source!r}")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    path = Path(hf_hub_download(repo_id=repo_id, filename=filename))
+    _verify(path, sha256, source=source, remove_on_mismatch=False)
+    return path
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a checkpoint file safely and return its state dict (``"model_state"`` unwrapped)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file named
+        raise RuntimeError(
+            f"refusing to load {path}: it is not a plain tensor checkpoint "
+            f"(weights_only=True rejected it: {err})"
+        ) from err
+    if isinstance(obj, Mapping):
+        for key in ("model_state", "state_dict", "model"):
+            if key in obj and isinstance(obj[key], Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping):
+        raise RuntimeError(f"{path} does not hold a state dict (found {type(obj).__name__})")
+    return dict(obj)
+
+
+def describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], limit: int = 10) -> str | None:
+    """A human-readable account of how ``state`` fails to fit ``model``; None when it fits."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or wrong):
+        return None
+
+    def show(title: str, items: list[str]) -> str:
+        more = f" ... and {len(items) - limit} more" if len(items) > limit else ""
+        return f"\n  {title} ({len(items)}): " + ", ".join(items[:limit]) + more
+
+    return (
+        "checkpoint does not fit the model:"
+        + (show("missing keys", missing) if missing else "")
+        + (show("unexpected keys", unexpected) if unexpected else "")
+        + (show("wrong shapes", wrong) if wrong else "")
+    )
+
+
+def adapt_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map known alternative key layouts onto the model's own.
+
+    Models may declare ``checkpoint_prefixes``: ``{model_key_prefix: file_key_prefix}`` pairs
+    (e.g. PySlowFast's ``model.`` wrapper). A layout is used only if it matches the model's
+    keys exactly, so there is never a guess between two layouts.
+    """
+    expected = set(model.state_dict())
+    if set(state) == expected:
+        return dict(state)
+    for mapping in getattr(model, "checkpoint_layouts", ()):
+        renamed = {}
+        for key, value in state.items():
+            for file_prefix, model_prefix in mapping.items():
+                if key.startswith(file_prefix):
+                    renamed[model_prefix + key[len(file_prefix) :]] = value
+                    break
+            else:
+                renamed[key] = value
+        if set(renamed) == expected:
+            return renamed
+    return dict(state)
+
+
+def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> nn.Module:
+    """``load_state_dict(strict=True)`` with an error that names the offending keys."""
+    state = adapt_layout(model, state)
+    problem = describe_mismatch(model, state)
+    if problem:
+        raise CheckpointMismatchError(f"{source}: {problem}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_checkpoint(
+    model: nn.Module,
+    source: str | os.PathLike,
+    *,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """Load weights from ``source`` (path, file:// or https URL, hf://repo/file) into ``model``.
+
+    Example:
+        >>> import torch, tempfile, os, zoo
+        >>> path = os.path.join(tempfile.mkdtemp(), "w.pyth")
+        >>> torch.save({"model_state": torch.nn.Linear(2, 2).state_dict()}, path)
+        >>> type(zoo.load_checkpoint(torch.nn.Linear(2, 2), "file://" + path)).__name__
+        'Linear'
+    """
+    path = fetch(source, sha256=sha256, progress=progress)
+    state = read_state_dict(path)
+    return load_state_dict_strict(model, state, source=os.fspath(source))
