@@ -1,0 +1,62 @@
+"""Shared check: a reference model's checkpoint, in the published file format, loads through
+our path and gives the same outputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+import zoo
+
+
+def randomize_norm_stats(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every batch norm non-trivial statistics and affine parameters.
+
+    Freshly initialised batch norms are the identity in eval mode, which would hide a
+    misplaced or missing norm; random statistics make each one matter.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
+                module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.num_batches_tracked.fill_(1000)
+    return model
+
+
+def write_published_checkpoint(model: nn.Module, path, prefix: str = "") -> None:
+    """Write ``model``'s weights as the published files are: a pickle with ``model_state``."""
+    state = {prefix + k: v for k, v in model.state_dict().items()}
+    torch.save({"model_state": state, "epoch": 196}, path)
+
+
+def params_m(model: nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e6
+
+
+def run(model: nn.Module, inputs):
+    with torch.no_grad():
+        if isinstance(inputs, tuple):
+            return model(*inputs)
+        return model(inputs)
+
+
+def assert_matches_reference(name: str, reference: nn.Module, inputs, tmp_path, *, tol: float = 1e-4, prefix: str = "", source: str = "path") -> float:
+    """Build ``name`` from a checkpoint written from ``reference``; compare outputs. Returns max abs diff."""
+    reference = randomize_norm_stats(reference).eval()
+    path = tmp_path / f"{name}.pyth"
+    write_published_checkpoint(reference, path, prefix=prefix)
+    checkpoint = path.as_uri() if source == "file_url" else str(path)
+    ours = zoo.create_model(name, checkpoint=checkpoint, progress=False)
+    assert not ours.training
+    expected, actual = run(reference, inputs), run(ours, inputs)
+    if isinstance(expected, (list, tuple)):
+        expected, actual = torch.cat([e.flatten() for e in expected]), torch.cat([a.flatten() for a in actual])
+    assert actual.shape == expected.shape
+    diff = (actual - expected).abs().max().item()
+    assert diff <= tol, f"{name}: max abs difference {diff:g} > {tol}"
+    return diff
