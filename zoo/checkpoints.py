@@ -181,25 +181,48 @@ def describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], limit
     )
 
 
+#: Key layouts every model accepts besides its own: PySlowFast trains the same module tree
+#: inside a wrapper, so its files prefix every key with ``model.``.
+DEFAULT_LAYOUTS = ({"model.": ""},)
+
+
+def _layouts(model: nn.Module) -> list[dict[str, str]]:
+    return [*getattr(model, "checkpoint_layouts", ()), *DEFAULT_LAYOUTS]
+
+
+def _rename(state: Mapping[str, torch.Tensor], mapping: dict[str, str]) -> dict[str, torch.Tensor]:
+    renamed = {}
+    for key, value in state.items():
+        for file_prefix, model_prefix in mapping.items():
+            if key.startswith(file_prefix):
+                key = model_prefix + key[len(file_prefix) :]
+                break
+        renamed[key] = value
+    return renamed
+
+
+def detect_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+    """Name the key layout a state dict looks like: ours (no prefix) or a known wrapper's."""
+    for mapping in _layouts(model):
+        prefixes = [p for p in mapping if p]
+        if prefixes and all(any(k.startswith(p) for p in prefixes) for k in state):
+            return "prefixed (" + ", ".join(repr(p) for p in prefixes) + ", PySlowFast wrapper)"
+    return "unprefixed (PyTorchVideo hub)"
+
+
 def adapt_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Map known alternative key layouts onto the model's own.
 
-    Models may declare ``checkpoint_prefixes``: ``{model_key_prefix: file_key_prefix}`` pairs
-    (e.g. PySlowFast's ``model.`` wrapper). A layout is used only if it matches the model's
-    keys exactly, so there is never a guess between two layouts.
+    Besides its own layout, a model accepts :data:`DEFAULT_LAYOUTS` and any it declares in
+    ``checkpoint_layouts``: ``{file_prefix: model_prefix}`` maps (e.g. PySlowFast's ``model.``
+    wrapper). A layout is used only if it maps the file's keys exactly onto the model's, so
+    there is never a guess between two layouts.
     """
     expected = set(model.state_dict())
     if set(state) == expected:
         return dict(state)
-    for mapping in getattr(model, "checkpoint_layouts", ()):
-        renamed = {}
-        for key, value in state.items():
-            for file_prefix, model_prefix in mapping.items():
-                if key.startswith(file_prefix):
-                    renamed[model_prefix + key[len(file_prefix) :]] = value
-                    break
-            else:
-                renamed[key] = value
+    for mapping in _layouts(model):
+        renamed = _rename(state, mapping)
         if set(renamed) == expected:
             return renamed
     return dict(state)
@@ -207,10 +230,12 @@ def adapt_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[st
 
 def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> nn.Module:
     """``load_state_dict(strict=True)`` with an error that names the offending keys."""
-    state = adapt_layout(model, state)
-    problem = describe_mismatch(model, state)
+    adapted = adapt_layout(model, state)
+    problem = describe_mismatch(model, adapted)
     if problem:
-        raise CheckpointMismatchError(f"{source}: {problem}")
+        layout = detect_layout(model, state)
+        raise CheckpointMismatchError(f"{source} ({layout} key layout, {len(state)} keys): {problem}")
+    state = adapted
     model.load_state_dict(state, strict=True)
     return model
 
