@@ -159,11 +159,20 @@ class ClassificationHead(nn.Module):
     which makes small test inputs usable.
     """
 
-    def __init__(self, dim_in: int, num_classes: int, pool_kernel: Sequence[int] | None, dropout: float = 0.5):
+    def __init__(
+        self,
+        dim_in: int,
+        num_classes: int,
+        pool_kernel: Sequence[int] | None,
+        dropout: float = 0.5,
+        activation: nn.Module | None = None,
+    ):
         super().__init__()
         self.pool_kernel = tuple(pool_kernel) if pool_kernel is not None else None
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.proj = nn.Linear(dim_in, num_classes)
+        # Some published heads (X3D, R(2+1)D) apply softmax per position before averaging.
+        self.activation = activation
         self.output_pool = nn.AdaptiveAvgPool3d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,6 +183,8 @@ class ClassificationHead(nn.Module):
             x = self.dropout(x)
         # channels last so the linear layer acts per position, then back
         x = self.proj(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+        if self.activation is not None:
+            x = self.activation(x)
         return self.output_pool(x).flatten(1)
 
 
