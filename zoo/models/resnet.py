@@ -30,14 +30,28 @@ Triple = tuple[int, int, int]
 STAGE_DEPTHS = {"r50": (3, 4, 6, 3), "r101": (3, 4, 23, 3)}
 
 
-def _same_padding(kernel: Sequence[int]) -> Triple:
-    return tuple(k // 2 for k in kernel)  # type: ignore[return-value]
+def _same_padding(kernel: Sequence[int], dilation: Sequence[int] = (1, 1, 1)) -> Triple:
+    return tuple(d * (k // 2) for k, d in zip(kernel, dilation))  # type: ignore[return-value]
 
 
-def conv3d(dim_in: int, dim_out: int, kernel: Sequence[int], stride: Sequence[int] = (1, 1, 1), groups: int = 1) -> nn.Conv3d:
+def conv3d(
+    dim_in: int,
+    dim_out: int,
+    kernel: Sequence[int],
+    stride: Sequence[int] = (1, 1, 1),
+    groups: int = 1,
+    dilation: Sequence[int] = (1, 1, 1),
+) -> nn.Conv3d:
     """A bias-free 3D convolution with 'same' padding, the only kind these networks use."""
     return nn.Conv3d(
-        dim_in, dim_out, tuple(kernel), stride=tuple(stride), padding=_same_padding(kernel), groups=groups, bias=False
+        dim_in,
+        dim_out,
+        tuple(kernel),
+        stride=tuple(stride),
+        padding=_same_padding(kernel, dilation),
+        dilation=tuple(dilation),
+        groups=groups,
+        bias=False,
     )
 
 
@@ -71,13 +85,19 @@ class Bottleneck(nn.Module):
         spatial_stride: int = 1,
         conv_b_groups: int = 1,
         conv_b: nn.Module | None = None,
+        conv_b_dilation: Sequence[int] = (1, 1, 1),
     ):
         super().__init__()
         self.conv_a = conv3d(dim_in, dim_inner, conv_a_kernel, stride=(temporal_stride, 1, 1))
         self.norm_a = nn.BatchNorm3d(dim_inner)
         self.act_a = nn.ReLU()
         self.conv_b = conv_b or conv3d(
-            dim_inner, dim_inner, conv_b_kernel, stride=(1, spatial_stride, spatial_stride), groups=conv_b_groups
+            dim_inner,
+            dim_inner,
+            conv_b_kernel,
+            stride=(1, spatial_stride, spatial_stride),
+            groups=conv_b_groups,
+            dilation=conv_b_dilation,
         )
         self.norm_b = nn.BatchNorm3d(dim_inner)
         self.act_b = nn.ReLU()
@@ -130,8 +150,13 @@ def bottleneck_stage(
     temporal_stride: int = 1,
     conv_b_kernel: Sequence[int] = (1, 3, 3),
     conv_b_groups: int = 1,
+    conv_b_dilation: Sequence[int] = (1, 1, 1),
 ) -> ResStage:
-    """A stage of ``depth`` bottleneck blocks; ``conv_a_kernels`` cycles over the blocks."""
+    """A stage of ``depth`` bottleneck blocks; ``conv_a_kernels`` cycles over the blocks.
+
+    ``conv_b_dilation`` dilates every block's spatial conv (the AVA detectors keep res5 at
+    stride 1 and dilate it instead, so the RoI features stay at 1/16 resolution).
+    """
     blocks = []
     for i in range(depth):
         first = i == 0
@@ -145,6 +170,7 @@ def bottleneck_stage(
             temporal_stride=t_stride,
             spatial_stride=s_stride,
             conv_b_groups=conv_b_groups,
+            conv_b_dilation=conv_b_dilation,
         )
         blocks.append(ResBlock(dim_in if first else dim_out, dim_out, branch2, stride=(t_stride, s_stride, s_stride)))
     return ResStage(blocks)
@@ -213,15 +239,35 @@ RESNET_VARIANTS = {
 }
 
 
-def build_resnet_backbone(variant: str, depth: str = "r50") -> tuple[list[nn.Module], int]:
-    """Stem and the four stages of a C2D/I3D/Slow network; returns (blocks, output width)."""
+#: Spatial stride of each stage in the classification networks (res2 .. res5).
+CLASSIFICATION_SPATIAL_STRIDES = (1, 2, 2, 2)
+
+
+def build_resnet_backbone(
+    variant: str,
+    depth: str = "r50",
+    *,
+    spatial_strides: Sequence[int] = CLASSIFICATION_SPATIAL_STRIDES,
+    conv_b_dilations: Sequence[Sequence[int]] = ((1, 1, 1),) * 4,
+) -> tuple[list[nn.Module], int]:
+    """Stem and the four stages of a C2D/I3D/Slow network; returns (blocks, output width).
+
+    ``spatial_strides`` and ``conv_b_dilations`` (one per stage) default to the
+    classification networks; the AVA detectors use strides (1, 2, 2, 1) with res5 dilated 2.
+    """
     spec = RESNET_VARIANTS[variant]
     blocks: list[nn.Module] = [Stem(3, 64, spec["stem_kernel"])]
     dim_in, dim_out = 64, 256
     for idx, n_blocks in enumerate(STAGE_DEPTHS[depth]):
         blocks.append(
             bottleneck_stage(
-                n_blocks, dim_in, dim_out // 4, dim_out, conv_a_kernels=spec["conv_a"][idx], spatial_stride=1 if idx == 0 else 2
+                n_blocks,
+                dim_in,
+                dim_out // 4,
+                dim_out,
+                conv_a_kernels=spec["conv_a"][idx],
+                spatial_stride=spatial_strides[idx],
+                conv_b_dilation=conv_b_dilations[idx],
             )
         )
         if idx == 0 and spec["stage1_pool"]:
