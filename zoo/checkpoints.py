@@ -97,14 +97,15 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
     """
     source = os.fspath(source)
     scheme = urllib.parse.urlparse(source).scheme
-    if scheme in ("", "file") or re.match(r"^[A-Za-z]:[\\/]", source):
-        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path)) if scheme == "file" else Path(source)
+    if scheme == "file":
+        # A file:// URL is treated like any URL: copied into the cache, so the cache and
+        # offline behaviour are the same as for https (and testable without a network).
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path))
+        return _fetch_url(source, path.name, sha256=sha256, progress=progress, local_source=path)
+    if scheme == "" or re.match(r"^[A-Za-z]:[\\/]", source):
+        path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {source}")
-        if scheme == "file":
-            # A file:// URL is treated like any URL: copied into the cache, so the cache
-            # and offline behaviour are the same as for https.
-            return _fetch_url(source, path.name, sha256=sha256, progress=progress)
         _verify(path, sha256, source=source, remove_on_mismatch=False)
         return path
     if scheme in ("http", "https"):
@@ -115,9 +116,11 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
     raise ValueError(f"unsupported checkpoint source {source!r}: use a path, file://, https:// or hf://")
 
 
-def _fetch_url(url: str, name: str, *, sha256: str | None, progress: bool) -> Path:
+def _fetch_url(url: str, name: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
     dest = cache_dir() / name
     if not dest.is_file():
+        if local_source is not None and not local_source.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {url} (and not in the cache {dest})")
         if _offline():
             raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
         _download(url, dest, progress=progress)
@@ -221,11 +224,12 @@ def adapt_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[st
     expected = set(model.state_dict())
     if set(state) == expected:
         return dict(state)
-    for mapping in _layouts(model):
-        renamed = _rename(state, mapping)
+    candidates = [_rename(state, mapping) for mapping in _layouts(model)]
+    for renamed in candidates:
         if set(renamed) == expected:
             return renamed
-    return dict(state)
+    # No exact fit: return the closest reading, so the error names the truly offending keys.
+    return min([dict(state), *candidates], key=lambda c: len(set(c) ^ expected))
 
 
 def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> nn.Module:

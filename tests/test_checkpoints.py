@@ -1,0 +1,162 @@
+"""Checkpoint sources, cache, verification and safe loading."""
+
+import functools
+import hashlib
+import http.server
+import os
+import pickle
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo import checkpoints
+from zoo.checkpoints import CheckpointMismatchError, ChecksumError
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Conv1d(2, 3, 1), nn.BatchNorm1d(3)])
+
+
+def _write(path, model, prefix=""):
+    torch.save({"model_state": {prefix + k: v for k, v in model.state_dict().items()}}, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = Small()
+    path = tmp_path / "small.pyth"
+    digest = _write(path, model)
+    return model, path, digest
+
+
+def _same(a, b):
+    return all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_local_path_and_sha(saved):
+    model, path, digest = saved
+    assert _same(zoo.load_checkpoint(Small(), path, sha256=digest), model)
+
+
+def test_sha256_mismatch_is_refused_naming_both_hashes(saved):
+    _, path, digest = saved
+    with pytest.raises(ChecksumError) as err:
+        zoo.load_checkpoint(Small(), path, sha256="0" * 64)
+    assert digest in str(err.value) and "0" * 64 in str(err.value)
+
+
+def test_file_url_is_cached_and_works_offline(saved, torch_home, monkeypatch):
+    model, path, digest = saved
+    loaded = zoo.load_checkpoint(Small(), path.as_uri(), sha256=digest, progress=False)
+    assert _same(loaded, model)
+    cached = checkpoints.cache_dir() / "small.pyth"
+    assert cached.is_file() and str(cached).startswith(str(torch_home))
+    # offline, with the source gone: served from the cache
+    os.remove(path)
+    monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
+    assert _same(zoo.load_checkpoint(Small(), path.as_uri(), sha256=digest), model)
+
+
+def test_offline_without_cache_says_so(tmp_path, torch_home, monkeypatch):
+    monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="offline"):
+        checkpoints.fetch("https://example.invalid/model.pyth")
+
+
+def test_bad_download_is_not_kept_in_cache(saved, torch_home):
+    _, path, _ = saved
+    with pytest.raises(ChecksumError):
+        zoo.load_checkpoint(Small(), path.as_uri(), sha256="f" * 64, progress=False)
+    assert not (checkpoints.cache_dir() / "small.pyth").exists()
+    assert not list(checkpoints.cache_dir().glob("*.partial"))
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_download_into_torch_hub_cache(http_server, torch_home, capsys):
+    root, base = http_server
+    model = Small()
+    digest = _write(root / "remote.pyth", model)
+    loaded = zoo.load_checkpoint(Small(), f"{base}/remote.pyth", sha256=digest, progress=True)
+    assert _same(loaded, model)
+    assert (torch_home / "hub" / "checkpoints" / "remote.pyth").is_file()
+    # second load: from the cache, even with the server's copy gone
+    (root / "remote.pyth").unlink()
+    assert _same(zoo.load_checkpoint(Small(), f"{base}/remote.pyth", sha256=digest), model)
+
+
+def test_hf_source_through_huggingface_hub_cache(tmp_path, monkeypatch):
+    # A Hugging Face cache laid out as huggingface_hub writes it; offline mode reads it.
+    model = Small()
+    cache = tmp_path / "hf"
+    snapshot = cache / "models--videozoo--mirror" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (cache / "models--videozoo--mirror" / "refs").mkdir()
+    (cache / "models--videozoo--mirror" / "refs" / "main").write_text("a" * 40)
+    _write(snapshot / "SMALL.pyth", model)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    assert _same(zoo.load_checkpoint(Small(), "hf://videozoo/mirror/SMALL.pyth"), model)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pyth"
+    with open(path, "wb") as fh:
+        pickle.dump({"model_state": _Exploit()}, fh)
+    with pytest.raises(RuntimeError, match="weights_only"):
+        zoo.load_checkpoint(Small(), path)
+
+
+def test_wrong_model_names_offending_keys(tmp_path):
+    path = tmp_path / "other.pyth"
+    other = nn.Module()
+    other.blocks = nn.ModuleList([nn.Conv1d(2, 5, 1), nn.Linear(3, 3)])
+    torch.save({"model_state": other.state_dict()}, path)
+    with pytest.raises(CheckpointMismatchError) as err:
+        zoo.load_checkpoint(Small(), path)
+    message = str(err.value)
+    assert "blocks.0.weight: checkpoint (5, 2, 1) vs model (3, 2, 1)" in message
+    assert "missing keys" in message and "blocks.1.running_mean" in message
+
+
+def test_pyslowfast_prefix_layout_loads(tmp_path):
+    model = Small()
+    path = tmp_path / "wrapped.pyth"
+    _write(path, model, prefix="model.")
+    assert _same(zoo.load_checkpoint(Small(), path), model)
+
+
+def test_mismatch_in_prefixed_file_names_layout_and_real_keys(tmp_path):
+    other = Small()
+    other.blocks[0] = nn.Conv1d(2, 4, 1)
+    path = tmp_path / "wrapped_bad.pyth"
+    torch.save({"model_state": {"model." + k: v for k, v in other.state_dict().items()}}, path)
+    with pytest.raises(CheckpointMismatchError) as err:
+        zoo.load_checkpoint(Small(), path)
+    assert "'model.'" in str(err.value) and "blocks.0.weight: checkpoint (4, 2, 1)" in str(err.value)
