@@ -1,0 +1,43 @@
+"""The `zoo` command line: list and info (the harness subcommands are tested with their modules)."""
+
+import dataclasses
+
+import pytest
+
+import zoo
+import zoo.registry as registry
+from benchmarks.cli import main
+
+
+def test_list_filters_by_dataset(capsys):
+    assert main(["list", "--dataset", "ssv2"]) == 0
+    out = capsys.readouterr().out
+    assert "slow_r50_8x8_ssv2" in out and "slowfast_r50_8x8_ssv2" in out
+    assert "kinetics400" not in out
+    assert "60.04/85.19" in out and "55.1 x 3 x 1" in out
+
+
+def test_list_all_has_every_entry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in zoo.list_models():
+        assert name in out
+
+
+def test_info_by_alias(capsys):
+    assert main(["info", "x3d_xs"]) == 0
+    out = capsys.readouterr().out
+    assert "x3d_xs_4x12_kinetics400" in out and "X3D_XS.pyth" in out and "182" in out
+
+
+def test_info_unknown_suggests(capsys):
+    assert main(["info", "slowfast_r5"]) == 2
+    assert "Did you mean" in capsys.readouterr().err
+
+
+def test_entry_without_builder_is_listed_and_says_so_when_built(monkeypatch, capsys):
+    entry = zoo.get_entry("c2d_r50")
+    monkeypatch.setitem(registry._entries(), entry.name, dataclasses.replace(entry, builder="not_written:build"))
+    assert entry.name in zoo.list_models()
+    with pytest.raises(zoo.BuilderNotAvailableError, match="not written yet"):
+        zoo.create_model("c2d_r50")
