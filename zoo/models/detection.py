@@ -6,10 +6,15 @@ RoI-aligns each box (``torchvision.ops.roi_align``), max-pools the 7x7 grid, and
 projects to 80 independent (sigmoid) action scores.
 
 The module tree is that of the published files: the backbone under ``model.blocks.*`` and
-the classifier at ``detection_head.proj.*``. Both ways the checkpoints were published share
-it: the PyTorchVideo hub wraps ``(model, detection_head)`` the same way PySlowFast's
-PyTorchVideo wrappers (``PTVResNet`` / ``PTVSlowFast`` with ``DETECTION.ENABLE``) name the
-backbone ``model`` and the RoI head ``detection_head``.
+the classifier at ``detection_head.proj.*``. Both ways these checkpoints are made share it:
+the PyTorchVideo hub wraps ``(model, detection_head)`` exactly as PySlowFast's PyTorchVideo
+wrappers (``PTVResNet`` / ``PTVSlowFast`` with ``DETECTION.ENABLE``, in
+slowfast/models/ptv_model_builder.py) name the backbone ``self.model`` and the RoI head
+``self.detection_head``; for detectors, the hub files carry the prefixes too.
+
+One numerical difference between the two: the hub models use torchvision's RoIAlign with
+``aligned=False``, PySlowFast's wrappers detectron2's ``ROIAlign`` (``aligned=True`` by
+default). The builders follow the hub; ``roi_aligned=True`` gives the other convention.
 
 Example:
     >>> import torch, zoo
@@ -66,6 +71,7 @@ class RoIHead(nn.Module):
 
     roi_align to a ``resolution`` grid (boxes in input pixels, scaled by ``spatial_scale``)
     -> max over the grid -> dropout -> linear -> sigmoid (AVA actions are multi-label).
+    ``aligned`` is torchvision's half-pixel convention (``False`` in the published hub models).
     """
 
     def __init__(
@@ -77,9 +83,11 @@ class RoIHead(nn.Module):
         spatial_scale: float = 1.0 / FEATURE_STRIDE,
         sampling_ratio: int = 0,
         dropout: float = 0.5,
+        aligned: bool = False,
     ):
         super().__init__()
         self.resolution = tuple(resolution)
+        self.aligned = aligned
         self.spatial_scale = spatial_scale
         self.sampling_ratio = sampling_ratio
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
@@ -89,14 +97,15 @@ class RoIHead(nn.Module):
     def forward(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         if boxes.ndim != 2 or boxes.shape[1] != 5:
             raise ValueError(f"boxes must be (K, 5) rows [batch_index, x1, y1, x2, y2], got shape {tuple(boxes.shape)}")
-        # aligned=False: the published models were trained with the legacy (non half-pixel) RoIAlign.
+        # aligned=False by default: PyTorchVideo's hub models use torchvision's legacy RoIAlign
+        # (no half-pixel shift); PySlowFast's wrappers pass detectron2's, aligned=True.
         regions = roi_align(
             features,
             boxes.to(features.dtype),
             output_size=self.resolution,
             spatial_scale=self.spatial_scale,
             sampling_ratio=self.sampling_ratio,
-            aligned=False,
+            aligned=self.aligned,
         )
         x = regions.amax(dim=(2, 3))  # the published head's MaxPool2d over the whole grid
         if self.dropout is not None:
@@ -122,7 +131,9 @@ class DetectionNet(nn.Module):
         return self.detection_head(self.model(clip), boxes)
 
 
-def build_slow_detection(entry, num_classes: int | None = None, dropout: float = 0.5) -> DetectionNet:
+def build_slow_detection(
+    entry, num_classes: int | None = None, dropout: float = 0.5, roi_aligned: bool = False
+) -> DetectionNet:
     """Slow R50 4x16 AVA detector (PyTorchVideo's ``slow_r50_detection``).
 
     Example:
@@ -130,15 +141,20 @@ def build_slow_detection(entry, num_classes: int | None = None, dropout: float =
         >>> net = zoo.create_model("slow_r50_4x16_ava")
         >>> net(torch.zeros(2, 3, 4, 64, 64), torch.tensor([[1.0, 0, 0, 63, 63]])).shape
         torch.Size([1, 80])
+
+    ``num_classes``/``dropout`` size the head; ``roi_aligned`` selects RoIAlign's half-pixel
+    convention (see the module docstring).
     """
     blocks, width = build_resnet_backbone(
         "slow", entry.depth, spatial_strides=DETECTION_SPATIAL_STRIDES, conv_b_dilations=DETECTION_CONV_B_DILATIONS
     )
     backbone = VideoNet([*blocks, TemporalPool()])
-    return DetectionNet(backbone, RoIHead(width, num_classes or entry.num_classes, dropout=dropout))
+    return DetectionNet(backbone, RoIHead(width, num_classes or entry.num_classes, dropout=dropout, aligned=roi_aligned))
 
 
-def build_slowfast_detection(entry, num_classes: int | None = None, dropout: float = 0.5) -> DetectionNet:
+def build_slowfast_detection(
+    entry, num_classes: int | None = None, dropout: float = 0.5, roi_aligned: bool = False
+) -> DetectionNet:
     """SlowFast R50 8x8 AVA detector (PyTorchVideo's ``slowfast_r50_detection``), input ``[slow, fast]``.
 
     Example:
@@ -154,4 +170,4 @@ def build_slowfast_detection(entry, num_classes: int | None = None, dropout: flo
         entry, spatial_strides=DETECTION_SPATIAL_STRIDES, conv_b_dilations=DETECTION_CONV_B_DILATIONS
     )
     backbone = VideoNet([*blocks, PathwayTemporalPool()])
-    return DetectionNet(backbone, RoIHead(width, num_classes or entry.num_classes, dropout=dropout))
+    return DetectionNet(backbone, RoIHead(width, num_classes or entry.num_classes, dropout=dropout, aligned=roi_aligned))
