@@ -39,8 +39,9 @@ import torch
 #: seconds in (decoding from the previous keyframe is then cheaper than from the start).
 SEEK_AFTER_SECONDS = 2.0
 
-#: A file is truncated when decoding ends this many frames (or this share of the declared
-#: count, whichever is larger) before the frame count the container declares; smaller
+#: A file is truncated when decoding ends more than this many frames (or this share of the
+#: length, whichever is larger) before the frame count the container declares (or its
+#: duration implies, for formats that declare no count); smaller
 #: shortfalls are common metadata rounding and are handled by clamping.
 TRUNCATION_TOLERANCE_FRAMES = 2
 TRUNCATION_TOLERANCE_SHARE = 0.02
@@ -172,9 +173,9 @@ def _decode(container, path: Path, indices_for, thread_type):
         actual = seen + 1
         if actual <= 0:
             raise VideoReadError(path, "no decodable frames")
-        tolerance = max(TRUNCATION_TOLERANCE_FRAMES, TRUNCATION_TOLERANCE_SHARE * declared)
-        if declared and actual < declared - tolerance:
-            raise VideoReadError(path, f"truncated: decoded {actual} of {declared} declared frames")
+        if actual < length - max(TRUNCATION_TOLERANCE_FRAMES, TRUNCATION_TOLERANCE_SHARE * length):
+            what = "declared" if declared else "expected from the duration"
+            raise VideoReadError(path, f"truncated: decoded {actual} of {length} frames {what}")
         # The container overstated the length: index the real one (clamping pads short clips).
         length = actual
         indices = indices_for(length, fps)

