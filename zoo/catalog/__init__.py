@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
+
+#: A catalogue ``url`` without a scheme (the demo checkpoint shipped with the project) is a path
+#: relative to the folder that holds the ``zoo`` package (the project root, or site-packages).
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: Catalogue files, in the order the tables are published.
-DATASET_FILES = ("kinetics400", "ssv2", "charades", "ava")
+DATASET_FILES = ("kinetics400", "ssv2", "charades", "ava", "demo")
 
 
 def load_entries() -> list[dict]:
@@ -27,5 +32,7 @@ def load_entries() -> list[dict]:
             if "url" not in record and "file" in record:
                 record["url"] = url_base + record["file"]
             record.pop("file", None)
+            if "url" in record and "://" not in record["url"] and not Path(record["url"]).is_absolute():
+                record["url"] = str(PACKAGE_ROOT / record["url"])
             records.append(record)
     return records

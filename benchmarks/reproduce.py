@@ -1,0 +1,215 @@
+"""Reproduce the published tables: ``zoo reproduce`` (real data) and ``zoo benchmark`` (the main job).
+
+``zoo reproduce --dataset kinetics400 --annotations F --video-root D [--models ...]`` evaluates
+every entry of a dataset with its published checkpoint under the published multi-view
+protocol (:func:`benchmarks.evaluate.evaluate`), one results folder per entry
+(``results/runs/<entry>/``: a rerun resumes each entry where it stopped), then regenerates
+the tables (:mod:`benchmarks.tables`). An entry that cannot run (no builder, checkpoint not
+downloadable offline) is reported and skipped; the others go on.
+
+``zoo benchmark`` (what ``make run`` runs; no arguments, no data or downloads needed):
+
+1. measures GFLOPs and params of the whole zoo (:func:`benchmarks.complexity.run`, cached);
+2. renders the demo's held-out videos (:mod:`benchmarks.demo_data`, deterministic);
+3. evaluates the demo entry ``i3d_tiny_8x4_demo`` with its shipped checkpoint (sha256
+   checked) under its full multi-view protocol (a fresh measurement every run);
+4. regenerates every table and the Kinetics-400 FLOPs-vs-top-1 plot into ``results/``.
+
+Example:
+    $ zoo benchmark                        # make run
+    $ zoo reproduce --dataset kinetics400 --annotations k400/val.csv --video-root k400/val \\
+          --models x3d_xs x3d_s --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+DEMO_ENTRY = "i3d_tiny_8x4_demo"
+DEMO_SPLIT = "val"
+
+
+def run_dir(results_dir: str | Path, name: str) -> Path:
+    """Where an entry's evaluation results live: ``<results>/runs/<entry>/``."""
+    return Path(results_dir) / "runs" / name
+
+
+def _stage(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def reproduce(
+    dataset: str,
+    annotations: str | Path,
+    video_root: str | Path,
+    *,
+    models: list[str] | None = None,
+    out: str | Path = "results",
+    views: str | None = None,
+    workers: int = 2,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    device: str = "cpu",
+    classes: str | None = None,
+    labels: str | None = None,
+) -> dict[str, dict]:
+    """Evaluate the entries of ``dataset`` (or ``models``) with their published checkpoints.
+
+    Returns ``{entry: metrics.json content}`` for the entries that ran (the failed ones map to
+    ``{"error": message}``), and rewrites the tables in ``out``.
+    """
+    import zoo
+    from benchmarks.datasets import load_dataset
+    from benchmarks.evaluate import evaluate
+    from benchmarks.tables import write_tables
+
+    names = [zoo.get_entry(m).name for m in models] if models else zoo.list_models(dataset=dataset)
+    wrong = [n for n in names if zoo.get_entry(n).dataset != dataset]
+    if wrong:
+        raise ValueError(f"not {dataset} entries: {', '.join(wrong)}")
+    data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels)
+    results: dict[str, dict] = {}
+    for i, name in enumerate(names, 1):
+        _stage(f"[{i}/{len(names)}] {name}")
+        try:
+            results[name] = evaluate(
+                name, data, run_dir(out, name), pretrained=True, views=views, batch_size=batch_size,
+                workers=workers, limit=limit, device=device,
+            )
+        except (zoo.BuilderNotAvailableError, OSError, RuntimeError, ValueError) as err:
+            # one entry that cannot run (no builder, checkpoint unreachable) must not stop the rest
+            print(f"zoo reproduce: {name} skipped: {err}", file=sys.stderr)
+            results[name] = {"error": str(err)}
+    _stage("tables")
+    write_tables(out)
+    return results
+
+
+def demo_checkpoint() -> tuple[Path, str]:
+    """The demo entry's shipped checkpoint and its sha256 (from the catalogue)."""
+    import zoo
+
+    entry = zoo.get_entry(DEMO_ENTRY)
+    return Path(entry.url), entry.sha256
+
+
+def evaluate_demo(
+    out: str | Path = "results",
+    *,
+    data_root: str | Path | None = None,
+    limit: int | None = None,
+    workers: int = 1,
+    fresh: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Render the demo's held-out videos and evaluate the demo entry on them (full protocol).
+
+    ``fresh`` clears the entry's results folder first: the benchmark measures anew every time
+    instead of resuming scores that an older checkpoint may have produced.
+    """
+    import zoo
+    from benchmarks import demo_data
+    from benchmarks.datasets import read_path_label_list
+    from benchmarks.evaluate import evaluate
+
+    root = Path(data_root) if data_root else demo_data.default_root()
+    annotations = demo_data.generate(root, {DEMO_SPLIT: demo_data.DEFAULT_SPLITS[DEMO_SPLIT]}, progress=progress)
+    dataset = read_path_label_list(annotations[DEMO_SPLIT], root, name="demo")
+    checkpoint, sha256 = demo_checkpoint()
+
+    def build(entry):
+        model = zoo.create_model(entry.name)
+        return zoo.load_checkpoint(model, checkpoint, sha256=sha256, progress=False)
+
+    target = run_dir(out, DEMO_ENTRY)
+    if fresh and target.exists():
+        shutil.rmtree(target)
+    return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, limit=limit, progress=progress)
+
+
+def benchmark(out: str | Path = "results", *, data_root: str | Path | None = None, complexity: bool = True) -> dict:
+    """The main job (``make run``): complexity of the zoo, demo evaluation, tables and plot."""
+    import torch
+
+    from benchmarks.tables import write_tables
+
+    started = time.perf_counter()
+    # Two cores, several workers: one thread per op is the fastest for small convolutions here.
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    summary: dict = {}
+    if complexity:
+        from benchmarks.complexity import run as complexity_run
+
+        _stage("1/3 complexity of the zoo (fvcore; cached per entry)")
+        frame = complexity_run(None, out_dir=out, use_cache=True)
+        summary["complexity_entries"] = int(len(frame))
+    _stage("2/3 demo: render the held-out videos, evaluate the demo model (full multi-view protocol)")
+    result = evaluate_demo(out, data_root=data_root)
+    summary["demo"] = result
+    _stage("3/3 tables and plot")
+    for path in write_tables(out):
+        print(f"  {path}")
+    elapsed = time.perf_counter() - started
+    published = result["published"]
+    line = ", ".join(f"{k} {result['metrics'][k]:.2f} (published {published[k]:.2f})" for k in published if k in result["metrics"])
+    print(f"\ndemo {DEMO_ENTRY}: {line} on {result['videos']} held-out videos; benchmark done in {elapsed:.0f} s")
+    summary["wall_s"] = elapsed
+    return summary
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    try:
+        results = reproduce(
+            args.dataset, args.annotations, args.video_root, models=args.models, out=args.out, views=args.views,
+            workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device,
+            classes=args.classes, labels=args.labels,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"zoo reproduce: {err}", file=sys.stderr)
+        return 2
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    benchmark(args.out, data_root=args.demo_data, complexity=not args.skip_complexity)
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    """Add ``zoo reproduce`` and ``zoo benchmark``."""
+    import torch
+
+    p = subparsers.add_parser(
+        "reproduce",
+        help="evaluate every entry of a dataset with its published checkpoint, then the tables",
+        description="Evaluate every entry of a dataset (published checkpoints, published protocol); "
+        "resumable per entry (results/runs/<entry>/); then regenerate the tables.",
+    )
+    p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades"])
+    p.add_argument("--annotations", required=True, help="the dataset's annotation file (see zoo evaluate)")
+    p.add_argument("--video-root", required=True, help="folder holding the videos")
+    p.add_argument("--models", nargs="+", help="only these entries (names or aliases); default: all of the dataset")
+    p.add_argument("--out", default="results", help="results folder (runs/<entry>/ and the tables)")
+    p.add_argument("--views", help="CLIPSxCROPS overriding the catalogue's (e.g. 10x3)")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes")
+    p.add_argument("--batch-size", type=int, help="views per forward pass")
+    p.add_argument("--limit", type=int, help="only the first N videos (a quick check)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--classes", help="class list in checkpoint index order")
+    p.add_argument("--labels", help="SSv2 labels JSON")
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = subparsers.add_parser(
+        "benchmark",
+        help="the main job (make run): zoo complexity, demo evaluation, every table and the plot",
+        description="Measure the zoo's complexity, evaluate the shipped demo model on its generated "
+        "held-out videos with the full multi-view protocol, and regenerate results/.",
+    )
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    p.add_argument("--demo-data", help="where the demo videos are rendered (default: $VIDEOZOO_DEMO_DATA or the user cache)")
+    p.add_argument("--skip-complexity", action="store_true", help="reuse results/complexity.csv as it is")
+    p.set_defaults(func=_cmd_benchmark)
