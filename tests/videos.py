@@ -99,3 +99,29 @@ class ColourModel(nn.Module):
 def colour_model(entry) -> ColourModel:
     """Model factory for ``evaluate(..., model_factory=...)`` and ``zoo evaluate --builder``."""
     return ColourModel(entry, num_classes=4)
+
+
+class SlowColourModel(ColourModel):
+    """:class:`ColourModel` that sleeps ``VIDEOZOO_TEST_DELAY`` seconds per call (to kill a run midway)."""
+
+    def forward(self, x):
+        import os
+        import time
+
+        time.sleep(float(os.environ.get("VIDEOZOO_TEST_DELAY", "0")))
+        return super().forward(x)
+
+
+def slow_colour_model(entry) -> SlowColourModel:
+    return SlowColourModel(entry, num_classes=4)
+
+
+def write_colour_dataset(root, classes_and_labels, name: str = "val.txt") -> Path:
+    """Videos ``v<i>.mp4`` of colour class ``c`` labelled ``label``, listed as ``path label``."""
+    root = Path(root)
+    lines = []
+    for i, (c, label) in enumerate(classes_and_labels):
+        write_colour_video(root / f"v{i}.mp4", colour_level(c))
+        lines.append(f"v{i}.mp4 {label}")
+    (root / name).write_text("\n".join(lines) + "\n")
+    return root / name

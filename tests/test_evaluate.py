@@ -1,0 +1,187 @@
+"""benchmarks.evaluate end to end: known answers, failures, resume after SIGKILL, CLI."""
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from benchmarks.cli import main as zoo_main
+from benchmarks.datasets import read_charades, read_path_label_list
+from benchmarks.evaluate import (
+    SCORES_FILE,
+    aggregate,
+    evaluate,
+    output_activation,
+    read_scores,
+    view_scores,
+)
+from tests.videos import colour_level, colour_model, write_colour_dataset, write_colour_video
+
+REPO = Path(__file__).resolve().parents[1]
+
+# colour class, label: the model answers the colour class, so v3 and v5 are wrong.
+# v5 (level 130, label 3): class 2 first, then classes 1 and 3 tie (distance 50) -> not top-2.
+VIDEOS = [(0, 0), (1, 1), (2, 2), (3, 0), (1, 1), (2, 3)]
+
+
+def tiny_entry(name="x3d_xs"):
+    """The entry with a small test input, so tests stay cheap (the protocol is unchanged)."""
+    return dataclasses.replace(zoo.get_entry(name), side_size=32, crop_size=32)
+
+
+@pytest.fixture(scope="module")
+def colour_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("colours")
+    annotations = write_colour_dataset(root, VIDEOS)
+    return root, annotations
+
+
+def test_known_answer_with_a_corrupt_and_a_missing_file(colour_set, tmp_path):
+    root, annotations = colour_set
+    (root / "corrupt.mp4").write_bytes(os.urandom(2048))
+    lines = annotations.read_text() + "corrupt.mp4 1\nmissing.mp4 2\n"
+    (root / "with_bad.txt").write_text(lines)
+    ds = read_path_label_list(root / "with_bad.txt", root)
+    logs = []
+    result = evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="2x3", progress=False, log=logs.append)
+    assert result["metrics"]["top1"] == pytest.approx(400 / 6)
+    assert result["metrics"]["top5"] == 100.0
+    assert (result["videos"], result["failed"], result["total"]) == (6, 2, 8)
+    failures = [json.loads(line) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    assert {f["key"]: f["reason"].split(" ")[0] for f in failures} == {"corrupt.mp4": "unreadable", "missing.mp4": "missing"}
+    assert "2 failed" in logs[0] and "top1 66.67" in logs[0]
+    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"] == result["metrics"]
+    # each view saw the same grey level: the mean of softmax is the softmax of one view
+    scores = read_scores(tmp_path / SCORES_FILE)
+    expected = torch.softmax(-torch.tensor([0.0, 50.0, 100.0, 150.0]) / 10, dim=0)
+    torch.testing.assert_close(torch.tensor(scores["v0.mp4"]["scores"]), expected, atol=2e-2, rtol=0)
+    assert scores["v0.mp4"]["views"] == 6
+
+
+def test_charades_multilabel_known_map(tmp_path):
+    for i, c in enumerate(range(4)):
+        write_colour_video(tmp_path / f"vid{i}.mp4", colour_level(c))
+    rows = ["id,actions", "vid0,c000 0.0 1.0", "vid1,c001 0.0 1.0;c000 1.0 2.0", "vid2,c002 0.0 1.0", "vid3,c001 0.5 0.9"]
+    (tmp_path / "test.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "classes.txt").write_text("c000 a\nc001 b\nc002 c\nc003 d\n")
+    ds = read_charades(tmp_path / "test.csv", tmp_path, tmp_path / "classes.txt")
+    result = evaluate(tiny_entry("slowfast_r50_8x8_charades"), ds, tmp_path / "out", model_factory=colour_model,
+                      views="2x1", progress=False, log=None)
+    # class 0: vid0, vid1 ranked first -> 1; class 1: vid1 P, {vid0, vid2} N, vid3 P -> (1 + 2/4) / 2;
+    # class 2: vid2 first -> 1; class 3: no positive, skipped
+    assert result["metrics"]["map"] == pytest.approx((1 + 0.75 + 1) / 3 * 100)
+    assert result["metrics"]["map_classes_skipped"] == 1
+
+
+def test_aggregation_rules():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 4.0]])
+    single = view_scores(logits, "logits", multilabel=False)
+    torch.testing.assert_close(aggregate(single, multilabel=False), torch.softmax(logits, 1).mean(0))
+    multi = view_scores(logits, "logits", multilabel=True)
+    torch.testing.assert_close(aggregate(multi, multilabel=True), torch.sigmoid(torch.tensor([2.0, 4.0])))
+    probs = torch.tensor([[0.2, 0.8]])
+    assert view_scores(probs, "softmax", multilabel=False) is probs  # not softmaxed twice
+
+
+def test_output_activation_from_the_head():
+    assert output_activation(zoo.create_model("x3d_xs")) == "softmax"  # X3D's head ends in softmax
+    assert output_activation(torch.nn.Linear(3, 3)) == "logits"
+
+
+def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_path):
+    root, annotations = colour_set
+    ds = read_path_label_list(annotations, root)
+    first = evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=3, progress=False, log=None)
+    assert first["videos"] == 3
+    with open(tmp_path / SCORES_FILE, "a") as f:
+        f.write('{"key": "v3.mp4", "label": 0, "sco')  # a write cut short by a kill
+    calls = []
+
+    def counting_factory(entry):
+        model = colour_model(entry)
+        model.register_forward_hook(lambda *a: calls.append(1))
+        return model
+
+    result = evaluate(tiny_entry(), ds, tmp_path, model_factory=counting_factory, views="1x1", progress=False, log=None)
+    assert len(calls) == 3  # only v3..v5
+    keys = [json.loads(line)["key"] for line in (tmp_path / SCORES_FILE).read_text().splitlines()]
+    assert keys == [f"v{i}.mp4" for i in range(6)]
+    assert result["metrics"]["top1"] == pytest.approx(400 / 6)
+
+
+def test_other_configuration_in_the_same_out_is_refused(colour_set, tmp_path):
+    root, annotations = colour_set
+    ds = read_path_label_list(annotations, root)
+    evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=1, progress=False, log=None)
+    with pytest.raises(ValueError, match="different evaluation .*views"):
+        evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x3", limit=1, progress=False, log=None)
+
+
+def _cli(annotations, root, out, extra=()):
+    return [sys.executable, "-m", "benchmarks.cli", "evaluate", "x3d_xs", "--annotations", str(annotations),
+            "--video-root", str(root), "--builder", "tests.videos:slow_colour_model", "--views", "1x1",
+            "--workers", "1", "--out", str(out), "--quiet", *extra]
+
+
+def test_sigkill_midway_then_resume_equals_an_uninterrupted_run(tmp_path):
+    labels = [(i % 4, (i * 7) % 4) for i in range(10)]
+    annotations = write_colour_dataset(tmp_path / "videos", labels)
+    env = dict(os.environ, PYTHONPATH=str(REPO), VIDEOZOO_TEST_DELAY="0.5")
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(annotations, tmp_path / "videos", killed), cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scores = killed / SCORES_FILE
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if scores.exists() and scores.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = scores.read_text().count("\n")
+    assert 3 <= done_before < 10
+    assert not (killed / "metrics.json").exists()
+
+    env["VIDEOZOO_TEST_DELAY"] = "0"
+    subprocess.run(_cli(annotations, tmp_path / "videos", killed), cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(_cli(annotations, tmp_path / "videos", tmp_path / "whole"), cwd=REPO, env=env, check=True,
+                   capture_output=True)
+
+    resumed = json.loads((killed / "metrics.json").read_text())
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert resumed["metrics"] == whole["metrics"]
+    assert resumed["videos"] == whole["videos"] == 10
+    assert resumed["timing"]["videos_this_run"] == 10 - done_before
+    keys = [json.loads(line)["key"] for line in scores.read_text().splitlines()]
+    assert sorted(keys) == sorted(f"v{i}.mp4" for i in range(10))  # each video exactly once
+    expected_top1 = 100 * np.mean([c == label for c, label in labels])
+    assert math.isclose(whole["metrics"]["top1"], expected_top1)
+
+
+def test_cli_reports_a_malformed_annotation_line(tmp_path, capsys):
+    (tmp_path / "val.txt").write_text("a.mp4 1\nb.mp4\n")
+    code = zoo_main(["evaluate", "x3d_xs", "--annotations", str(tmp_path / "val.txt"), "--video-root", str(tmp_path),
+                     "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 2
+    assert f"{tmp_path / 'val.txt'}:2: expected '<path> <class index>'" in capsys.readouterr().err
+
+
+def test_cli_in_process_with_a_builder(colour_set, tmp_path, capsys):
+    root, annotations = colour_set
+    code = zoo_main(["evaluate", "x3d_xs", "--annotations", str(annotations), "--video-root", str(root),
+                     "--builder", "tests.videos:colour_model", "--views", "1x1", "--workers", "0",
+                     "--out", str(tmp_path), "--quiet"])
+    assert code == 0
+    assert "top1 66.67 (published 69.12)" in capsys.readouterr().out
