@@ -60,3 +60,23 @@ def assert_matches_reference(name: str, reference: nn.Module, inputs, tmp_path, 
     diff = (actual - expected).abs().max().item()
     assert diff <= tol, f"{name}: max abs difference {diff:g} > {tol}"
     return diff
+
+
+def assert_logits_match(name: str, reference: nn.Module, inputs, tmp_path, *, tol: float = 1e-4) -> float:
+    """As :func:`assert_matches_reference`, with both heads' output activation (softmax) removed.
+
+    Softmax over 400 classes squeezes a randomly initialised network's outputs to about 1/400,
+    where a wrong network (e.g. one squeeze-excitation missing) can stay within ``tol``;
+    the logits expose it. Returns the max abs difference of the logits.
+    """
+    reference = randomize_norm_stats(reference).eval()
+    path = tmp_path / f"{name}.logits.pyth"
+    write_published_checkpoint(reference, path)
+    ours = zoo.create_model(name, checkpoint=str(path), progress=False)
+    for model in (reference, ours):
+        model.blocks[-1].activation = None
+    expected, actual = run(reference, inputs), run(ours, inputs)
+    assert actual.shape == expected.shape
+    diff = (actual - expected).abs().max().item()
+    assert diff <= tol, f"{name}: max abs difference of logits {diff:g} > {tol}"
+    return diff

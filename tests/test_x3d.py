@@ -5,7 +5,7 @@ import torch
 
 import zoo
 from tests.conftest import requires_pytorchvideo
-from tests.equivalence import assert_matches_reference, params_m
+from tests.equivalence import assert_logits_match, assert_matches_reference, params_m
 
 X3D_ENTRIES = ["x3d_xs_4x12_kinetics400", "x3d_s_13x6_kinetics400", "x3d_m_16x5_kinetics400", "x3d_l_16x5_kinetics400"]
 
@@ -54,16 +54,20 @@ def _published_input(name):
 def test_xs_outputs_equal_reference_at_published_input(tmp_path):
     # 4x182x182 is cheap: no slow mark
     name = "x3d_xs_4x12_kinetics400"
-    diff = assert_matches_reference(name, _hub_reference(name), _published_input(name), tmp_path)
-    print(f"{name}: max abs diff {diff:.3g}")
+    x = _published_input(name)
+    diff = assert_matches_reference(name, _hub_reference(name), x, tmp_path)
+    logits_diff = assert_logits_match(name, _hub_reference(name), x, tmp_path)
+    print(f"{name}: max abs diff {diff:.3g} (logits {logits_diff:.3g})")
 
 
 @requires_pytorchvideo
 @pytest.mark.slow
 @pytest.mark.parametrize("name", X3D_ENTRIES[1:])
 def test_outputs_equal_reference_at_published_input(name, tmp_path):
-    diff = assert_matches_reference(name, _hub_reference(name), _published_input(name), tmp_path)
-    print(f"{name}: max abs diff {diff:.3g}")
+    x = _published_input(name)
+    diff = assert_matches_reference(name, _hub_reference(name), x, tmp_path)
+    logits_diff = assert_logits_match(name, _hub_reference(name), x, tmp_path)
+    print(f"{name}: max abs diff {diff:.3g} (logits {logits_diff:.3g})")
 
 
 @requires_pytorchvideo
@@ -74,9 +78,13 @@ def test_small_input_equals_reference_with_input_sized_head(name, depth_factor, 
     # what our clipped kernel becomes: the outputs must be equal.
     from pytorchvideo.models.x3d import create_x3d
 
-    reference = create_x3d(input_clip_length=4, input_crop_size=64, depth_factor=depth_factor)
-    diff = assert_matches_reference(name, reference, torch.randn(2, 3, 4, 64, 64), tmp_path)
-    assert diff < 1e-5
+    def reference():
+        return create_x3d(input_clip_length=4, input_crop_size=64, depth_factor=depth_factor)
+
+    x = torch.randn(2, 3, 4, 64, 64)
+    assert_matches_reference(name, reference(), x, tmp_path)
+    # the softmax outputs are all close to 1/400; the logits show a wrong network
+    assert_logits_match(name, reference(), x, tmp_path)
 
 
 @requires_pytorchvideo

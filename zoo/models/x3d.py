@@ -187,7 +187,9 @@ class X3DHead(nn.Module):
             x = self.dropout(x)
         # channels last so the linear layer acts per position, then back
         x = self.proj(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
-        return self.output_pool(self.activation(x)).flatten(1)
+        if self.activation is not None:  # None gives logits (e.g. for training with a loss on them)
+            x = self.activation(x)
+        return self.output_pool(x).flatten(1)
 
 
 def build_x3d(entry, num_classes: int | None = None, dropout: float = 0.5) -> VideoNet:
