@@ -171,10 +171,10 @@ def test_wrong_layout_is_named_with_offending_keys(tmp_path, prefix):
         zoo.create_model(SLOW, checkpoint=str(path), progress=False)
     message = str(err.value)
     if prefix == "":  # fits neither layout: every key is named as missing or unexpected
-        assert "(unprefixed (PyTorchVideo hub) key layout, 320 keys)" in message
+        assert "(320 keys; file keys under 'blocks.'; the model's under 'detection_head.', 'model.')" in message
         assert "missing keys (320): model.blocks.0.conv.weight" in message
         assert "unexpected keys (320): blocks.0.conv.weight" in message
     else:  # the detectors' own layout, but a classification head
-        assert "(prefixed ('model.', 'detection_head.', PySlowFast wrapper) key layout, 320 keys)" in message
+        assert "(320 keys; file keys under 'model.' (a PySlowFast/PyTorchVideo wrapper); the model's under 'detection_head.', 'model.')" in message
         assert "missing keys (2): detection_head.proj.weight, detection_head.proj.bias" in message
         assert "unexpected keys (2): model.blocks.5.proj.weight, model.blocks.5.proj.bias" in message

@@ -204,13 +204,19 @@ def _rename(state: Mapping[str, torch.Tensor], mapping: dict[str, str]) -> dict[
     return renamed
 
 
+def _roots(keys) -> str:
+    return ", ".join(repr(r + ".") for r in sorted({k.split(".", 1)[0] for k in keys}))
+
+
 def detect_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
-    """Name the key layout a state dict looks like: ours (no prefix) or a known wrapper's."""
-    for mapping in _layouts(model):
-        prefixes = [p for p in mapping if p]
-        if prefixes and all(any(k.startswith(p) for p in prefixes) for k in state):
-            return "prefixed (" + ", ".join(repr(p) for p in prefixes) + ", PySlowFast wrapper)"
-    return "unprefixed (PyTorchVideo hub)"
+    """Say which key layout a state dict has, next to the one the model expects.
+
+    E.g. ``"file keys under 'model.' (a PySlowFast wrapper); the model's under 'blocks.'"``.
+    """
+    found = _roots(state)
+    wrapped = any(k.startswith("model.") for k in state)
+    kind = " (a PySlowFast/PyTorchVideo wrapper)" if wrapped else ""
+    return f"file keys under {found}{kind}; the model's under {_roots(model.state_dict())}"
 
 
 def adapt_layout(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -238,7 +244,7 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], 
     problem = describe_mismatch(model, adapted)
     if problem:
         layout = detect_layout(model, state)
-        raise CheckpointMismatchError(f"{source} ({layout} key layout, {len(state)} keys): {problem}")
+        raise CheckpointMismatchError(f"{source} ({len(state)} keys; {layout}): {problem}")
     state = adapted
     model.load_state_dict(state, strict=True)
     return model
