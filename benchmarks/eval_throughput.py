@@ -1,0 +1,122 @@
+"""Throughput of a multi-view evaluation: videos/s, and time decoding vs in the model.
+
+Renders a small set of synthetic videos (default: 8 videos, 10 s, 320x240, 30 fps, H.264,
+moving texture so decoding does real work), then evaluates an entry on them with
+:func:`benchmarks.evaluate.evaluate` (random weights unless ``--pretrained``) once per
+``--workers`` setting, and prints videos/s plus the share of time decoding (decode, frame
+selection, scaling, cropping, normalising: the DataLoader worker's job) vs in the model.
+With 0 workers the two run one after the other, so their shares add up to the wall time;
+with workers they overlap and videos/s shows what the overlap buys.
+
+Example:
+    $ python -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 8 --workers 0 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def render_video(path: Path, seconds: float, width: int, height: int, fps: int, seed: int) -> None:
+    """A textured scene panning and a bright square moving across it (realistic decode cost)."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2 + int(seconds * fps), 3), dtype=np.uint8)
+    texture = np.kron(texture, np.ones((8, 8, 1), dtype=np.uint8))  # 8x8 blocks: compressible, not trivial
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23", "g": str(fps * 2)}
+        for t in range(int(seconds * fps)):
+            frame = texture[:height, t : t + width].copy()
+            x = (t * 4) % (width - 40)
+            frame[100:140, x : x + 40] = (255, 220, 40)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="x3d_xs")
+    parser.add_argument("--views", default="10x3")
+    parser.add_argument("--videos", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the rendered videos")
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--pretrained", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch threads for the model (default: torch's)")
+    parser.add_argument("--work-dir", help="keep videos and results here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import zoo
+    from benchmarks.datasets import read_path_label_list
+    from benchmarks.evaluate import evaluate
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    width, height = (int(v) for v in args.size.split("x"))
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="eval_throughput_"))
+    videos = work / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(args.videos):
+        path = videos / f"v{i:03d}.mp4"
+        if not path.exists():
+            render_video(path, args.seconds, width, height, args.fps, seed=i)
+        lines.append(f"{path.name} {i % 400}")
+    (videos / "list.txt").write_text("\n".join(lines) + "\n")
+    dataset = read_path_label_list(videos / "list.txt", videos, name="synthetic")
+    entry = zoo.get_entry(args.model)
+    model = zoo.create_model(entry.name, pretrained=args.pretrained)
+
+    rows = []
+    for workers in args.workers:
+        out = work / f"run_w{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None)
+        wall = time.perf_counter() - start
+        timing = result["timing"]
+        busy = timing["decode_s"] + timing["model_s"]
+        rows.append({
+            "workers": workers,
+            "videos": result["videos"],
+            "videos_per_s": result["videos"] / wall,
+            "wall_s": wall,
+            "decode_s_per_video": timing["decode_s"] / result["videos"],
+            "model_s_per_video": timing["model_s"] / result["videos"],
+            "decode_share": timing["decode_s"] / busy,
+            "model_share": timing["model_s"] / busy,
+        })
+    report = {
+        "model": entry.name, "views": args.views, "videos": args.videos, "seconds": args.seconds,
+        "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "device": "cpu", "runs": rows,
+    }
+    (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{entry.name}, {args.views} views, {args.videos} videos of {args.seconds:g} s {args.size} @ {args.fps} fps, "
+          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}:")
+    for r in rows:
+        print(f"  workers={r['workers']}: {r['videos_per_s']:.3f} videos/s ({r['wall_s']:.1f} s); per video "
+              f"decode+views {r['decode_s_per_video']:.2f} s ({100 * r['decode_share']:.0f}%), "
+              f"model {r['model_s_per_video']:.2f} s ({100 * r['model_share']:.0f}%)")
+    if not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
