@@ -4,7 +4,7 @@ Each video shows one shape (square or disk, random colour and size) on a noisy b
 doing one of five actions (:data:`CLASSES`): moving left, right, up or down, or growing in
 place. Two other shapes of similar size drift at random as distractors and the frames are
 noisy, so the action has to be read from the motion of the right object, not from any single
-frame, and the task is not trivially solved (the demo model does not reach 100%). Videos are 64x48 H.264 at
+frame, and the task is not trivially solved (the demo model does not reach 100%). Videos are 64x48 MPEG-4 (part 2, in .mp4) at
 25 or 30 fps, 1.6-2.4 s long; everything (shapes, colours, speeds, fps, noise) comes from
 one seed, so the same call renders the same files everywhere.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ DEFAULT_SPLITS = {"train": 300, "val": 100}
 
 WIDTH, HEIGHT = 64, 48
 #: Bump when the rendering changes, so cached datasets are regenerated.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def render_frames(spec: VideoSpec) -> np.ndarray:
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> None:
-    """Encode frames as H.264 (yuv420p) with PyAV, atomically (temp file + rename)."""
+    """Encode frames as MPEG-4 part 2 (yuv420p) with PyAV, atomically (temp file + rename)."""
     import av
 
     path = Path(path)
@@ -133,12 +134,15 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> None:
     os.close(fd)
     try:
         with av.open(tmp, "w") as container:
-            # one encoder thread: x264's output then depends only on the frames (reproducible files)
-            stream = container.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+            # FFmpeg's own MPEG-4 part 2 encoder, not x264: x264 does not give the same bytes from
+            # the same frames twice, and the held-out files must be the same on every machine.
+            stream = container.add_stream("mpeg4", rate=fps, options={"qmin": "2", "qmax": "4"})
             stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            stream.codec_context.thread_count = 1
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            for index, frame in enumerate(frames):
+                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                video_frame.pts = index  # explicit timestamps: x264's rate control reads them
+                video_frame.time_base = Fraction(1, fps)
+                for packet in stream.encode(video_frame):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
@@ -160,12 +164,14 @@ def generate(
     splits: dict[str, int] | None = None,
     *,
     seed: int = 0,
+    limit: int | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Render the demo dataset under ``root``; return ``{split: annotation file}``.
 
     Files already rendered by the same version, seed and split size are kept (a second call
-    is near-instant). ``root/classes.txt`` lists the class names in index order.
+    is near-instant). ``root/classes.txt`` lists the class names in index order. ``limit``
+    renders (and lists) only the first videos of each split: the same files as the full split.
     """
     from tqdm.auto import tqdm
 
@@ -177,8 +183,8 @@ def generate(
     for split, count in splits.items():
         ann = root / f"{split}.txt"
         stamp = root / f"{split}.json"
-        key = {"version": FORMAT_VERSION, "seed": seed, "count": count}
-        specs = video_specs(split, count, seed)
+        key = {"version": FORMAT_VERSION, "seed": seed, "count": count, "limit": limit}
+        specs = video_specs(split, count, seed)[:limit]
         rel_paths = [f"{split}/{i:04d}_{CLASSES[s.label]}.mp4" for i, s in enumerate(specs)]
         done = stamp.is_file() and json.loads(stamp.read_text()) == key and ann.is_file()
         if not (done and all((root / p).is_file() for p in rel_paths)):

@@ -101,15 +101,16 @@ def evaluate_demo(
     out: str | Path = "results",
     *,
     data_root: str | Path | None = None,
-    limit: int | None = None,
+    videos: int | None = None,
     workers: int = 1,
     fresh: bool = True,
     progress: bool = True,
 ) -> dict:
     """Render the demo's held-out videos and evaluate the demo entry on them (full protocol).
 
-    ``fresh`` clears the entry's results folder first: the benchmark measures anew every time
-    instead of resuming scores that an older checkpoint may have produced.
+    ``videos`` renders and evaluates only the first held-out videos (a quick check). ``fresh``
+    clears the entry's results folder first: the benchmark measures anew every time instead of
+    resuming scores that an older checkpoint may have produced.
     """
     import zoo
     from benchmarks import demo_data
@@ -117,7 +118,8 @@ def evaluate_demo(
     from benchmarks.evaluate import evaluate
 
     root = Path(data_root) if data_root else demo_data.default_root()
-    annotations = demo_data.generate(root, {DEMO_SPLIT: demo_data.DEFAULT_SPLITS[DEMO_SPLIT]}, progress=progress)
+    split = {DEMO_SPLIT: demo_data.DEFAULT_SPLITS[DEMO_SPLIT]}
+    annotations = demo_data.generate(root, split, limit=videos, progress=progress)
     dataset = read_path_label_list(annotations[DEMO_SPLIT], root, name="demo")
     checkpoint, sha256 = demo_checkpoint()
 
@@ -128,7 +130,7 @@ def evaluate_demo(
     target = run_dir(out, DEMO_ENTRY)
     if fresh and target.exists():
         shutil.rmtree(target)
-    return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, limit=limit, progress=progress)
+    return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, progress=progress)
 
 
 def benchmark(out: str | Path = "results", *, data_root: str | Path | None = None, complexity: bool = True) -> dict:

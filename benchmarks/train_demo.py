@@ -4,9 +4,10 @@ Renders the demo dataset (:mod:`benchmarks.demo_data`), trains the entry's model
 ``train`` split (random clip in time, random crop in space: the usual video recipe), then
 measures its accuracy on the held-out ``val`` split with the entry's full test protocol
 (temporal clips uniformly spaced over the video at a 30 fps target, short side scaled to the
-side size, 3 crops along the long side, mean of softmax over views). That protocol is
-implemented here independently of :mod:`benchmarks.evaluate`, so that ``zoo benchmark``
-re-measuring the accuracy with the harness is a real reproduction.
+side size, 3 crops along the long side, mean of softmax over views), the views made by
+:class:`zoo.transforms.InputSpec` from videos decoded whole here. The harness
+(:mod:`benchmarks.evaluate`: its own decoder, data loader and aggregation) re-measures it in
+``zoo benchmark``.
 
 Writes into ``--out`` (default ``benchmarks/demo``): the checkpoint (``model_state`` only,
 plain tensors), its sha256, the exact command that made it, and ``published.json`` (the
@@ -38,54 +39,39 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 TARGET_FPS = 30  # the SlowFast test rule: clip span is frames x rate at 30 fps
 
 
-def decode_scaled(path: str | os.PathLike, side_size: int) -> tuple[torch.Tensor, float]:
-    """Every frame of a video, short side scaled to ``side_size``: (T, 3, H, W) in [0, 1]; and its fps."""
+def decode_frames(path: str | os.PathLike) -> tuple[torch.Tensor, float]:
+    """Every frame of a video as uint8 (T, H, W, 3) RGB, and its frame rate."""
     import av
 
     with av.open(os.fspath(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate)
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-    video = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-    h, w = video.shape[-2:]
-    size = (side_size, round(w * side_size / h)) if h <= w else (round(h * side_size / w), side_size)
-    video = nn.functional.interpolate(video, size=size, mode="bilinear", align_corners=False)
-    return video, fps
+    return torch.from_numpy(frames), fps
 
 
-def clip_indices(num_video_frames: int, fps: float, num_frames: int, rate: int, start: float) -> torch.Tensor:
-    """Frame indices of a clip starting at ``start`` (in file frames), clamped to the video."""
-    span = num_frames * rate * fps / TARGET_FPS
-    idx = torch.linspace(start, start + span - 1, num_frames)
-    return idx.round().clamp(0, num_video_frames - 1).long()
+def clip_span(fps: float, entry) -> float:
+    """Frames of the file one clip covers: frames x rate at the 30 fps target."""
+    return entry.num_frames * entry.sampling_rate * fps / TARGET_FPS
 
 
-def clip_slack(num_video_frames: int, fps: float, num_frames: int, rate: int) -> float:
-    return max(num_video_frames - num_frames * rate * fps / TARGET_FPS, 0.0)
+def random_clip(video: torch.Tensor, fps: float, entry, gen: torch.Generator) -> torch.Tensor:
+    """A training clip: random start in time, random crop in space, normalised (3, T, crop, crop).
 
+    ``video`` is already scaled to the entry's side size ((T, 3, H, W) float, see
+    :func:`zoo.transforms.short_side_scale`), as at test time.
+    """
+    from zoo.transforms import normalize
 
-def normalize(clip: torch.Tensor, entry) -> torch.Tensor:
-    """(T, 3, H, W) in [0, 1] -> (3, T, H, W) normalised with the entry's mean/std."""
-    mean = torch.tensor(entry.mean).view(3, 1, 1, 1)
-    std = torch.tensor(entry.std).view(3, 1, 1, 1)
-    return (clip.permute(1, 0, 2, 3) - mean) / std
-
-
-def test_views(video: torch.Tensor, fps: float, entry) -> torch.Tensor:
-    """All test views of a decoded video: (clips x crops, 3, T, crop, crop)."""
     t_total, _, h, w = video.shape
-    slack = clip_slack(t_total, fps, entry.num_frames, entry.sampling_rate)
-    n_clips, n_crops, crop = entry.temporal_clips, entry.spatial_crops, entry.crop_size
-    views = []
-    for i in range(n_clips):
-        start = slack / 2 if n_clips == 1 else slack * i / (n_clips - 1)
-        clip = video[clip_indices(t_total, fps, entry.num_frames, entry.sampling_rate, start)]
-        for j in range(n_crops):
-            frac = 0.5 if n_crops == 1 else j / (n_crops - 1)
-            y0 = round((h - crop) * (frac if h > w else 0.5))
-            x0 = round((w - crop) * (frac if w >= h else 0.5))
-            views.append(normalize(clip[:, :, y0 : y0 + crop, x0 : x0 + crop], entry))
-    return torch.stack(views)
+    span = clip_span(fps, entry)
+    start = float(torch.rand(1, generator=gen)) * max(t_total - span, 0.0)
+    idx = torch.linspace(start, start + span - 1, entry.num_frames).clamp(0, t_total - 1).long()
+    crop = entry.crop_size
+    y0 = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
+    x0 = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
+    clip = video[idx, :, y0 : y0 + crop, x0 : x0 + crop].float().permute(1, 0, 2, 3)[None]
+    return normalize(clip, entry.mean, entry.std)[0]
 
 
 def read_list(annotation: Path) -> list[tuple[Path, int]]:
@@ -96,22 +82,17 @@ def read_list(annotation: Path) -> list[tuple[Path, int]]:
     return rows
 
 
-def random_clip(video: torch.Tensor, fps: float, entry, gen: torch.Generator) -> torch.Tensor:
-    t_total, _, h, w = video.shape
-    slack = clip_slack(t_total, fps, entry.num_frames, entry.sampling_rate)
-    start = float(torch.rand(1, generator=gen)) * slack
-    clip = video[clip_indices(t_total, fps, entry.num_frames, entry.sampling_rate, start)]
-    crop = entry.crop_size
-    y0 = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
-    x0 = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
-    return normalize(clip[:, :, y0 : y0 + crop, x0 : x0 + crop], entry)
-
-
 @torch.no_grad()
 def evaluate_views(model: nn.Module, videos: list[tuple[torch.Tensor, float]], entry) -> torch.Tensor:
-    """Mean of softmax over every test view, per video: (N, classes)."""
+    """Mean of softmax over every test view of each decoded video: (N, classes).
+
+    The views are the entry's test protocol as :class:`zoo.transforms.InputSpec` defines it.
+    """
+    from zoo.transforms import InputSpec
+
+    spec = InputSpec.from_entry(entry)
     model.eval()
-    scores = [model(test_views(v, fps, entry)).softmax(-1).mean(0) for v, fps in videos]
+    scores = [model(spec.views(frames, fps)).softmax(-1).mean(0) for frames, fps in videos]
     return torch.stack(scores)
 
 
@@ -133,6 +114,7 @@ def train(args: argparse.Namespace) -> dict:
 
     import zoo
     from benchmarks import demo_data
+    from zoo.transforms import short_side_scale, to_float_chw
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -142,10 +124,14 @@ def train(args: argparse.Namespace) -> dict:
 
     def load(split):
         rows = read_list(annotations[split])
-        videos = [decode_scaled(p, entry.side_size) for p, _ in tqdm(rows, desc=f"decode {split}", unit="video")]
+        videos = [decode_frames(p) for p, _ in tqdm(rows, desc=f"decode {split}", unit="video")]
         return videos, torch.tensor([label for _, label in rows])
 
     train_videos, train_labels = load("train")
+    # scaled once, as the test protocol scales (bilinear, short side to side_size); half precision to save memory
+    train_videos = [
+        (short_side_scale(to_float_chw(frames), entry.side_size).half(), fps) for frames, fps in train_videos
+    ]
     val_videos, val_labels = load("val")
 
     model = zoo.create_model(DEMO_ENTRY).train()

@@ -1,0 +1,90 @@
+"""The demo: generated videos, the shipped model and its published accuracy, reproduced by the harness."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from benchmarks import demo_data
+from benchmarks.datasets import read_path_label_list
+from benchmarks.reproduce import DEMO_ENTRY, evaluate_demo, run_dir
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "demo"
+PUBLISHED = json.loads((DEMO_DIR / "published.json").read_text())
+
+
+def test_demo_entry_is_catalogued_with_its_published_figures():
+    entry = zoo.get_entry(DEMO_ENTRY)
+    assert (entry.dataset, entry.arch, entry.num_classes, entry.views_label) == ("demo", "i3d", 5, "3 x 5")
+    assert entry.published == {"top1": PUBLISHED["top1"], "top5": PUBLISHED["top5"]}
+    assert PUBLISHED["held_out_videos"] == demo_data.DEFAULT_SPLITS["val"] == 100
+    # the recorded per-video predictions are the published top-1
+    preds = PUBLISHED["predictions"].values()
+    assert 100.0 * np.mean([p["label"] == p["pred"] for p in preds]) == pytest.approx(entry.published["top1"])
+    assert DEMO_ENTRY not in zoo.aliases().values()  # not one of the published hub names
+
+
+def test_shipped_checkpoint_matches_its_sha256_and_command():
+    entry = zoo.get_entry(DEMO_ENTRY)
+    path = Path(entry.url)
+    assert path == DEMO_DIR / f"{DEMO_ENTRY}.pyth" and path.stat().st_size < 3_000_000
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == entry.sha256 == PUBLISHED["sha256"]
+    assert (DEMO_DIR / f"{DEMO_ENTRY}.pyth.sha256").read_text().split()[0] == digest
+    command = (DEMO_DIR / "COMMAND.txt").read_text().strip()
+    assert command == PUBLISHED["command"] and command.startswith("python -m benchmarks.train_demo")
+    model = zoo.create_model(DEMO_ENTRY, pretrained=True)  # strict load, sha256 checked
+    assert model(torch.zeros(1, 3, 8, 32, 32)).shape == (1, 5)
+
+
+def test_demo_model_is_a_narrow_i3d():
+    """Same module tree as the published I3D R50 (keys exist there), far smaller."""
+    demo = zoo.create_model(DEMO_ENTRY).state_dict()
+    i3d = zoo.create_model("i3d_r50").state_dict()
+    assert set(demo) <= set(i3d)
+    assert demo["blocks.0.conv.weight"].shape[2:] == i3d["blocks.0.conv.weight"].shape[2:] == (5, 7, 7)
+    assert sum(v.numel() for k, v in demo.items() if "running" not in k and "num_batches" not in k) < 200_000
+
+
+def test_rendering_is_deterministic_and_labelled(tmp_path):
+    specs = demo_data.video_specs("val", 10)
+    assert sorted({s.label for s in specs}) == [0, 1, 2, 3, 4]  # balanced over the classes
+    assert demo_data.video_specs("val", 10) == specs and demo_data.video_specs("train", 10) != specs
+    files = demo_data.generate(tmp_path / "a", {"val": 3}, progress=False)
+    again = demo_data.generate(tmp_path / "b", {"val": 3}, progress=False)
+    ds = read_path_label_list(files["val"], tmp_path / "a")
+    assert ds.classes == list(demo_data.CLASSES) and len(ds.records) == 3
+    for record in ds.records:
+        first = Path(record.path).read_bytes()
+        assert first == (tmp_path / "b" / record.key).read_bytes()
+    assert again["val"].read_text() == files["val"].read_text()
+
+
+def test_moving_right_moves_right():
+    """The actor's centre of mass (brightest shape) moves the way the label says."""
+    spec = next(s for s in demo_data.video_specs("val", 20) if demo_data.CLASSES[s.label] == "moving_right")
+    frames = demo_data.render_frames(spec)
+    rng = np.random.default_rng(spec.seed)
+    rng.integers(0, 140, size=3)  # background
+    color = rng.integers(110, 256, size=3)
+    xs = [np.nonzero((f == color).all(-1))[1].mean() for f in (frames[0], frames[-1])]
+    assert xs[1] - xs[0] > 5
+
+
+def test_harness_reproduces_the_recorded_predictions(tmp_path):
+    """The harness (own decoder, loader, aggregation) on the first 10 held-out videos gives
+    the per-video predictions recorded at training time, hence the recorded accuracy there."""
+    result = evaluate_demo(tmp_path, data_root=tmp_path / "data", videos=10, workers=0, progress=False)
+    assert result["videos"] == 10 and result["failed"] == 0 and result["views"] == "5x3"
+    lines = [json.loads(x) for x in (run_dir(tmp_path, DEMO_ENTRY) / "scores.jsonl").read_text().splitlines()]
+    recorded = PUBLISHED["predictions"]
+    for line in lines:
+        assert line["views"] == 15
+        assert int(np.argmax(line["scores"])) == recorded[line["key"]]["pred"], line["key"]
+        assert max(line["scores"]) == pytest.approx(recorded[line["key"]]["score"], abs=1e-3)
+    expected_top1 = 100.0 * np.mean([recorded[x["key"]]["pred"] == recorded[x["key"]]["label"] for x in lines])
+    assert result["metrics"]["top1"] == pytest.approx(expected_top1)
