@@ -21,6 +21,14 @@ The per-variant architecture settings (lateral kernel, which blocks have tempora
 the head activation of the PySlowFast fine-tunes) are catalogue data; see
 :func:`slowfast_params`.
 
+Outputs: the Kinetics-400 entries return logits, as the PyTorchVideo hub models do. The
+SSv2 and Charades entries were trained and evaluated through PySlowFast's PyTorchVideo
+wrappers (``configs/{SSv2,Charades}/pytorchvideo/*_8x8_R50.yaml``), which at test time apply
+``MODEL.HEAD_ACT`` at every spatio-temporal position of the head and then average: softmax
+for SSv2 (the default), sigmoid for Charades (multi-label, trained with BCE). These models
+do the same, so they return *scores*; the entry's ``head_activation`` field says which (pass
+``head_activation=None`` to the builder for logits, e.g. for fine-tuning).
+
 Reusable backbone: :func:`slowfast_backbone_blocks` returns ``blocks.0..4`` (stem and
 stages with their fusions) and the concatenated output width, without pooling or head;
 :mod:`zoo.models.detection` builds the AVA SlowFast detector on it. Keep its name and
@@ -329,7 +337,7 @@ def build_slow_pyslowfast(entry, num_classes: int | None = None, dropout: float 
     Example:
         >>> import torch, zoo
         >>> model = zoo.create_model("slow_r50_8x8_ssv2")
-        >>> model(torch.zeros(1, 3, 4, 64, 64)).sum().item()  # softmax scores
+        >>> round(model(torch.zeros(1, 3, 4, 64, 64)).sum().item(), 4)  # softmax scores
         1.0
     """
     blocks, width = build_resnet_backbone("slow", entry.depth)
