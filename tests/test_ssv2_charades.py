@@ -112,7 +112,7 @@ def test_slow_ssv2_published_params_are_the_157_class_count():
     """The one figure that cannot be matched: a 174-class Slow R50 (the SSv2 config) has
     31,991,022 params; the published 31.96 M is the 157-class (Charades) model's count."""
     ssv2 = zoo.create_model("slow_r50_8x8_ssv2")
-    assert count(ssv2) == 31_991_022
+    assert count(ssv2) == 31_991_022 == zoo.get_entry("slow_r50_8x8_ssv2").extra["params_file"]
     assert round(count(zoo.create_model("slow_r50_8x8_ssv2", num_classes=157)) / 1e6, 2) == zoo.get_entry("slow_r50_8x8_ssv2").params_m
     assert "157-class" in zoo.get_entry("slow_r50_8x8_ssv2").note
 
