@@ -20,23 +20,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.models.resnet import STAGE_DEPTHS, Bottleneck, ClassificationHead, ResBlock, ResStage, Stem, VideoNet, conv3d
+from zoo.models.resnet import ClassificationHead, Stem, VideoNet, conv3d, strided_conv_b_backbone
 
 #: Per stage (temporal, spatial) stride of the first block's conv_b (and shortcut): from
 #: stage 2 on, every stage halves time as well as space.
 STAGE_STRIDES = ((1, 1), (2, 2), (2, 2), (2, 2))
-
-
-def _stage(depth: int, dim_in: int, dim_out: int, temporal_stride: int, spatial_stride: int) -> ResStage:
-    dim_inner = dim_out // 4
-    blocks = []
-    for i in range(depth):
-        stride = (temporal_stride, spatial_stride, spatial_stride) if i == 0 else (1, 1, 1)
-        block_in = dim_in if i == 0 else dim_out
-        depthwise = conv3d(dim_inner, dim_inner, (3, 3, 3), stride=stride, groups=dim_inner)
-        branch2 = Bottleneck(block_in, dim_inner, dim_out, conv_a_kernel=(1, 1, 1), conv_b=depthwise)
-        blocks.append(ResBlock(block_in, dim_out, branch2, stride=stride))
-    return ResStage(blocks)
 
 
 def build_csn(entry, num_classes: int | None = None, dropout: float = 0.0) -> VideoNet:
@@ -46,13 +34,11 @@ def build_csn(entry, num_classes: int | None = None, dropout: float = 0.0) -> Vi
     7x7 positions (the 224 training crop / 32); at larger crops it slides, at smaller inputs it
     is clipped to the input.
     """
-    blocks: list[nn.Module] = [Stem(3, 64, (3, 7, 7), pool=True)]
-    dim_in, dim_out = 64, 256
-    temporal_total = 1
-    for n_blocks, (t_stride, s_stride) in zip(STAGE_DEPTHS[entry.depth], STAGE_STRIDES):
-        blocks.append(_stage(n_blocks, dim_in, dim_out, t_stride, s_stride))
-        dim_in, dim_out = dim_out, dim_out * 2
-        temporal_total *= t_stride
+    def depthwise(width: int, stride) -> nn.Module:
+        return conv3d(width, width, (3, 3, 3), stride=stride, groups=width)
+
+    stem = Stem(3, 64, (3, 7, 7), pool=True)
+    blocks, width, temporal_total = strided_conv_b_backbone(stem, entry.depth, STAGE_STRIDES, depthwise)
     pool_kernel = (entry.num_frames // temporal_total, 7, 7)
-    blocks.append(ClassificationHead(dim_in, num_classes or entry.num_classes, pool_kernel, dropout))
+    blocks.append(ClassificationHead(width, num_classes or entry.num_classes, pool_kernel, dropout))
     return VideoNet(blocks)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from zoo.models.resnet import STAGE_DEPTHS, Bottleneck, ClassificationHead, ResBlock, ResStage, Stem, VideoNet
+from zoo.models.resnet import ClassificationHead, Stem, VideoNet, strided_conv_b_backbone
 
 #: Per stage (temporal, spatial) stride of the first block's conv_b (and shortcut).
 STAGE_STRIDES = ((1, 2), (1, 2), (2, 2), (2, 2))
@@ -63,18 +63,6 @@ class Conv2plus1d(nn.Module):
         return self.conv_xy(x)
 
 
-def _stage(depth: int, dim_in: int, dim_out: int, temporal_stride: int, spatial_stride: int) -> ResStage:
-    dim_inner = dim_out // 4
-    blocks = []
-    for i in range(depth):
-        stride = (temporal_stride, spatial_stride, spatial_stride) if i == 0 else (1, 1, 1)
-        block_in = dim_in if i == 0 else dim_out
-        conv_b = Conv2plus1d.factored(dim_inner, dim_inner, (3, 3, 3), stride)
-        branch2 = Bottleneck(block_in, dim_inner, dim_out, conv_a_kernel=(1, 1, 1), conv_b=conv_b)
-        blocks.append(ResBlock(block_in, dim_out, branch2, stride=stride))
-    return ResStage(blocks)
-
-
 def build_r2plus1d(entry, num_classes: int | None = None, dropout: float = 0.5) -> VideoNet:
     """R(2+1)D R50 (PyTorchVideo hub ``r2plus1d_r50``), for ``entry``'s clip length.
 
@@ -82,15 +70,13 @@ def build_r2plus1d(entry, num_classes: int | None = None, dropout: float = 0.5) 
     7x7 positions (the 224 training crop / 32); at larger crops it slides, at smaller inputs it
     is clipped to the input.
     """
-    blocks: list[nn.Module] = [Stem(3, 64, (1, 7, 7), pool=False)]
-    dim_in, dim_out = 64, 256
-    temporal_total = 1
-    for n_blocks, (t_stride, s_stride) in zip(STAGE_DEPTHS[entry.depth], STAGE_STRIDES):
-        blocks.append(_stage(n_blocks, dim_in, dim_out, t_stride, s_stride))
-        dim_in, dim_out = dim_out, dim_out * 2
-        temporal_total *= t_stride
+    def factored(width: int, stride) -> nn.Module:
+        return Conv2plus1d.factored(width, width, (3, 3, 3), stride)
+
+    stem = Stem(3, 64, (1, 7, 7), pool=False)
+    blocks, width, temporal_total = strided_conv_b_backbone(stem, entry.depth, STAGE_STRIDES, factored)
     pool_kernel = (entry.num_frames // temporal_total, 7, 7)
     blocks.append(
-        ClassificationHead(dim_in, num_classes or entry.num_classes, pool_kernel, dropout, activation=nn.Softmax(dim=1))
+        ClassificationHead(width, num_classes or entry.num_classes, pool_kernel, dropout, activation=nn.Softmax(dim=1))
     )
     return VideoNet(blocks)

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -174,6 +174,33 @@ def bottleneck_stage(
         )
         blocks.append(ResBlock(dim_in if first else dim_out, dim_out, branch2, stride=(t_stride, s_stride, s_stride)))
     return ResStage(blocks)
+
+
+def strided_conv_b_backbone(
+    stem: nn.Module,
+    depth: str,
+    stage_strides: Sequence[tuple[int, int]],
+    make_conv_b: Callable[[int, Triple], nn.Module],
+) -> tuple[list[nn.Module], int, int]:
+    """Stem and four stages whose blocks have a 1x1x1 ``conv_a`` and a 3D ``conv_b`` from
+    ``make_conv_b(width, stride)`` that carries the block's whole (temporal, spatial) stride.
+
+    CSN (depthwise conv_b) and R(2+1)D (factored conv_b) are this network with different
+    ``conv_b``. ``stage_strides`` holds each stage's (temporal, spatial) stride. Returns
+    (blocks, output width, total temporal stride).
+    """
+    blocks: list[nn.Module] = [stem]
+    dim_in, dim_out, temporal_total = 64, 256, 1
+    for n_blocks, (t_stride, s_stride) in zip(STAGE_DEPTHS[depth], stage_strides):
+        dim_inner, res_blocks = dim_out // 4, []
+        for i in range(n_blocks):
+            stride = (t_stride, s_stride, s_stride) if i == 0 else (1, 1, 1)
+            block_in = dim_in if i == 0 else dim_out
+            branch2 = Bottleneck(block_in, dim_inner, dim_out, conv_a_kernel=(1, 1, 1), conv_b=make_conv_b(dim_inner, stride))
+            res_blocks.append(ResBlock(block_in, dim_out, branch2, stride=stride))
+        blocks.append(ResStage(res_blocks))
+        dim_in, dim_out, temporal_total = dim_out, dim_out * 2, temporal_total * t_stride
+    return blocks, dim_in, temporal_total
 
 
 class ClassificationHead(nn.Module):
