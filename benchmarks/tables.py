@@ -340,13 +340,17 @@ def plot_flops_vs_top1(rows: list[dict[str, Any]], path: str | os.PathLike) -> P
         by_family.setdefault(row["arch"], []).append((cost, float(row["top1"]), row))
         points.append((cost, float(row["top1"])))
     colors = plt.get_cmap("tab10")
+    labelled: list[tuple[float, float]] = []
     for i, (family, items) in enumerate(by_family.items()):
         xs, ys = [c for c, _, _ in items], [a for _, a, _ in items]
         ax.scatter(xs, ys, marker=markers.get(family, "o"), s=70, color=colors(i), label=family, zorder=3)
         for cost, acc, row in items:
+            # a label next to an already labelled point (e.g. CSN R101 and SlowFast R50 8x8) goes below it
+            crowded = any(abs(math.log(cost / c)) < 0.25 and abs(acc - a) < 0.5 for c, a in labelled)
+            labelled.append((cost, acc))
             ax.annotate(
                 f"{row['arch']} {row['depth']} {row['frames_x_rate']}", (cost, acc), textcoords="offset points",
-                xytext=(5, 4), fontsize=7,
+                xytext=(5, -11) if crowded else (5, 4), fontsize=7,
             )
             if not _missing(row.get("top1_reproduced")):
                 ax.scatter([cost], [float(row["top1_reproduced"])], marker=markers.get(family, "o"), s=70,
