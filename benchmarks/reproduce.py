@@ -191,7 +191,8 @@ def add_parser(subparsers) -> None:
         description="Evaluate every entry of a dataset (published checkpoints, published protocol); "
         "resumable per entry (results/runs/<entry>/); then regenerate the tables.",
     )
-    p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades"])
+    p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades", "demo"],
+                   help="whose entries to evaluate (demo: the shipped demo entry on benchmarks/demo_data.py videos)")
     p.add_argument("--annotations", required=True, help="the dataset's annotation file (see zoo evaluate)")
     p.add_argument("--video-root", required=True, help="folder holding the videos")
     p.add_argument("--models", nargs="+", help="only these entries (names or aliases); default: all of the dataset")

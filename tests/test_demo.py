@@ -88,3 +88,27 @@ def test_harness_reproduces_the_recorded_predictions(tmp_path):
         assert max(line["scores"]) == pytest.approx(recorded[line["key"]]["score"], abs=1e-3)
     expected_top1 = 100.0 * np.mean([recorded[x["key"]]["pred"] == recorded[x["key"]]["label"] for x in lines])
     assert result["metrics"]["top1"] == pytest.approx(expected_top1)
+
+
+def test_zoo_reproduce_resumes_and_fills_the_table(tmp_path):
+    """``zoo reproduce`` on the demo set: published checkpoint, per-entry run folder, tables."""
+    import pandas as pd
+
+    from benchmarks.cli import main as zoo_main
+
+    files = demo_data.generate(tmp_path / "data", {"val": 100}, limit=4, progress=False)
+    argv = ["reproduce", "--dataset", "demo", "--annotations", str(files["val"]), "--video-root",
+            str(tmp_path / "data"), "--workers", "0", "--out", str(tmp_path / "res")]
+    assert zoo_main(argv) == 0
+    scores = run_dir(tmp_path / "res", DEMO_ENTRY) / "scores.jsonl"
+    first = scores.read_text()
+    assert len(first.splitlines()) == 4
+    assert zoo_main(argv) == 0  # resumes: nothing left to do, nothing scored twice
+    assert scores.read_text() == first
+    table = pd.read_csv(tmp_path / "res" / "demo.csv", comment="#").set_index("name")
+    recorded = PUBLISHED["predictions"]
+    keys = [json.loads(x)["key"] for x in first.splitlines()]
+    expected = 100.0 * np.mean([recorded[k]["pred"] == recorded[k]["label"] for k in keys])
+    assert table.loc[DEMO_ENTRY, "top1_reproduced"] == pytest.approx(expected)
+    assert table.loc[DEMO_ENTRY, "eval_videos"] == 4
+    assert (tmp_path / "res" / "kinetics400.md").is_file()
