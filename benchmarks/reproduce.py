@@ -85,7 +85,7 @@ def reproduce(
             print(f"zoo reproduce: {name} skipped: {err}", file=sys.stderr)
             results[name] = {"error": str(err)}
     _stage("tables")
-    write_tables(out)
+    write_tables(out, command=f"zoo reproduce --dataset {dataset}")
     return results
 
 
@@ -135,13 +135,9 @@ def evaluate_demo(
 
 def benchmark(out: str | Path = "results", *, data_root: str | Path | None = None, complexity: bool = True) -> dict:
     """The main job (``make run``): complexity of the zoo, demo evaluation, tables and plot."""
-    import torch
-
     from benchmarks.tables import write_tables
 
     started = time.perf_counter()
-    # Two cores, several workers: one thread per op is the fastest for small convolutions here.
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     summary: dict = {}
     if complexity:
         from benchmarks.complexity import run as complexity_run
@@ -153,7 +149,7 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
     result = evaluate_demo(out, data_root=data_root)
     summary["demo"] = result
     _stage("3/3 tables and plot")
-    for path in write_tables(out):
+    for path in write_tables(out, command="zoo benchmark"):
         print(f"  {path}")
     elapsed = time.perf_counter() - started
     published = result["published"]
