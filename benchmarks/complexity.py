@@ -39,12 +39,13 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+
+from benchmarks.files import atomic_write
 
 #: Bump when the stored measurement changes meaning (invalidates every cached entry).
 CACHE_FORMAT = 2
@@ -392,20 +393,6 @@ def cache_key(entry, naive: bool = True) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are shared results
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
     try:
         stored = json.loads(path.read_text("utf-8"))
@@ -440,7 +427,7 @@ def cached_measure(
     started = time.perf_counter()
     row = measure(entry.name, naive=naive, build=build)
     row["measure_s"] = round(time.perf_counter() - started, 2)
-    _atomic_write_text(path, json.dumps({"key": key, "row": row}, indent=1, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps({"key": key, "row": row}, indent=1, sort_keys=True) + "\n")
     return {**row, "cached": False}
 
 
@@ -592,8 +579,8 @@ def write_tables(frame, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``complexity.csv`` and ``complexity.md`` into ``out_dir`` atomically."""
     out = Path(out_dir)
     csv_path, md_path = out / "complexity.csv", out / "complexity.md"
-    _atomic_write_text(csv_path, frame[COLUMNS].to_csv(index=False))
-    _atomic_write_text(md_path, markdown(frame))
+    atomic_write(csv_path, frame[COLUMNS].to_csv(index=False))
+    atomic_write(md_path, markdown(frame))
     return csv_path, md_path
 
 

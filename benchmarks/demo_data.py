@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import os
 from fractions import Fraction
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.files import atomic_path, atomic_write
 
 #: Class names, in class-index order (the demo model's output order).
 CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")
@@ -128,35 +129,19 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> None:
     """Encode frames as MPEG-4 part 2 (yuv420p) with PyAV, atomically (temp file + rename)."""
     import av
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".mp4")
-    os.close(fd)
-    try:
-        with av.open(tmp, "w") as container:
-            # FFmpeg's own MPEG-4 part 2 encoder, not x264: x264 does not give the same bytes from
-            # the same frames twice, and the held-out files must be the same on every machine.
-            stream = container.add_stream("mpeg4", rate=fps, options={"qmin": "2", "qmax": "4"})
-            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            for index, frame in enumerate(frames):
-                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                video_frame.pts = index  # explicit timestamps: x264's rate control reads them
-                video_frame.time_base = Fraction(1, fps)
-                for packet in stream.encode(video_frame):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w") as container:
+        # FFmpeg's own MPEG-4 part 2 encoder, not x264: x264 does not give the same bytes from
+        # the same frames twice, and the held-out files must be the same on every machine.
+        stream = container.add_stream("mpeg4", rate=fps, options={"qmin": "2", "qmax": "4"})
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for index, frame in enumerate(frames):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = index  # explicit timestamps: x264's rate control reads them
+            video_frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(video_frame):
                 container.mux(packet)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def generate(
@@ -178,7 +163,7 @@ def generate(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     splits = dict(DEFAULT_SPLITS if splits is None else splits)
-    _write_text(root / "classes.txt", "\n".join(CLASSES) + "\n")
+    atomic_write(root / "classes.txt", "\n".join(CLASSES) + "\n")
     annotations = {}
     for split, count in splits.items():
         ann = root / f"{split}.txt"
@@ -191,8 +176,8 @@ def generate(
             stamp.unlink(missing_ok=True)
             for spec, rel in tqdm(list(zip(specs, rel_paths)), desc=f"demo videos ({split})", unit="video", disable=not progress):
                 write_video(root / rel, render_frames(spec), spec.fps)
-            _write_text(ann, "".join(f"{rel} {spec.label}\n" for spec, rel in zip(specs, rel_paths)))
-            _write_text(stamp, json.dumps(key))
+            atomic_write(ann, "".join(f"{rel} {spec.label}\n" for spec, rel in zip(specs, rel_paths)))
+            atomic_write(stamp, json.dumps(key))
         annotations[split] = ann
     return annotations
 

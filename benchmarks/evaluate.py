@@ -42,7 +42,6 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +51,7 @@ import torch
 from torch import nn
 
 from benchmarks import metrics as metrics_lib
+from benchmarks.files import write_json_atomic
 from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
 from benchmarks.video import VideoReadError, read_views
 
@@ -62,21 +62,6 @@ CONFIG_FILE = "config.json"
 
 
 # --------------------------------------------------------------------------- results files
-
-
-def write_json_atomic(path, data) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_scores(path, repair: bool = True) -> dict[str, dict]:

@@ -29,10 +29,11 @@ import argparse
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from benchmarks.files import atomic_write
 
 #: Datasets with a table, in the order they are published (the demo set last).
 DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
@@ -297,19 +298,6 @@ def csv_document(dataset: str, rows: list[dict[str, Any]], command: str = GENERA
     frame = pd.DataFrame(rows, columns=csv_columns(dataset))
     return f"# {_header_lines(dataset, command)[0]}\n" + frame.to_csv(index=False)
 
-
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --------------------------------------------------------------------------------------------
 # the plot
 
@@ -382,7 +370,7 @@ def plot_flops_vs_top1(rows: list[dict[str, Any]], path: str | os.PathLike, comm
     fig.savefig(buffer, format="png")
     plt.close(fig)
     path = Path(path)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return path
 
 
@@ -417,8 +405,8 @@ def write_tables(
         if not rows:
             continue
         md, csv = out / f"{dataset}.md", out / f"{dataset}.csv"
-        _atomic_write(md, markdown_document(dataset, rows, out, command))
-        _atomic_write(csv, csv_document(dataset, rows, command))
+        atomic_write(md, markdown_document(dataset, rows, out, command))
+        atomic_write(csv, csv_document(dataset, rows, command))
         written += [md, csv]
         if plot and dataset == "kinetics400":
             written.append(plot_flops_vs_top1(rows, out / PLOT_NAME, command))

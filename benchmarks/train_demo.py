@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.files import atomic_write
+
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 TARGET_FPS = 30  # the SlowFast test rule: clip span is frames x rate at 30 fps
@@ -102,13 +104,6 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     return 100.0 * hits.float().mean().item()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def train(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
@@ -172,9 +167,9 @@ def train(args: argparse.Namespace) -> dict:
     torch.save({"model_state": state}, tmp)
     os.replace(tmp, ckpt)
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    _atomic_write(out / f"{DEMO_ENTRY}.pyth.sha256", f"{digest}  {ckpt.name}\n".encode())
+    atomic_write(out / f"{DEMO_ENTRY}.pyth.sha256", f"{digest}  {ckpt.name}\n".encode())
     command = "python -m benchmarks.train_demo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    _atomic_write(out / "COMMAND.txt", (command + "\n").encode())
+    atomic_write(out / "COMMAND.txt", (command + "\n").encode())
 
     from fvcore.nn import FlopCountAnalysis
 
@@ -198,7 +193,7 @@ def train(args: argparse.Namespace) -> dict:
             for (p, label), s in zip(rows, scores)
         },
     }
-    _atomic_write(out / "published.json", (json.dumps(published, indent=1) + "\n").encode())
+    atomic_write(out / "published.json", (json.dumps(published, indent=1) + "\n").encode())
     print(f"wrote {ckpt} (sha256 {digest}, {ckpt.stat().st_size / 1e6:.2f} MB); figures in {out / 'published.json'}")
     return published
 

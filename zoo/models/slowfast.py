@@ -58,7 +58,6 @@ from zoo.models.resnet import (
     VideoNet,
     bottleneck_stage,
     build_resnet_backbone,
-    conv3d,
 )
 
 Triple = tuple[int, int, int]
