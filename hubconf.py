@@ -8,7 +8,7 @@ Example:
     >>> model = torch.hub.load(".", "x3d_xs", source="local", pretrained=False)
 """
 
-dependencies = ["torch", "torchvision"]
+dependencies = ["torch", "torchvision", "tqdm"]
 
 import zoo as _zoo  # noqa: E402  (torch.hub reads `dependencies` first)
 

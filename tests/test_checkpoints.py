@@ -55,7 +55,7 @@ def test_file_url_is_cached_and_works_offline(saved, torch_home, monkeypatch):
     model, path, digest = saved
     loaded = zoo.load_checkpoint(Small(), path.as_uri(), sha256=digest, progress=False)
     assert _same(loaded, model)
-    cached = checkpoints.cache_dir() / "small.pyth"
+    cached = checkpoints.cached_path(path.as_uri())
     assert cached.is_file() and str(cached).startswith(str(torch_home))
     # offline, with the source gone: served from the cache
     os.remove(path)
@@ -73,8 +73,8 @@ def test_bad_download_is_not_kept_in_cache(saved, torch_home):
     _, path, _ = saved
     with pytest.raises(ChecksumError):
         zoo.load_checkpoint(Small(), path.as_uri(), sha256="f" * 64, progress=False)
-    assert not (checkpoints.cache_dir() / "small.pyth").exists()
-    assert not list(checkpoints.cache_dir().glob("*.partial"))
+    assert not checkpoints.cached_path(path.as_uri()).exists()
+    assert not list(checkpoints.cache_dir().rglob("*.partial"))
 
 
 @pytest.fixture
@@ -96,7 +96,8 @@ def test_http_download_into_torch_hub_cache(http_server, torch_home, capsys):
     digest = _write(root / "remote.pyth", model)
     loaded = zoo.load_checkpoint(Small(), f"{base}/remote.pyth", sha256=digest, progress=True)
     assert _same(loaded, model)
-    assert (torch_home / "hub" / "checkpoints" / "remote.pyth").is_file()
+    assert checkpoints.cached_path(f"{base}/remote.pyth").is_file()
+    assert str(checkpoints.cached_path(f"{base}/remote.pyth")).startswith(str(torch_home / "hub" / "checkpoints"))
     # second load: from the cache, even with the server's copy gone
     (root / "remote.pyth").unlink()
     assert _same(zoo.load_checkpoint(Small(), f"{base}/remote.pyth", sha256=digest), model)
@@ -160,3 +161,15 @@ def test_mismatch_in_prefixed_file_names_layout_and_real_keys(tmp_path):
     with pytest.raises(CheckpointMismatchError) as err:
         zoo.load_checkpoint(Small(), path)
     assert "'model.'" in str(err.value) and "blocks.0.weight: checkpoint (4, 2, 1)" in str(err.value)
+
+
+def test_same_file_name_from_two_sources_is_not_confused(tmp_path, torch_home):
+    # SSv2, Charades and Kinetics all publish a SLOW_8x8_R50.pyth
+    first, second = Small(), Small()
+    (tmp_path / "kinetics").mkdir()
+    (tmp_path / "ssv2").mkdir()
+    _write(tmp_path / "kinetics" / "w.pyth", first)
+    _write(tmp_path / "ssv2" / "w.pyth", second)
+    assert _same(zoo.load_checkpoint(Small(), (tmp_path / "kinetics" / "w.pyth").as_uri()), first)
+    assert _same(zoo.load_checkpoint(Small(), (tmp_path / "ssv2" / "w.pyth").as_uri()), second)
+    assert not _same(first, second)

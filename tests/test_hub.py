@@ -46,4 +46,4 @@ def test_hub_load_pretrained_downloads_published_file(tmp_path, torch_home, monk
     x = torch.randn(1, 3, 8, 224, 224)
     with torch.no_grad():
         assert torch.allclose(model(x), reference(x), atol=1e-4)
-    assert (torch_home / "hub" / "checkpoints" / "I3D_8x8_R50.pyth").is_file()
+    assert list((torch_home / "hub" / "checkpoints").rglob("I3D_8x8_R50.pyth"))

@@ -77,7 +77,7 @@ def test_small_input_matches_reference(tmp_path):
 
 
 @requires_pytorchvideo
-def test_pyslowfast_layout_loads(tmp_path):
+def test_pyslowfast_layout_loads(tmp_path, torch_home):
     """PySlowFast's PTVSlowFast wrapper stores the same tree under ``model.``."""
     ref = reference("slowfast_r50_4x16_kinetics400", head_pool_kernel_sizes=((1, 2, 2), (8, 2, 2)))
     assert_matches_reference("slowfast_r50_4x16_kinetics400", ref, clip(1, 8, 64), tmp_path, prefix="model.", source="file_url")

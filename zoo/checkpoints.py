@@ -42,6 +42,17 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def cached_path(url: str) -> Path:
+    """Where ``url`` is cached: its host and full path under :func:`cache_dir`.
+
+    Keyed by the whole URL, not the file name alone: the Kinetics, SSv2 and Charades files are
+    all called ``SLOW_8x8_R50.pyth``, and one must never be served for another.
+    """
+    parsed = urllib.parse.urlparse(url)
+    parts = [p for p in urllib.request.url2pathname(parsed.path).split("/") if p not in ("", ".", "..")]
+    return cache_dir().joinpath(parsed.netloc or parsed.scheme, *parts)
+
+
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -100,7 +111,7 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
         # A file:// URL is treated like any URL: copied into the cache, so the cache and
         # offline behaviour are the same as for https (and testable without a network).
         path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path))
-        return _fetch_url(source, path.name, sha256=sha256, progress=progress, local_source=path)
+        return _fetch_url(source, sha256=sha256, progress=progress, local_source=path)
     if scheme == "" or re.match(r"^[A-Za-z]:[\\/]", source):
         path = Path(source)
         if not path.is_file():
@@ -108,15 +119,14 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
         _verify(path, sha256, source=source, remove_on_mismatch=False)
         return path
     if scheme in ("http", "https"):
-        name = Path(urllib.parse.urlparse(source).path).name
-        return _fetch_url(source, name, sha256=sha256, progress=progress)
+        return _fetch_url(source, sha256=sha256, progress=progress)
     if scheme == "hf":
         return _fetch_hf(source, sha256=sha256)
     raise ValueError(f"unsupported checkpoint source {source!r}: use a path, file://, https:// or hf://")
 
 
-def _fetch_url(url: str, name: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
-    dest = cache_dir() / name
+def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
+    dest = cached_path(url)
     if not dest.is_file():
         if local_source is not None and not local_source.is_file():
             raise FileNotFoundError(f"checkpoint not found: {url} (and not in the cache {dest})")
