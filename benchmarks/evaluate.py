@@ -250,6 +250,9 @@ def evaluate(
     from zoo.transforms import InputSpec
 
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
+    if entry.dataset == "ava":
+        # detectors need person boxes per keyframe and frame mAP: not this classification harness
+        raise ValueError(f"{entry.name} is an AVA detection model; AVA evaluation is not supported by zoo evaluate yet")
     spec = InputSpec.from_entry(entry, views)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -119,6 +119,10 @@ def test_hf_source_through_huggingface_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     assert _same(zoo.load_checkpoint(Small(), "hf://videozoo/mirror/SMALL.pyth"), model)
+    # a wrong hash: refused, and the bad file is not kept in the Hugging Face cache
+    with pytest.raises(ChecksumError):
+        zoo.load_checkpoint(Small(), "hf://videozoo/mirror/SMALL.pyth", sha256="0" * 64)
+    assert not (snapshot / "SMALL.pyth").exists()
 
 
 class _Exploit:

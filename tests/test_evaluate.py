@@ -185,3 +185,10 @@ def test_cli_in_process_with_a_builder(colour_set, tmp_path, capsys):
                      "--out", str(tmp_path), "--quiet"])
     assert code == 0
     assert "top1 66.67 (published 69.12)" in capsys.readouterr().out
+
+
+def test_detection_entries_are_refused_with_a_reason(tmp_path):
+    from benchmarks.datasets import VideoDataset
+
+    with pytest.raises(ValueError, match="AVA detection model"):
+        evaluate("slow_r50_detection", VideoDataset(name="ava", records=[]), tmp_path)

@@ -67,7 +67,10 @@ def _verify(path: Path, sha256: str | None, *, source: str, remove_on_mismatch: 
     actual = sha256_of(path)
     if actual.lower() != sha256.lower():
         if remove_on_mismatch:
+            # huggingface_hub's snapshot entries are symlinks to blobs: drop both
+            target = path.resolve()
             path.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
         raise ChecksumError(
             f"sha256 mismatch for {source}: expected {sha256.lower()}, got {actual}"
             + (" (the bad file was removed from the cache)" if remove_on_mismatch else "")
@@ -145,7 +148,7 @@ def _fetch_hf(source: str, *, sha256: str | None) -> Path:
         raise ValueError(f"expected hf://<owner>/<repo>/<filename>, got {source!r}")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
     path = Path(hf_hub_download(repo_id=repo_id, filename=filename))
-    _verify(path, sha256, source=source, remove_on_mismatch=False)
+    _verify(path, sha256, source=source, remove_on_mismatch=True)
     return path
 
 
