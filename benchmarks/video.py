@@ -68,14 +68,98 @@ class VideoInfo:
     seeked: bool
 
 
-def read_views(path: str | os.PathLike, spec, *, thread_type: str | None = None):
-    """All views of ``spec`` (an :class:`~zoo.transforms.InputSpec`) from one decode of ``path``.
+def read_views(source, spec, *, thread_type: str | None = None):
+    """All views of ``spec`` (an :class:`~zoo.transforms.InputSpec`) from one decode of ``source``.
+
+    ``source``: a video file, a folder of frames, or a list of frame files
+    (:mod:`benchmarks.frames`). The entry's temporal rule picks the frames: PyTorchVideo's
+    time-based clips (``"ptv"``, by each frame's timestamp: :func:`decode_ptv_clips`),
+    PySlowFast's frame-index clips or SSv2's segments (:func:`decode_clips`).
 
     Returns ``(views, info)``: ``views`` as :meth:`InputSpec.views` gives them
     (``(V, C, T, H, W)`` or ``[slow, fast]``), ``info`` a :class:`VideoInfo`.
     """
-    frames, rows, indices, info = decode_clips(path, spec.clip_indices, thread_type=thread_type)
+    from benchmarks.frames import is_frame_source, read_frame_views
+
+    if is_frame_source(source):
+        return read_frame_views(source, spec)
+    if spec.temporal_rule == "ptv":
+        frames, rows, indices, info = decode_ptv_clips(source, spec, thread_type=thread_type)
+    else:
+        frames, rows, indices, info = decode_clips(source, spec.clip_indices, thread_type=thread_type)
     return spec.views_from_indices(frames, indices, rows), info
+
+
+def _open(path):
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError(path, "missing file")
+    if path.stat().st_size == 0:
+        raise VideoReadError(path, "zero-length file")
+    try:
+        return path, av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise VideoReadError(path, f"unreadable ({err.__class__.__name__}: {err})") from None
+
+
+def decode_ptv_clips(path: str | os.PathLike, spec, *, thread_type: str | None = None):
+    """Decode the frames of ``spec``'s ``"ptv"`` clips (PyTorchVideo's EncodedVideoPyAV), in one pass.
+
+    The reference addresses frames by presentation timestamp: a clip keeps the frames whose
+    pts falls in its bounds (:func:`zoo.transforms.ptv_video_clip_frames`), over a duration taken
+    from the stream header (:func:`zoo.transforms.ptv_duration`). The timestamps are read first
+    from the packets (demuxing, no decoding), then one forward decode converts only the frames
+    the views use. Returns ``(frames, rows, indices, info)`` as :func:`decode_clips`, with each
+    frame keyed by its pts.
+    """
+    from zoo.transforms import ptv_duration, ptv_video_clip_frames
+
+    path, container = _open(path)
+    try:
+        if not container.streams.video:
+            raise VideoReadError(path, "no video stream")
+        stream = container.streams.video[0]
+        if stream.time_base is None:
+            raise VideoReadError(path, "no time base in the container")
+        fps = _stream_fps(stream)
+        time_base = stream.time_base
+        start_pts = stream.start_time if stream.start_time is not None else 0
+        pts = sorted({p.pts for p in container.demux(stream) if p.pts is not None and p.size})
+        if not pts:
+            raise VideoReadError(path, "no frames")
+        duration = ptv_duration(stream.duration, time_base, start_pts, pts[-1])
+        try:
+            positions = ptv_video_clip_frames(pts, time_base, start_pts, duration, spec)
+        except ValueError as err:
+            raise VideoReadError(path, str(err)) from None
+        indices = [torch.tensor([pts[int(k)] for k in clip], dtype=torch.long) for clip in positions]
+        wanted = {int(p) for clip in indices for p in clip}
+        first, last = min(wanted), max(wanted)
+        if thread_type:
+            stream.thread_type = thread_type
+        # back to the start, or to the keyframe before the first needed frame when that is far in
+        seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
+        container.seek(first if seeked else start_pts, stream=stream, backward=True, any_frame=False)
+        kept: dict[int, np.ndarray] = {}
+        decoded = 0
+        for frame in container.decode(stream):
+            decoded += 1
+            if frame.pts in wanted and frame.pts not in kept:
+                kept[frame.pts] = frame.to_ndarray(format="rgb24")
+            if frame.pts is not None and frame.pts >= last:
+                break
+        missing = wanted.difference(kept)
+        if missing:
+            raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
+    except av.error.FFmpegError as err:
+        raise VideoReadError(path, f"decoding failed ({err.__class__.__name__}: {err})") from None
+    finally:
+        container.close()
+    order = sorted(wanted)
+    frames = torch.from_numpy(np.stack([kept[p] for p in order]))
+    rows = {p: row for row, p in enumerate(order)}
+    info = VideoInfo(str(path), fps, len(pts), int(stream.frames or 0), decoded, seeked)
+    return frames, rows, indices, info
 
 
 def decode_clips(
@@ -90,15 +174,7 @@ def decode_clips(
     distinct needed frame once, ``rows`` frame index -> row of ``frames``, ``indices`` the
     per-clip indices (recomputed on the real length if the container overstated it).
     """
-    path = Path(path)
-    if not path.exists():
-        raise VideoReadError(path, "missing file")
-    if path.stat().st_size == 0:
-        raise VideoReadError(path, "zero-length file")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise VideoReadError(path, f"unreadable ({err.__class__.__name__}: {err})") from None
+    path, container = _open(path)
     try:
         return _decode(container, path, indices_for, thread_type)
     except av.error.FFmpegError as err:

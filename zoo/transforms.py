@@ -4,20 +4,36 @@ A published accuracy is only reproducible with the published test protocol. This
 holds that protocol for one entry, as an :class:`InputSpec` built from the catalogue
 (:meth:`InputSpec.from_entry`), and turns decoded frames into the model's input views:
 
-- **Temporal** (``"clips"``, the Kinetics/Charades rule of PySlowFast's test loader): a clip
-  spans ``num_frames x sampling_rate`` frames at a target of 30 fps, i.e.
-  ``num_frames * sampling_rate / 30 * fps`` frames of the file. ``N`` clips are spaced
-  uniformly: with ``slack = max(video_frames - span, 0)``, clip ``i`` starts at
-  ``i * floor(slack / (N - 1))``; a single clip starts at ``floor(slack / 2)`` (centred).
-  The ``num_frames`` indices are ``linspace(start, start + span - 1, num_frames)``, clamped to
-  the video (a video shorter than the clip repeats its last frame) and truncated to integers.
-  ``"segments"`` (Something-Something V2, as PySlowFast/PyTorchVideo test it) instead splits
-  the whole video into ``num_frames`` equal segments and takes the middle frame of each.
+Which rule applies is the entry's protocol (``zoo/catalog/protocols.toml``, one per reference
+loader, every field traced to the config key and file it came from; :func:`protocol_of`).
+
+- **Temporal, ``"ptv"``** (PySlowFast's ``ptvkinetics``/``ptvcharades`` loaders: PyTorchVideo's
+  ``ConstantClipsPerVideoSampler``): clips are *time* intervals. A clip lasts
+  ``clip_duration`` seconds (``num_frames * sampling_rate / 30``; Charades
+  ``((num_frames - 1) * sampling_rate + 1) / 30``); clip ``i`` of ``N`` starts at
+  ``i * max(duration - clip_duration, 0) / N`` (divided by ``N``: the first clip starts at 0,
+  a single clip is not centred). A video file keeps the frames whose timestamps fall in
+  ``[ceil(start / time_base), ceil(end / time_base))`` (:func:`ptv_video_clip_frames`); a frame
+  folder (or a decoded tensor) is read at a fixed rate and keeps frames
+  ``ceil(fps * start) .. ceil(fps * min(end, duration)) - 1`` (:func:`ptv_frame_clip_indices`).
+  Of those ``n`` frames, ``linspace(0, n - 1, num_frames)`` are taken: a video shorter than a
+  clip is spread over, not padded.
+- **Temporal, ``"pyslowfast"``** (PySlowFast's own ``kinetics`` loader, the MViT entries, with
+  ``DATA.USE_OFFSET_SAMPLING``): a clip spans ``num_frames x sampling_rate`` frames at a target
+  of 30 fps, i.e. ``num_frames * sampling_rate / 30 * fps`` frames of the file. With
+  ``slack = max(video_frames - span, 0)``, clip ``i`` starts at ``i * floor(slack / (N - 1))``;
+  a single clip starts at ``floor(slack / 2)`` (centred). The indices are
+  ``linspace(start, start + span - 1, num_frames)``, clamped to the video and truncated.
+- **Temporal, ``"segments"``** (``ptvssv2``): the whole video in ``num_frames`` equal segments,
+  the middle frame of each.
 - **Spatial**: the short side is scaled to ``side_size`` (bilinear, no antialiasing, the long
   side ``floor(long / short * side_size)``), then ``spatial_crops`` squares of ``crop_size``:
-  3 = start/centre/end along the long side, 1 = centre (PySlowFast's ``uniform_crop``; the
-  centre offset is ``ceil((long - crop) / 2)``).
-- **Normalisation**: pixels in [0, 1], then ``(x - mean) / std`` per channel.
+  3 = start/centre/end along the long side (the centre offset is ``ceil((long - crop) / 2)``).
+  With fewer crops the rule differs by loader (``crop_rule``): PySlowFast's takes the centre
+  for one crop; PyTorchVideo's ``UniformCropVideo`` takes crop ``aug_index`` = 0, 1, ...
+- **Normalisation**: pixels in [0, 1], then ``(x - mean) / std`` per channel; then the
+  channel order the model was trained with (``channel_order``, ``"rgb"`` for every entry:
+  see the protocol file for why the SSv2/Charades ``rgb2bgr`` does not make them BGR).
 - **Pathways**: SlowFast entries get ``[slow, fast]``: fast is the whole clip, slow takes
   ``num_frames // alpha`` frames at ``linspace(0, num_frames - 1, num_frames // alpha)``.
 
@@ -33,8 +49,10 @@ Example (a hub user preparing a decoded video for a model):
     >>> views = spec.views(frames, fps=30.0)
     >>> views.shape  # clips x crops views of (C, T, crop, crop)
     torch.Size([6, 3, 4, 182, 182])
-    >>> spec.clip_indices(90, fps=30.0)[0].tolist()  # 4 frames x 12 at 30 fps, first of 2 clips
-    [0, 15, 31, 47]
+    >>> spec.temporal_rule  # X3D-XS was tested by PySlowFast's ptvkinetics loader
+    'ptv'
+    >>> spec.clip_indices(90, fps=30.0)[1].tolist()  # 4 frames x 12 = 1.6 s; clip 2 starts at 0.7 s
+    [21, 36, 52, 68]
 
 With real weights: ``model = zoo.create_model("x3d_xs", pretrained=True)``, then
 ``probs = model(views).mean(0)`` (X3D's head already applies softmax).
@@ -45,6 +63,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import torch
 from torch.nn import functional as F
@@ -52,11 +71,45 @@ from torch.nn import functional as F
 #: The frame rate the published ``sampling_rate`` refers to (PySlowFast ``DATA.TARGET_FPS``).
 TARGET_FPS = 30.0
 
-#: Temporal sampling rules: ``"clips"`` (uniformly spaced fixed-span clips) or ``"segments"``.
-TEMPORAL_RULES = ("clips", "segments")
+#: Temporal sampling rules (see the module docstring); ``"clips"`` is the old name of ``"pyslowfast"``.
+TEMPORAL_RULES = ("ptv", "pyslowfast", "segments")
 
-#: Datasets whose reference test loader samples segments over the whole video.
-_SEGMENT_DATASETS = ("ssv2",)
+#: How long a ``"ptv"`` clip lasts, in frames at ``target_fps`` (divided by it for seconds).
+CLIP_DURATION_RULES = {
+    "frames_x_rate": lambda frames, rate: frames * rate,  # ptvkinetics
+    "frames_minus_one_x_rate_plus_one": lambda frames, rate: (frames - 1) * rate + 1,  # ptvcharades
+}
+
+#: Which frames of a video file a ``"ptv"`` clip ``[start, end)`` keeps (PyTorchVideo's
+#: ``EncodedVideoPyAV.get_clip``): 0.1.5 (installed, tested against) and 0.1.0 (what the zoo's
+#: numbers were most likely measured with; see zoo/catalog/protocols.toml).
+CLIP_BOUNDS = ("ptv-0.1.5", "ptv-0.1.0")
+
+#: Spatial crop choice: ``"pyslowfast"`` (one crop = centre, two = start/end) or ``"aug_index"``
+#: (PyTorchVideo's UniformCropVideo: crop k for the k-th view of a clip).
+CROP_RULES = ("pyslowfast", "aug_index")
+
+#: Frame rate at which frame folders are read when the protocol gives none (PyTorchVideo's
+#: ``FrameVideo`` default).
+FRAME_FOLDER_FPS = 30.0
+
+
+def protocol_of(entry) -> dict:
+    """The test-input protocol of a :class:`zoo.ZooEntry`: field -> ``{"value", "source"}``.
+
+    Example:
+        >>> import zoo
+        >>> p = protocol_of(zoo.get_entry("x3d_xs"))
+        >>> p["loader"]["value"], p["clip_bounds"]["source"].split(":")[0]
+        ('ptvkinetics', 'PTV encoded_video_pyav.py get_clip')
+    """
+    from zoo.catalog import load_protocols
+
+    name = (getattr(entry, "extra", {}) or {}).get("protocol", "kinetics")
+    protocols = load_protocols()
+    if name not in protocols:
+        raise ValueError(f"{entry.name}: unknown protocol {name!r}; known: {sorted(protocols)}")
+    return protocols[name]
 
 
 def parse_views(views: str | tuple[int, int]) -> tuple[int, int]:
@@ -95,23 +148,45 @@ class InputSpec:
     temporal_clips: int = 1
     spatial_crops: int = 1
     alpha: int | None = None
-    temporal_rule: str = "clips"
+    temporal_rule: str = "pyslowfast"
     target_fps: float = TARGET_FPS
+    clip_duration_rule: str = "frames_x_rate"
+    clip_bounds: str = "ptv-0.1.5"
+    crop_rule: str = "pyslowfast"
+    channel_order: str = "rgb"
+    #: the rate a frame folder (or a decoded tensor, for ``"ptv"``) is read at; None: its own
+    frame_rate: float | None = None
 
     def __post_init__(self):
-        if self.temporal_rule not in TEMPORAL_RULES:
-            raise ValueError(f"temporal_rule must be one of {TEMPORAL_RULES}, got {self.temporal_rule!r}")
+        if self.temporal_rule == "clips":  # the name before the ptv rule existed
+            object.__setattr__(self, "temporal_rule", "pyslowfast")
+        checks = [
+            ("temporal_rule", TEMPORAL_RULES),
+            ("clip_duration_rule", tuple(CLIP_DURATION_RULES)),
+            ("clip_bounds", CLIP_BOUNDS),
+            ("crop_rule", CROP_RULES),
+            ("channel_order", ("rgb", "bgr")),
+        ]
+        for name, allowed in checks:
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     @classmethod
     def from_entry(cls, entry, views: str | tuple[int, int] | None = None) -> "InputSpec":
         """The spec of a :class:`zoo.ZooEntry`; ``views`` (``"CLIPSxCROPS"``) overrides the catalogue's.
 
-        The temporal rule comes from the entry's ``temporal_rule`` catalogue field when set,
-        else ``"segments"`` for Something-Something V2 and ``"clips"`` otherwise.
+        The rules (temporal rule, clip duration and bounds, crop rule, channel order, frame
+        rate of frame folders) come from the entry's protocol (:func:`protocol_of`).
         """
         clips, crops = parse_views(views) if views is not None else (entry.temporal_clips, entry.spatial_crops)
-        extra = getattr(entry, "extra", {}) or {}
-        rule = extra.get("temporal_rule") or ("segments" if entry.dataset in _SEGMENT_DATASETS else "clips")
+        protocol = {field: item["value"] for field, item in protocol_of(entry).items() if isinstance(item, dict)}
+
+        def pick(field: str, allowed, default):
+            # fields a rule does not use hold prose ("whole video", "frame-index"): keep the default
+            value = protocol.get(field, default)
+            return value if value in allowed else default
+
+        frame_rate = protocol.get("frame_rate")
         return cls(
             num_frames=entry.num_frames,
             sampling_rate=entry.sampling_rate,
@@ -122,13 +197,22 @@ class InputSpec:
             temporal_clips=clips,
             spatial_crops=crops,
             alpha=entry.alpha if entry.arch == "slowfast" else None,
-            temporal_rule=rule,
+            temporal_rule=pick("temporal_rule", TEMPORAL_RULES, "pyslowfast"),
+            clip_duration_rule=pick("clip_duration", tuple(CLIP_DURATION_RULES), "frames_x_rate"),
+            clip_bounds=pick("clip_bounds", CLIP_BOUNDS, "ptv-0.1.5"),
+            crop_rule=pick("crop_rule", CROP_RULES, "pyslowfast"),
+            channel_order=pick("channel_order", ("rgb", "bgr"), "rgb"),
+            frame_rate=float(frame_rate) if isinstance(frame_rate, (int, float)) else None,
         )
 
     def with_views(self, views: str | tuple[int, int]) -> "InputSpec":
         """A copy with other views (``"CLIPSxCROPS"``)."""
         clips, crops = parse_views(views)
         return replace(self, temporal_clips=clips, spatial_crops=crops)
+
+    def with_sizes(self, side_size: int, crop_size: int) -> "InputSpec":
+        """A copy scaling the short side to ``side_size`` and cropping ``crop_size`` (tiny tests, previews)."""
+        return replace(self, side_size=side_size, crop_size=crop_size)
 
     @property
     def num_views(self) -> int:
@@ -140,19 +224,38 @@ class InputSpec:
         return f"{self.temporal_clips}x{self.spatial_crops}"
 
     def clip_span(self, fps: float) -> float:
-        """Frames of a file at ``fps`` covered by one clip (may be fractional)."""
+        """Frames of a file at ``fps`` covered by one ``"pyslowfast"`` clip (may be fractional)."""
         return self.num_frames * self.sampling_rate / self.target_fps * fps
 
+    @property
+    def clip_duration(self) -> float:
+        """Seconds of one ``"ptv"`` clip, as the reference computes it (a float)."""
+        frames = CLIP_DURATION_RULES[self.clip_duration_rule](self.num_frames, self.sampling_rate)
+        return frames / self.target_fps
+
     def clip_indices(self, video_frames: int, fps: float) -> list[torch.Tensor]:
-        """Frame indices of every temporal clip, one ``LongTensor(num_frames)`` per clip."""
+        """Frame indices of every temporal clip, one ``LongTensor(num_frames)`` per clip.
+
+        For ``"ptv"`` the frames are taken as read at a fixed ``fps`` (frame ``k`` at ``k / fps``
+        seconds), as PyTorchVideo's ``FrameVideo`` reads a frame folder; video files, whose
+        frames carry their own timestamps, go through :func:`ptv_video_clip_frames` instead.
+        """
         if video_frames < 1:
             raise ValueError("a video needs at least one frame")
         if self.temporal_rule == "segments":
             return [segment_indices(video_frames, self.num_frames)] * self.temporal_clips
+        if self.temporal_rule == "ptv":
+            return ptv_frame_clip_indices(video_frames, fps, self.clip_duration, self.num_frames, self.temporal_clips)
         return [
             clip_indices(video_frames, self.clip_span(fps), self.num_frames, i, self.temporal_clips)
             for i in range(self.temporal_clips)
         ]
+
+    def crop_indices(self) -> tuple[int, ...]:
+        """The crop index (0 start, 1 centre, 2 end) of each spatial view of a clip."""
+        if self.crop_rule == "aug_index":
+            return tuple(range(self.spatial_crops))
+        return crop_positions(self.spatial_crops)
 
     def views(self, frames: torch.Tensor, fps: float):
         """Every view of a decoded video.
@@ -177,13 +280,116 @@ class InputSpec:
         clips = [scaled[torch.tensor([position[int(i)] for i in clip])] for clip in indices]  # (T, C, H, W)
         views = []
         for clip in clips:
-            for crop_index in crop_positions(self.spatial_crops):
+            for crop_index in self.crop_indices():
                 views.append(uniform_crop(clip, self.crop_size, crop_index))
         batch = torch.stack(views).permute(0, 2, 1, 3, 4)  # (V, C, T, H, W)
         batch = normalize(batch, self.mean, self.std)
+        if self.channel_order == "bgr":  # the references flip after normalising
+            batch = batch.flip(1)
         if self.alpha:
             return pack_pathways(batch, self.alpha)
         return batch
+
+
+def linspace_pick(count: int, num_frames: int) -> torch.Tensor:
+    """``num_frames`` of ``count`` frames, evenly spread (PyTorchVideo's UniformTemporalSubsample).
+
+    Example (5 frames spread over 8, 10 frames thinned to 4):
+        >>> linspace_pick(5, 8).tolist(), linspace_pick(10, 4).tolist()
+        ([0, 0, 1, 1, 2, 2, 3, 4], [0, 3, 6, 9])
+    """
+    positions = torch.linspace(0, count - 1, num_frames)
+    return positions.clamp(0, count - 1).long()
+
+
+def ptv_clip_times(duration, clip_duration: float, num_clips: int) -> list[tuple[Fraction, Fraction]]:
+    """``[start, end)`` seconds of each clip of PyTorchVideo's ConstantClipsPerVideoSampler (0.1.5).
+
+    ``duration`` keeps the type the reference gives it (a ``Fraction`` for a video file, a float
+    for a frame folder): the arithmetic below mirrors the reference's, types included, so
+    the bounds are equal to the last bit.
+
+    Example (a 10 s video, 2.1333 s clips, 3 clips: starts at 0, 2.622, 5.244 s):
+        >>> [round(float(s), 3) for s, _ in ptv_clip_times(Fraction(10), 8 * 8 / 30, 3)]
+        [0.0, 2.622, 5.244]
+    """
+    clip = Fraction(clip_duration)
+    max_start = Fraction(max(duration - clip, 0))
+    step = Fraction(max_start, num_clips)
+    return [(step * i, step * i + clip) for i in range(num_clips)]
+
+
+def ptv_frame_clip_indices(count: int, fps: float, clip_duration: float, num_frames: int, num_clips: int) -> list[torch.Tensor]:
+    """Frame indices of ``"ptv"`` clips of ``count`` frames read at ``fps`` (PyTorchVideo's FrameVideo).
+
+    ``FrameVideo.get_clip(start, end)`` keeps frames ``ceil(fps * start)`` up to (excluding)
+    ``min(ceil(fps * min(end, duration)), count)`` with ``duration = count / fps``; then
+    :func:`linspace_pick` takes ``num_frames`` of them.
+
+    Example (Charades 8x8 at 30 fps: 57-frame clips; 100 frames, 2 clips):
+        >>> [c.tolist() for c in ptv_frame_clip_indices(100, 30.0, 57 / 30, 8, 2)]
+        [[0, 8, 16, 24, 32, 40, 48, 56], [22, 30, 38, 46, 54, 62, 70, 78]]
+    """
+    duration = count / fps
+    out = []
+    for start, end in ptv_clip_times(duration, clip_duration, num_clips):
+        end = min(end, duration)
+        first = math.ceil(fps * start)
+        stop = min(math.ceil(fps * end), count)
+        if stop <= first:
+            raise ValueError(f"no frame in clip [{float(start):.3f}, {float(end):.3f}) s of {count} frames at {fps} fps")
+        out.append(first + linspace_pick(stop - first, num_frames))
+    return out
+
+
+def ptv_video_clip_frames(
+    frame_pts: Sequence[int], time_base: Fraction, start_pts: int, duration, spec: "InputSpec"
+) -> list[torch.Tensor]:
+    """Positions in ``frame_pts`` (sorted presentation timestamps of a video file) of each ``"ptv"`` clip.
+
+    PyTorchVideo's ``EncodedVideoPyAV.get_clip(start, end)`` keeps the frames whose pts lies in
+    ``[ceil(start / time_base), ceil(end / time_base)) + start_pts`` (0.1.5); 0.1.0 kept
+    ``[int(start / tb), int(end / tb)] + start_pts`` (float seconds, end inclusive).
+    ``duration`` is the reference's: ``(stream.duration - start_pts) * time_base``, or the last
+    frame's time when the container declares no duration (:func:`ptv_duration`).
+
+    Example (a 25 fps file with time base 1/12800: pts 0, 512, 1024, ...; one 4x12 clip). The
+    clip lasts ``4 * 12 / 30`` s, a float a hair above 1.6, so its end rounds up past frame 40's
+    pts (20480) and the clip keeps 41 frames, not 40 -- as the reference does:
+        >>> spec = InputSpec(4, 12, 32, 32, (0.45,) * 3, (0.225,) * 3, temporal_rule="ptv")
+        >>> pts = [512 * k for k in range(100)]
+        >>> ptv_video_clip_frames(pts, Fraction(1, 12800), 0, Fraction(4), spec)[0].tolist()
+        [0, 13, 26, 40]
+    """
+    pts_list = list(frame_pts)
+    if spec.clip_bounds == "ptv-0.1.0":  # float seconds throughout, as 0.1.0's sampler
+        step = max(float(duration) - spec.clip_duration, 0) / spec.temporal_clips
+        times = [(step * i, step * i + spec.clip_duration) for i in range(spec.temporal_clips)]
+    else:
+        times = ptv_clip_times(duration, spec.clip_duration, spec.temporal_clips)
+    out = []
+    for index, (start, end) in enumerate(times):
+        if spec.clip_bounds == "ptv-0.1.0":
+            tb = float(time_base)
+            first, last = int(float(start) / tb) + start_pts, int(float(end) / tb) + start_pts
+            inside = [k for k, p in enumerate(pts_list) if first <= p <= last]
+        else:
+            first, stop = math.ceil(start / time_base) + start_pts, math.ceil(end / time_base) + start_pts
+            inside = [k for k, p in enumerate(pts_list) if first <= p < stop]
+        if not inside:
+            raise ValueError(f"no frame in clip {index} [{float(start):.3f}, {float(end):.3f}) s")
+        out.append(torch.tensor(inside, dtype=torch.long)[linspace_pick(len(inside), spec.num_frames)])
+    return out
+
+
+def ptv_duration(stream_duration: int | None, time_base: Fraction, start_pts: int, last_frame_pts: int | None):
+    """A video file's duration as PyTorchVideo's EncodedVideoPyAV computes it (seconds, a Fraction).
+
+    ``int(stream.duration - start_pts) * time_base`` (the header's duration, less the start
+    offset: a reference quirk, followed); without a header duration, the last frame's pts.
+    """
+    pts = stream_duration if stream_duration is not None else last_frame_pts
+    return int(pts - start_pts) * Fraction(time_base)
 
 
 def clip_indices(video_frames: int, span: float, num_frames: int, clip_index: int, num_clips: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ records in file order; :mod:`zoo.registry` turns them into :class:`zoo.ZooEntry`
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +18,13 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: Catalogue files, in the order the tables are published.
 DATASET_FILES = ("kinetics400", "ssv2", "charades", "ava", "demo")
+
+
+@lru_cache(maxsize=1)
+def load_protocols() -> dict[str, dict]:
+    """Test-input protocols (``protocols.toml``): name -> field -> ``{"value", "source"}`` (and ``description``)."""
+    text = resources.files(__name__).joinpath("protocols.toml").read_text("utf-8")
+    return tomllib.loads(text)["protocol"]
 
 
 def load_entries() -> list[dict]:
