@@ -477,7 +477,9 @@ def save_picture(prediction: Prediction, path, *, title: str | None = None) -> P
     ax.tick_params(axis="x", labelsize=7)
     ax.set_xlabel("score", fontsize=8)
     for i, v in enumerate(values):
-        ax.text(min(v + 0.02, 0.8), i, f"{v:.3f}", va="center", fontsize=7)
+        inside = v > 0.75  # no room right of a long bar: write the value inside it
+        ax.text(v - 0.02 if inside else v + 0.02, i, f"{v:.3f}", va="center", ha="right" if inside else "left",
+                fontsize=7, color="white" if inside else "black")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".png") as tmp:
@@ -499,6 +501,30 @@ def show_paths(show, videos: list[str]) -> list[Path]:
         seen[stem] = n + 1
         out.append(show.with_name(f"{show.stem}_{stem}{f'_{n}' if n else ''}{show.suffix or '.png'}"))
     return out
+
+
+# --------------------------------------------------------------------------- the README's picture
+
+#: The picture ``zoo benchmark`` (``make run``) draws of one held-out demo video, in the results folder.
+DEMO_PICTURE = "demo_predict.png"
+
+
+def demo_picture(out="results", *, data_root=None) -> Path:
+    """``<out>/demo_predict.png``: what the shipped demo model saw on the first held-out demo video.
+
+    The same call as ``zoo predict <video> --model i3d_tiny_8x4_demo --pretrained --show``, on
+    the video that ``zoo benchmark`` has just rendered (the whole split, so its cache stays valid).
+    """
+    from benchmarks import demo_data
+    from benchmarks.reproduce import DEMO_ENTRY, DEMO_SPLIT
+
+    root = Path(data_root) if data_root else demo_data.default_root()
+    split = {DEMO_SPLIT: demo_data.DEFAULT_SPLITS[DEMO_SPLIT]}
+    annotations = demo_data.generate(root, split, progress=False)[DEMO_SPLIT]
+    key, label = annotations.read_text().splitlines()[0].split()
+    result = predict(DEMO_ENTRY, root / key)
+    title = f"{key} (true class: {demo_data.CLASSES[int(label)]})  |  {result.model}  |  {result.views} views"
+    return save_picture(result, Path(out) / DEMO_PICTURE, title=title)
 
 
 # --------------------------------------------------------------------------- decode workers (CLI)
@@ -611,19 +637,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     def emit(index, path, result, bar=None):
         nonlocal failed
         write = (lambda s: bar.write(s, file=sys.stdout)) if bar is not None else print
+        note = (lambda s: bar.write(s, file=sys.stderr)) if bar is not None else (lambda s: print(s, file=sys.stderr))
         if isinstance(result, str):
             failed += 1
-            print(f"zoo predict: {path}: {result}", file=sys.stderr)
+            note(f"zoo predict: {path}: {result}")
             if args.json:
                 write(json.dumps({"video": str(path), "error": result}))
             return
         for warning in result.warnings:
-            print(f"zoo predict: {path}: {warning}", file=sys.stderr)
+            note(f"zoo predict: {path}: {warning}")
         write(json.dumps(result.as_dict()) if args.json else format_table(result) + "\n")
         picture = pictures[index]
         if picture is not None:
             save_picture(result, picture)
-            print(f"zoo predict: picture of {path}: {picture}", file=sys.stderr)
+            note(f"zoo predict: picture of {path}: {picture}")
 
     if entry.dataset == "ava":
         for index, path in enumerate(args.videos):
