@@ -367,7 +367,7 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
     scores = torch.stack(all_scores)
     first = results[0]["top"]
     return Prediction(
-        video=str(video), model=entry.name, views="1 clip per keyframe", scores=scores,
+        video=str(video), model=entry.name, views="one clip per box timestamp", scores=scores,
         top=[(d["class"], d["score"]) for d in first], indices=[d["index"] for d in first], classes=names,
         fps=info.fps, video_frames=info.video_frames, frames=first_frames, boxes=results, warnings=warnings,
     )
@@ -592,7 +592,8 @@ def format_table(prediction: Prediction) -> str:
     """A readable block for one video: a header line, then rank / class / score rows."""
     from tabulate import tabulate
 
-    head = f"{prediction.video}  ({prediction.model}, {prediction.views} views"
+    views = prediction.views if " " in prediction.views else f"{prediction.views} views"
+    head = f"{prediction.video}  ({prediction.model}, {views}"
     if prediction.video_frames is not None:
         head += f", {prediction.video_frames} frames at {prediction.fps:g} fps"
     head += ")"
@@ -622,7 +623,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             load_class_file(args.classes)  # a bad --classes file is an error before any decoding
         model = zoo.create_model(entry.name, pretrained=args.pretrained, checkpoint=args.checkpoint,
                                  progress=not args.quiet)
-    except zoo.UnknownModelError as err:
+    except (zoo.UnknownModelError, zoo.BuilderNotAvailableError) as err:
         return fail(str(err))
     except (PredictError, OSError, RuntimeError, ValueError) as err:
         return fail(str(err))
