@@ -460,8 +460,8 @@ def save_picture(prediction: Prediction, path, *, title: str | None = None) -> P
     fig.figimage(strip, xo=layout.strip_x, yo=layout.height - layout.strip_y - strip.shape[0], origin="upper",
                  resize=False)
     text = title or f"{Path(prediction.video).name}  |  {prediction.model}  |  {prediction.views} views"
-    fig.text(PAD / layout.width, 1 - 12 / layout.height, text, ha="left", va="top", fontsize=11)
-    fig.text(PAD / layout.width, 1 - 28 / layout.height,
+    fig.text(PAD / layout.width, 1 - 6 / layout.height, text, ha="left", va="top", fontsize=11)
+    fig.text(PAD / layout.width, 1 - 24 / layout.height,
              f"what the model saw: {frames.shape[0]} frames of the centre view ({frames.shape[1]}x{frames.shape[2]} px"
              + (f", shown x{layout.scale}" if layout.scale > 1 else "") + ")", ha="left", va="top", fontsize=8,
              color="0.35")
