@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.evaluate",
     "benchmarks.tables",
     "benchmarks.reproduce",
+    "benchmarks.predict",
 )
 
 

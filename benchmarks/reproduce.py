@@ -13,7 +13,8 @@ downloadable offline) is reported and skipped; the others go on.
 2. renders the demo's held-out videos (:mod:`benchmarks.demo_data`, deterministic);
 3. evaluates the demo entry ``i3d_tiny_8x4_demo`` with its shipped checkpoint (sha256
    checked) under its full multi-view protocol (a fresh measurement every run);
-4. regenerates every table and the Kinetics-400 FLOPs-vs-top-1 plot into ``results/``.
+4. regenerates every table and the Kinetics-400 FLOPs-vs-top-1 plot into ``results/``, and
+   ``results/demo_predict.png`` (:func:`benchmarks.predict.demo_picture`).
 
 Example:
     $ zoo benchmark                        # make run
@@ -148,6 +149,10 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
     _stage("2/3 demo: render the held-out videos, evaluate the demo model (full multi-view protocol)")
     result = evaluate_demo(out, data_root=data_root)
     summary["demo"] = result
+    _stage("demo picture: what the demo model saw on a held-out video (zoo predict --show)")
+    from benchmarks.predict import demo_picture
+
+    print(f"  {demo_picture(out, data_root=data_root)}")
     _stage("3/3 tables and plot")
     for path in write_tables(out, command="zoo benchmark"):
         print(f"  {path}")

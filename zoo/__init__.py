@@ -19,6 +19,26 @@ from zoo.registry import (
     list_models,
 )
 
+
+
+def predict(model_or_name, video, *, top=5, views=None, device=None, **options):
+    """Top-k named actions of one video (a file, a frame folder, or a uint8 ``(T, H, W, 3)`` tensor).
+
+    ``model_or_name``: an entry name (published weights) or a model from :func:`create_model` /
+    ``torch.hub.load``. Returns a :class:`benchmarks.predict.Prediction` (``.top``: ``[(name,
+    score), ...]``, ``.scores``: every class); ``options``: see :func:`benchmarks.predict.predict`.
+
+    Example:
+        >>> import zoo
+        >>> # zoo.predict("x3d_xs", "clip.mp4").top
+    """
+    # Imported here, not at the top: decoding (PyAV) and the prediction code live in the harness
+    # (benchmarks.predict, which imports zoo), so `import zoo` stays light and free of a cycle.
+    from benchmarks.predict import predict as _predict
+
+    return _predict(model_or_name, video, top=top, views=views, device=device, **options)
+
+
 __all__ = [
     "BuilderNotAvailableError",
     "UnknownModelError",
@@ -30,5 +50,6 @@ __all__ = [
     "get_entry",
     "list_models",
     "load_checkpoint",
+    "predict",
 ]
 __version__ = "0.1.0"

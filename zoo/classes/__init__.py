@@ -1,0 +1,71 @@
+"""Class names of every dataset in the zoo, in the published checkpoints' output order.
+
+The lists are data (one name per line, ``<dataset>.txt`` beside this module); where each
+came from and how its order was checked is in ``README.md`` here. Index ``i`` of a list is
+output ``i`` of every checkpoint trained on that dataset.
+
+- ``kinetics400``: 400 names, sorted (the order PySlowFast/PyTorchVideo index Kinetics).
+- ``ssv2``: the 174 Something-Something V2 templates in ``labels.json`` index order.
+- ``charades``: 157 names; index ``NNN`` is class ``cNNN`` of ``Charades_v1_classes.txt``.
+- ``ava``: the 80 AVA v2.2 actions; index ``i`` is AVA action id ``i + 1``.
+  :func:`ava_evaluated` gives the indices of the 60 the AVA benchmark scores.
+- ``demo``: the 5 classes of the project's synthetic demo set.
+
+Example:
+    >>> from zoo.classes import class_names, ava_evaluated
+    >>> names = class_names("kinetics400")
+    >>> len(names), names[0], names[-1]
+    (400, 'abseiling', 'zumba')
+    >>> len(class_names("ssv2")), len(class_names("charades")), len(ava_evaluated())
+    (174, 157, 60)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+
+#: Where the official list of each dataset lives (said when a list cannot be found).
+OFFICIAL_SOURCES = {
+    "kinetics400": "the Kinetics-400 class names sorted (torchvision's Kinetics-400 video weights carry them as "
+    "meta['categories']; PyTorchVideo's kinetics_classnames.json, "
+    "https://dl.fbaipublicfiles.com/pyslowfast/dataset/class_names/kinetics_classnames.json, is the same order)",
+    "ssv2": "labels.json of the Something-Something V2 download (Qualcomm/20BN), {template: index}",
+    "charades": "Charades_v1_classes.txt in the Charades annotations zip (https://prior.allenai.org/projects/charades)",
+    "ava": "ava_action_list_v2.2.pbtxt (https://research.google.com/ava/download.html)",
+}
+
+
+class ClassListUnavailable(LookupError):
+    """No class list ships for a dataset; the message says where the official one lives."""
+
+
+@lru_cache(maxsize=None)
+def _read(dataset: str) -> tuple[str, ...]:
+    path = FOLDER / f"{dataset}.txt"
+    if not path.is_file():
+        where = OFFICIAL_SOURCES.get(dataset, "the dataset's own class list")
+        raise ClassListUnavailable(
+            f"no class names ship for dataset {dataset!r}; pass the checkpoint's class list with "
+            f"--classes FILE (one name per line in output order, or JSON {{name: index}}); the official list is {where}"
+        )
+    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def class_names(dataset_or_entry) -> list[str]:
+    """Class names in output order for a dataset name or a :class:`zoo.ZooEntry`."""
+    dataset = getattr(dataset_or_entry, "dataset", dataset_or_entry)
+    return list(_read(str(dataset)))
+
+
+@lru_cache(maxsize=1)
+def _ava_evaluated() -> tuple[int, ...]:
+    ids = [int(x) for x in (FOLDER / "ava_evaluated_ids.txt").read_text().split()]
+    return tuple(i - 1 for i in ids)
+
+
+def ava_evaluated() -> list[int]:
+    """Output indices (0-based) of the 60 AVA actions the benchmark evaluates (action id - 1)."""
+    return list(_ava_evaluated())
