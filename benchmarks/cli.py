@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.evaluate",
     "benchmarks.tables",
     "benchmarks.reproduce",
+    "benchmarks.audit",
     "benchmarks.predict",
 )
 
@@ -44,10 +45,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     import zoo
 
+    from zoo.transforms import protocol_of
+
     entry = zoo.get_entry(args.name)
     for key, value in entry.as_record().items():
         if value not in (None, "", {}):
             print(f"{key:>16}: {value}")
+    protocol = protocol_of(entry)
+    print(f"\ntest input ({entry.extra.get('protocol')}: {protocol.get('description', '')})")
+    print(f"{'config':>16}: {entry.extra.get('config', '-')}")
+    for field, item in protocol.items():
+        if isinstance(item, dict):
+            print(f"{field:>16}: {item['value']}  [{item['source']}]")
     return 0
 
 

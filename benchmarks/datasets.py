@@ -62,11 +62,21 @@ class AnnotationError(ValueError):
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """One video to evaluate. ``label``: a class index, or a tuple of them (multi-label)."""
+    """One video to evaluate. ``label``: a class index, or a tuple of them (multi-label).
+
+    ``path`` is a video file or a folder of frames; ``frames``, when given (a PySlowFast frame
+    list), the video's frame files in order, read instead of ``path``.
+    """
 
     key: str
     path: str
     label: int | tuple[int, ...]
+    frames: tuple[str, ...] = ()
+
+    @property
+    def source(self):
+        """What :func:`benchmarks.video.read_views` reads: the frame files, else the path."""
+        return list(self.frames) if self.frames else self.path
 
 
 @dataclass
@@ -130,16 +140,22 @@ class VideoIndex:
         self._by_stem: dict[str, str] | None = None
 
     def find(self, *stems: str, default_ext: str = ".mp4") -> str:
+        """The video file named ``stem.<ext>``, else a frame folder named ``stem``."""
         if self._by_stem is None:
-            self._by_stem = {}
-            for folder, _, files in os.walk(self.root):
+            self._by_stem, self._folders = {}, {}
+            for folder, dirs, files in os.walk(self.root):
                 for f in files:
                     stem, ext = os.path.splitext(f)
                     if ext.lower() in VIDEO_EXTENSIONS:
                         self._by_stem.setdefault(stem, os.path.join(folder, f))
+                for d in dirs:
+                    self._folders.setdefault(d, os.path.join(folder, d))
         for stem in stems:
             if stem in self._by_stem:
                 return self._by_stem[stem]
+        for stem in stems:
+            if stem in self._folders:
+                return self._folders[stem]
         return str(self.root / f"{stems[0]}{default_ext}")  # missing: the evaluator reports it
 
 
@@ -205,8 +221,13 @@ def read_path_label_list(path, video_root, classes=None, name: str = "videos") -
     return VideoDataset(name, _unique(records, path), names, source=str(path))
 
 
-def read_ssv2(path, labels, video_root, name: str = "ssv2") -> VideoDataset:
-    """Something-Something V2: validation JSON + labels JSON (``{template: "index"}``)."""
+def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> VideoDataset:
+    """Something-Something V2: validation JSON + labels JSON (``{template: "index"}``).
+
+    With ``frame_list`` (PySlowFast's frame-list ``val.csv``, frames under ``video_root``) each
+    video is read from its listed JPEG frames, and videos absent from the list are left out,
+    as PyTorchVideo's SSv2 does (counted in ``meta["not_in_frame_list"]``).
+    """
     try:
         items = json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
@@ -219,6 +240,8 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2") -> VideoDataset:
     for k, v in label_map.items():
         classes[v] = k
     index = VideoIndex(video_root)
+    frames_of = read_frame_list(frame_list, video_root) if frame_list else None
+    skipped = 0
     records = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "id" not in item or "template" not in item:
@@ -229,22 +252,37 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2") -> VideoDataset:
             raise AnnotationError(path, None, f"entry {i} (id {item['id']}): unknown template {item['template']!r}"
                                   + (f"; did you mean {', '.join(close)}?" if close else ""))
         key = str(item["id"])
-        records.append(VideoRecord(key, index.find(key, default_ext=".webm"), label_map[template]))
-    return VideoDataset(name, _unique(records, path), classes, source=str(path))
+        if frames_of is not None:
+            if key not in frames_of:
+                skipped += 1
+                continue
+            frames = frames_of[key][0]
+            records.append(VideoRecord(key, os.path.dirname(frames[0]), label_map[template], tuple(frames)))
+        else:
+            records.append(VideoRecord(key, index.find(key, default_ext=".webm"), label_map[template]))
+    ds = VideoDataset(name, _unique(records, path), classes, source=str(path))
+    if frames_of is not None:
+        ds.meta["not_in_frame_list"] = skipped
+    return ds
+
+
+def _charades_classes(classes) -> list[str]:
+    """The Charades classes file (``c000 Holding some clothes`` lines) as names in index order."""
+    names: list[str] = []
+    for line, text in enumerate(Path(classes).read_text().splitlines(), 1):
+        if not text.strip():
+            continue
+        code, _, label = text.strip().partition(" ")
+        if not (code.startswith("c") and code[1:].isdigit()) or int(code[1:]) != len(names):
+            raise AnnotationError(classes, line, f"expected 'c{len(names):03d} <name>', got {text.strip()!r}")
+        names.append(label.strip())
+    return names
 
 
 def read_charades(path, video_root, classes=None, name: str = "charades", num_classes: int = 157) -> VideoDataset:
     """Charades: official CSV (``id`` and ``actions`` columns) and optional classes file."""
-    names = None
-    if classes is not None:
-        names = []
-        for line, text in enumerate(Path(classes).read_text().splitlines(), 1):
-            if not text.strip():
-                continue
-            code, _, label = text.strip().partition(" ")
-            if not (code.startswith("c") and code[1:].isdigit()) or int(code[1:]) != len(names):
-                raise AnnotationError(classes, line, f"expected 'c{len(names):03d} <name>', got {text.strip()!r}")
-            names.append(label.strip())
+    names = _charades_classes(classes) if classes is not None else None
+    if names is not None:
         num_classes = len(names)
     index = VideoIndex(video_root)
     records = []
@@ -265,6 +303,59 @@ def read_charades(path, video_root, classes=None, name: str = "charades", num_cl
     return ds
 
 
+FRAME_LIST_COLUMNS = ("original_vido_id", "video_id", "frame_id", "path", "labels")
+
+
+def is_frame_list(path) -> bool:
+    """True for PySlowFast's frame-list CSV (header ``original_vido_id video_id frame_id path labels``)."""
+    with open(path) as f:
+        return f.readline().split() == list(FRAME_LIST_COLUMNS)
+
+
+def read_frame_list(path, prefix) -> dict[str, tuple[list[str], set[int]]]:
+    """PySlowFast's frame list (SSv2, Charades; ``DATASET.md``): video -> (frame files, labels).
+
+    Space-separated, one row per frame in order; ``path`` is relative to ``prefix``
+    (``DATA.PATH_PREFIX``); ``labels`` the frame's comma-separated class indices (quoted, may be
+    empty). A video's labels are the union of its frames' (PyTorchVideo's ``video_label``).
+    """
+    videos: dict[str, tuple[list[str], set[int]]] = {}
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter=" ")
+        header = next(reader, [])
+        if header != list(FRAME_LIST_COLUMNS):
+            raise AnnotationError(path, 1, f"expected the frame-list header {' '.join(FRAME_LIST_COLUMNS)!r}, got {' '.join(header)!r}")
+        for line, row in enumerate(reader, 2):
+            if not row:
+                continue
+            if len(row) != 5:
+                raise AnnotationError(path, line, f"expected 5 space-separated fields, got {len(row)}: {' '.join(row)!r}")
+            name, _, _, frame, labels = row
+            text = labels.replace('"', "").strip()
+            try:
+                classes = {int(x) for x in text.split(",")} if text else set()
+            except ValueError:
+                raise AnnotationError(path, line, f"labels must be comma-separated class indices, got {labels!r}") from None
+            frames, video_labels = videos.setdefault(name, ([], set()))
+            frames.append(os.path.join(str(prefix), frame))
+            video_labels.update(classes)
+    return videos
+
+
+def read_charades_frame_list(path, prefix, classes=None, name: str = "charades", num_classes: int = 157) -> VideoDataset:
+    """Charades as PySlowFast tests it: the frame-list ``val.csv``, labels = union of frame labels."""
+    names = _charades_classes(classes) if classes is not None else None
+    num_classes = len(names) if names else num_classes
+    records = []
+    for key, (frames, labels) in read_frame_list(path, prefix).items():
+        if any(c >= num_classes for c in labels):
+            raise AnnotationError(path, None, f"video {key}: class index {max(labels)} >= {num_classes} classes")
+        records.append(VideoRecord(key, os.path.dirname(frames[0]), tuple(sorted(labels)), tuple(frames)))
+    ds = VideoDataset(name, _unique(records, path), names, multilabel=True, metric="map", source=str(path))
+    ds.meta["num_classes"] = num_classes
+    return ds
+
+
 def _unique(records: list[VideoRecord], path) -> list[VideoRecord]:
     seen = set()
     for r in records:
@@ -274,21 +365,25 @@ def _unique(records: list[VideoRecord], path) -> list[VideoRecord]:
     return records
 
 
-def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None) -> VideoDataset:
+def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None, frame_list=None) -> VideoDataset:
     """Read ``annotations`` for ``dataset`` (``kinetics400``, ``ssv2``, ``charades``), format by content.
 
     ``classes``: class list (Kinetics, plain lists, Charades classes file); ``labels``: the
-    SSv2 labels JSON (default: ``labels.json`` next to the annotations).
+    SSv2 labels JSON (default: ``labels.json`` next to the annotations); ``frame_list``:
+    PySlowFast's SSv2 frame-list CSV (frames under ``video_root``). A Charades frame list may
+    be given as ``annotations`` itself (its header tells).
     """
     annotations = Path(annotations)
     if not annotations.exists():
         raise FileNotFoundError(f"annotation file {annotations} does not exist")
     if dataset == "ssv2":
         labels = labels or annotations.parent / "labels.json"
-        return read_ssv2(annotations, labels, video_root)
+        return read_ssv2(annotations, labels, video_root, frame_list=frame_list)
     if dataset == "charades":
         if classes is None and (annotations.parent / "Charades_v1_classes.txt").exists():
             classes = annotations.parent / "Charades_v1_classes.txt"
+        if is_frame_list(annotations):
+            return read_charades_frame_list(annotations, video_root, classes)
         return read_charades(annotations, video_root, classes)
     with open(annotations) as f:
         first = f.readline()

@@ -163,7 +163,7 @@ class VideoViews(torch.utils.data.Dataset):
         start = time.perf_counter()
         record = self.records[index]
         try:
-            views, info = read_views(record.path, self.spec, thread_type=self.thread_type)
+            views, info = read_views(record.source, self.spec, thread_type=self.thread_type)
         except VideoReadError as err:
             return {"index": index, "error": err.reason}
         except Exception as err:  # a bad file must not end an hours-long run; name it instead
@@ -378,7 +378,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         entry = zoo.get_entry(args.name)
         dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
-                               classes=args.classes, labels=args.labels)
+                               classes=args.classes, labels=args.labels,
+                               frame_list=args.frame_list)
         out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{entry.temporal_clips}x{entry.spatial_crops}'}")
         evaluate(
             entry,
@@ -410,10 +411,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="canonical name or alias")
     p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
-    p.add_argument("--video-root", required=True, help="folder holding the videos")
+    p.add_argument("--video-root", required=True, help="folder holding the videos, or frame folders (one per video), "
+                   "or the frame-list prefix (DATA.PATH_PREFIX)")
     p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades"], help="annotation format (default: the entry's dataset)")
     p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
     p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")
+    p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (JPEG frames under --video-root), "
+                   "the layout the published number was measured on; Charades: pass its frame list as --annotations")
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")

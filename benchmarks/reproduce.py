@@ -57,6 +57,7 @@ def reproduce(
     device: str = "cpu",
     classes: str | None = None,
     labels: str | None = None,
+    frame_list: str | None = None,
 ) -> dict[str, dict]:
     """Evaluate the entries of ``dataset`` (or ``models``) with their published checkpoints.
 
@@ -72,7 +73,7 @@ def reproduce(
     wrong = [n for n in names if zoo.get_entry(n).dataset != dataset]
     if wrong:
         raise ValueError(f"not {dataset} entries: {', '.join(wrong)}")
-    data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels)
+    data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels, frame_list=frame_list)
     results: dict[str, dict] = {}
     for i, name in enumerate(names, 1):
         _stage(f"[{i}/{len(names)}] {name}")
@@ -153,8 +154,10 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
     from benchmarks.predict import demo_picture
 
     print(f"  {demo_picture(out, data_root=data_root)}")
-    _stage("3/3 tables and plot")
-    for path in write_tables(out, command="zoo benchmark"):
+    _stage("3/3 tables and plot; the test-input protocol audit")
+    from benchmarks.audit import write_audit
+
+    for path in [*write_tables(out, command="zoo benchmark"), *write_audit(out)]:
         print(f"  {path}")
     elapsed = time.perf_counter() - started
     published = result["published"]
@@ -169,7 +172,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         results = reproduce(
             args.dataset, args.annotations, args.video_root, models=args.models, out=args.out, views=args.views,
             workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device,
-            classes=args.classes, labels=args.labels,
+            classes=args.classes, labels=args.labels, frame_list=args.frame_list,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"zoo reproduce: {err}", file=sys.stderr)
@@ -205,6 +208,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--classes", help="class list in checkpoint index order")
     p.add_argument("--labels", help="SSv2 labels JSON")
+    p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (the published layout; see README)")
     p.set_defaults(func=_cmd_reproduce)
 
     p = subparsers.add_parser(

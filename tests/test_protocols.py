@@ -352,3 +352,67 @@ def test_frame_folder_errors_name_the_frame(tmp_path):
     os.remove(frames[bad])
     with pytest.raises(VideoReadError, match="missing frame file"):
         read_views(frames, spec)
+
+
+# --------------------------------------------------------------------- annotations, audit, CLI
+
+
+def test_frame_list_readers(tmp_path):
+    from benchmarks.datasets import AnnotationError, load_dataset
+
+    a = _write_frame_folder(tmp_path / "frames" / "A1", 6)
+    b = _write_frame_folder(tmp_path / "frames" / "B2", 4)
+    rel = {k: [os.path.relpath(p, tmp_path / "frames") for p in v] for k, v in {"A1": a, "B2": b}.items()}
+    _write_frame_list(tmp_path / "val.csv", rel, {"A1": "3,7", "B2": ""})
+    charades = load_dataset("charades", tmp_path / "val.csv", tmp_path / "frames")
+    assert [(r.key, r.label, len(r.frames)) for r in charades.records] == [("A1", (3, 7), 6), ("B2", (), 4)]
+    assert charades.records[0].source == a and charades.metric == "map"
+    (tmp_path / "labels.json").write_text(json.dumps({"Pushing something": "0", "Holding something": "1"}))
+    (tmp_path / "val.json").write_text(json.dumps([{"id": "B2", "template": "Holding [something]"},
+                                                   {"id": "C3", "template": "Pushing [something]"}]))
+    ssv2 = load_dataset("ssv2", tmp_path / "val.json", tmp_path / "frames", frame_list=tmp_path / "val.csv")
+    assert [(r.key, r.label, r.source) for r in ssv2.records] == [("B2", 1, b)]
+    assert ssv2.meta["not_in_frame_list"] == 1  # C3 has no frames: left out, as PyTorchVideo's SSv2 does
+    # a folder per video, found by name under the root, also works without a frame list
+    plain = load_dataset("ssv2", tmp_path / "val.json", tmp_path / "frames")
+    assert plain.records[0].path == str(tmp_path / "frames" / "B2")
+    with open(tmp_path / "val.csv", "a") as f:
+        f.write("A1 0 6 A1/x.jpg\n")
+    with pytest.raises(AnnotationError, match=r"val.csv:12: expected 5"):
+        load_dataset("charades", tmp_path / "val.csv", tmp_path / "frames")
+
+
+def test_evaluate_reads_frame_lists(tmp_path):
+    from benchmarks.datasets import load_dataset
+    from benchmarks.evaluate import evaluate
+    from tests.videos import ColourModel
+
+    frames = {}
+    for i, level in enumerate((30, 180)):
+        folder = tmp_path / "frames" / f"v{i}"
+        folder.mkdir(parents=True)
+        for t in range(40):
+            image = torch.full((3, 48, 64), level, dtype=torch.uint8)
+            (folder / f"{t + 1:05d}.jpg").write_bytes(encode_jpeg(image, quality=95).numpy().tobytes())
+        frames[f"v{i}"] = [f"v{i}/{t + 1:05d}.jpg" for t in range(40)]
+    _write_frame_list(tmp_path / "val.csv", frames, {"v0": "0", "v1": "3"})
+    data = load_dataset("charades", tmp_path / "val.csv", tmp_path / "frames")
+    entry = zoo.get_entry("slow_r50_8x8_charades")
+    result = evaluate(entry, data, tmp_path / "run", model=ColourModel(entry, num_classes=157), views="2x1",
+                      progress=False, log=None)
+    assert result["videos"] == 2 and result["failed"] == 0
+
+
+def test_audit_table_and_info(tmp_path, capsys):
+    from benchmarks.audit import protocol_table, write_audit
+    from benchmarks.cli import main
+
+    table = protocol_table().set_index("entry")
+    assert len(table) == len(zoo.list_models())
+    assert table.loc["slowfast_r50_8x8_charades", "clip (s)"] == "2.1"  # (31 * 2 + 1) / 30
+    assert table.loc["mvit_b_16x4_kinetics400", "loader"] == "kinetics"
+    md, csv_path = write_audit(tmp_path)
+    assert "Where each rule was read" in md.read_text() and len(list(csv.reader(open(csv_path)))) == len(table) + 1
+    assert main(["info", "slow_r50_8x8_ssv2"]) == 0
+    out = capsys.readouterr().out
+    assert "configs/SSv2/pytorchvideo/SLOW_8x8_R50.yaml" in out and "REVERSE_INPUT_CHANNEL" in out
