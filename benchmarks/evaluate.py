@@ -165,7 +165,9 @@ class VideoViews(torch.utils.data.Dataset):
         try:
             views, info = read_views(record.source, self.spec, thread_type=self.thread_type)
         except VideoReadError as err:
-            return {"index": index, "error": err.reason}
+            # a frame folder's failure names the frame file at fault, not just the folder
+            where = "" if err.path in (str(record.path), "") else f"{err.path}: "
+            return {"index": index, "error": where + err.reason}
         except Exception as err:  # a bad file must not end an hours-long run; name it instead
             return {"index": index, "error": f"{err.__class__.__name__}: {err}"}
         return {"index": index, "views": views, "decode_s": time.perf_counter() - start, "frames": info.decoded_frames}

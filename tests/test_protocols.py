@@ -416,3 +416,23 @@ def test_audit_table_and_info(tmp_path, capsys):
     assert main(["info", "slow_r50_8x8_ssv2"]) == 0
     out = capsys.readouterr().out
     assert "configs/SSv2/pytorchvideo/SLOW_8x8_R50.yaml" in out and "REVERSE_INPUT_CHANNEL" in out
+
+
+def test_evaluate_names_the_bad_frame_and_goes_on(tmp_path):
+    from benchmarks.datasets import load_dataset
+    from benchmarks.evaluate import evaluate
+    from tests.videos import ColourModel
+
+    frames = {}
+    for name in ("good", "bad"):
+        paths = _write_frame_folder(tmp_path / "frames" / name, 30)
+        frames[name] = [os.path.relpath(p, tmp_path / "frames") for p in paths]
+    open(tmp_path / "frames" / frames["bad"][0], "wb").write(b"\xff\xd8 truncated")  # the first frame is always read
+    _write_frame_list(tmp_path / "val.csv", frames, {"good": "1", "bad": "2"})
+    entry = zoo.get_entry("slow_r50_8x8_charades")
+    data = load_dataset("charades", tmp_path / "val.csv", tmp_path / "frames")
+    result = evaluate(entry, data, tmp_path / "run", model=ColourModel(entry, num_classes=157), views="1x1",
+                      progress=False, log=None)
+    assert (result["videos"], result["failed"]) == (1, 1)
+    failure = json.loads((tmp_path / "run" / "failures.jsonl").read_text())
+    assert failure["key"] == "bad" and failure["reason"].startswith(str(tmp_path / "frames" / frames["bad"][0]))
