@@ -91,3 +91,143 @@ def compute(metric: str, scores, labels) -> dict[str, float]:
     if metric not in METRICS:
         raise KeyError(f"unknown metric {metric!r}; known: {sorted(METRICS)}")
     return METRICS[metric](scores, labels)
+
+
+# --------------------------------------------------------------------------- AVA frame mAP
+
+
+def box_iou(a, b) -> np.ndarray:
+    """IoU of ``(N, 4)`` against ``(M, 4)`` boxes ``[x1, y1, x2, y2]`` -> ``(N, M)``.
+
+    Areas are continuous (``(x2 - x1) * (y2 - y1)``, no ``+1``), as AVA's normalised boxes need.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    left = np.maximum(a[:, None, 0], b[None, :, 0])
+    top = np.maximum(a[:, None, 1], b[None, :, 1])
+    right = np.minimum(a[:, None, 2], b[None, :, 2])
+    bottom = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def voc_average_precision(true_positive: Sequence[bool], num_truth: int) -> float:
+    """PASCAL VOC AP of detections already ranked by score (best first).
+
+    Precision is made non-increasing in recall (each point takes the best precision at any
+    higher recall), then summed over the recall steps: ``sum (R_n - R_{n-1}) * Pinterp_n``.
+    No detections: 0.
+    """
+    tp = np.asarray(true_positive, dtype=bool)
+    if num_truth <= 0:
+        raise ValueError("AP is undefined for a class without ground truth")
+    if tp.size == 0:
+        return 0.0
+    hits = np.cumsum(tp)
+    precision = hits / np.arange(1, tp.size + 1)
+    recall = hits / num_truth
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    steps = np.diff(np.r_[0.0, recall])
+    return float(np.sum(steps * envelope))
+
+
+def frame_map(
+    ground_truth,
+    detections,
+    class_ids,
+    *,
+    excluded=(),
+    iou_threshold: float = 0.5,
+    match_order: str = "score",
+) -> dict:
+    """AVA frame mAP (percent): per-class VOC AP of boxes matched per frame at IoU >= 0.5.
+
+    ``ground_truth``: rows ``(key, x1, y1, x2, y2, class)``; ``detections``: rows
+    ``(key, x1, y1, x2, y2, class, score)``; ``key`` names a frame (AVA: ``(video, second)``);
+    ``class_ids``: the evaluated classes (AVA's label map: 60 of the model's 80 actions);
+    rows of other classes are ignored, as are rows whose key is in ``excluded``.
+
+    Within a frame and class, detections take ground-truth boxes greedily, highest score
+    first (``match_order="input"``: in row order, as the official ActivityNet code does): a
+    detection is a true positive when its best-overlapping box of that class (the first on
+    ties) has IoU >= ``iou_threshold`` and no earlier detection took it; otherwise (an
+    already taken box, a low overlap, a frame without such a box) it is a false positive.
+    Detections with an empty box (``x1 >= x2`` or ``y1 >= y2``) are dropped, not counted,
+    as the official code does. A class's detections over all frames are then ranked by score
+    (ties keep row order) and scored by :func:`voc_average_precision`; a class without
+    ground truth has no AP and is left out of the mean (the official code's NaN and
+    ``nanmean``); a class with ground truth but no detections scores 0.
+
+    Returns ``map``, ``per_class_ap`` (class -> AP in percent, ``None`` without ground truth),
+    ``map_classes`` (classes averaged), ``classes_without_truth`` (sorted ids),
+    ``truth_boxes`` and ``detections`` (rows counted).
+
+    Example:
+        >>> gt = [(("v", 902), 0.1, 0.1, 0.5, 0.5, 1)]
+        >>> det = [(("v", 902), 0.1, 0.1, 0.5, 0.5, 1, 0.9), (("v", 902), 0.6, 0.6, 0.9, 0.9, 1, 0.95)]
+        >>> frame_map(gt, det, [1, 2])["map"]
+        50.0
+    """
+    if match_order not in ("score", "input"):
+        raise ValueError(f"match_order must be 'score' or 'input', got {match_order!r}")
+    classes = sorted({int(c) for c in class_ids})
+    wanted = set(classes)
+    excluded = set(excluded)
+
+    truth: dict[tuple, list] = {}  # (class, key) -> boxes
+    truth_count = dict.fromkeys(classes, 0)
+    n_truth = 0
+    for key, x1, y1, x2, y2, cls in ground_truth:
+        cls = int(cls)
+        if cls not in wanted or key in excluded:
+            continue
+        truth.setdefault((cls, key), []).append((x1, y1, x2, y2))
+        truth_count[cls] += 1
+        n_truth += 1
+
+    per_frame: dict[tuple, list] = {}  # (class, key) -> [(score, row number, box)]
+    n_det = 0
+    for number, (key, x1, y1, x2, y2, cls, score) in enumerate(detections):
+        cls = int(cls)
+        if cls not in wanted or key in excluded or not (x1 < x2 and y1 < y2):
+            continue
+        per_frame.setdefault((cls, key), []).append((float(score), number, (x1, y1, x2, y2)))
+        n_det += 1
+
+    ranked: dict[int, list] = {c: [] for c in classes}  # class -> [(score, row number, is TP)]
+    for (cls, key), dets in per_frame.items():
+        if match_order == "score":
+            dets = sorted(dets, key=lambda d: (-d[0], d[1]))
+        boxes = truth.get((cls, key))
+        if not boxes:
+            ranked[cls] += [(s, n, False) for s, n, _ in dets]
+            continue
+        overlaps = box_iou([d[2] for d in dets], boxes)
+        taken = np.zeros(len(boxes), dtype=bool)
+        for (score, number, _), row in zip(dets, overlaps):
+            best = int(np.argmax(row))
+            hit = row[best] >= iou_threshold and not taken[best]
+            if hit:
+                taken[best] = True
+            ranked[cls].append((score, number, hit))
+
+    per_class: dict[int, float | None] = {}
+    for cls in classes:
+        if truth_count[cls] == 0:
+            per_class[cls] = None
+            continue
+        order = sorted(ranked[cls], key=lambda d: (-d[0], d[1]))
+        per_class[cls] = voc_average_precision([d[2] for d in order], truth_count[cls]) * 100.0
+    scored = [ap for ap in per_class.values() if ap is not None]
+    return {
+        "map": float(np.mean(scored)) if scored else float("nan"),
+        "per_class_ap": per_class,
+        "map_classes": len(scored),
+        "classes_without_truth": [c for c, ap in per_class.items() if ap is None],
+        "truth_boxes": n_truth,
+        "detections": n_det,
+    }
