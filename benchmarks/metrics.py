@@ -10,8 +10,12 @@
   reported. AP is the area under the precision-recall steps, equal scores forming one step
   (scikit-learn's ``average_precision_score``): ``sum_n (R_n - R_{n-1}) P_n``.
 
-Metrics are looked up by name in :data:`METRICS` (a dataset names its metric), so another
-dataset (AVA's frame mAP) plugs in by adding a function ``(scores, labels) -> dict``.
+- :func:`frame_map` (AVA): per-class PASCAL VOC AP of detected boxes matched per frame at
+  IoU >= 0.5, averaged over the classes with ground truth (see its docstring). It takes
+  boxes, not a score matrix, so it is called by :mod:`benchmarks.ava_evaluate` directly.
+
+Metrics of a score matrix are looked up by name in :data:`METRICS` (a dataset names its
+metric): another one plugs in by adding a function ``(scores, labels) -> dict``.
 
 Example:
     >>> import numpy as np
