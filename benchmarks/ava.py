@@ -77,7 +77,7 @@ def _coords(fields, path, number: int) -> tuple[float, float, float, float]:
         box = tuple(float(v) for v in fields)
     except ValueError:
         raise AnnotationError(path, number, f"box {','.join(fields)!r} is not four numbers") from None
-    if not all(-0.01 <= v <= 1.01 for v in box):
+    if not all(-0.05 <= v <= 1.05 for v in box):  # normalised (a little slack: detectors overshoot)
         raise AnnotationError(path, number, f"box {box} is not normalised to [0, 1]")
     return box
 
@@ -163,7 +163,7 @@ def read_excluded(path) -> set[FrameKey]:
 
 
 _ITEM = re.compile(r"item\s*\{(?P<body>[^}]*)\}", re.S)
-_NAME = re.compile(r"""\bname\s*:\s*["'](?P<name>[^"']*)["']""")
+_NAME = re.compile(r"""\bname\s*:\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)')""")
 _ID = re.compile(r"\b(?:label_)?id\s*:\s*(?P<id>-?\d+)")
 
 
@@ -183,7 +183,7 @@ def read_label_map(path) -> dict[int, str]:
         class_id = int(ident.group("id"))
         if class_id in classes:
             raise AnnotationError(path, line, f"class id {class_id} appears twice")
-        classes[class_id] = name.group("name") if name else str(class_id)
+        classes[class_id] = (name.group("double") if name.group("double") is not None else name.group("single")) if name else str(class_id)
     if not classes:
         raise AnnotationError(path, None, "no 'item { name: ... id: ... }' entries found")
     return classes

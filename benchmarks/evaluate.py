@@ -415,7 +415,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="canonical name or alias")
     p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
-    p.add_argument("--video-root", required=True, help="folder holding the videos")
+    p.add_argument("--video-root", required=True, help="folder holding the videos (AVA: frame folders <video>/ or videos)")
     p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"], help="annotation format (default: the entry's dataset)")
     p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
     p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")

@@ -81,7 +81,7 @@ def test_malformed_rows_name_file_and_line(tmp_path, reader, text, message):
 
 def test_label_map_item_without_id_is_named(tmp_path):
     path = tmp_path / "map.pbtxt"
-    path.write_text('item {\n  name: "a"\n  id: 1\n}\nitem {\n  name: "b"\n}\n')
+    path.write_text('item {\n  name: "a"\n  id: 1\n}\nitem {\n  name: "b\'s"\n}\n')
     with pytest.raises(AnnotationError, match="map.pbtxt:5: label map item without an id"):
         ava.read_label_map(path)
 
@@ -143,9 +143,10 @@ def test_folder_and_video_clips_agree(root):
 # --------------------------------------------------------------------------- evaluation
 
 
-@pytest.mark.parametrize("source, name", [("frames", SLOW), ("videos", SLOW), ("frames", SLOWFAST)])
-def test_end_to_end_map(root, tmp_path, source, name):
-    result = run(root, tmp_path / "out", source, name)
+@pytest.mark.parametrize("source, name, batch_size, workers",
+                         [("frames", SLOW, 1, 0), ("videos", SLOW, 1, 0), ("frames", SLOWFAST, 2, 2)])
+def test_end_to_end_map(root, tmp_path, source, name, batch_size, workers):
+    result = run(root, tmp_path / "out", source, name, batch_size=batch_size, workers=workers)
     # the colour model labels every square right: each truth box is its class's best detection
     assert result["metrics"]["map"] == result["metrics"]["map_row_order"] == pytest.approx(100.0)
     assert result["per_class_ap"]["5 class 5"] is None and result["classes_without_truth"] == [5]
