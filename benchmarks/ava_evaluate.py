@@ -305,6 +305,8 @@ def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations,
     """
     from benchmarks.metrics import frame_map
 
+    import numpy as np
+
     out_dir = Path(out_dir)
     done = read_done(out_dir, repair=False)
     videos = sorted({r.video for r in records})
@@ -313,15 +315,28 @@ def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations,
     truth = ava.read_annotations(annotations, class_ids)
     finished |= {row[0][0] for row in truth} - set(with_keyframes)
     truth = [row for row in truth if row[0][0] in finished]
+    # frames as integers (video number * 10000 + second): millions of detection rows stay arrays
+    number = {video: i for i, video in enumerate(sorted(finished))}
+    frame = lambda video, second: number[video] * 10000 + second  # noqa: E731
+    truth_columns = {"key": np.array([frame(*row[0]) for row in truth], dtype=np.int64),
+                     "boxes": np.array([row[1:5] for row in truth], dtype=np.float64).reshape(-1, 4),
+                     "classes": np.array([row[5] for row in truth], dtype=np.int64)}
     path = out_dir / DETECTIONS_FILE
-    detections = ava.read_detections(path, class_ids) if path.exists() else []
-    detections = [row for row in detections if row[0][0] in finished]
+    if path.exists():
+        found = ava.read_detection_columns(path)
+        keep = np.isin(found["video"], list(finished)) if finished else np.zeros(len(found["video"]), dtype=bool)
+        detections = {"key": np.array([number[v] for v in found["video"][keep]], dtype=np.int64) * 10000 + found["second"][keep],
+                      "boxes": found["boxes"][keep], "classes": found["classes"][keep], "scores": found["scores"][keep]}
+    else:
+        detections = []
     skipped = ava.read_excluded(excluded)
+    skipped_frames = {frame(v, s) for v, s in skipped if v in number}
     threshold = entry.extra.get("ava_iou_threshold", 0.5)
-    values = frame_map(truth, detections, class_ids, excluded=skipped, iou_threshold=threshold)
+    values = frame_map(truth_columns, detections, class_ids, excluded=skipped_frames, iou_threshold=threshold)
     # The official evaluator matches a frame's boxes in row order, not by score; our rows keep
     # the box file's order, as the reference's do, so this is the official figure exactly.
-    official = frame_map(truth, detections, class_ids, excluded=skipped, iou_threshold=threshold, match_order="input")
+    official = frame_map(truth_columns, detections, class_ids, excluded=skipped_frames, iou_threshold=threshold,
+                         match_order="input")
     per_class = {f"{c} {classes[c]}": ap for c, ap in values.pop("per_class_ap").items()}
     metrics = {"map": values["map"], "map_row_order": official["map"]} if finished else {}
     return {

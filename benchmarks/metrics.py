@@ -139,6 +139,27 @@ def voc_average_precision(true_positive: Sequence[bool], num_truth: int) -> floa
     return float(np.sum(steps * envelope))
 
 
+def box_columns(rows, scored: bool):
+    """Rows ``(key, x1, y1, x2, y2, class[, score])`` -> ``keys, boxes (N, 4), classes, scores``.
+
+    ``rows`` may already be columns: a dict with ``key`` (sequence of frame keys), ``boxes``,
+    ``classes`` and (detections) ``scores`` arrays, as :func:`benchmarks.ava.read_detection_columns`
+    gives for millions of rows.
+    """
+    if isinstance(rows, dict):
+        keys = rows["key"]
+        boxes = np.asarray(rows["boxes"], dtype=np.float64).reshape(-1, 4)
+        classes = np.asarray(rows["classes"], dtype=np.int64)
+        scores = np.asarray(rows["scores"], dtype=np.float64) if scored else None
+        return keys, boxes, classes, scores
+    rows = list(rows)
+    keys = [r[0] for r in rows]
+    boxes = np.array([r[1:5] for r in rows], dtype=np.float64).reshape(-1, 4)
+    classes = np.array([int(r[5]) for r in rows], dtype=np.int64)
+    scores = np.array([float(r[6]) for r in rows], dtype=np.float64) if scored else None
+    return keys, boxes, classes, scores
+
+
 def frame_map(
     ground_truth,
     detections,
@@ -179,53 +200,56 @@ def frame_map(
     if match_order not in ("score", "input"):
         raise ValueError(f"match_order must be 'score' or 'input', got {match_order!r}")
     classes = sorted({int(c) for c in class_ids})
-    wanted = set(classes)
     excluded = set(excluded)
+    gt_keys, gt_boxes, gt_cls, _ = box_columns(ground_truth, scored=False)
+    dt_keys, dt_boxes, dt_cls, dt_score = box_columns(detections, scored=True)
 
-    truth: dict[tuple, list] = {}  # (class, key) -> boxes
-    truth_count = dict.fromkeys(classes, 0)
-    n_truth = 0
-    for key, x1, y1, x2, y2, cls in ground_truth:
-        cls = int(cls)
-        if cls not in wanted or key in excluded:
-            continue
-        truth.setdefault((cls, key), []).append((x1, y1, x2, y2))
-        truth_count[cls] += 1
-        n_truth += 1
+    def kept(keys, cls):
+        mask = np.isin(cls, classes)
+        if excluded and isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+            mask &= ~np.isin(keys, np.fromiter(excluded, dtype=np.int64))
+        elif excluded:
+            mask &= np.fromiter((k not in excluded for k in keys), dtype=bool, count=len(keys))
+        return mask
 
-    per_frame: dict[tuple, list] = {}  # (class, key) -> [(score, row number, box)]
-    n_det = 0
-    for number, (key, x1, y1, x2, y2, cls, score) in enumerate(detections):
-        cls = int(cls)
-        if cls not in wanted or key in excluded or not (x1 < x2 and y1 < y2):
-            continue
-        per_frame.setdefault((cls, key), []).append((float(score), number, (x1, y1, x2, y2)))
-        n_det += 1
-
-    ranked: dict[int, list] = {c: [] for c in classes}  # class -> [(score, row number, is TP)]
-    for (cls, key), dets in per_frame.items():
-        if match_order == "score":
-            dets = sorted(dets, key=lambda d: (-d[0], d[1]))
-        boxes = truth.get((cls, key))
-        if not boxes:
-            ranked[cls] += [(s, n, False) for s, n, _ in dets]
-            continue
-        overlaps = box_iou([d[2] for d in dets], boxes)
-        taken = np.zeros(len(boxes), dtype=bool)
-        for (score, number, _), row in zip(dets, overlaps):
-            best = int(np.argmax(row))
-            hit = row[best] >= iou_threshold and not taken[best]
-            if hit:
-                taken[best] = True
-            ranked[cls].append((score, number, hit))
+    gt_mask = kept(gt_keys, gt_cls)
+    dt_mask = kept(dt_keys, dt_cls) & (dt_boxes[:, 0] < dt_boxes[:, 2]) & (dt_boxes[:, 1] < dt_boxes[:, 3])
+    # frames as integers, shared by truth and detections
+    if all(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in (gt_keys, dt_keys)):
+        gt_frame, dt_frame = np.asarray(gt_keys, dtype=np.int64), np.asarray(dt_keys, dtype=np.int64)  # already integers
+    else:
+        frame_of: dict = {}
+        gt_frame = np.fromiter((frame_of.setdefault(k, len(frame_of)) for k in gt_keys), dtype=np.int64, count=len(gt_keys))
+        dt_frame = np.fromiter((frame_of.setdefault(k, len(frame_of)) for k in dt_keys), dtype=np.int64, count=len(dt_keys))
+    gt_idx, dt_idx = np.flatnonzero(gt_mask), np.flatnonzero(dt_mask)
+    rows = np.arange(len(dt_keys))
 
     per_class: dict[int, float | None] = {}
     for cls in classes:
-        if truth_count[cls] == 0:
+        g = gt_idx[gt_cls[gt_idx] == cls]
+        if len(g) == 0:
             per_class[cls] = None
             continue
-        order = sorted(ranked[cls], key=lambda d: (-d[0], d[1]))
-        per_class[cls] = voc_average_precision([d[2] for d in order], truth_count[cls]) * 100.0
+        d = dt_idx[dt_cls[dt_idx] == cls]
+        # matching order within a frame: by score (ties: row order), or the rows' own order
+        within = (rows[d], -dt_score[d], dt_frame[d]) if match_order == "score" else (rows[d], dt_frame[d])
+        d = d[np.lexsort(within)]
+        hit = np.zeros(len(d), dtype=bool)
+        frames = dt_frame[d]
+        g = g[np.argsort(gt_frame[g], kind="stable")]
+        g_frames = gt_frame[g]
+        for frame in np.unique(g_frames[np.isin(g_frames, frames)]):
+            truth_boxes = gt_boxes[g[np.searchsorted(g_frames, frame) : np.searchsorted(g_frames, frame, side="right")]]
+            lo, hi = np.searchsorted(frames, frame), np.searchsorted(frames, frame, side="right")
+            overlaps = box_iou(dt_boxes[d[lo:hi]], truth_boxes)
+            taken = np.zeros(len(truth_boxes), dtype=bool)
+            for i, row in enumerate(overlaps):
+                best = int(np.argmax(row))  # the best-overlapping box, the first on ties
+                if row[best] >= iou_threshold and not taken[best]:
+                    taken[best] = hit[lo + i] = True
+        ranking = np.lexsort((rows[d], -dt_score[d]))  # by score; ties keep row order
+        per_class[cls] = voc_average_precision(hit[ranking], len(g)) * 100.0
+    n_truth, n_det = int(gt_mask.sum()), int(dt_mask.sum())
     scored = [ap for ap in per_class.values() if ap is not None]
     return {
         "map": float(np.mean(scored)) if scored else float("nan"),

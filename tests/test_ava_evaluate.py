@@ -251,3 +251,14 @@ def test_cli_asks_for_the_boxes(root, tmp_path, capsys):
     code = main(["evaluate", SLOWFAST, "--annotations", str(files(root)["annotations"]),
                  "--video-root", str(root / "frames"), "--out", str(tmp_path / "out")])
     assert code == 2 and "--boxes" in capsys.readouterr().err
+
+
+def test_detection_columns_and_a_bad_row(tmp_path):
+    path = tmp_path / "detections.csv"
+    path.write_text("vidA,0902,0.1,0.2,0.5,0.6,12,0.75\nvidB,0903,0.2,0.2,0.4,0.6,1,0.5\n")
+    columns = ava.read_detection_columns(path)
+    assert columns["video"].tolist() == ["vidA", "vidB"] and columns["second"].tolist() == [902, 903]
+    assert columns["boxes"].tolist()[0] == [0.1, 0.2, 0.5, 0.6] and columns["classes"].tolist() == [12, 1]
+    path.write_text("vidA,0902,0.1,0.2,0.5,0.6,12,0.75\nvidB,0903,0.2,0.2,0.4,0.6,1\n")
+    with pytest.raises(AnnotationError, match="detections.csv:2: expected 8 columns"):
+        ava.read_detection_columns(path)

@@ -242,3 +242,23 @@ def test_random_detections_match_the_official_evaluator(official, seed):
     classes = [1, 2, 3, 4, 5]  # 5 has no truth: NaN there, left out of the mean
     ours = frame_map(truth, dets, classes, match_order="input")["map"]
     assert ours == pytest.approx(official_map(official, truth, dets, classes), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_columns_with_integer_frames_equal_rows(seed):
+    truth, dets = random_case(seed)
+    frames = {key: i for i, key in enumerate(sorted({r[0] for r in truth + dets}))}
+    excluded = {sorted(frames)[1]}
+
+    def columns(rows, scored):
+        out = {"key": np.array([frames[r[0]] for r in rows]), "boxes": np.array([r[1:5] for r in rows]),
+               "classes": np.array([r[5] for r in rows])}
+        if scored:
+            out["scores"] = np.array([r[6] for r in rows])
+        return out
+
+    for order in ("score", "input"):
+        by_rows = frame_map(truth, dets, [1, 2, 3, 4], excluded=excluded, match_order=order)
+        by_columns = frame_map(columns(truth, False), columns(dets, True), [1, 2, 3, 4],
+                               excluded={frames[k] for k in excluded}, match_order=order)
+        assert by_columns == by_rows
