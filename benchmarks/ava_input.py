@@ -28,7 +28,10 @@ frames kept only while a later keyframe still needs them:
 - **original videos** ``<root>/<video>.<ext>``: one PyAV pass from a seek to second 900 up to
   the last frame needed (never past second 1800), resampled to the 30 fps grid by taking the
   decoded frame nearest in time to each grid time (ties: the earlier), as ffmpeg's ``-r 30``
-  does. Times count from the stream's start, as ``ffmpeg -ss`` does.
+  (fps filter, rounding to nearest) does. Times count from the stream's start, as
+  ``ffmpeg -ss`` does; frames before second 900 are not used (the cut file has none). Clips
+  never reach the first or last frames (keyframes 902..1798 need frames 28..26,970 of 27,000),
+  so how the cut's edges are resampled does not matter.
 
 Example:
     >>> import zoo
@@ -348,9 +351,11 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
         if frame.pts is None:
             raise VideoReadError(path, "frames without timestamps")
         t = (frame.pts - start_pts) * time_base - protocol.video_start_s  # seconds on the grid
+        decoded += 1
         if t >= span:
             break  # never past second 1800
-        decoded += 1
+        if t < 0:
+            continue  # the seek lands on a keyframe before second 900; the cut file starts at 900
         if previous is not None:
             # A decoded frame serves the grid times nearer to it than to the next one
             # (a time exactly half way takes the earlier frame).
