@@ -253,8 +253,9 @@ def evaluate(
 
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset == "ava":
-        # detectors need person boxes per keyframe and frame mAP: not this classification harness
-        raise ValueError(f"{entry.name} is an AVA detection model; AVA evaluation is not supported by zoo evaluate yet")
+        # detectors need person boxes per keyframe and frame mAP: benchmarks.ava_evaluate
+        raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava_evaluate.evaluate_ava "
+                         "(zoo evaluate ... --dataset ava --boxes ...)")
     spec = InputSpec.from_entry(entry, views)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -379,6 +380,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         entry = zoo.get_entry(args.name)
+        if (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava":
+            from benchmarks.ava_evaluate import run_command
+
+            return run_command(args, entry)
         dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
                                classes=args.classes, labels=args.labels,
                                frame_list=args.frame_list)
@@ -414,8 +419,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("name", help="canonical name or alias")
     p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
     p.add_argument("--video-root", required=True, help="folder holding the videos, or frame folders (one per video), "
-                   "or the frame-list prefix (DATA.PATH_PREFIX)")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades"], help="annotation format (default: the entry's dataset)")
+                   "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos")
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"], help="annotation format (default: the entry's dataset)")
     p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
     p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")
     p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (JPEG frames under --video-root), "
@@ -431,5 +436,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from benchmarks.ava_evaluate import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=_cmd_evaluate)
     return p

@@ -1,0 +1,414 @@
+"""AVA v2.2 action detection: run a detector on every keyframe, write its detections, score frame mAP.
+
+Data flow: predicted person boxes (score ``>=`` the entry's threshold) -> one
+:class:`~benchmarks.ava_input.KeyframeRecord` per keyframe -> (DataLoader workers, one video
+each at a time, read once) the keyframe's clip and boxes (:mod:`benchmarks.ava_input`) -> the
+model, ``batch_size`` keyframes per forward -> for each box, one row per evaluated class
+(the label map's 60 of the model's 80) appended to ``<out>/detections.csv`` in the official
+format ``video,timestamp,x1,y1,x2,y2,action,score`` (boxes as given, normalised) -> frame mAP
+(:func:`benchmarks.metrics.frame_map`) against the annotations, excluded timestamps dropped
+(``map``: boxes matched by score; ``map_row_order``: in row order, as the official evaluator
+does, which our rows make its figure exactly)
+-> ``<out>/metrics.json`` (atomic; mAP, per-class AP, coverage, timing) -> optionally the
+tables (``tables_dir``), whose AVA table then shows the reproduced column.
+
+Resuming: each keyframe's rows are appended in one write and flushed, then its key and the
+file offset after them go to ``<out>/keyframes_done.csv``. A rerun truncates
+``detections.csv`` back to the last recorded offset (dropping the rows of a keyframe cut
+short by a kill) and skips the finished keyframes, so no keyframe is ever scored twice.
+``config.json`` refuses a rerun with another model, boxes or protocol.
+
+Failures (a missing video or frame folder, an unreadable or truncated file) are per video:
+``<out>/failures.jsonl`` names the video, the path and the reason; its keyframes are not
+scored, and the video is left out of the metric (ground truth included), as failed videos
+are left out of the classification metrics. Coverage is in ``metrics.json``.
+
+Each keyframe is independent (a record in, rows out), so sharding only needs a record
+selection per process and a concatenation of the ``detections.csv`` files.
+
+Example (Python API):
+    >>> from benchmarks.ava_evaluate import evaluate_ava
+    >>> # result = evaluate_ava("slowfast_r50_8x8_ava", "runs/ava_sf", annotations="ava/ava_val_v2.2.csv",
+    >>> #     boxes="ava/ava_detection_val_boxes_and_labels.csv", video_root="ava/frames",
+    >>> #     label_map="ava/ava_action_list_v2.2_for_activitynet_2019.pbtxt",
+    >>> #     excluded="ava/ava_val_excluded_timestamps_v2.2.csv", pretrained=True)
+    >>> # result["metrics"]["map"]
+
+Command line:
+    $ zoo evaluate slowfast_r50_8x8_ava --dataset ava --annotations ava/ava_val_v2.2.csv \\
+          --boxes ava/ava_detection_val_boxes_and_labels.csv --video-root ava/frames \\
+          --label-map ava/ava_action_list_v2.2_for_activitynet_2019.pbtxt \\
+          --excluded ava/ava_val_excluded_timestamps_v2.2.csv --pretrained --tables results
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmarks import ava
+from benchmarks.ava_input import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
+from benchmarks.files import write_json_atomic
+
+DETECTIONS_FILE = "detections.csv"
+DONE_FILE = "keyframes_done.csv"
+FAILURES_FILE = "failures.jsonl"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.json"
+
+
+# --------------------------------------------------------------------------- results files
+
+
+def read_done(out_dir, repair: bool = True) -> dict[str, int]:
+    """Finished keyframes: ``"video,second"`` -> offset in ``detections.csv`` after its rows.
+
+    A last line cut short by a kill is dropped; with ``repair`` the done file is truncated to
+    its last complete line and ``detections.csv`` to the last finished keyframe's offset, so
+    rows of a keyframe in flight at the kill are removed before anything is appended.
+    """
+    out_dir = Path(out_dir)
+    done_path, detections_path = out_dir / DONE_FILE, out_dir / DETECTIONS_FILE
+    done: dict[str, int] = {}
+    data = done_path.read_bytes() if done_path.exists() else b""
+    *complete, partial = data.split(b"\n")
+    end = 0
+    for number, raw in enumerate(complete, 1):
+        try:
+            video, second, offset = raw.decode().rsplit(",", 2)
+            key, end = f"{video},{int(second):04d}", int(offset)
+        except ValueError:
+            raise ValueError(f"{done_path}:{number}: not a 'video,second,offset' line; the results are damaged") from None
+        done[key] = end
+    if repair:
+        if partial:
+            with open(done_path, "r+b") as f:
+                f.truncate(len(data) - len(partial))
+        if detections_path.exists() and detections_path.stat().st_size > end:
+            with open(detections_path, "r+b") as f:
+                f.truncate(end)
+    return done
+
+
+def detection_rows(record: KeyframeRecord, scores: torch.Tensor, class_ids: list[int]) -> str:
+    """The official CSV rows of one keyframe: each box x each evaluated class (ids are 1-based)."""
+    lines = []
+    columns = [c - 1 for c in class_ids]
+    for box, row in zip(record.boxes, scores[:, columns].tolist()):
+        prefix = f"{record.video},{record.second:04d},{box.x1:.6g},{box.y1:.6g},{box.x2:.6g},{box.y2:.6g}"
+        lines += [f"{prefix},{c},{s:.6g}\n" for c, s in zip(class_ids, row)]
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _forward(model, batch: list[dict], protocol: AvaProtocol, activation: str, device) -> list[torch.Tensor]:
+    """Scores ``(K_i, classes)`` for each keyframe of ``batch`` (frames of one size) in one pass."""
+    clips = [model_input(item["clip"], protocol) for item in batch]
+    if protocol.alpha:
+        clip = [torch.cat([c[p] for c in clips]).to(device) for p in range(2)]
+    else:
+        clip = torch.cat(clips).to(device)
+    rows = [torch.cat([torch.full((len(item["boxes"]), 1), float(b)), item["boxes"]], dim=1) for b, item in enumerate(batch)]
+    scores = model(clip, torch.cat(rows).to(device)).float().cpu()
+    if activation == "logits":
+        scores = torch.sigmoid(scores)
+    return list(scores.split([len(item["boxes"]) for item in batch]))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _default_file(given, beside, name: str | None, what: str, flag: str, required: bool):
+    """``given``, else the catalogue's file name beside the annotations, else an error or None."""
+    if given:
+        return str(given)
+    candidate = Path(beside).parent / name if name else None
+    if candidate is not None and candidate.exists():
+        return str(candidate)
+    if required:
+        raise FileNotFoundError(f"no {what}: pass {flag} (the official file is {name}; not found beside {beside})")
+    return None
+
+
+def evaluate_ava(
+    entry_or_name,
+    out_dir,
+    *,
+    annotations,
+    boxes,
+    video_root,
+    label_map=None,
+    excluded=None,
+    model: nn.Module | None = None,
+    model_factory: Callable | None = None,
+    pretrained: bool = False,
+    checkpoint=None,
+    batch_size: int = 1,
+    workers: int = 0,
+    limit: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    tables_dir=None,
+    log: Callable[[str], None] | None = print,
+    **protocol_overrides,
+) -> dict:
+    """Evaluate an AVA entry on keyframes of ``boxes``; results in ``out_dir`` (see the module docstring).
+
+    ``annotations``: the ground truth CSV; ``boxes``: the predicted person boxes CSV;
+    ``video_root``: frame folders ``<video>/`` or videos ``<video>.<ext>``; ``label_map`` and
+    ``excluded`` default to the catalogue's file names beside the annotations (the label map
+    is required). ``batch_size``: keyframes per forward pass; ``limit``: the first N
+    keyframes; ``protocol_overrides``: :class:`~benchmarks.ava_input.AvaProtocol` fields (tests,
+    studies of the protocol). ``tables_dir``: regenerate the tables there afterwards.
+
+    Returns the content of ``metrics.json``.
+    """
+    import zoo
+    from tqdm import tqdm
+
+    from benchmarks.evaluate import _as_is, _check_config, _worker_init, default_model_factory, output_activation
+
+    entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
+    if entry.dataset != "ava":
+        raise ValueError(f"{entry.name} is a {entry.dataset} entry, not an AVA detector")
+    protocol = AvaProtocol.from_entry(entry, **protocol_overrides)
+    extra = entry.extra
+    label_map = _default_file(label_map, annotations, extra.get("ava_label_map"), "label map", "--label-map", True)
+    excluded = _default_file(excluded, annotations, extra.get("ava_excluded"), "excluded timestamps", "--excluded", False)
+    classes = ava.read_label_map(label_map)
+    class_ids = sorted(classes)
+    person_boxes = ava.read_person_boxes(boxes, protocol.box_threshold, protocol.keyframe_seconds)
+    records = keyframe_records(person_boxes, protocol)
+    with_keyframes = {r.video for r in records}  # before ``limit``: videos with nothing to run are misses
+    if limit:
+        records = records[:limit]
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
+    config = {
+        "model": entry.name,
+        "dataset": "ava",
+        "annotations": os.path.abspath(annotations),
+        "boxes": os.path.abspath(boxes),
+        "label_map": os.path.abspath(label_map),
+        "protocol": asdict(protocol),
+        "weights": str(checkpoint) if checkpoint else ("published" if pretrained else model_tag),
+    }
+    _check_config(out_dir, json.loads(json.dumps(config)))  # tuples as lists, as read back
+
+    done = read_done(out_dir)
+    todo = [r for r in records if r.key not in done]
+    failures: list[dict] = []
+    decode_s = model_s = 0.0
+    scored = 0
+    started = time.perf_counter()
+    detections_path, done_path = out_dir / DETECTIONS_FILE, out_dir / DONE_FILE
+    with open(out_dir / FAILURES_FILE, "w") as failures_file:
+        if todo:
+            if model is None:
+                model = (model_factory or default_model_factory(pretrained, checkpoint))(entry)
+            model = model.eval().to(device)
+            activation = output_activation(model)
+            loader = torch.utils.data.DataLoader(
+                KeyframeClips(todo, video_root, protocol),
+                batch_size=None,
+                num_workers=workers,
+                collate_fn=_as_is,
+                worker_init_fn=_worker_init if workers else None,
+                prefetch_factor=4 if workers else None,
+            )
+            bar = tqdm(total=len(todo), unit="keyframe", desc=entry.name, disable=not progress, dynamic_ncols=True)
+            with open(detections_path, "a") as det_file, open(done_path, "a") as done_file, bar, torch.inference_mode():
+
+                def flush(batch: list[dict]) -> None:
+                    nonlocal model_s, scored
+                    if not batch:
+                        return
+                    t0 = time.perf_counter()
+                    scores = _forward(model, batch, protocol, activation, device)
+                    model_s += time.perf_counter() - t0
+                    for item, box_scores in zip(batch, scores):
+                        if box_scores.shape[1] < class_ids[-1]:
+                            raise ValueError(f"{entry.name} outputs {box_scores.shape[1]} classes; the label map "
+                                             f"{label_map} asks for class {class_ids[-1]}")
+                        record = todo[item["index"]]
+                        det_file.write(detection_rows(record, box_scores, class_ids))
+                        det_file.flush()
+                        # the done line follows the rows: a kill between the two only loses this keyframe
+                        done_file.write(f"{record.key},{det_file.tell()}\n")
+                        done_file.flush()
+                        scored += 1
+                    bar.update(len(batch))
+                    batch.clear()
+
+                batch: list[dict] = []
+                for item in loader:
+                    if "error" in item:
+                        failure = {"video": item["video"], "path": item["path"], "reason": item["error"],
+                                   "keyframes": len(item["indices"])}
+                        failures.append(failure)
+                        failures_file.write(json.dumps(failure) + "\n")
+                        failures_file.flush()
+                        bar.update(len(item["indices"]))
+                        bar.set_postfix(failed_videos=len(failures))
+                        continue
+                    decode_s += item["decode_s"]
+                    if batch and tuple(batch[0]["clip"].shape) != tuple(item["clip"].shape):
+                        flush(batch)
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        flush(batch)
+                flush(batch)
+    wall_s = time.perf_counter() - started
+
+    result = score_detections(entry, out_dir, records, annotations, classes, excluded, failures, with_keyframes)
+    result["timing"] = {
+        "keyframes_this_run": scored,
+        "wall_s": wall_s,
+        "keyframes_per_s": scored / wall_s if scored and wall_s > 0 else None,
+        "decode_s": decode_s,
+        "model_s": model_s,
+        "workers": workers,
+        "batch_size": batch_size,
+    }
+    result["failures_file"] = str(out_dir / FAILURES_FILE) if failures else None
+    result["protocol"] = asdict(protocol)
+    result["files"] = {"annotations": str(annotations), "boxes": str(boxes), "label_map": str(label_map),
+                       "excluded": str(excluded) if excluded else None}
+    write_json_atomic(out_dir / METRICS_FILE, result)
+    if tables_dir is not None:
+        from benchmarks.tables import write_tables
+
+        write_tables(tables_dir, progress=False, command=f"zoo evaluate {entry.name} --dataset ava")
+    if log is not None:
+        log(summary_line(result))
+    return result
+
+
+def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations, classes: dict[int, str], excluded,
+                     failures: list[dict], with_keyframes: set[str]) -> dict:
+    """Frame mAP of ``out_dir/detections.csv`` over the videos whose keyframes all finished.
+
+    Annotated videos without any keyframe to run (no person box above the threshold:
+    not in ``with_keyframes``) count too: their ground truth is all missed, as in the reference.
+    """
+    from benchmarks.metrics import frame_map
+
+    import numpy as np
+
+    out_dir = Path(out_dir)
+    done = read_done(out_dir, repair=False)
+    videos = sorted({r.video for r in records})
+    finished = set(videos) - {r.video for r in records if r.key not in done}
+    class_ids = set(classes)
+    truth = ava.read_annotations(annotations, class_ids)
+    finished |= {row[0][0] for row in truth} - set(with_keyframes)
+    truth = [row for row in truth if row[0][0] in finished]
+    # frames as integers (video number * 10000 + second): millions of detection rows stay arrays
+    number = {video: i for i, video in enumerate(sorted(finished))}
+    frame = lambda video, second: number[video] * 10000 + second  # noqa: E731
+    truth_columns = {"key": np.array([frame(*row[0]) for row in truth], dtype=np.int64),
+                     "boxes": np.array([row[1:5] for row in truth], dtype=np.float64).reshape(-1, 4),
+                     "classes": np.array([row[5] for row in truth], dtype=np.int64)}
+    path = out_dir / DETECTIONS_FILE
+    if path.exists():
+        found = ava.read_detection_columns(path)
+        keep = np.isin(found["video"], list(finished)) if finished else np.zeros(len(found["video"]), dtype=bool)
+        detections = {"key": np.array([number[v] for v in found["video"][keep]], dtype=np.int64) * 10000 + found["second"][keep],
+                      "boxes": found["boxes"][keep], "classes": found["classes"][keep], "scores": found["scores"][keep]}
+    else:
+        detections = []
+    skipped = ava.read_excluded(excluded)
+    skipped_frames = {frame(v, s) for v, s in skipped if v in number}
+    threshold = entry.extra.get("ava_iou_threshold", 0.5)
+    values = frame_map(truth_columns, detections, class_ids, excluded=skipped_frames, iou_threshold=threshold)
+    # The official evaluator matches a frame's boxes in row order, not by score; our rows keep
+    # the box file's order, as the reference's do, so this is the official figure exactly.
+    official = frame_map(truth_columns, detections, class_ids, excluded=skipped_frames, iou_threshold=threshold,
+                         match_order="input")
+    per_class = {f"{c} {classes[c]}": ap for c, ap in values.pop("per_class_ap").items()}
+    metrics = {"map": values["map"], "map_row_order": official["map"]} if finished else {}
+    return {
+        "model": entry.name,
+        "dataset": "ava",
+        "views": "1x1",
+        "metrics": metrics,
+        "per_class_ap": per_class,
+        "map_classes": values["map_classes"],
+        "classes_without_truth": values["classes_without_truth"],
+        "published": dict(entry.published),
+        "videos": len(finished),
+        "videos_total": len(set(videos) | finished),
+        "failed": len(failures),
+        "keyframes": sum(1 for r in records if r.key in done),
+        "keyframes_total": len(records),
+        "truth_boxes": values["truth_boxes"],
+        "excluded_frames": len(skipped),
+    }
+
+
+def summary_line(result: dict) -> str:
+    """One line: frame mAP beside the published one, coverage, failures."""
+    published = result["published"].get("map")
+    if "map" in result["metrics"]:
+        values = result["metrics"]
+        text = f"frame mAP {values['map']:.2f}" + (f" (published {published:.2f})" if published is not None else "")
+        if abs(values["map_row_order"] - values["map"]) >= 0.005:
+            text += f", {values['map_row_order']:.2f} matching in row order as the official code does"
+    else:
+        text = "no video finished"
+    text = f"{result['model']} on AVA: {text} over {result['videos']}/{result['videos_total']} videos, " \
+           f"{result['keyframes']}/{result['keyframes_total']} keyframes"
+    if result["failed"]:
+        text += f"; {result['failed']} videos failed (listed in {result['failures_file']})"
+    return text
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser) -> None:
+    """The AVA options of ``zoo evaluate``."""
+    group = parser.add_argument_group("AVA (--dataset ava)")
+    group.add_argument("--boxes", help="predicted person boxes CSV (video,timestamp,x1,y1,x2,y2,action,score)")
+    group.add_argument("--label-map", help="label map .pbtxt of the evaluated classes (default: the official file beside --annotations)")
+    group.add_argument("--excluded", help="excluded timestamps CSV (default: the official file beside --annotations, if there)")
+    group.add_argument("--box-threshold", type=float, help="keep person boxes scoring at least this (default: the catalogue's)")
+    group.add_argument("--tables", help="regenerate the tables in this folder afterwards (reads every metrics.json under it)")
+
+
+def run_command(args, entry) -> int:
+    """``zoo evaluate <ava entry> ...``: exit 0, or 2 with a message for people."""
+    from benchmarks.datasets import AnnotationError
+    from benchmarks.evaluate import _load_factory
+
+    if not args.boxes:
+        print("zoo evaluate: AVA needs --boxes (the predicted person boxes CSV, e.g. "
+              f"{entry.extra.get('ava_box_list', 'ava_detection_val_boxes_and_labels.csv')})", file=sys.stderr)
+        return 2
+    overrides = {"box_threshold": args.box_threshold} if args.box_threshold is not None else {}
+    out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_ava")
+    try:
+        evaluate_ava(
+            entry, out, annotations=args.annotations, boxes=args.boxes, video_root=args.video_root,
+            label_map=args.label_map, excluded=args.excluded,
+            model_factory=_load_factory(args.builder) if args.builder else None,
+            pretrained=args.pretrained, checkpoint=args.checkpoint, batch_size=args.batch_size or 1,
+            workers=args.workers, limit=args.limit, device=args.device, progress=not args.quiet,
+            tables_dir=args.tables, **overrides,
+        )
+    except (AnnotationError, FileNotFoundError, ValueError) as err:
+        print(f"zoo evaluate: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,264 @@
+"""AVA end to end on a generated AVA-layout set (tests/ava_data.py): readers, keyframe clips from
+frame folders and from videos, the evaluation loop (CSV, mAP, kill and resume, failures), the CLI
+and the table."""
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from benchmarks import ava
+from benchmarks.ava_evaluate import DETECTIONS_FILE, DONE_FILE, evaluate_ava
+from benchmarks.ava_input import AvaProtocol, keyframe_records, read_keyframes, scale_boxes
+from benchmarks.cli import main
+from benchmarks.datasets import AnnotationError
+from tests import ava_data as data
+
+SLOW, SLOWFAST = "slow_r50_4x16_ava", "slowfast_r50_8x8_ava"
+SMALL = {"short_side": 32}  # frames of 48x64 -> 32x42
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ava")
+    data.write_frame_folders(root / "frames")
+    data.write_videos(root / "videos")
+    data.write_videos(root / "videos25", fps=25, videos=("vidA",))
+    data.write_annotations(root / "annotations")
+    return root
+
+
+def files(root) -> dict:
+    a = root / "annotations"
+    return {"annotations": a / "ava_val_v2.2.csv", "boxes": a / "boxes.csv"}
+
+
+def run(root, out, source="frames", name=SLOW, model=None, **kwargs):
+    kwargs = {**SMALL, **kwargs}
+    return evaluate_ava(name, out, **files(root), video_root=root / source, model=model or data.ColourBoxModel(),
+                        progress=False, log=None, **kwargs)
+
+
+def csv_rows(out) -> list[str]:
+    return (Path(out) / DETECTIONS_FILE).read_text().splitlines()
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_readers(root):
+    a = root / "annotations"
+    boxes = ava.read_person_boxes(a / "boxes.csv", threshold=0.9)
+    assert len(boxes) == 6 and all(len(b) == 3 for b in boxes.values())  # the 0.50 box dropped, repeats kept once
+    assert boxes[("vidA", 902)][2].score == 0.92
+    assert len(ava.read_person_boxes(a / "boxes.csv", threshold=0.93)[("vidA", 902)]) == 2
+    assert ava.read_label_map(a / "ava_action_list_v2.2_for_activitynet_2019.pbtxt") == {1: "class 1", 2: "class 2", 3: "class 3", 5: "class 5"}
+    truth = ava.read_annotations(a / "ava_val_v2.2.csv", class_ids={1, 2})
+    assert {row[-1] for row in truth} == {1, 2} and truth[0][0] == ("vidA", 902)
+    assert ava.read_excluded(a / "ava_val_excluded_timestamps_v2.2.csv") == {("someothervideo", 902)}
+
+
+@pytest.mark.parametrize(
+    "reader, text, message",
+    [
+        (lambda p: ava.read_person_boxes(p, 0.8), "v,0902,0.1,0.1,0.5,0.5,,0.9\nv,0903,0.1,0.1,0.5,0.5,,high\n", ":2: score 'high'"),
+        (lambda p: ava.read_person_boxes(p, 0.8), "v,0902,0.1,0.1,0.5,0.5,0.9\n", ":1: expected 8 columns"),
+        (ava.read_annotations, "v,0902,0.1,0.1,0.5,0.5,3,0\nv,09x2,0.1,0.1,0.5,0.5,3,0\n", ":2: timestamp '09x2'"),
+        (ava.read_annotations, "v,0902,0.1,0.1,0.5,5,3,0\n", ":1: box"),
+        (ava.read_excluded, "v,0902\nv\n", ":2: expected 2 columns"),
+    ],
+)
+def test_malformed_rows_name_file_and_line(tmp_path, reader, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match="bad.csv" + message.replace("(", r"\(")):
+        reader(path)
+
+
+def test_label_map_item_without_id_is_named(tmp_path):
+    path = tmp_path / "map.pbtxt"
+    path.write_text('item {\n  name: "a"\n  id: 1\n}\nitem {\n  name: "b\'s"\n}\n')
+    with pytest.raises(AnnotationError, match="map.pbtxt:5: label map item without an id"):
+        ava.read_label_map(path)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def test_protocol_from_the_catalogue():
+    slow, fast = AvaProtocol.from_entry(zoo.get_entry(SLOW)), AvaProtocol.from_entry(zoo.get_entry(SLOWFAST))
+    assert (slow.box_threshold, fast.box_threshold) == (0.9, 0.8)
+    assert slow.short_side == fast.short_side == 256 and fast.alpha == 4 and slow.alpha is None
+    assert slow.keyframe_seconds == range(902, 1799)
+    # the reference's get_sequence: range(c - N*R/2, c + N*R/2, R), keyframe at clip frame N/2
+    assert slow.clip_indices(902) == [28, 44, 60, 76]
+    assert fast.clip_indices(1798)[16] == (1798 - 900) * 30
+    assert slow.clip_indices(902, total_frames=50) == [28, 44, 49, 49]  # clamped to the last frame
+
+
+def test_boxes_scaled_as_the_reference():
+    box = ava.PersonBox(0.5, 0.5, 1.0, 1.0, 0.9)
+    # 48x64 -> 32x42: pixels (32, 24, 64, 48) clipped to (32, 24, 63, 47), times 42/64, clipped to 41/31
+    assert scale_boxes([box], 48, 64, 32).tolist() == [[21.0, 15.75, 41.0, 30.84375]]
+    assert scale_boxes([box], 32, 40, 32).tolist() == [[20.0, 16.0, 39.0, 31.0]]  # already at size: unscaled
+
+
+def nearest_half_down(x: Fraction) -> int:
+    return math.floor(x) if x - math.floor(x) <= Fraction(1, 2) else math.floor(x) + 1
+
+
+@pytest.mark.parametrize("source, fps", [("frames", 30), ("videos", 30), ("videos25", 25)])
+def test_clips_hold_the_keyframe_centred_frames(root, source, fps):
+    protocol = AvaProtocol.from_entry(zoo.get_entry(SLOW), short_side=48)  # unscaled: the index block reads back
+    records = keyframe_records(ava.read_person_boxes(files(root)["boxes"], 0.9), protocol)
+    jobs = [(i, r) for i, r in enumerate(records) if r.video == "vidA"]
+    stats = {}
+    clips = list(read_keyframes(root / source, "vidA", jobs, protocol, stats))
+    assert [c.index for c in clips] == [i for i, _ in jobs]
+    for clip in clips:
+        want = protocol.clip_indices(records[clip.index].second)
+        if fps != 30:  # the source frame nearest to each 30 fps grid time (ties: the earlier)
+            want = [nearest_half_down(Fraction(i * fps, 30)) for i in want]
+        assert [data.frame_number(f) for f in clip.frames] == want
+    if source == "frames":
+        assert stats["decoded_frames"] == 12  # each JPEG decoded once: 3 keyframes x 4 frames, no overlap at 4x16
+
+
+def test_folder_and_video_clips_agree(root):
+    protocol = AvaProtocol.from_entry(zoo.get_entry(SLOWFAST), **SMALL)
+    records = keyframe_records(ava.read_person_boxes(files(root)["boxes"], 0.8), protocol)
+    jobs = [(i, r) for i, r in enumerate(records) if r.video == "vidB"]
+    from_frames = list(read_keyframes(root / "frames", "vidB", jobs, protocol))
+    from_video = list(read_keyframes(root / "videos", "vidB", jobs, protocol))
+    for a, b in zip(from_frames, from_video, strict=True):
+        assert a.frames.shape == b.frames.shape == (32, 3, 32, 42)
+        assert (a.frames.float() - b.frames.float()).abs().mean() < 4  # JPEG vs H.264 noise only
+        assert torch.equal(a.boxes, b.boxes)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@pytest.mark.parametrize("source, name, batch_size, workers",
+                         [("frames", SLOW, 1, 0), ("videos", SLOW, 1, 0), ("frames", SLOWFAST, 2, 2)])
+def test_end_to_end_map(root, tmp_path, source, name, batch_size, workers):
+    result = run(root, tmp_path / "out", source, name, batch_size=batch_size, workers=workers)
+    # the colour model labels every square right: each truth box is its class's best detection
+    assert result["metrics"]["map"] == result["metrics"]["map_row_order"] == pytest.approx(100.0)
+    assert result["per_class_ap"]["5 class 5"] is None and result["classes_without_truth"] == [5]
+    assert (result["keyframes"], result["videos"], result["failed"]) == (6, 2, 0)
+    rows = csv_rows(tmp_path / "out")
+    assert len(rows) == 6 * 3 * 4  # keyframes x boxes (2 squares + the distractor) x label-map classes
+    video, second, *box, action, score = rows[0].split(",")
+    assert (video, second, action) == ("vidA", "0902", "1") and len(box) == 4 and 0 < float(score) <= 1
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["map"] == pytest.approx(100.0)
+
+
+def test_a_clip_one_second_off_loses_the_squares(root, tmp_path):
+    # Frame 0 taken as second 899 instead of 900: every clip is centred 30 frames late.
+    result = run(root, tmp_path / "out", video_start_s=899, first_keyframe_s=902)
+    assert result["metrics"]["map"] < 90
+
+
+def test_kill_and_resume_scores_nothing_twice(root, tmp_path):
+    reference = run(root, tmp_path / "whole")
+
+    class Killed(Exception):
+        pass
+
+    class DiesAfter(data.ColourBoxModel):
+        def forward(self, clip, boxes):
+            if self.calls == 2:
+                raise Killed
+            return super().forward(clip, boxes)
+
+    out = tmp_path / "cut"
+    with pytest.raises(Killed):
+        run(root, out, model=DiesAfter())
+    assert len(csv_rows(out)) == 2 * 12 and len((out / DONE_FILE).read_text().splitlines()) == 2
+    # a kill in the middle of the next keyframe's write: half its rows, no done line yet
+    with open(out / DETECTIONS_FILE, "a") as f:
+        f.write("vidA,0904,0.1,0.1,0.2,0.2,1,0.5\nvidA,0904,0.1,0.1")
+    with open(out / DONE_FILE, "a") as f:
+        f.write("vidA,09")
+    model = data.ColourBoxModel()
+    result = run(root, out, model=model)
+    assert model.calls == 4  # only the four keyframes not finished
+    rows = csv_rows(out)
+    assert sorted(rows) == sorted(csv_rows(tmp_path / "whole"))
+    assert len({tuple(r.split(",")[:2]) for r in rows}) == 6 and len(rows) == 72
+    assert result["metrics"] == reference["metrics"]
+    assert run(root, out, model=model)["timing"]["keyframes_this_run"] == 0
+
+
+def test_rerun_with_other_settings_is_refused(root, tmp_path):
+    run(root, tmp_path / "out", limit=1)
+    with pytest.raises(ValueError, match="different evaluation"):
+        run(root, tmp_path / "out", short_side=40)
+
+
+def test_missing_video_is_named_and_left_out(root, tmp_path):
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(files(root)["boxes"].read_text() + "vidC,0902,0.1,0.1,0.5,0.5,,0.99\n")
+    result = evaluate_ava(SLOW, tmp_path / "out", annotations=files(root)["annotations"], boxes=boxes,
+                          video_root=root / "frames", model=data.ColourBoxModel(), progress=False, log=None, **SMALL)
+    failures = [json.loads(line) for line in (tmp_path / "out" / "failures.jsonl").read_text().splitlines()]
+    assert len(failures) == 1 and failures[0]["video"] == "vidC" and "missing" in failures[0]["reason"]
+    assert str(root / "frames" / "vidC") in failures[0]["path"]
+    assert (result["failed"], result["videos"], result["videos_total"]) == (1, 2, 3)
+    assert result["metrics"]["map"] == pytest.approx(100.0)
+
+
+def test_the_real_detectors_run_end_to_end(root, tmp_path):
+    for name in (SLOW, SLOWFAST):
+        out = tmp_path / name
+        result = evaluate_ava(name, out, **files(root), video_root=root / "videos", limit=2, progress=False, log=None, **SMALL)
+        rows = csv_rows(out)
+        assert len(rows) == 2 * 3 * 4 and result["keyframes"] == 2
+        assert all(0 <= float(r.split(",")[-1]) <= 1 for r in rows)
+
+
+# --------------------------------------------------------------------------- command line and table
+
+
+def test_cli_evaluates_and_fills_the_ava_table(root, tmp_path, capsys):
+    results = tmp_path / "results"
+    code = main(["evaluate", SLOW, "--dataset", "ava", "--annotations", str(files(root)["annotations"]),
+                 "--boxes", str(files(root)["boxes"]), "--video-root", str(root / "frames"), "--workers", "0",
+                 "--builder", "tests.ava_data:colour_model", "--out", str(results / "runs" / SLOW), "--quiet",
+                 "--tables", str(results)])
+    assert code == 0
+    assert "frame mAP 100.00 (published 19.50)" in capsys.readouterr().out
+    table = (results / "ava.md").read_text()
+    row = next(line for line in table.splitlines() if "| Slow " in line)
+    assert "| 19.50 " in row and "| 100.00 " in row
+
+
+def test_cli_names_a_malformed_row(root, tmp_path, capsys):
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("vidA,0902,0.1,0.1,0.5,0.5,,0.95\nvidA,0902,0.1,0.1,0.5\n")
+    code = main(["evaluate", SLOW, "--annotations", str(files(root)["annotations"]), "--boxes", str(boxes),
+                 "--video-root", str(root / "frames"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 2
+    assert f"{boxes}:2: expected 8 columns" in capsys.readouterr().err
+
+
+def test_cli_asks_for_the_boxes(root, tmp_path, capsys):
+    code = main(["evaluate", SLOWFAST, "--annotations", str(files(root)["annotations"]),
+                 "--video-root", str(root / "frames"), "--out", str(tmp_path / "out")])
+    assert code == 2 and "--boxes" in capsys.readouterr().err
+
+
+def test_detection_columns_and_a_bad_row(tmp_path):
+    path = tmp_path / "detections.csv"
+    path.write_text("vidA,0902,0.1,0.2,0.5,0.6,12,0.75\nvidB,0903,0.2,0.2,0.4,0.6,1,0.5\n")
+    columns = ava.read_detection_columns(path)
+    assert columns["video"].tolist() == ["vidA", "vidB"] and columns["second"].tolist() == [902, 903]
+    assert columns["boxes"].tolist()[0] == [0.1, 0.2, 0.5, 0.6] and columns["classes"].tolist() == [12, 1]
+    path.write_text("vidA,0902,0.1,0.2,0.5,0.6,12,0.75\nvidB,0903,0.2,0.2,0.4,0.6,1\n")
+    with pytest.raises(AnnotationError, match="detections.csv:2: expected 8 columns"):
+        ava.read_detection_columns(path)
