@@ -148,7 +148,7 @@ def test_folder_and_video_clips_agree(root):
 def test_end_to_end_map(root, tmp_path, source, name, batch_size, workers):
     result = run(root, tmp_path / "out", source, name, batch_size=batch_size, workers=workers)
     # the colour model labels every square right: each truth box is its class's best detection
-    assert result["metrics"]["map"] == result["metrics"]["map_row_order"] == pytest.approx(100.0)
+    assert result["metrics"]["map"] == result["metrics"]["map_by_score"] == pytest.approx(100.0)
     assert result["per_class_ap"]["5 class 5"] is None and result["classes_without_truth"] == [5]
     assert (result["keyframes"], result["videos"], result["failed"]) == (6, 2, 0)
     rows = csv_rows(tmp_path / "out")
