@@ -7,9 +7,10 @@ the views are aggregated as the evaluator does (:mod:`benchmarks.evaluate`: mean
 or max of sigmoid for multi-label sets), and the scores are named with the dataset's class
 list (:mod:`zoo.classes`, or a ``--classes`` file).
 
-AVA detectors score person boxes, not videos: with ``boxes`` (``--boxes CSV``) each box gets
-its 80 action scores from a clip centred on its timestamp (short side scaled to the entry's
-``side_size``, no crop, as PySlowFast tests AVA); without boxes the call says what is missing.
+AVA detectors score person boxes, not videos: with ``boxes`` (``--boxes CSV``, keyframes at
+whole seconds) each box gets its 80 action scores from the AVA test input of its keyframe
+(:mod:`benchmarks.ava_input`: the 30 fps clip around it, short side scaled, no crop, boxes
+scaled as PySlowFast does); without boxes the call says what is missing.
 
 ``--show out.png`` draws what the model saw: the frames of the centre view (middle temporal
 clip, centre crop; after scaling and cropping, before normalising) at their exact pixels,
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import av
 import torch
 from torch import nn
 
@@ -311,8 +313,32 @@ def read_boxes(path, video: str | None = None) -> list[tuple[float, float, float
     return rows
 
 
+def _video_seconds(video) -> float:
+    """Length of a video file (container duration), or of a frame folder read at 30 fps."""
+    if Path(video).is_dir():
+        from benchmarks.frames import list_frames
+
+        return len(list_frames(video)) / 30.0
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return (container.duration or 0) / av.time_base
+    except (av.error.FFmpegError, OSError, IndexError, ValueError) as err:
+        raise PredictError(f"{video}: unreadable ({err.__class__.__name__}: {err})") from None
+
+
 def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Prediction:
-    from zoo.transforms import InputSpec, normalize, pack_pathways, short_side_scale, to_float_chw
+    """Per-box action scores with the AVA test input (:mod:`benchmarks.ava_input`), keyframes at whole seconds.
+
+    The clip of a keyframe at second ``t`` is the AVA one: frames of a 30 fps grid
+    ``range(30 t - N R / 2, 30 t + N R / 2, R)``, short side scaled to the crop size, no crop,
+    boxes scaled as the reference scales them -- here with the video starting at second 0.
+    """
+    from benchmarks.ava import PersonBox
+    from benchmarks.ava_evaluate import _forward
+    from benchmarks.ava_input import AvaProtocol, KeyframeRecord, folder_clips, video_clips
 
     if boxes is None:
         raise PredictError(
@@ -321,55 +347,51 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
             "AVA's box format; e.g. from a person detector)"
         )
     if not isinstance(video, (str, os.PathLike)):
-        raise PredictError("AVA box scoring takes a video file (timestamps need its frame rate)")
+        raise PredictError("AVA box scoring takes a video file or a frame folder (timestamps need its frame rate)")
     rows = read_boxes(boxes, str(video)) if isinstance(boxes, (str, os.PathLike)) else [tuple(map(float, b)) for b in boxes]
     if not rows:
         raise PredictError(f"no boxes for {Path(video).stem} in {boxes}")
-    spec = InputSpec.from_entry(entry)
-    times = sorted({r[0] for r in rows})
-
-    def indices_for(video_frames: int, fps: float):
-        span = spec.clip_span(fps)
-        out = []
-        for t in times:  # a clip of the entry's span centred on the keyframe, as AVA tests
-            start = t * fps - span / 2
-            out.append(torch.linspace(start, start + span - 1, spec.num_frames).round().clamp(0, video_frames - 1).long())
-        return out
-
+    fractional = sorted({r[0] for r in rows if r[0] != int(r[0])})
+    if fractional:
+        raise PredictError(f"box timestamps must be whole seconds (AVA keyframes are 1 per second); got {fractional[:3]}")
+    if not Path(video).exists():
+        raise PredictError(f"{video}: missing file")
+    seconds = _video_seconds(video)
+    end = max(1, math.ceil(seconds))
+    protocol = AvaProtocol.from_entry(entry, video_start_s=0, video_end_s=end, first_keyframe_s=0, last_keyframe_s=end)
+    times = sorted({int(r[0]) for r in rows})
+    records = [KeyframeRecord(Path(video).stem, t, tuple(PersonBox(x1, y1, x2, y2, 1.0) for s, x1, y1, x2, y2 in rows if int(s) == t))
+               for t in times]
+    jobs = list(enumerate(records))
+    stats: dict = {}
+    reader = folder_clips(video, jobs, protocol, stats) if Path(video).is_dir() else video_clips(video, jobs, protocol, stats)
+    activation = output_activation(model)
+    results, all_scores, first_frames, names, warnings = [], [], None, None, []
     try:
-        frames, frame_rows, indices, info = decode_clips(video, indices_for)
+        clips = list(reader)
     except VideoReadError as err:
         raise PredictError(f"{err.path}: {err.reason}") from None
-    activation = output_activation(model)
-    results, all_scores, first_frames = [], [], None
-    names = None
-    for t, clip_indices in zip(times, indices):
-        clip = frames[torch.tensor([frame_rows[int(i)] for i in clip_indices])]
-        scaled = short_side_scale(to_float_chw(clip), spec.side_size)  # (T, C, H, W), no crop
-        height, width = scaled.shape[-2:]
+    for clip in clips:
+        record = records[clip.index]
         if first_frames is None:
-            first_frames = scaled.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-        batch = normalize(scaled.permute(1, 0, 2, 3)[None].contiguous(), spec.mean, spec.std)
-        inputs = pack_pathways(batch, spec.alpha) if spec.alpha else batch
-        mine = [r for r in rows if r[0] == t]
-        box_tensor = torch.tensor([[0.0, x1 * width, y1 * height, x2 * width, y2 * height] for _, x1, y1, x2, y2 in mine])
+            first_frames = clip.frames.permute(0, 2, 3, 1).contiguous()  # uint8 (T, h, w, 3): what the model saw
         with torch.inference_mode():
-            inputs = [x.to(device) for x in inputs] if isinstance(inputs, list) else inputs.to(device)
-            out = view_scores(model(inputs, box_tensor.to(device)).float().cpu(), activation, multilabel=True)
+            out = _forward(model, [{"clip": clip.frames, "boxes": clip.boxes}], protocol, activation, device)[0]
         if names is None:
             names, warnings = class_names_for(entry, out.shape[1], classes)
-        for (_, x1, y1, x2, y2), box_scores in zip(mine, out):
+        for box, box_scores in zip(record.boxes, out):
             order, best = top_k(box_scores, names, top)
-            results.append({"timestamp": t, "box": [x1, y1, x2, y2],
+            results.append({"timestamp": float(record.second), "box": list(box.coords),
                             "top": [{"rank": r, "index": i, "class": n, "score": round(s, 6)}
                                     for r, (i, (n, s)) in enumerate(zip(order, best), 1)]})
             all_scores.append(box_scores)
     scores = torch.stack(all_scores)
     first = results[0]["top"]
     return Prediction(
-        video=str(video), model=entry.name, views="one clip per box timestamp", scores=scores,
+        video=str(video), model=entry.name, views="one clip per keyframe second", scores=scores,
         top=[(d["class"], d["score"]) for d in first], indices=[d["index"] for d in first], classes=names,
-        fps=info.fps, video_frames=info.video_frames, frames=first_frames, boxes=results, warnings=warnings,
+        fps=float(protocol.fps), video_frames=int(round(seconds * protocol.fps)), frames=first_frames,
+        boxes=results, warnings=warnings,
     )
 
 

@@ -229,14 +229,23 @@ def test_ava_boxes_get_their_own_scores(demo_videos, tmp_path):
     root, keys = demo_videos
     video = root / keys[0]  # 64 x 48: short side 48 -> 256, long side floor(64 / 48 * 256) = 341
     csv = tmp_path / "boxes.csv"
-    csv.write_text(f"video_id,timestamp,x1,y1,x2,y2\n{video.stem},1.0,0.1,0.2,0.5,0.9\nother,1.0,0.3,0.2,0.5,0.9\n"
-                   f"{video.stem},0.5,0.2,0.1,0.6,0.8\n")
+    csv.write_text(f"video_id,timestamp,x1,y1,x2,y2\n{video.stem},1,0.1,0.2,0.5,0.9\nother,1,0.3,0.2,0.5,0.9\n"
+                   f"{video.stem},0,0.2,0.1,0.6,0.8\n")
     stub = BoxStub()
     result = zoo.predict(stub, video, boxes=csv, top=1)
     names = class_names("ava")
-    assert [(b["timestamp"], b["top"][0]["index"]) for b in result.boxes] == [(0.5, int(0.2 * 341)), (1.0, int(0.1 * 341))]
+    # boxes scale as AVA's scale_boxes: x1 * 64 pixels, times the long side's factor 341 / 64
+    assert [(b["timestamp"], b["top"][0]["index"]) for b in result.boxes] == [(0.0, int(0.2 * 341)), (1.0, int(0.1 * 341))]
     assert result.boxes[0]["top"][0]["class"] == names[int(0.2 * 341)]
     assert stub.seen == [(1, 3, 4, 256, 341)] * 2  # 4 frames, no crop: the whole frame holds the boxes
+
+
+def test_ava_box_times_are_whole_seconds(demo_videos, tmp_path):
+    root, keys = demo_videos
+    csv = tmp_path / "boxes.csv"
+    csv.write_text("0.5,0.1,0.2,0.5,0.9\n")
+    with pytest.raises(PredictError, match="whole seconds"):
+        zoo.predict(BoxStub(), root / keys[0], boxes=csv)
 
 
 def test_ava_without_boxes_says_what_is_missing(demo_videos):
