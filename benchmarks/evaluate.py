@@ -268,11 +268,16 @@ def evaluate(
     todo = [records[i] for i in plan.mine]
 
     def build():
+        if ranks.distributed and not ranks.is_main:  # rank 0 wrote config.json: is --out shared?
+            shards.wait_visible(out_dir, {CONFIG_FILE: 1})
+            _check_config(out_dir, config)
+        if not todo:
+            return None
         factory = model_factory or default_model_factory(pretrained, checkpoint)
         return (model if model is not None else factory(entry)).eval().to(device)
 
     # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
-    model = ranks.in_waves(lambda: build() if todo else None)
+    model = ranks.in_waves(build)
     show = progress and ranks.is_main
     label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
     bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show, dynamic_ncols=True)
@@ -295,6 +300,7 @@ def evaluate(
         if others is not None:
             bar.update(others.poll(force=True))  # the other ranks' last videos
     everyone = ranks.gather(stats)
+    written = {s["file"]: s["bytes"] for s in everyone}
     wall_s = time.perf_counter() - started
     scored = sum(s["scored"] for s in everyone)
     timing = {
@@ -306,8 +312,12 @@ def evaluate(
         "workers": workers,
         "ranks": ranks.world_size,
     }
-    result = ranks.on_main(lambda: merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric,
-                                                 published=dict(entry.published)))
+
+    def merge():
+        shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
+        return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric, published=dict(entry.published))
+
+    result = ranks.on_main(merge)
     if log is not None and ranks.is_main:
         log(summary_line(result))
     return result
@@ -322,7 +332,8 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
     scored = failed = 0
     with open(failures_path, "w") as failures_file:
         if not todo:
-            return {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0}
+            return {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0, "file": scores_path.name,
+                    "bytes": shards.file_size(scores_path)}
         activation = output_activation(model)
         loader = torch.utils.data.DataLoader(
             VideoViews(todo, spec, thread_type),
@@ -361,7 +372,8 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                 tick()
                 if failed_label:
                     bar.set_postfix({failed_label: failed})
-    return {"scored": scored, "failed": failed, "decode_s": decode_s, "model_s": model_s}
+    return {"scored": scored, "failed": failed, "decode_s": decode_s, "model_s": model_s, "file": scores_path.name,
+            "bytes": shards.file_size(scores_path)}
 
 
 def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,

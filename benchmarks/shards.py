@@ -420,6 +420,29 @@ class ShardProgress:
         return new
 
 
+def wait_visible(out_dir, expected: dict[str, int], timeout_s: float | None = None) -> None:
+    """Wait until each file ``name`` in ``out_dir`` has at least ``expected[name]`` bytes.
+
+    Another machine's writes reach a network file system's clients after their attribute
+    caches expire (NFS: up to a minute), so rank 0 polls before merging; a file still missing
+    then means the folder is not shared, which is an error naming the file.
+    """
+    timeout_s = float(os.environ.get("VIDEOZOO_SHARED_FS_WAIT_S", 90)) if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    out_dir = Path(out_dir)
+    while True:
+        missing = [name for name, size in expected.items() if file_size(out_dir / name) < size]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise ShardError(
+                f"{', '.join(str(out_dir / m) for m in missing)}: written by another rank but not visible here "
+                f"after {timeout_s:.0f} s; --out must be a folder every machine of the job shares "
+                "(or copy every rank's files into one folder and run zoo merge --out there)"
+            )
+        time.sleep(1.0)
+
+
 def other_rank_files(ranks: Ranks, bases: Sequence[str]) -> list[str]:
     """The file names the other ranks of this run write, for :class:`ShardProgress`."""
     return [shard_file_name(base, r, ranks.world_size) for base in bases for r in range(ranks.world_size) if r != ranks.rank]
