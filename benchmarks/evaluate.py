@@ -268,9 +268,13 @@ def evaluate(
     todo = [records[i] for i in plan.mine]
 
     def build():
-        if ranks.distributed and not ranks.is_main:  # rank 0 wrote config.json: is --out shared?
-            shards.wait_visible(out_dir, {CONFIG_FILE: 1})
+        if ranks.distributed and not ranks.is_main:
+            # rank 0 wrote these: is --out shared, and did every machine get the same command?
+            shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
             _check_config(out_dir, config)
+            if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
+                raise ValueError(f"rank {ranks.rank} reads other videos than rank 0 (annotations, --limit); "
+                                 "every machine must run the same command on the same files")
         if not todo:
             return None
         factory = model_factory or default_model_factory(pretrained, checkpoint)
@@ -280,9 +284,9 @@ def evaluate(
     model = ranks.in_waves(build)
     show = progress and ranks.is_main
     label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
-    bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show, dynamic_ncols=True)
+    bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
     others = None
-    if show and ranks.distributed:
+    if show and plan.todo and ranks.distributed:
         others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [SCORES_FILE, FAILURES_FILE]), plan.offsets)
 
     def tick():

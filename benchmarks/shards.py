@@ -420,6 +420,25 @@ class ShardProgress:
         return new
 
 
+def _fs_wait_s() -> float:
+    return float(os.environ.get("VIDEOZOO_SHARED_FS_WAIT_S", 90))
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float | None = None) -> bool:
+    """Poll ``check()`` (every second) until true or ``timeout_s``: another machine's new file
+    content reaches a network file system's clients when their caches expire (NFS: up to a minute)."""
+    deadline = time.monotonic() + (_fs_wait_s() if timeout_s is None else timeout_s)
+    while True:
+        try:
+            if check():
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
+
+
 def wait_visible(out_dir, expected: dict[str, int], timeout_s: float | None = None) -> None:
     """Wait until each file ``name`` in ``out_dir`` has at least ``expected[name]`` bytes.
 
@@ -427,20 +446,18 @@ def wait_visible(out_dir, expected: dict[str, int], timeout_s: float | None = No
     caches expire (NFS: up to a minute), so rank 0 polls before merging; a file still missing
     then means the folder is not shared, which is an error naming the file.
     """
-    timeout_s = float(os.environ.get("VIDEOZOO_SHARED_FS_WAIT_S", 90)) if timeout_s is None else timeout_s
-    deadline = time.monotonic() + timeout_s
+    timeout_s = _fs_wait_s() if timeout_s is None else timeout_s
     out_dir = Path(out_dir)
-    while True:
-        missing = [name for name, size in expected.items() if file_size(out_dir / name) < size]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise ShardError(
-                f"{', '.join(str(out_dir / m) for m in missing)}: written by another rank but not visible here "
-                f"after {timeout_s:.0f} s; --out must be a folder every machine of the job shares "
-                "(or copy every rank's files into one folder and run zoo merge --out there)"
-            )
-        time.sleep(1.0)
+
+    def missing() -> list[str]:
+        return [name for name, size in expected.items() if file_size(out_dir / name) < size]
+
+    if not wait_until(lambda: not missing(), timeout_s):
+        raise ShardError(
+            f"{', '.join(str(out_dir / m) for m in missing())}: written by another rank but not visible here "
+            f"after {timeout_s:.0f} s; --out must be a folder every machine of the job shares "
+            "(or copy every rank's files into one folder and run zoo merge --out there)"
+        )
 
 
 def other_rank_files(ranks: Ranks, bases: Sequence[str]) -> list[str]:

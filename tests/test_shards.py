@@ -262,3 +262,14 @@ def test_sigkill_one_rank_midway_then_rerun_finishes_only_the_missing_videos(tmp
     assert resumed["metrics"] == json.loads((whole / "metrics.json").read_text())["metrics"]
     assert resumed["videos"] == 10
     assert sorted(_lines(out)) == sorted(f"v{i}.mp4" for i in range(10))  # each video exactly once
+
+
+def test_waiting_for_another_machines_file_names_it_when_it_never_comes(tmp_path):
+    import threading
+
+    later = threading.Timer(0.3, lambda: (tmp_path / "scores.rank-1-of-2.jsonl").write_text("x\n"))
+    later.start()
+    shards.wait_visible(tmp_path, {"scores.rank-1-of-2.jsonl": 2}, timeout_s=10)  # shows up meanwhile
+    later.join()
+    with pytest.raises(shards.ShardError, match=r"scores.rank-0-of-2.jsonl: written by another rank .* shares"):
+        shards.wait_visible(tmp_path, {"scores.rank-0-of-2.jsonl": 1, "scores.rank-1-of-2.jsonl": 2}, timeout_s=0.5)
