@@ -492,7 +492,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "evaluate",
         help="multi-view accuracy of an entry on a dataset (resumable)",
         description="Run the entry's published test protocol on a dataset; results go to --out, "
-        "a rerun with the same --out resumes.",
+        "a rerun with the same --out resumes. Started by torchrun (torchrun --nproc-per-node N -m "
+        "benchmarks.cli evaluate ...), the videos are sharded over the ranks, one GPU each "
+        "(cuda:LOCAL_RANK), and rank 0 merges; zoo merge --out redoes the merge offline.",
     )
     p.add_argument("name", help="canonical name or alias")
     p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")

@@ -84,9 +84,14 @@ def test_single_process_needs_no_process_group():
 
 @pytest.fixture(scope="module")
 def demo_set(tmp_path_factory):
+    """The first demo videos, plus a missing and a corrupt file (failures are merged too)."""
     root = tmp_path_factory.mktemp("demo")
     files = demo_data.generate(root, {"val": 100}, limit=VIDEOS, progress=False)
-    return root, files["val"]
+    (root / "val" / "corrupt.mp4").write_bytes(bytes(range(256)) * 8)
+    lines = files["val"].read_text().splitlines()
+    lines[2:2] = ["val/missing.mp4 1"]
+    (root / "with_failures.txt").write_text("\n".join(lines + ["val/corrupt.mp4 4"]) + "\n")
+    return root, root / "with_failures.txt"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +130,8 @@ def _lines(out: Path) -> dict[str, str]:
 def _metrics(out: Path) -> dict:
     result = json.loads((out / "metrics.json").read_text())
     result.pop("timing")
+    if result["failures_file"]:
+        result["failures_file"] = Path(result["failures_file"]).name  # the folders differ
     return result
 
 
@@ -150,9 +157,11 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     assert all((two / f"scores.rank-{r}-of-2.jsonl").read_text() for r in (0, 1))  # both ranks worked
     assert _lines(two) == single
     assert _metrics(two) == _metrics(reference)
+    assert (_metrics(two)["videos"], _metrics(two)["failed"], _metrics(two)["total"]) == (VIDEOS, 2, VIDEOS + 2)
+    assert (two / "failures.jsonl").read_text() == (reference / "failures.jsonl").read_text()
     assert json.loads((two / "metrics.json").read_text())["timing"]["ranks"] == 2
-    assert "(all 2 ranks): 100%" in run.stderr and f"{VIDEOS}/{VIDEOS}" in run.stderr  # rank 0's bar: the whole run
-    assert run.stdout.count("over 6/6 videos") == 1  # one summary, from rank 0
+    assert "(all 2 ranks): 100%" in run.stderr and f"{VIDEOS + 2}/{VIDEOS + 2}" in run.stderr  # rank 0's bar: the whole run
+    assert run.stdout.count(f"over {VIDEOS}/{VIDEOS + 2} videos; 2 failed") == 1  # one summary, from rank 0
 
     # the offline merge gives the same metrics.json from the rank files
     (two / "metrics.json").unlink()
@@ -187,7 +196,7 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     assert run.returncode == 0, run.stderr
     result = json.loads((one_two / "metrics.json").read_text())
     assert result["timing"]["videos_this_run"] == VIDEOS - 3
-    assert (result["videos"], result["failed"], result["total"]) == (VIDEOS, 0, VIDEOS)
+    assert (result["videos"], result["failed"], result["total"]) == (VIDEOS, 2, VIDEOS + 2)
     assert not list(one_two.glob("failures.rank-*"))  # last run's failure lists, retried and merged away
     assert _lines(one_two) == single  # nothing lost, nothing twice, the same bytes
     assert _metrics(one_two) == _metrics(reference)
