@@ -10,10 +10,11 @@ Aggregation over a video's views: single-label sets average the softmax scores (
 whose head already applies softmax, like X3D's, is not softmaxed twice); multi-label sets
 (Charades) take sigmoid scores and their maximum over views, as PySlowFast does.
 
-Resuming: a rerun with the same ``out`` reads ``scores.jsonl``, drops a last line cut short
-by a kill (truncating the file back to its last complete line) and evaluates only the videos
-not in it, so no video is ever scored twice. ``out/config.json`` records model, views and
-dataset; a rerun with different ones is refused instead of mixing results.
+Resuming: a rerun with the same ``out`` reads ``scores.jsonl`` (and every rank's score
+file, see below), drops a last line cut short by a kill (truncating the file back to its
+last complete line) and evaluates only the videos not in them, so no video is ever scored
+twice. ``out/config.json`` records model, views and dataset; a rerun with different ones is
+refused instead of mixing results.
 
 Failures (missing, zero-length, unreadable, truncated videos) go to ``<out>/failures.jsonl``
 (key, path, reason), are left out of the metrics and counted in the summary; they are
