@@ -1,4 +1,4 @@
-"""The ``zoo`` command line: ``zoo list|info|complexity|evaluate|tables|reproduce|benchmark``.
+"""The ``zoo`` command line: ``zoo list|info|complexity|evaluate|merge|tables|reproduce|benchmark``.
 
 Each subcommand beyond list/info lives in its own module, which defines
 ``add_parser(subparsers)`` and sets ``func`` on its parser; the modules are listed in
@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.reproduce",
     "benchmarks.audit",
     "benchmarks.predict",
+    "benchmarks.merge",
 )
 
 

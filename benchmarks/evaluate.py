@@ -10,17 +10,22 @@ Aggregation over a video's views: single-label sets average the softmax scores (
 whose head already applies softmax, like X3D's, is not softmaxed twice); multi-label sets
 (Charades) take sigmoid scores and their maximum over views, as PySlowFast does.
 
-Resuming: a rerun with the same ``out`` reads ``scores.jsonl``, drops a last line cut short
-by a kill (truncating the file back to its last complete line) and evaluates only the videos
-not in it, so no video is ever scored twice. ``out/config.json`` records model, views and
-dataset; a rerun with different ones is refused instead of mixing results.
+Resuming: a rerun with the same ``out`` reads ``scores.jsonl`` (and every rank's score
+file, see below), drops a last line cut short by a kill (truncating the file back to its
+last complete line) and evaluates only the videos not in them, so no video is ever scored
+twice. ``out/config.json`` records model, views and dataset; a rerun with different ones is
+refused instead of mixing results.
 
 Failures (missing, zero-length, unreadable, truncated videos) go to ``<out>/failures.jsonl``
 (key, path, reason), are left out of the metrics and counted in the summary; they are
 retried by the next run, which rewrites that file.
 
-Each video's line is independent, so sharding a dataset over processes/machines (later)
-only needs a record selection per shard and a merge of the ``scores.jsonl`` files; the
+Many processes, GPUs, machines: started by ``torchrun``, the videos are sharded over the
+ranks (:mod:`benchmarks.shards`): rank K of W appends to ``scores.rank-K-of-W.jsonl`` (and
+``failures.rank-K-of-W.jsonl``), and rank 0 merges every score file of the folder, whatever
+world size wrote it, into ``metrics.json`` (:func:`merge_results`, also ``zoo merge``); a
+video in two files counts once, videos are taken in annotation order, so the metrics are
+those of a single-process run. ``records.json`` lists the evaluated videos in order. The
 metric is looked up by name (:data:`benchmarks.metrics.METRICS`).
 
 Example (Python API):
@@ -33,6 +38,7 @@ Example (Python API):
 Command line:
     $ zoo evaluate x3d_xs --annotations kinetics400/val.csv --video-root kinetics400/val \\
           --pretrained --views 10x3 --workers 2 --out runs/x3d_xs
+    $ torchrun --nproc-per-node 8 -m benchmarks.cli evaluate x3d_xs ... --out runs/x3d_xs  # 8 GPUs
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ import torch
 from torch import nn
 
 from benchmarks import metrics as metrics_lib
-from benchmarks.files import write_json_atomic
+from benchmarks import shards
+from benchmarks.files import atomic_write, write_json_atomic
 from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
 from benchmarks.video import VideoReadError, read_views
 
@@ -59,6 +66,8 @@ SCORES_FILE = "scores.jsonl"
 FAILURES_FILE = "failures.jsonl"
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+#: The evaluated videos in annotation order and the metric: what `zoo merge` needs besides the result files.
+RECORDS_FILE = "records.json"
 
 
 # --------------------------------------------------------------------------- results files
@@ -71,25 +80,7 @@ def read_scores(path, repair: bool = True) -> dict[str, dict]:
     ``repair`` the file is truncated back to its last complete line so appends stay clean.
     A bad line elsewhere is an error naming the file and line.
     """
-    path = Path(path)
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    *complete, partial = data.split(b"\n")  # ``partial``: text after the last newline
-    done: dict[str, dict] = {}
-    for number, raw in enumerate(complete, 1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ValueError(f"{path}:{number}: not a JSON line; the results file is damaged") from None
-        done.setdefault(record["key"], record)
-    good_end = len(data) - len(partial)
-    if repair and good_end < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(good_end)
-    return done
+    return shards.read_keyed_lines(path, "key", repair=repair)
 
 
 # --------------------------------------------------------------------------- model outputs
@@ -234,6 +225,7 @@ def evaluate(
     progress: bool = True,
     thread_type: str | None = None,
     log: Callable[[str], None] | None = print,
+    distributed: bool | None = None,
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -242,6 +234,10 @@ def evaluate(
     to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
     ``batch_size``: views per forward pass (default: all views of a video); ``limit``: the
     first N videos only.
+
+    ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
+    (:mod:`benchmarks.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
+    decoding processes per rank), ``False`` never does. Every rank returns the merged result.
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -259,95 +255,186 @@ def evaluate(
     spec = InputSpec.from_entry(entry, views)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    ranks = shards.join(distributed, device)
+    device = ranks.device(device)
     model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
-    _check_config(out_dir, _config(entry, spec, dataset, pretrained, checkpoint, model_tag))
-
+    config = _config(entry, spec, dataset, pretrained, checkpoint, model_tag)
     records = dataset.records[:limit] if limit else list(dataset.records)
-    scores_path, failures_path = out_dir / SCORES_FILE, out_dir / FAILURES_FILE
-    finished = read_scores(scores_path)
-    todo = [r for r in records if r.key not in finished]
+    keys = [r.key for r in records]
+
+    def prepare():  # rank 0 only, before any rank writes
+        _check_config(out_dir, config)
+        write_json_atomic(out_dir / RECORDS_FILE, {"keys": keys, "metric": dataset.metric})
+
+    started = time.perf_counter()
+    plan = shards.plan(ranks, out_dir, keys, results=SCORES_FILE, failures=FAILURES_FILE,
+                       weight=lambda i: shards.file_size(records[i].path), prepare=prepare)
+    todo = [records[i] for i in plan.mine]
+
+    def build():
+        if ranks.distributed and not ranks.is_main:
+            # rank 0 wrote these: is --out shared, and did every machine get the same command?
+            shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
+            _check_config(out_dir, config)
+            if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
+                raise ValueError(f"rank {ranks.rank} reads other videos than rank 0 (annotations, --limit); "
+                                 "every machine must run the same command on the same files")
+        if not todo:
+            return None
+        factory = model_factory or default_model_factory(pretrained, checkpoint)
+        return (model if model is not None else factory(entry)).eval().to(device)
+
+    # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
+    model = ranks.in_waves(build)
+    show = progress and ranks.is_main
+    label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
+    bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
+    others = None
+    if show and plan.todo and ranks.distributed:
+        others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [SCORES_FILE, FAILURES_FILE]), plan.offsets)
+
+    def tick():
+        if others is not None:
+            bar.update(others.poll())
+
+    with bar:
+        stats = ranks.agree(
+            lambda: _score_share(model, todo, spec, dataset, entry, out_dir / ranks.file_name(SCORES_FILE),
+                                 out_dir / ranks.file_name(FAILURES_FILE), batch_size=batch_size, workers=workers,
+                                 device=device, thread_type=thread_type, bar=bar, tick=tick,
+                                 failed_label="failed" if not ranks.distributed else "failed on rank 0"),
+            waiting=tick,
+        )
+        if others is not None:
+            bar.update(others.poll(force=True))  # the other ranks' last videos
+    everyone = ranks.gather(stats)
+    written = {s["file"]: s["bytes"] for s in everyone}
+    wall_s = time.perf_counter() - started
+    scored = sum(s["scored"] for s in everyone)
+    timing = {
+        "videos_this_run": scored,
+        "wall_s": wall_s,
+        "videos_per_s": scored / wall_s if scored and wall_s > 0 else None,
+        "decode_s": sum(s["decode_s"] for s in everyone),
+        "model_s": sum(s["model_s"] for s in everyone),
+        "workers": workers,
+        "ranks": ranks.world_size,
+    }
+
+    def merge():
+        shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
+        return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric, published=dict(entry.published))
+
+    result = ranks.on_main(merge)
+    if log is not None and ranks.is_main:
+        log(summary_line(result))
+    return result
+
+
+def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, *, batch_size, workers, device,
+                 thread_type, bar, tick, failed_label="failed") -> dict:
+    """Score ``todo`` (this rank's videos): one line per video appended to ``scores_path``."""
     multilabel = dataset.multilabel
     expected_classes = dataset.num_classes or dataset.meta.get("num_classes")
-
-    failures: list[dict] = []
     decode_s = model_s = 0.0
-    scored = 0
-    started = time.perf_counter()
+    scored = failed = 0
     with open(failures_path, "w") as failures_file:
-        if todo:
-            if model is None:
-                factory = model_factory or default_model_factory(pretrained, checkpoint)
-                model = factory(entry)
-            model = model.eval().to(device)
-            activation = output_activation(model)
-            loader = torch.utils.data.DataLoader(
-                VideoViews(todo, spec, thread_type),
-                batch_size=None,
-                num_workers=workers,
-                collate_fn=_as_is,
-                worker_init_fn=_worker_init if workers else None,
-                prefetch_factor=2 if workers else None,
-            )
-            bar = tqdm(total=len(todo), unit="video", desc=entry.name, disable=not progress, dynamic_ncols=True)
-            with open(scores_path, "a") as scores_file, bar:
-                for item in loader:
-                    record = todo[item["index"]]
-                    if "error" in item:
-                        failure = {"key": record.key, "path": record.path, "reason": item["error"]}
-                        failures.append(failure)
-                        failures_file.write(json.dumps(failure) + "\n")
-                        failures_file.flush()
-                    else:
-                        decode_s += item["decode_s"]
-                        t0 = time.perf_counter()
-                        scores = score_video(model, item["views"], batch_size=batch_size, activation=activation,
-                                             multilabel=multilabel, device=device)
-                        model_s += time.perf_counter() - t0
-                        if expected_classes and scores.shape[0] != expected_classes:
-                            raise ValueError(
-                                f"{entry.name} outputs {scores.shape[0]} classes but the dataset has "
-                                f"{expected_classes}; pass the checkpoint's class list (--classes)"
-                            )
-                        label = list(record.label) if isinstance(record.label, tuple) else record.label
-                        line = {"key": record.key, "label": label, "views": _num_views(item["views"]),
-                                "scores": scores.tolist()}
-                        scores_file.write(json.dumps(line) + "\n")
-                        scores_file.flush()  # a kill loses at most the video in flight
-                        scored += 1
-                    bar.update(1)
-                    bar.set_postfix(failed=len(failures))
-    wall_s = time.perf_counter() - started
+        if not todo:
+            return {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0, "file": scores_path.name,
+                    "bytes": shards.file_size(scores_path)}
+        activation = output_activation(model)
+        loader = torch.utils.data.DataLoader(
+            VideoViews(todo, spec, thread_type),
+            batch_size=None,
+            num_workers=workers,
+            collate_fn=_as_is,
+            worker_init_fn=_worker_init if workers else None,
+            prefetch_factor=2 if workers else None,
+        )
+        with open(scores_path, "a") as scores_file:
+            for item in loader:
+                record = todo[item["index"]]
+                if "error" in item:
+                    failure = {"key": record.key, "path": record.path, "reason": item["error"]}
+                    failed += 1
+                    failures_file.write(json.dumps(failure) + "\n")
+                    failures_file.flush()
+                else:
+                    decode_s += item["decode_s"]
+                    t0 = time.perf_counter()
+                    scores = score_video(model, item["views"], batch_size=batch_size, activation=activation,
+                                         multilabel=multilabel, device=device)
+                    model_s += time.perf_counter() - t0
+                    if expected_classes and scores.shape[0] != expected_classes:
+                        raise ValueError(
+                            f"{entry.name} outputs {scores.shape[0]} classes but the dataset has "
+                            f"{expected_classes}; pass the checkpoint's class list (--classes)"
+                        )
+                    label = list(record.label) if isinstance(record.label, tuple) else record.label
+                    line = {"key": record.key, "label": label, "views": _num_views(item["views"]),
+                            "scores": scores.tolist()}
+                    scores_file.write(json.dumps(line) + "\n")
+                    scores_file.flush()  # a kill loses at most the video in flight
+                    scored += 1
+                bar.update(1)
+                tick()
+                if failed_label:
+                    bar.set_postfix({failed_label: failed})
+    return {"scored": scored, "failed": failed, "decode_s": decode_s, "model_s": model_s, "file": scores_path.name,
+            "bytes": shards.file_size(scores_path)}
 
-    finished = read_scores(scores_path)
-    done = [finished[r.key] for r in records if r.key in finished]
+
+def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,
+                  published: dict | None = None) -> dict:
+    """The evaluation's result from every score and failure file in ``out_dir``, whichever
+    process or world size wrote them; writes ``metrics.json`` and the merged ``failures.jsonl``.
+
+    Videos are taken in annotation order (``keys``, default: the folder's ``records.json``)
+    and a video found in two files counts once, so the metrics are bit for bit those of a
+    single-process run. Model, views and dataset come from ``config.json``.
+    """
+    import zoo
+
+    out_dir = Path(out_dir)
+    config_path = out_dir / CONFIG_FILE
+    if not config_path.exists():
+        raise FileNotFoundError(f"{out_dir} holds no evaluation ({CONFIG_FILE} is missing)")
+    config = json.loads(config_path.read_text())
+    if keys is None or metric is None:
+        manifest_path = out_dir / RECORDS_FILE
+        if not manifest_path.exists():
+            raise FileNotFoundError(f"{manifest_path} is missing: it lists the evaluated videos in order; "
+                                    "rerun the evaluation command once to write it")
+        manifest = json.loads(manifest_path.read_text())
+        keys = manifest["keys"] if keys is None else keys
+        metric = manifest["metric"] if metric is None else metric
+    finished = shards.read_results(out_dir, SCORES_FILE)
+    failed_lines = shards.read_results(out_dir, FAILURES_FILE)
+    done = [finished[k] for k in keys if k in finished]
+    failures = [failed_lines[k] for k in keys if k in failed_lines and k not in finished]
     if done:
         score_matrix = np.array([d["scores"] for d in done], dtype=np.float64)
-        labels = [d["label"] for d in done]
-        values = metrics_lib.compute(dataset.metric, score_matrix, labels)
+        values = metrics_lib.compute(metric, score_matrix, [d["label"] for d in done])
     else:
         values = {}
+    failures_path = out_dir / FAILURES_FILE
+    atomic_write(failures_path, "".join(json.dumps(f) + "\n" for f in failures))
+    remove = [p for p in shards.result_files(out_dir, FAILURES_FILE) if p != failures_path]
+    for path in remove:  # merged into failures.jsonl
+        path.unlink(missing_ok=True)
     result = {
-        "model": entry.name,
-        "dataset": dataset.name,
-        "views": spec.views_label,
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "views": config["views"],
         "metrics": values,
-        "published": dict(entry.published),
+        "published": published if published is not None else dict(zoo.get_entry(config["model"]).published),
         "videos": len(done),
         "failed": len(failures),
-        "total": len(records),
+        "total": len(keys),
         "failures_file": str(failures_path) if failures else None,
-        "timing": {
-            "videos_this_run": scored,
-            "wall_s": wall_s,
-            "videos_per_s": scored / wall_s if scored and wall_s > 0 else None,
-            "decode_s": decode_s,
-            "model_s": model_s,
-            "workers": workers,
-        },
+        "timing": timing if timing is not None else {"merged": True},
     }
     write_json_atomic(out_dir / METRICS_FILE, result)
-    if log is not None:
-        log(summary_line(result))
     return result
 
 
@@ -402,7 +489,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
         )
-    except (AnnotationError, FileNotFoundError, ValueError) as err:
+    except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
         return 2
     return 0
@@ -414,7 +501,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "evaluate",
         help="multi-view accuracy of an entry on a dataset (resumable)",
         description="Run the entry's published test protocol on a dataset; results go to --out, "
-        "a rerun with the same --out resumes.",
+        "a rerun with the same --out resumes. Started by torchrun (torchrun --nproc-per-node N -m "
+        "benchmarks.cli evaluate ...), the videos are sharded over the ranks, one GPU each "
+        "(cuda:LOCAL_RANK), and rank 0 merges; zoo merge --out redoes the merge offline.",
     )
     p.add_argument("name", help="canonical name or alias")
     p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")

@@ -4,7 +4,8 @@
 every entry of a dataset with its published checkpoint under the published multi-view
 protocol (:func:`benchmarks.evaluate.evaluate`), one results folder per entry
 (``results/runs/<entry>/``: a rerun resumes each entry where it stopped), then regenerates
-the tables (:mod:`benchmarks.tables`). An entry that cannot run (no builder, checkpoint not
+the tables (:mod:`benchmarks.tables`). Under ``torchrun`` each entry's videos are sharded over
+the ranks (:mod:`benchmarks.shards`) and rank 0 writes the tables. An entry that cannot run (no builder, checkpoint not
 downloadable offline) is reported and skipped; the others go on.
 
 ``zoo benchmark`` (what ``make run`` runs; no arguments, no data or downloads needed):
@@ -20,6 +21,7 @@ Example:
     $ zoo benchmark                        # make run
     $ zoo reproduce --dataset kinetics400 --annotations k400/val.csv --video-root k400/val \\
           --models x3d_xs x3d_s --workers 2
+    $ torchrun --nproc-per-node 8 -m benchmarks.cli reproduce --dataset kinetics400 ...   # 8 GPUs
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.shards import is_main_process
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
 DEMO_SPLIT = "val"
@@ -40,7 +44,8 @@ def run_dir(results_dir: str | Path, name: str) -> Path:
 
 
 def _stage(text: str) -> None:
-    print(f"\n== {text}", flush=True)
+    if is_main_process():  # under torchrun every rank runs this loop; one prints
+        print(f"\n== {text}", flush=True)
 
 
 def reproduce(
@@ -83,11 +88,14 @@ def reproduce(
                 workers=workers, limit=limit, device=device,
             )
         except (zoo.BuilderNotAvailableError, OSError, RuntimeError, ValueError) as err:
-            # one entry that cannot run (no builder, checkpoint unreachable) must not stop the rest
-            print(f"zoo reproduce: {name} skipped: {err}", file=sys.stderr)
+            # one entry that cannot run (no builder, checkpoint unreachable) must not stop the rest;
+            # under torchrun every rank gets the same error (benchmarks.shards), so all skip it
+            if is_main_process():
+                print(f"zoo reproduce: {name} skipped: {err}", file=sys.stderr)
             results[name] = {"error": str(err)}
-    _stage("tables")
-    write_tables(out, command=f"zoo reproduce --dataset {dataset}")
+    if is_main_process():
+        _stage("tables")
+        write_tables(out, command=f"zoo reproduce --dataset {dataset}")
     return results
 
 
