@@ -23,8 +23,18 @@ Failures (a missing video or frame folder, an unreadable or truncated file) are 
 scored, and the video is left out of the metric (ground truth included), as failed videos
 are left out of the classification metrics. Coverage is in ``metrics.json``.
 
-Each keyframe is independent (a record in, rows out), so sharding only needs a record
-selection per process and a concatenation of the ``detections.csv`` files.
+Many processes, GPUs, machines (``torchrun``, :mod:`benchmarks.shards`): the unfinished
+keyframes are sharded by video (all keyframes of a video on one rank, so each video is still
+decoded once; balanced by keyframe count), and rank K of W writes its own
+``detections.rank-K-of-W.csv``, ``keyframes_done.rank-K-of-W.csv`` and
+``failures.rank-K-of-W.jsonl`` (no two ranks ever write one file). Rank 0 then moves the
+rank files' keyframes into ``detections.csv`` (:func:`consolidate`: rows, then done lines,
+then the rank files are deleted, so a kill there loses nothing), merges the failures and
+scores (:func:`merge_ava`, also ``zoo merge --out``). A run, or a resume with any world size,
+first consolidates whatever rank files earlier runs left (a keyframe done in any file is not
+redone; the rows of a half-written one are dropped). The detections are scored in keyframe
+order, so the metrics are exactly those of a one-process run, each keyframe's rows identical.
+``records.json`` lists the keyframes and input files for the offline merge.
 
 Example (Python API):
     >>> from benchmarks.ava_evaluate import evaluate_ava
@@ -39,6 +49,8 @@ Command line:
           --boxes ava/ava_detection_val_boxes_and_labels.csv --video-root ava/frames \\
           --label-map ava/ava_action_list_v2.2_for_activitynet_2019.pbtxt \\
           --excluded ava/ava_val_excluded_timestamps_v2.2.csv --pretrained --tables results
+    $ torchrun --standalone --nproc-per-node 8 -m benchmarks.cli evaluate slowfast_r50_8x8_ava \\
+          --dataset ava ... --out runs/sf_ava   # 8 GPUs; zoo merge --out runs/sf_ava redoes the merge
 """
 
 from __future__ import annotations
@@ -54,15 +66,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks import ava
+from benchmarks import ava, shards
 from benchmarks.ava_input import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
-from benchmarks.files import write_json_atomic
+from benchmarks.files import atomic_write, write_json_atomic
 
 DETECTIONS_FILE = "detections.csv"
 DONE_FILE = "keyframes_done.csv"
 FAILURES_FILE = "failures.jsonl"
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+#: The keyframes in order and the input files: what the merge (`zoo merge`) needs besides the result files.
+RECORDS_FILE = "records.json"
 
 
 # --------------------------------------------------------------------------- results files
@@ -76,18 +90,25 @@ def read_done(out_dir, repair: bool = True) -> dict[str, int]:
     rows of a keyframe in flight at the kill are removed before anything is appended.
     """
     out_dir = Path(out_dir)
-    done_path, detections_path = out_dir / DONE_FILE, out_dir / DETECTIONS_FILE
-    done: dict[str, int] = {}
+    return {key: end for key, _, end in read_done_file(out_dir / DONE_FILE, out_dir / DETECTIONS_FILE, repair)}
+
+
+def read_done_file(done_path, detections_path, repair: bool = True) -> list[tuple[str, int, int]]:
+    """``(key, start, end)`` of each finished keyframe of one done file: its rows are bytes
+    ``start:end`` of ``detections_path`` (each keyframe's rows follow the previous one's).
+    ``repair`` as :func:`read_done`."""
+    done_path, detections_path = Path(done_path), Path(detections_path)
     data = done_path.read_bytes() if done_path.exists() else b""
     *complete, partial = data.split(b"\n")
+    entries: list[tuple[str, int, int]] = []
     end = 0
     for number, raw in enumerate(complete, 1):
         try:
             video, second, offset = raw.decode().rsplit(",", 2)
-            key, end = f"{video},{int(second):04d}", int(offset)
+            key, start, end = f"{video},{int(second):04d}", end, int(offset)
         except ValueError:
             raise ValueError(f"{done_path}:{number}: not a 'video,second,offset' line; the results are damaged") from None
-        done[key] = end
+        entries.append((key, start, end))
     if repair:
         if partial:
             with open(done_path, "r+b") as f:
@@ -95,7 +116,60 @@ def read_done(out_dir, repair: bool = True) -> dict[str, int]:
         if detections_path.exists() and detections_path.stat().st_size > end:
             with open(detections_path, "r+b") as f:
                 f.truncate(end)
-    return done
+    return entries
+
+
+def _rank_detections_name(done_name: str) -> str:
+    """``keyframes_done.rank-1-of-2.csv`` -> ``detections.rank-1-of-2.csv`` (the rows it points into)."""
+    return DETECTIONS_FILE.partition(".")[0] + done_name[len(DONE_FILE.partition(".")[0]):]
+
+
+def consolidate(out_dir) -> int:
+    """Move every rank file's finished keyframes into ``detections.csv``/``keyframes_done.csv``.
+
+    Rank files of any world size (``detections.rank-K-of-W.csv`` with its
+    ``keyframes_done.rank-K-of-W.csv``) are read in :func:`benchmarks.shards.result_files`
+    order; a keyframe already in ``detections.csv`` or in an earlier file is skipped, rows
+    after a file's last done line (a keyframe cut short by a kill) are dropped. The rows are
+    appended as a one-process run appends them (rows, then their done lines), so a kill here
+    loses nothing: the rank files are deleted only afterwards (done files first), and the next
+    run repeats the step. Returns the number of keyframes moved.
+    """
+    out_dir = Path(out_dir)
+    base_detections, base_done = out_dir / DETECTIONS_FILE, out_dir / DONE_FILE
+    rank_done = [p for p in shards.result_files(out_dir, DONE_FILE) if p.name != DONE_FILE]
+    rank_detections = [p for p in shards.result_files(out_dir, DETECTIONS_FILE) if p.name != DETECTIONS_FILE]
+    if not rank_done and not rank_detections:
+        return 0
+    seen = set(read_done(out_dir, repair=True))
+    end = shards.file_size(base_detections)
+    moved = 0
+    with open(base_detections, "ab") as det_out, open(base_done, "ab") as done_out:
+        for done_path in rank_done:
+            detections_path = done_path.with_name(_rank_detections_name(done_path.name))
+            if not detections_path.exists():
+                continue
+            entries = read_done_file(done_path, detections_path, repair=False)
+            size = detections_path.stat().st_size
+            lines = []
+            with open(detections_path, "rb") as source:
+                for key, start, stop in entries:
+                    if key in seen or stop > size:
+                        continue
+                    seen.add(key)
+                    source.seek(start)
+                    det_out.write(source.read(stop - start))
+                    end += stop - start
+                    lines.append(f"{key},{end}\n")
+                    moved += 1
+            det_out.flush()
+            os.fsync(det_out.fileno())
+            done_out.write("".join(lines).encode())  # after the rows they point to
+            done_out.flush()
+            os.fsync(done_out.fileno())
+    for path in rank_done + rank_detections:  # done files first: a lone rows file counts for nothing
+        path.unlink(missing_ok=True)
+    return moved
 
 
 def detection_rows(record: KeyframeRecord, scores: torch.Tensor, class_ids: list[int]) -> str:
@@ -160,6 +234,7 @@ def evaluate_ava(
     progress: bool = True,
     tables_dir=None,
     log: Callable[[str], None] | None = print,
+    distributed: bool | None = None,
     **protocol_overrides,
 ) -> dict:
     """Evaluate an AVA entry on keyframes of ``boxes``; results in ``out_dir`` (see the module docstring).
@@ -169,14 +244,16 @@ def evaluate_ava(
     ``excluded`` default to the catalogue's file names beside the annotations (the label map
     is required). ``batch_size``: keyframes per forward pass; ``limit``: the first N
     keyframes; ``protocol_overrides``: :class:`~benchmarks.ava_input.AvaProtocol` fields (tests,
-    studies of the protocol). ``tables_dir``: regenerate the tables there afterwards.
+    studies of the protocol). ``tables_dir``: regenerate the tables there afterwards (rank 0).
+    ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
+    (device ``cuda:LOCAL_RANK`` for a GPU ``device``), ``False`` never does.
 
-    Returns the content of ``metrics.json``.
+    Returns the content of ``metrics.json`` (on every rank).
     """
     import zoo
     from tqdm import tqdm
 
-    from benchmarks.evaluate import _as_is, _check_config, _worker_init, default_model_factory, output_activation
+    from benchmarks.evaluate import _check_config, default_model_factory
 
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset != "ava":
@@ -195,6 +272,8 @@ def evaluate_ava(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    ranks = shards.join(distributed, device)
+    device = ranks.device(device)
     model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
     config = {
         "model": entry.name,
@@ -205,20 +284,99 @@ def evaluate_ava(
         "protocol": asdict(protocol),
         "weights": str(checkpoint) if checkpoint else ("published" if pretrained else model_tag),
     }
-    _check_config(out_dir, json.loads(json.dumps(config)))  # tuples as lists, as read back
+    config = json.loads(json.dumps(config))  # tuples as lists, as read back
+    keys = [r.key for r in records]
+    manifest = {"keys": keys, "videos_with_keyframes": sorted(with_keyframes),
+                "files": {"annotations": str(annotations), "boxes": str(boxes), "label_map": str(label_map),
+                          "excluded": str(excluded) if excluded else None}}
 
-    done = read_done(out_dir)
-    todo = [r for r in records if r.key not in done]
-    failures: list[dict] = []
-    decode_s = model_s = 0.0
-    scored = 0
+    def prepare():  # rank 0 only, before any rank writes
+        _check_config(out_dir, config)
+        write_json_atomic(out_dir / RECORDS_FILE, manifest)
+        consolidate(out_dir)  # earlier runs' rank files (any world size) into detections.csv
+
     started = time.perf_counter()
-    detections_path, done_path = out_dir / DETECTIONS_FILE, out_dir / DONE_FILE
-    with open(out_dir / FAILURES_FILE, "w") as failures_file:
+    # all keyframes of a video on one rank (each video decoded once), balanced by keyframe count
+    plan = shards.plan(ranks, out_dir, keys, results=DONE_FILE, failures=FAILURES_FILE, prepare=prepare,
+                       read=lambda: read_done(out_dir), group=lambda i: records[i].video, weight=lambda i: 1.0)
+    todo = [records[i] for i in plan.mine]
+
+    def build():
+        if ranks.distributed and not ranks.is_main:
+            # rank 0 wrote these: is --out shared, and did every machine get the same command?
+            shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
+            _check_config(out_dir, config)
+            if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
+                raise ValueError(f"rank {ranks.rank} reads other keyframes than rank 0 (boxes, --limit); "
+                                 "every machine must run the same command on the same files")
+        if not todo:
+            return None
+        return (model if model is not None else (model_factory or default_model_factory(pretrained, checkpoint))(entry)).eval().to(device)
+
+    # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
+    model = ranks.in_waves(build)
+    show = progress and ranks.is_main
+    label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
+    bar = tqdm(total=plan.todo, unit="keyframe", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
+    others = None
+    if show and plan.todo and ranks.distributed:
+        others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [DONE_FILE]), plan.offsets)
+
+    def tick():
+        if others is not None:
+            bar.update(others.poll())
+
+    with bar:
+        stats = ranks.agree(
+            lambda: _detect_share(model, todo, video_root, protocol, entry, class_ids, label_map, out_dir, ranks,
+                                  batch_size=batch_size, workers=workers, device=device, bar=bar, tick=tick),
+            waiting=tick,
+        )
+        if others is not None:
+            bar.update(others.poll(force=True))
+    everyone = ranks.gather(stats)
+    written = {name: size for s in everyone for name, size in s["files"].items()}
+    wall_s = time.perf_counter() - started
+    scored = sum(s["scored"] for s in everyone)
+    timing = {
+        "keyframes_this_run": scored,
+        "wall_s": wall_s,
+        "keyframes_per_s": scored / wall_s if scored and wall_s > 0 else None,
+        "decode_s": sum(s["decode_s"] for s in everyone),
+        "model_s": sum(s["model_s"] for s in everyone),
+        "workers": workers,
+        "batch_size": batch_size,
+        "ranks": ranks.world_size,
+    }
+
+    def merge():
+        shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
+        return merge_ava(out_dir, timing=timing, entry=entry)
+
+    result = ranks.on_main(merge)
+    if ranks.is_main:
+        if tables_dir is not None:
+            from benchmarks.tables import write_tables
+
+            write_tables(tables_dir, progress=False, command=f"zoo evaluate {entry.name} --dataset ava")
+        if log is not None:
+            log(summary_line(result))
+    return result
+
+
+def _detect_share(model, todo: list[KeyframeRecord], video_root, protocol: AvaProtocol, entry, class_ids, label_map,
+                  out_dir: Path, ranks, *, batch_size, workers, device, bar, tick) -> dict:
+    """Run ``todo`` (this rank's keyframes, whole videos): rows and done lines appended to this
+    rank's files (``detections.csv`` itself in one process), failed videos to its failures file."""
+    from benchmarks.evaluate import _as_is, _worker_init, output_activation
+
+    names = {base: ranks.file_name(base) for base in (DETECTIONS_FILE, DONE_FILE, FAILURES_FILE)}
+    # one process appends to what it resumes; a rank starts its files afresh (earlier ones were consolidated)
+    mode = "w" if ranks.distributed else "a"
+    stats = {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0}
+    with open(out_dir / names[FAILURES_FILE], "w") as failures_file, \
+            open(out_dir / names[DETECTIONS_FILE], mode) as det_file, open(out_dir / names[DONE_FILE], mode) as done_file:
         if todo:
-            if model is None:
-                model = (model_factory or default_model_factory(pretrained, checkpoint))(entry)
-            model = model.eval().to(device)
             activation = output_activation(model)
             loader = torch.utils.data.DataLoader(
                 KeyframeClips(todo, video_root, protocol),
@@ -228,16 +386,14 @@ def evaluate_ava(
                 worker_init_fn=_worker_init if workers else None,
                 prefetch_factor=4 if workers else None,
             )
-            bar = tqdm(total=len(todo), unit="keyframe", desc=entry.name, disable=not progress, dynamic_ncols=True)
-            with open(detections_path, "a") as det_file, open(done_path, "a") as done_file, bar, torch.inference_mode():
+            with torch.inference_mode():
 
                 def flush(batch: list[dict]) -> None:
-                    nonlocal model_s, scored
                     if not batch:
                         return
                     t0 = time.perf_counter()
                     scores = _forward(model, batch, protocol, activation, device)
-                    model_s += time.perf_counter() - t0
+                    stats["model_s"] += time.perf_counter() - t0
                     for item, box_scores in zip(batch, scores):
                         if box_scores.shape[1] < class_ids[-1]:
                             raise ValueError(f"{entry.name} outputs {box_scores.shape[1]} classes; the label map "
@@ -248,8 +404,9 @@ def evaluate_ava(
                         # the done line follows the rows: a kill between the two only loses this keyframe
                         done_file.write(f"{record.key},{det_file.tell()}\n")
                         done_file.flush()
-                        scored += 1
+                        stats["scored"] += 1
                     bar.update(len(batch))
+                    tick()
                     batch.clear()
 
                 batch: list[dict] = []
@@ -257,48 +414,66 @@ def evaluate_ava(
                     if "error" in item:
                         failure = {"video": item["video"], "path": item["path"], "reason": item["error"],
                                    "keyframes": len(item["indices"])}
-                        failures.append(failure)
+                        stats["failed"] += 1
                         failures_file.write(json.dumps(failure) + "\n")
                         failures_file.flush()
                         bar.update(len(item["indices"]))
-                        bar.set_postfix(failed_videos=len(failures))
+                        bar.set_postfix(failed_videos=stats["failed"])
                         continue
-                    decode_s += item["decode_s"]
+                    stats["decode_s"] += item["decode_s"]
                     if batch and tuple(batch[0]["clip"].shape) != tuple(item["clip"].shape):
                         flush(batch)
                     batch.append(item)
                     if len(batch) >= batch_size:
                         flush(batch)
                 flush(batch)
-    wall_s = time.perf_counter() - started
+    stats["files"] = {name: shards.file_size(out_dir / name) for name in names.values()}
+    return stats
 
-    result = score_detections(entry, out_dir, records, annotations, classes, excluded, failures, with_keyframes)
-    result["timing"] = {
-        "keyframes_this_run": scored,
-        "wall_s": wall_s,
-        "keyframes_per_s": scored / wall_s if scored and wall_s > 0 else None,
-        "decode_s": decode_s,
-        "model_s": model_s,
-        "workers": workers,
-        "batch_size": batch_size,
-    }
-    result["failures_file"] = str(out_dir / FAILURES_FILE) if failures else None
-    result["protocol"] = asdict(protocol)
-    result["files"] = {"annotations": str(annotations), "boxes": str(boxes), "label_map": str(label_map),
-                       "excluded": str(excluded) if excluded else None}
+
+def merge_ava(out_dir, *, timing: dict | None = None, entry=None) -> dict:
+    """An AVA run's result from every result file in ``out_dir``, whichever process or world
+    size wrote them (what rank 0 does at the end, and ``zoo merge``): the rank files are
+    consolidated into ``detections.csv`` (:func:`consolidate`), the failure lists into one
+    ``failures.jsonl``, and frame mAP is scored; writes and returns ``metrics.json``.
+
+    The keyframes, their order and the input files come from ``records.json`` and
+    ``config.json``; the detections are scored in keyframe order whatever order the files
+    hold them in, so the metrics are exactly those of a one-process run.
+    """
+    import zoo
+
+    out_dir = Path(out_dir)
+    for name in (CONFIG_FILE, RECORDS_FILE):
+        if not (out_dir / name).exists():
+            raise FileNotFoundError(f"{out_dir / name} is missing: rerun the zoo evaluate command once to write it")
+    config = json.loads((out_dir / CONFIG_FILE).read_text())
+    manifest = json.loads((out_dir / RECORDS_FILE).read_text())
+    entry = entry if entry is not None else zoo.get_entry(config["model"])
+    consolidate(out_dir)
+    failed_lines = shards.read_results(out_dir, FAILURES_FILE, key="video")
+    failures = list(failed_lines.values())
+    failures_path = out_dir / FAILURES_FILE
+    atomic_write(failures_path, "".join(json.dumps(f) + "\n" for f in failures))
+    for path in shards.result_files(out_dir, FAILURES_FILE):
+        if path != failures_path:  # merged into failures.jsonl
+            path.unlink(missing_ok=True)
+    files = manifest["files"]
+    classes = ava.read_label_map(config["label_map"])
+    result = score_detections(entry, out_dir, manifest["keys"], config["annotations"], classes, files["excluded"],
+                              failures, set(manifest["videos_with_keyframes"]))
+    result["timing"] = timing if timing is not None else {"merged": True}
+    result["failures_file"] = str(failures_path) if failures else None
+    result["protocol"] = config["protocol"]
+    result["files"] = files
     write_json_atomic(out_dir / METRICS_FILE, result)
-    if tables_dir is not None:
-        from benchmarks.tables import write_tables
-
-        write_tables(tables_dir, progress=False, command=f"zoo evaluate {entry.name} --dataset ava")
-    if log is not None:
-        log(summary_line(result))
     return result
 
 
-def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations, classes: dict[int, str], excluded,
+def score_detections(entry, out_dir, keys: list[str], annotations, classes: dict[int, str], excluded,
                      failures: list[dict], with_keyframes: set[str]) -> dict:
-    """Frame mAP of ``out_dir/detections.csv`` over the videos whose keyframes all finished.
+    """Frame mAP of ``out_dir/detections.csv`` over the videos whose keyframes (``keys``,
+    ``"video,second"``) all finished.
 
     Annotated videos without any keyframe to run (no person box above the threshold:
     not in ``with_keyframes``) count too: their ground truth is all missed, as in the reference.
@@ -309,8 +484,9 @@ def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations,
 
     out_dir = Path(out_dir)
     done = read_done(out_dir, repair=False)
-    videos = sorted({r.video for r in records})
-    finished = set(videos) - {r.video for r in records if r.key not in done}
+    key_videos = [key.rsplit(",", 1)[0] for key in keys]
+    videos = sorted(set(key_videos))
+    finished = set(videos) - {v for v, key in zip(key_videos, keys) if key not in done}
     class_ids = set(classes)
     truth = ava.read_annotations(annotations, class_ids)
     finished |= {row[0][0] for row in truth} - set(with_keyframes)
@@ -325,8 +501,12 @@ def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations,
     if path.exists():
         found = ava.read_detection_columns(path)
         keep = np.isin(found["video"], list(finished)) if finished else np.zeros(len(found["video"]), dtype=bool)
-        detections = {"key": np.array([number[v] for v in found["video"][keep]], dtype=np.int64) * 10000 + found["second"][keep],
-                      "boxes": found["boxes"][keep], "classes": found["classes"][keep], "scores": found["scores"][keep]}
+        frames = np.array([number[v] for v in found["video"][keep]], dtype=np.int64) * 10000 + found["second"][keep]
+        # keyframe order (video, second), each keyframe's rows in their own order: tied scores are
+        # ranked by row order, so a resumed or merged file scores exactly as a one-process run's
+        order = np.argsort(frames, kind="stable")
+        detections = {"key": frames[order], "boxes": found["boxes"][keep][order],
+                      "classes": found["classes"][keep][order], "scores": found["scores"][keep][order]}
     else:
         detections = []
     skipped = ava.read_excluded(excluded)
@@ -352,8 +532,8 @@ def score_detections(entry, out_dir, records: list[KeyframeRecord], annotations,
         "videos": len(finished),
         "videos_total": len(set(videos) | finished),
         "failed": len(failures),
-        "keyframes": sum(1 for r in records if r.key in done),
-        "keyframes_total": len(records),
+        "keyframes": sum(1 for key in keys if key in done),
+        "keyframes_total": len(keys),
         "truth_boxes": values["truth_boxes"],
         "excluded_frames": len(skipped),
     }
@@ -409,7 +589,7 @@ def run_command(args, entry) -> int:
             workers=args.workers, limit=args.limit, device=args.device, progress=not args.quiet,
             tables_dir=args.tables, **overrides,
         )
-    except (AnnotationError, FileNotFoundError, ValueError) as err:
+    except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
         return 2
     return 0

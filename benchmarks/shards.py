@@ -56,7 +56,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -364,24 +364,35 @@ def plan(
     failures: str | None = None,
     weight: Callable[[int], float] | None = None,
     prepare: Callable[[], None] | None = None,
+    read: Callable[[], Collection[str]] | None = None,
+    group: Callable[[int], str] | None = None,
 ) -> ShardPlan:
     """Step 1 of the protocol: which unfinished records (indices into ``keys``) this rank does.
 
     On rank 0 only: ``prepare()`` (e.g. refuse another configuration), read every result
-    file (repairing cut lines), drop last run's ``failures`` files (their records are retried),
-    split the unfinished records by ``weight(index)`` (default: all equal) and broadcast.
+    file (repairing cut lines; ``read()`` instead gives the finished keys of a job whose
+    result files are not JSON lines), drop last run's ``failures`` files (their records are
+    retried), split the unfinished records by ``weight(index)`` (default: all equal) and
+    broadcast. With ``group``, records of one group (e.g. the keyframes of one video, decoded
+    once) go to one rank together, weighed by the sum of their weights.
     """
     out_dir = Path(out_dir)
 
     def decide():
         if prepare is not None:
             prepare()
-        finished = read_results(out_dir, results, repair=True)
+        finished = read() if read is not None else read_results(out_dir, results, repair=True)
         if failures is not None:
             remove_result_files(out_dir, failures)
         todo = [i for i, k in enumerate(keys) if k not in finished]
-        weights = [float(weight(i)) if weight else 0.0 for i in todo] if ranks.distributed else [0.0] * len(todo)
-        shares = [[todo[j] for j in share] for share in assign(weights, ranks.world_size)]
+        units: dict[object, list[int]] = {}  # a group's records, or each record alone
+        for i in todo:
+            units.setdefault(group(i) if group else i, []).append(i)
+        members = list(units.values())
+        weights = [sum(float(weight(i)) if weight else 0.0 for i in unit) for unit in members]
+        if not ranks.distributed:
+            weights = [0.0] * len(members)
+        shares = [sorted(i for j in share for i in members[j]) for share in assign(weights, ranks.world_size)]
         offsets = {p.name: p.stat().st_size for p in result_files(out_dir, results)}
         return shares, len(todo), len(keys) - len(todo), offsets
 
