@@ -347,6 +347,7 @@ def evaluate_ava(
         "workers": workers,
         "batch_size": batch_size,
         "ranks": ranks.world_size,
+        "keyframes_per_rank": [s["scored"] for s in everyone],
     }
 
     def merge():
@@ -554,6 +555,37 @@ def summary_line(result: dict) -> str:
     if result["failed"]:
         text += f"; {result['failed']} videos failed (listed in {result['failures_file']})"
     return text
+
+
+def entry_boxes(entry, given, annotations) -> str:
+    """The person boxes CSV for ``entry`` in ``zoo reproduce --dataset ava``.
+
+    ``given`` (``--boxes``, a list): ``NAME=FILE`` for one entry (name or alias), a plain
+    ``FILE`` for every entry without its own; neither: the catalogue's ``ava_box_list``
+    (e.g. ``person_box_67091280_iou90/ava_detection_val_boxes_and_labels.csv``, each entry
+    its own) beside the annotations. Each entry keeps its own box threshold (catalogue).
+
+    Example:
+        >>> import zoo
+        >>> entry_boxes(zoo.get_entry("slow_r50_4x16_ava"), ["all.csv", "slow_r50_detection=slow.csv"], "ava/gt.csv")
+        'slow.csv'
+    """
+    names = {entry.name, *entry.aliases}
+    plain = None
+    for item in given or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            plain = item
+        elif name.strip().lower() in names:
+            return path
+    if plain:
+        return plain
+    listed = entry.extra.get("ava_box_list")
+    candidate = Path(annotations).parent / listed if listed else None
+    if candidate is None or not candidate.exists():
+        raise FileNotFoundError(f"{entry.name}: no person boxes; pass --boxes FILE (every entry) or --boxes "
+                                f"{entry.name}=FILE (its list is {listed}; not found beside {annotations})")
+    return str(candidate)
 
 
 # --------------------------------------------------------------------------- command line

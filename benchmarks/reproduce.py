@@ -22,6 +22,8 @@ Example:
     $ zoo reproduce --dataset kinetics400 --annotations k400/val.csv --video-root k400/val \\
           --models x3d_xs x3d_s --workers 2
     $ torchrun --nproc-per-node 8 -m benchmarks.cli reproduce --dataset kinetics400 ...   # 8 GPUs
+    $ zoo reproduce --dataset ava --annotations ava/ava_val_v2.2.csv --video-root ava/frames
+          # each detector on its own box list: ava/person_box_67091280_iou{75,90}/... (or --boxes)
 """
 
 from __future__ import annotations
@@ -63,8 +65,17 @@ def reproduce(
     classes: str | None = None,
     labels: str | None = None,
     frame_list: str | None = None,
+    boxes: list[str] | None = None,
+    label_map: str | None = None,
+    excluded: str | None = None,
+    model_factory=None,
 ) -> dict[str, dict]:
     """Evaluate the entries of ``dataset`` (or ``models``) with their published checkpoints.
+
+    AVA (``dataset="ava"``): each detector on its own person boxes and threshold
+    (:func:`benchmarks.ava_evaluate.entry_boxes`: ``boxes`` as ``--boxes``, else the catalogue's
+    box list beside the annotations); ``label_map``/``excluded`` default to the official files
+    beside the annotations. ``model_factory(entry)`` replaces the published checkpoints (tests).
 
     Returns ``{entry: metrics.json content}`` for the entries that ran (the failed ones map to
     ``{"error": message}``), and rewrites the tables in ``out``.
@@ -73,16 +84,27 @@ def reproduce(
     from benchmarks.datasets import load_dataset
     from benchmarks.evaluate import evaluate
     from benchmarks.tables import write_tables
+    from benchmarks import ava_evaluate
 
     names = [zoo.get_entry(m).name for m in models] if models else zoo.list_models(dataset=dataset)
     wrong = [n for n in names if zoo.get_entry(n).dataset != dataset]
     if wrong:
         raise ValueError(f"not {dataset} entries: {', '.join(wrong)}")
-    data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels, frame_list=frame_list)
+    if dataset != "ava":
+        data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels, frame_list=frame_list)
     results: dict[str, dict] = {}
     for i, name in enumerate(names, 1):
         _stage(f"[{i}/{len(names)}] {name}")
         try:
+            if dataset == "ava":
+                entry = zoo.get_entry(name)
+                results[name] = ava_evaluate.evaluate_ava(
+                    entry, run_dir(out, name), annotations=annotations, video_root=video_root,
+                    boxes=ava_evaluate.entry_boxes(entry, boxes, annotations), label_map=label_map, excluded=excluded,
+                    pretrained=model_factory is None, model_factory=model_factory, batch_size=batch_size or 1,
+                    workers=workers, limit=limit, device=device,
+                )
+                continue
             results[name] = evaluate(
                 name, data, run_dir(out, name), pretrained=True, views=views, batch_size=batch_size,
                 workers=workers, limit=limit, device=device,
@@ -176,11 +198,15 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from benchmarks.evaluate import _load_factory
+
     try:
         results = reproduce(
             args.dataset, args.annotations, args.video_root, models=args.models, out=args.out, views=args.views,
             workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device,
-            classes=args.classes, labels=args.labels, frame_list=args.frame_list,
+            classes=args.classes, labels=args.labels, frame_list=args.frame_list, boxes=args.boxes,
+            label_map=args.label_map, excluded=args.excluded,
+            model_factory=_load_factory(args.builder) if args.builder else None,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"zoo reproduce: {err}", file=sys.stderr)
@@ -203,7 +229,7 @@ def add_parser(subparsers) -> None:
         description="Evaluate every entry of a dataset (published checkpoints, published protocol); "
         "resumable per entry (results/runs/<entry>/); then regenerate the tables.",
     )
-    p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades", "demo"],
+    p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades", "ava", "demo"],
                    help="whose entries to evaluate (demo: the shipped demo entry on benchmarks/demo_data.py videos)")
     p.add_argument("--annotations", required=True, help="the dataset's annotation file (see zoo evaluate)")
     p.add_argument("--video-root", required=True, help="folder holding the videos")
@@ -217,6 +243,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--classes", help="class list in checkpoint index order")
     p.add_argument("--labels", help="SSv2 labels JSON")
     p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (the published layout; see README)")
+    p.add_argument("--boxes", nargs="+", metavar="[ENTRY=]FILE",
+                   help="AVA person boxes CSV: FILE for every entry, ENTRY=FILE for one (default: each entry's "
+                   "catalogued box list, e.g. person_box_67091280_iou90/..., beside --annotations)")
+    p.add_argument("--label-map", help="AVA label map .pbtxt (default: the official file beside --annotations)")
+    p.add_argument("--excluded", help="AVA excluded timestamps CSV (default: the official file beside --annotations)")
+    p.add_argument("--builder", help="module:function(entry) -> model instead of the published checkpoints (custom/test models)")
     p.set_defaults(func=_cmd_reproduce)
 
     p = subparsers.add_parser(

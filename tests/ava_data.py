@@ -191,3 +191,19 @@ class ColourBoxModel(nn.Module):
 def colour_model(entry) -> ColourBoxModel:
     """``--builder tests.ava_data:colour_model``."""
     return ColourBoxModel(entry.mean[0], entry.std[0])
+
+
+class DiesOnRank1(ColourBoxModel):
+    """Rank 1 of a torchrun job fails on its second keyframe (a rank that dies mid-share)."""
+
+    def forward(self, clip, boxes):
+        import os
+
+        if os.environ.get("RANK") == "1" and self.calls == 1:
+            raise RuntimeError("rank 1 stops here (test)")
+        return super().forward(clip, boxes)
+
+
+def colour_model_dying_on_rank_1(entry) -> DiesOnRank1:
+    """``--builder tests.ava_data:colour_model_dying_on_rank_1``."""
+    return DiesOnRank1(entry.mean[0], entry.std[0])
