@@ -168,3 +168,21 @@ def test_zoo_reproduce_ava_runs_both_detectors_and_the_table(root, tmp_path, cap
     table = (results / "ava.md").read_text()
     filled = [line for line in table.splitlines() if "| 100.00 " in line]
     assert len(filled) == 2
+
+
+@pytest.mark.slow  # a torchrun launch of both detectors (~1 min on the shared machine)
+def test_zoo_reproduce_ava_under_torchrun_rank_0_writes_the_table(root, tmp_path):
+    results = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "benchmarks.cli", "reproduce", "--dataset", "ava", "--annotations", str(files(root)["annotations"]),
+               "--boxes", str(files(root)["boxes"]), "--video-root", str(root / "frames"),
+               "--builder", "tests.ava_data:colour_model", "--workers", "0", "--out", str(results)]
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    for name in (SLOW, SLOWFAST):
+        result = json.loads((results / "runs" / name / "metrics.json").read_text())
+        assert result["metrics"]["map"] == pytest.approx(100.0) and result["timing"]["keyframes_per_rank"] == [3, 3]
+        assert rank_files(results / "runs" / name) == []
+    assert len([line for line in (results / "ava.md").read_text().splitlines() if "| 100.00 " in line]) == 2
+    assert run.stdout.count("== tables") == 1
