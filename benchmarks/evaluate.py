@@ -176,11 +176,19 @@ def _worker_init(_):
 
 
 def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable:
-    """``zoo.create_model`` for an entry, with the published or a given checkpoint."""
+    """``zoo.create_model`` for an entry, with the published or a given checkpoint.
+
+    Without weights the model is drawn from a fixed seed, so every torchrun rank (and every
+    rerun that resumes) scores with the same random network.
+    """
 
     def build(entry) -> nn.Module:
         import zoo
 
+        if not pretrained and checkpoint is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                return zoo.create_model(entry.name)
         return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
 
     return build
