@@ -232,6 +232,7 @@ def evaluate(
     progress: bool = True,
     thread_type: str | None = None,
     log: Callable[[str], None] | None = print,
+    protocol_of: str | None = None,
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -239,7 +240,8 @@ def evaluate(
     ``pretrained``/``checkpoint``; it maps a batch of views (a tensor, or ``[slow, fast]``)
     to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
     ``batch_size``: views per forward pass (default: all views of a video); ``limit``: the
-    first N videos only.
+    first N videos only. ``protocol_of``: run under another entry's test protocol (its rules and
+    views; the model's own frames, sizes and mean/std), for a like-for-like comparison.
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -253,11 +255,15 @@ def evaluate(
     if entry.dataset == "ava":
         # detectors need person boxes per keyframe and frame mAP: not this classification harness
         raise ValueError(f"{entry.name} is an AVA detection model; AVA evaluation is not supported by zoo evaluate yet")
-    spec = InputSpec.from_entry(entry, views)
+    rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
+    spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
-    _check_config(out_dir, _config(entry, spec, dataset, pretrained, checkpoint, model_tag))
+    config = _config(entry, spec, dataset, pretrained, checkpoint, model_tag)
+    if rules_entry is not None:  # only then: earlier runs' config.json have no such key
+        config["protocol_of"] = rules_entry.name
+    _check_config(out_dir, config)
 
     records = dataset.records[:limit] if limit else list(dataset.records)
     scores_path, failures_path = out_dir / SCORES_FILE, out_dir / FAILURES_FILE
@@ -327,6 +333,7 @@ def evaluate(
         "model": entry.name,
         "dataset": dataset.name,
         "views": spec.views_label,
+        "protocol_of": rules_entry.name if rules_entry is not None else entry.name,
         "metrics": values,
         "published": dict(entry.published),
         "videos": len(done),
@@ -380,7 +387,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
                                classes=args.classes, labels=args.labels,
                                frame_list=args.frame_list)
-        out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{entry.temporal_clips}x{entry.spatial_crops}'}")
+        rules = zoo.get_entry(args.protocol_of) if args.protocol_of else entry
+        out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{rules.temporal_clips}x{rules.spatial_crops}'}"
+                                       + (f"_protocol_of_{rules.name}" if args.protocol_of else ""))
         evaluate(
             entry,
             dataset,
@@ -394,6 +403,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             progress=not args.quiet,
+            protocol_of=args.protocol_of,
         )
     except (AnnotationError, FileNotFoundError, ValueError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
@@ -423,6 +433,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
+                   "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
     p.add_argument("--batch-size", type=int, help="views per forward pass (default: all views of a video)")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (0: decode in the main process)")
     p.add_argument("--limit", type=int, help="only the first N videos")

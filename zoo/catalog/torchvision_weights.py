@@ -89,6 +89,7 @@ def fill(record: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{name}: non-square crop {transform['crop_size']} is not supported")
     resize = [int(v) for v in transform["resize_size"]]
     filled = dict(record)
+    filled.setdefault("config", f"torchvision.models.video {record['weights']}")
     filled.update(
         top1=float(metrics["acc@1"]),
         top5=float(metrics["acc@5"]),
