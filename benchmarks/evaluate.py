@@ -207,7 +207,7 @@ def _check_config(out_dir: Path, config: dict) -> None:
     path = out_dir / CONFIG_FILE
     if path.exists():
         old = json.loads(path.read_text())
-        diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+        diff = {k: (old.get(k), config.get(k)) for k in [*config, *(k for k in old if k not in config)] if old.get(k) != config.get(k)}
         if diff:
             detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
             raise ValueError(f"{out_dir} holds results of a different evaluation ({detail}); use another --out")

@@ -39,11 +39,8 @@ def builder_name(weights_spec: str) -> str:
 
 
 def build(entry, num_classes: int | None = None, **overrides) -> nn.Module:
-    """torchvision's model for ``entry`` (random init); ``overrides`` go to the torchvision function.
-
-    E.g. ``spatial_size=(32, 32), temporal_size=4`` build a small MViT (its position embeddings
-    are sized for the input); the published weights need the defaults.
-    """
+    """torchvision's model for ``entry`` (random init); ``overrides`` go to the torchvision function
+    (e.g. ``dropout`` for R3D-style models; a different ``num_classes`` cannot take the published weights)."""
     from torchvision.models import get_model
 
     model = get_model(builder_name(entry.extra["weights"]), weights=None, num_classes=num_classes or entry.num_classes, **overrides)
