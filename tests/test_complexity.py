@@ -102,8 +102,19 @@ def test_conventions_count_batchnorm_differently():
     outputs = 4 * 3 * 5 * 5
     conv = outputs * 2 * 27  # one multiply-add per kernel tap per output
     counts = {key: sum(complexity.count_flops(model, (clip,), c).values()) * 1e9 for key, c in complexity.CONVENTIONS.items()}
-    assert counts == pytest.approx({"fvcore-nobn": conv, "fvcore-eval": conv + 2 * outputs, "fvcore-train": conv + 5 * outputs})
+    assert counts == pytest.approx(
+        {"fvcore-nobn": conv, "fvcore-nonorm": conv, "fvcore-eval": conv + 2 * outputs, "fvcore-train": conv + 5 * outputs}
+    )
     assert model.training  # the model's mode is restored
+
+
+def test_nonorm_leaves_layernorm_out_as_torchvision_ops():
+    """Linear 8->6 + LayerNorm(6) on 10 tokens: fvcore counts the norm (5 per element), torchvision's _ops do not."""
+    model = nn.Sequential(nn.Linear(8, 6), nn.LayerNorm(6))
+    tokens = torch.zeros(1, 10, 8)
+    counts = {key: sum(complexity.count_flops(model, (tokens,), complexity.CONVENTIONS[key]).values()) * 1e9
+              for key in ("fvcore-nobn", "fvcore-nonorm")}
+    assert counts == pytest.approx({"fvcore-nobn": 10 * 6 * 8 + 5 * 10 * 6, "fvcore-nonorm": 10 * 6 * 8})
 
 
 def test_printed_match_rounds_or_truncates():

@@ -115,13 +115,20 @@ def _random_state(model: torch.nn.Module, seed: int = 0) -> dict[str, torch.Tens
     return state
 
 
+def _hubconf():
+    spec = importlib.util.spec_from_file_location("videozoo_hubconf", ROOT / "hubconf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _check_hub_model(name: str) -> torch.nn.Module:
     _, weights_name, alias, _ = TORCHVISION[name]
     model = torch.hub.load(str(ROOT), name, source="local", pretrained=False, verbose=False)
     assert type(model).__module__.startswith("torchvision.models.video")
     assert not model.training
     assert sum(p.numel() for p in model.parameters()) == get_weight(weights_name).meta["num_params"]
-    assert alias in torch.hub.list(str(ROOT), source="local", verbose=False)
+    assert getattr(_hubconf(), alias).__name__ == alias  # torch.hub.load(repo, alias) finds it
     return model
 
 
