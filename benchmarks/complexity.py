@@ -89,6 +89,14 @@ CONVENTIONS: dict[str, Convention] = {
             ("aten::batch_norm",),
             "fvcore defaults in eval mode with BatchNorm not counted (as if folded into the convolutions)",
         ),
+        Convention(
+            "fvcore-nonorm",
+            "eval",
+            ("aten::batch_norm", "aten::group_norm", "aten::layer_norm", "aten::instance_norm"),
+            "fvcore defaults in eval mode with no normalisation counted (BatchNorm, LayerNorm, GroupNorm): "
+            "multiply-adds of convolutions, linear layers and matrix products only -- torchvision's `_ops` "
+            "(pytorch/vision PR #6936, on a 16-frame clip)",
+        ),
     )
 }
 
@@ -118,6 +126,7 @@ COLUMNS = [
     "convention",
     "gflops_naive",
     "gflops_naive_rel_dev",
+    "gflops_test_input",
     "gflops_by_op",
     "status",
     "note",
@@ -144,14 +153,22 @@ def convention_of(entry) -> Convention:
         ) from None
 
 
-def example_inputs(entry) -> tuple:
+def flops_input_frames(entry) -> int:
+    """Frames of the clip the published GFLOPs were counted on: the test clip's, unless the
+    catalogue says otherwise (``flops_input_frames``: torchvision counted every video model on
+    16 frames, whatever its test clip)."""
+    return int(entry.extra.get("flops_input_frames", entry.num_frames))
+
+
+def example_inputs(entry, num_frames: int | None = None) -> tuple:
     """One view of the entry's published test input, as the positional arguments of ``forward``.
 
-    Zeros are enough: FLOP counts depend on shapes only.
+    ``num_frames`` replaces the test clip's length (see :func:`flops_input_frames`). Zeros are
+    enough: FLOP counts depend on shapes only.
     """
     import torch
 
-    clip = torch.zeros(1, 3, entry.num_frames, entry.crop_size, entry.crop_size)
+    clip = torch.zeros(1, 3, num_frames or entry.num_frames, entry.crop_size, entry.crop_size)
     if entry.arch == "slowfast":
         # num_frames is the fast pathway's clip; the slow pathway takes every alpha-th frame.
         clip = [clip[:, :, :: entry.alpha].contiguous(), clip]
@@ -246,7 +263,8 @@ def measure(name: str, *, naive: bool = True, build: Callable | None = None) -> 
     entry = zoo.get_entry(name)
     convention = convention_of(entry)
     model = (build or zoo.create_model)(entry.name)
-    inputs = example_inputs(entry)
+    frames = flops_input_frames(entry)
+    inputs = example_inputs(entry, frames)
     by_op = count_flops(model, inputs, convention)
     gflops = sum(by_op.values())
     params_m = parameter_count(model)[""] / 1e6
@@ -257,7 +275,14 @@ def measure(name: str, *, naive: bool = True, build: Callable | None = None) -> 
         params_m=round(params_m, 4),
         convention=convention.key,
         gflops_by_op=";".join(f"{op}={v:.4f}" for op, v in by_op.items() if v),
+        gflops_test_input=round(gflops, 4),
     )
+    if frames != entry.num_frames:
+        # the published figure is for another clip length: count the real test clip too
+        test_gflops = sum(count_flops(model, example_inputs(entry), convention).values())
+        row["gflops_test_input"] = round(test_gflops, 4)
+        said = f"published GFLOPs are for a {frames}-frame clip; the {entry.num_frames}-frame test clip costs {test_gflops:.2f} GFLOPs per view ({convention.key})"
+        row["flops_note"] = " ".join(n for n in (row.get("flops_note"), said) if n)
     if naive:
         naive_gflops = gflops if convention.key == NAIVE_CONVENTION else sum(count_flops(model, inputs, CONVENTIONS[NAIVE_CONVENTION]).values())
         row["gflops_naive"] = round(naive_gflops, 4)
@@ -480,6 +505,8 @@ def run(
             )
         except zoo.BuilderNotAvailableError:
             rows.append(_unavailable_row(entry, "no builder yet"))
+    if names and out_dir is not None:
+        rows = _with_earlier_rows(rows, Path(out_dir) / "complexity.csv")
     frame = pd.DataFrame(rows)
     for column in COLUMNS + ["cached"]:
         if column not in frame:
@@ -488,6 +515,31 @@ def run(
     if out_dir is not None:
         write_tables(frame, out_dir)
     return frame
+
+
+def _with_earlier_rows(rows: list[dict[str, Any]], csv_path: Path) -> list[dict[str, Any]]:
+    """``rows`` plus the rows of other catalogued entries already in ``csv_path``, in catalogue order.
+
+    Measuring a few entries (``zoo complexity NAME ...``) updates their rows of an existing table
+    instead of replacing the table with them.
+    """
+    import pandas as pd
+
+    import zoo
+
+    if not csv_path.is_file():
+        return rows
+    measured = {r["name"] for r in rows}
+    earlier = {}
+    for record in pd.read_csv(csv_path).to_dict("records"):
+        record = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+        if record["name"] not in measured:
+            if record.get("gflops_test_input") is None:  # tables written before the column: measured at the test clip
+                record["gflops_test_input"] = record.get("gflops")
+            earlier[record["name"]] = record
+    order = {name: i for i, name in enumerate(e.name for e in zoo.all_entries())}
+    merged = [r for name, r in earlier.items() if name in order] + rows
+    return sorted(merged, key=lambda r: order.get(r["name"], len(order)))
 
 
 def _fmt(value, spec: str) -> str:
@@ -510,6 +562,7 @@ def markdown(frame) -> str:
         "dev",
         "naive GFLOPs",
         "naive dev",
+        "GFLOPs, test clip",
         "params (M)",
         "published",
         "dev",
@@ -529,6 +582,7 @@ def markdown(frame) -> str:
                 _fmt(r["gflops_rel_dev"], "+.2%"),
                 _fmt(r["gflops_naive"], ".2f"),
                 _fmt(r["gflops_naive_rel_dev"], "+.2%"),
+                _fmt(r.get("gflops_test_input"), ".2f"),
                 _fmt(r["params_m"], ".2f"),
                 _fmt(r["params_m_published"], ".2f"),
                 _fmt(r["params_rel_dev"], "+.2%"),
@@ -555,6 +609,8 @@ def markdown(frame) -> str:
         "(GFLOPs per view; multiply by the views for a video). Params: `fvcore.nn.parameter_count`.",
         "`dev` = measured / published - 1; `reproduced` means equal at the published precision",
         "(2 decimals). `naive` = a plain count (`fvcore-eval`), shown to size the convention's effect.",
+        "`GFLOPs, test clip` = per view at the clip the accuracy was measured on, where the published",
+        "figure was counted on another (torchvision's `_ops`: 16 frames for every video model).",
         "AVA detectors are counted with one box (the RoI head's cost grows with the number of boxes).",
         "",
         summary,

@@ -208,7 +208,7 @@ def _check_config(out_dir: Path, config: dict) -> None:
     path = out_dir / CONFIG_FILE
     if path.exists():
         old = json.loads(path.read_text())
-        diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+        diff = {k: (old.get(k), config.get(k)) for k in [*config, *(k for k in old if k not in config)] if old.get(k) != config.get(k)}
         if diff:
             detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
             raise ValueError(f"{out_dir} holds results of a different evaluation ({detail}); use another --out")
@@ -234,6 +234,7 @@ def evaluate(
     thread_type: str | None = None,
     log: Callable[[str], None] | None = print,
     distributed: bool | None = None,
+    protocol_of: str | None = None,
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -241,7 +242,8 @@ def evaluate(
     ``pretrained``/``checkpoint``; it maps a batch of views (a tensor, or ``[slow, fast]``)
     to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
     ``batch_size``: views per forward pass (default: all views of a video); ``limit``: the
-    first N videos only.
+    first N videos only. ``protocol_of``: run under another entry's test protocol (its rules and
+    views; the model's own frames, sizes and mean/std), for a like-for-like comparison.
 
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
     (:mod:`benchmarks.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
@@ -260,13 +262,16 @@ def evaluate(
         # detectors need person boxes per keyframe and frame mAP: benchmarks.ava_evaluate
         raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava_evaluate.evaluate_ava "
                          "(zoo evaluate ... --dataset ava --boxes ...)")
-    spec = InputSpec.from_entry(entry, views)
+    rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
+    spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = shards.join(distributed, device)
     device = ranks.device(device)
     model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
     config = _config(entry, spec, dataset, pretrained, checkpoint, model_tag)
+    if rules_entry is not None:  # only then: earlier runs' config.json have no such key
+        config["protocol_of"] = rules_entry.name
     records = dataset.records[:limit] if limit else list(dataset.records)
     keys = [r.key for r in records]
 
@@ -434,6 +439,7 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         "model": config["model"],
         "dataset": config["dataset"],
         "views": config["views"],
+        "protocol_of": config.get("protocol_of", config["model"]),
         "metrics": values,
         "published": published if published is not None else dict(zoo.get_entry(config["model"]).published),
         "videos": len(done),
@@ -482,7 +488,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
                                classes=args.classes, labels=args.labels,
                                frame_list=args.frame_list)
-        out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{entry.temporal_clips}x{entry.spatial_crops}'}")
+        rules = zoo.get_entry(args.protocol_of) if args.protocol_of else entry
+        out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{rules.temporal_clips}x{rules.spatial_crops}'}"
+                                       + (f"_protocol_of_{rules.name}" if args.protocol_of else ""))
         evaluate(
             entry,
             dataset,
@@ -496,6 +504,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             progress=not args.quiet,
+            protocol_of=args.protocol_of,
         )
     except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
@@ -527,6 +536,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
+                   "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
     p.add_argument("--batch-size", type=int, help="views per forward pass (default: all views of a video)")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (0: decode in the main process)")
     p.add_argument("--limit", type=int, help="only the first N videos")

@@ -53,8 +53,15 @@ ARCH_NAMES = {
     "r2plus1d": "R(2+1)D",
     "x3d": "X3D",
     "mvit": "MViT",
+    "r3d": "R3D",
+    "mc3": "MC3",
+    "s3d": "S3D",
+    "swin3d": "Swin3D",
 }
-PRETRAIN_NAMES = {"-": "-", "kinetics400": "Kinetics 400"}
+PRETRAIN_NAMES = {"-": "-", "kinetics400": "Kinetics 400", "imagenet1k": "ImageNet-1K", "imagenet22k": "ImageNet-22K"}
+#: Where an entry's weights and published figures come from (catalogue ``source``); rows from
+#: another source than the PyTorchVideo model zoo are marked in the arch column.
+DEFAULT_SOURCE = "pytorchvideo"
 GENERATED_BY = "zoo tables"
 PLOT_NAME = "kinetics400_flops_vs_top1.png"
 #: Catalogue urls without a scheme (the demo checkpoint) are relative to the project root.
@@ -162,6 +169,8 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
         name = _entry_name_of(metrics, path, known)
         if name is None:
             continue
+        if metrics.get("protocol_of", name) != name:
+            continue  # run under another entry's protocol (zoo evaluate --protocol-of): not a reproduction
         record = _normalise_metrics(metrics)
         if not any(record.get(m) is not None for m in ("top1", "top5", "map")):
             continue
@@ -211,9 +220,12 @@ def table_rows(dataset: str, complexity: dict, evaluations: dict) -> list[dict[s
     for entry in (e for e in zoo.all_entries() if e.dataset == dataset):
         measured = complexity.get(entry.name, {})
         evaluated = evaluations.get(entry.name, {})
+        source = entry.extra.get("source", DEFAULT_SOURCE)
+        arch = ARCH_NAMES.get(entry.arch, entry.arch)
         row: dict[str, Any] = {
             "name": entry.name,
-            "arch": ARCH_NAMES.get(entry.arch, entry.arch),
+            "arch": arch if source == DEFAULT_SOURCE else f"{arch} ({source})",
+            "source": source,
             "depth": entry.depth.upper() if entry.depth[:1] == "r" or len(entry.depth) <= 2 else entry.depth.capitalize(),
             "pretrain": PRETRAIN_NAMES.get(entry.pretrain, entry.pretrain),
             "frames_x_rate": entry.frames_x_rate,
@@ -223,6 +235,10 @@ def table_rows(dataset: str, complexity: dict, evaluations: dict) -> list[dict[s
             row[f"{metric}_reproduced"] = evaluated.get(metric)
         row["gflops"] = entry.gflops
         row["gflops_measured"] = measured.get("gflops")
+        # the published figure may be for another clip than the test clip (torchvision's: 16 frames)
+        row["gflops_frames"] = int(entry.extra.get("flops_input_frames", entry.num_frames))
+        row["frames"] = entry.num_frames
+        row["gflops_test_input_measured"] = measured.get("gflops_test_input", measured.get("gflops"))
         row["views"] = entry.views_label
         row["params_m"] = entry.params_m
         row["params_m_measured"] = measured.get("params_m")
@@ -271,6 +287,7 @@ def markdown_document(
 ) -> str:
     lines = ["<!-- " + " ".join(_header_lines(dataset, command)) + " -->", f"# {DATASET_TITLES[dataset]}", ""]
     lines += [markdown_table(dataset, rows, results_dir), ""]
+    lines += _source_notes(rows)
     evaluated = [r for r in rows if r.get("eval_source")]
     if evaluated:
         lines.append("Reproduced accuracy:")
@@ -283,11 +300,38 @@ def markdown_document(
     return "\n".join(lines) + "\n"
 
 
+def _source_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What marks a row from another source, and published GFLOPs counted on another clip."""
+    sources = sorted({r["source"] for r in rows if r["source"] != DEFAULT_SOURCE})
+    if not sources:
+        return []
+    lines = []
+    for source in sources:
+        names = ", ".join(r["name"] for r in rows if r["source"] == source)
+        lines.append(
+            f"Rows marked ({source}): {source}'s weights and published figures (read from its weights' meta), "
+            f"measured under its own test protocol (`zoo info NAME`; `zoo evaluate --protocol-of` runs any entry "
+            f"under another's): {names}."
+        )
+    other_clip = [r for r in rows if r["gflops_frames"] != r["frames"]]
+    if other_clip:
+        costs = "; ".join(
+            f"{r['name']}: {r['gflops_frames']} frames published, {_fmt(r['gflops_test_input_measured'])} at its "
+            f"{r['frames']}-frame test clip" for r in other_clip
+        )
+        lines.append(
+            "Published GFLOPs counted on another clip than the test clip (per view; the plot uses the measured "
+            f"test-clip figure where there is one): {costs}."
+        )
+    return [*lines, ""]
+
+
 def csv_columns(dataset: str) -> list[str]:
     columns = ["name", "arch", "depth", "pretrain", "frames_x_rate"]
     for metric in metrics_of(dataset):
         columns += [metric, f"{metric}_reproduced"]
-    columns += ["gflops", "gflops_measured", "views", "params_m", "params_m_measured", "eval_videos", "eval_source", "url"]
+    columns += ["gflops", "gflops_measured", "views", "params_m", "params_m_measured", "eval_videos", "eval_source", "url",
+                "source", "gflops_frames", "gflops_test_input_measured"]
     return columns
 
 
@@ -328,28 +372,46 @@ def plot_flops_vs_top1(rows: list[dict[str, Any]], path: str | os.PathLike, comm
 
     import matplotlib.pyplot as plt
 
-    markers = dict(zip(ARCH_NAMES.values(), "os^vDPXh*"))
+    markers = dict(zip(ARCH_NAMES.values(), "os^vDPXh*<>pd"))
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
     points = []
     by_family: dict[str, list] = {}
     for row in rows:
         if _missing(row.get("gflops")) or _missing(row.get("top1")):
             continue
-        clips, crops = (int(v) for v in row["views"].split(" x "))
-        cost = float(row["gflops"]) * clips * crops
+        crops, clips = (int(v) for v in row["views"].split(" x "))
+        per_view = float(row["gflops"])
+        if row.get("gflops_frames", row.get("frames")) != row.get("frames") and not _missing(row.get("gflops_test_input_measured")):
+            per_view = float(row["gflops_test_input_measured"])  # published figure is for another clip length
+        cost = per_view * clips * crops
         by_family.setdefault(row["arch"], []).append((cost, float(row["top1"]), row))
         points.append((cost, float(row["top1"])))
-    colors = plt.get_cmap("tab10")
+    # tab10 for the first ten families (the PyTorchVideo ones keep their colours), Dark2 after them
+    palette = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]
+
+    def colors(i: int):
+        return palette[i % len(palette)]
+
+    same_label: dict[tuple, int] = {}
+    for items in by_family.values():
+        for _, _, row in items:
+            key = (row["arch"], row["depth"], row["frames_x_rate"])
+            same_label[key] = same_label.get(key, 0) + 1
     labelled: list[tuple[float, float]] = []
     for i, (family, items) in enumerate(by_family.items()):
         xs, ys = [c for c, _, _ in items], [a for _, a, _ in items]
-        ax.scatter(xs, ys, marker=markers.get(family, "o"), s=70, color=colors(i), label=family, zorder=3)
+        base = family.split(" (")[0]
+        hollow_family = family != base  # another source: the family's marker, drawn with a black edge
+        ax.scatter(xs, ys, marker=markers.get(base, "o"), s=70, color=colors(i), label=family, zorder=3,
+                   edgecolors="black" if hollow_family else None, linewidths=1.2 if hollow_family else None)
         for cost, acc, row in items:
             # a label next to an already labelled point (e.g. CSN R101 and SlowFast R50 8x8) goes below it
             crowded = any(abs(math.log(cost / c)) < 0.25 and abs(acc - a) < 0.5 for c, a in labelled)
             labelled.append((cost, acc))
             ax.annotate(
-                f"{row['arch']} {row['depth']} {row['frames_x_rate']}", (cost, acc), textcoords="offset points",
+                f"{base} {row['depth']} {row['frames_x_rate']}" + ("*" if hollow_family else "")
+                + (f" {row['pretrain']}" if same_label[(row["arch"], row["depth"], row["frames_x_rate"])] > 1 else ""),
+                (cost, acc), textcoords="offset points",
                 xytext=(5, -11) if crowded else (5, 4), fontsize=7,
             )
             if not _missing(row.get("top1_reproduced")):
@@ -364,7 +426,8 @@ def plot_flops_vs_top1(rows: list[dict[str, Any]], path: str | os.PathLike, comm
     ax.set_title("Kinetics-400: accuracy vs inference cost (published; hollow = reproduced)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.text(0.01, 0.005, f"generated by `{command}` (benchmarks/tables.py)", fontsize=6, color="0.5")
+    fig.text(0.01, 0.005, f"generated by `{command}` (benchmarks/tables.py); * black edge: torchvision's weights, "
+             "at their test clip's cost", fontsize=6, color="0.5")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -2,8 +2,8 @@
 
 Example:
     >>> import zoo
-    >>> len(zoo.list_models(dataset="kinetics400"))
-    16
+    >>> len(zoo.list_models(dataset="kinetics400"))  # 16 PyTorchVideo + 10 torchvision entries
+    26
 """
 
 from zoo.checkpoints import load_checkpoint

@@ -1,9 +1,11 @@
 """Checkpoints: fetch (path, file://, https://, hf://), cache, verify and load state dicts.
 
-Published files are PyTorch pickles with the state dict under ``"model_state"``. They are
+Published files are PyTorch pickles with the state dict under ``"model_state"`` (PyTorchVideo)
+or plain state dicts (torchvision). They are
 always read with ``torch.load(..., weights_only=True)``: a pickle that would run code on load
 is refused. Downloads go to the torch hub cache (``$TORCH_HOME/hub/checkpoints``), are
-written atomically (temp file + rename) and checked against a sha256 when one is known; a
+written atomically (temp file + rename) and checked against a sha256 when one is known (the
+whole digest, or a prefix of 8+ hex digits such as torchvision's file names carry); a
 cached file is used without touching the network (offline use).
 
 Example:
@@ -65,7 +67,11 @@ def _verify(path: Path, sha256: str | None, *, source: str, remove_on_mismatch: 
     if not sha256:
         return
     actual = sha256_of(path)
-    if actual.lower() != sha256.lower():
+    # A prefix (torchvision's file names carry the first 8+ hex digits, as torch.hub checks them)
+    # is checked as a prefix; a full digest must match whole.
+    if len(sha256) < 8:
+        raise ValueError(f"sha256 {sha256!r} for {source}: give the whole digest or a prefix of at least 8 hex digits")
+    if not actual.lower().startswith(sha256.lower()):
         if remove_on_mismatch:
             # huggingface_hub's snapshot entries are symlinks to blobs: drop both
             target = path.resolve()

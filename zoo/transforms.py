@@ -26,11 +26,24 @@ loader, every field traced to the config key and file it came from; :func:`proto
   ``linspace(start, start + span - 1, num_frames)``, clamped to the video and truncated.
 - **Temporal, ``"segments"``** (``ptvssv2``): the whole video in ``num_frames`` equal segments,
   the middle frame of each.
+- **Temporal, ``"torchvision"``** (torchvision's video reference scripts: ``VideoClips`` with
+  ``frames_between_clips=1`` and ``UniformClipSampler``): the video is resampled to
+  ``target_fps / sampling_rate`` fps (15 fps for ``x2``) by frame index: every ``step``-th frame
+  when ``step = fps / new_fps`` is an integer, else ``floor(k * step)`` for
+  ``k < floor(frames * new_fps / fps)``; every window of ``num_frames`` consecutive resampled
+  frames is a clip (``L = resampled - num_frames + 1`` of them; none for a shorter video), and
+  clips ``floor(linspace(0, L - 1, N))`` are taken (:func:`torchvision_clip_indices`). One clip
+  is the first, not the centre one.
 - **Spatial**: the short side is scaled to ``side_size`` (bilinear, no antialiasing, the long
-  side ``floor(long / short * side_size)``), then ``spatial_crops`` squares of ``crop_size``:
+  side ``floor(long / short * side_size)``; torchvision's rule, ``resize_rule = "torchvision"``,
+  resizes the uint8 frames to ``resize_size`` -- ``(h, w)``, or ``(short,)`` with the long side
+  ``int(short * long / short_now)`` -- and rounds them back to uint8, as its
+  ``VideoClassification`` transform does), then ``spatial_crops`` squares of ``crop_size``:
   3 = start/centre/end along the long side (the centre offset is ``ceil((long - crop) / 2)``).
   With fewer crops the rule differs by loader (``crop_rule``): PySlowFast's takes the centre
-  for one crop; PyTorchVideo's ``UniformCropVideo`` takes crop ``aug_index`` = 0, 1, ...
+  for one crop; PyTorchVideo's ``UniformCropVideo`` takes crop ``aug_index`` = 0, 1, ...;
+  torchvision's ``center_crop`` (``"centre-round"``) places the centre crop at
+  ``round((long - crop) / 2)`` (Python's round: halves to even), not ``ceil``.
 - **Normalisation**: pixels in [0, 1], then ``(x - mean) / std`` per channel; then the
   channel order the model was trained with (``channel_order``, ``"rgb"`` for every entry:
   see the protocol file for why the SSv2/Charades ``rgb2bgr`` does not make them BGR).
@@ -72,7 +85,7 @@ from torch.nn import functional as F
 TARGET_FPS = 30.0
 
 #: Temporal sampling rules (see the module docstring); ``"clips"`` is the old name of ``"pyslowfast"``.
-TEMPORAL_RULES = ("ptv", "pyslowfast", "segments")
+TEMPORAL_RULES = ("ptv", "pyslowfast", "segments", "torchvision")
 
 #: How long a ``"ptv"`` clip lasts, in frames at ``target_fps`` (divided by it for seconds).
 CLIP_DURATION_RULES = {
@@ -87,7 +100,12 @@ CLIP_BOUNDS = ("ptv-0.1.5", "ptv-0.1.0")
 
 #: Spatial crop choice: ``"pyslowfast"`` (one crop = centre, two = start/end) or ``"aug_index"``
 #: (PyTorchVideo's UniformCropVideo: crop k for the k-th view of a clip).
-CROP_RULES = ("pyslowfast", "aug_index")
+CROP_RULES = ("pyslowfast", "aug_index", "centre-round")
+
+#: How frames are scaled before cropping: ``"short-side"`` (the PySlowFast/PyTorchVideo rule, on
+#: float frames) or ``"torchvision"`` (``VideoClassification``: uint8 frames to ``resize_size``,
+#: rounded back to uint8; see the module docstring).
+RESIZE_RULES = ("short-side", "torchvision")
 
 #: Frame rate at which frame folders are read when the protocol gives none (PyTorchVideo's
 #: ``FrameVideo`` default).
@@ -156,6 +174,9 @@ class InputSpec:
     channel_order: str = "rgb"
     #: the rate a frame folder (or a decoded tensor, for ``"ptv"``) is read at; None: its own
     frame_rate: float | None = None
+    resize_rule: str = "short-side"
+    #: torchvision's ``resize_size`` (``(h, w)`` or ``(short,)``); None: ``(side_size,)``
+    resize_size: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if self.temporal_rule == "clips":  # the name before the ptv rule existed
@@ -165,6 +186,7 @@ class InputSpec:
             ("clip_duration_rule", tuple(CLIP_DURATION_RULES)),
             ("clip_bounds", CLIP_BOUNDS),
             ("crop_rule", CROP_RULES),
+            ("resize_rule", RESIZE_RULES),
             ("channel_order", ("rgb", "bgr")),
         ]
         for name, allowed in checks:
@@ -172,14 +194,20 @@ class InputSpec:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     @classmethod
-    def from_entry(cls, entry, views: str | tuple[int, int] | None = None) -> "InputSpec":
+    def from_entry(cls, entry, views: str | tuple[int, int] | None = None, *, protocol_of_entry=None) -> "InputSpec":
         """The spec of a :class:`zoo.ZooEntry`; ``views`` (``"CLIPSxCROPS"``) overrides the catalogue's.
 
-        The rules (temporal rule, clip duration and bounds, crop rule, channel order, frame
-        rate of frame folders) come from the entry's protocol (:func:`protocol_of`).
+        The rules (temporal rule, clip duration and bounds, crop rule, resize rule, channel
+        order, frame rate of frame folders) come from the entry's protocol (:func:`protocol_of`).
+
+        ``protocol_of_entry``: another entry whose protocol to run ``entry`` under (a
+        like-for-like comparison): its rules and its views (clips x crops, unless ``views``
+        is given); the model's own input stays ``entry``'s (frames, sampling rate -- so a
+        torchvision rule resamples to ``30 / sampling_rate`` fps --, sizes, mean/std).
         """
-        clips, crops = parse_views(views) if views is not None else (entry.temporal_clips, entry.spatial_crops)
-        protocol = {field: item["value"] for field, item in protocol_of(entry).items() if isinstance(item, dict)}
+        rules_from = protocol_of_entry if protocol_of_entry is not None else entry
+        clips, crops = parse_views(views) if views is not None else (rules_from.temporal_clips, rules_from.spatial_crops)
+        protocol = {field: item["value"] for field, item in protocol_of(rules_from).items() if isinstance(item, dict)}
 
         def pick(field: str, allowed, default):
             # fields a rule does not use hold prose ("whole video", "frame-index"): keep the default
@@ -203,6 +231,8 @@ class InputSpec:
             crop_rule=pick("crop_rule", CROP_RULES, "pyslowfast"),
             channel_order=pick("channel_order", ("rgb", "bgr"), "rgb"),
             frame_rate=float(frame_rate) if isinstance(frame_rate, (int, float)) else None,
+            resize_rule=pick("resize_rule", RESIZE_RULES, "short-side"),
+            resize_size=tuple(entry.extra["resize_size"]) if entry.extra.get("resize_size") else None,
         )
 
     def with_views(self, views: str | tuple[int, int]) -> "InputSpec":
@@ -210,9 +240,15 @@ class InputSpec:
         clips, crops = parse_views(views)
         return replace(self, temporal_clips=clips, spatial_crops=crops)
 
-    def with_sizes(self, side_size: int, crop_size: int) -> "InputSpec":
-        """A copy scaling the short side to ``side_size`` and cropping ``crop_size`` (tiny tests, previews)."""
-        return replace(self, side_size=side_size, crop_size=crop_size)
+    def with_sizes(self, side_size: int, crop_size: int, resize_size: tuple[int, ...] | None = None) -> "InputSpec":
+        """A copy scaling the short side to ``side_size`` (torchvision: to ``resize_size`` if given)
+        and cropping ``crop_size`` (tiny tests, previews)."""
+        return replace(self, side_size=side_size, crop_size=crop_size, resize_size=resize_size)
+
+    @property
+    def resampled_fps(self) -> float:
+        """The rate a ``"torchvision"`` clip's consecutive frames are taken at (``target_fps / sampling_rate``)."""
+        return self.target_fps / self.sampling_rate
 
     @property
     def num_views(self) -> int:
@@ -246,6 +282,8 @@ class InputSpec:
             return [segment_indices(video_frames, self.num_frames)] * self.temporal_clips
         if self.temporal_rule == "ptv":
             return ptv_frame_clip_indices(video_frames, fps, self.clip_duration, self.num_frames, self.temporal_clips)
+        if self.temporal_rule == "torchvision":
+            return torchvision_clip_indices(video_frames, fps, self.resampled_fps, self.num_frames, self.temporal_clips)
         return [
             clip_indices(video_frames, self.clip_span(fps), self.num_frames, i, self.temporal_clips)
             for i in range(self.temporal_clips)
@@ -256,6 +294,12 @@ class InputSpec:
         if self.crop_rule == "aug_index":
             return tuple(range(self.spatial_crops))
         return crop_positions(self.spatial_crops)
+
+    def scale(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(T, H, W, C)`` frames -> float ``(T, C, H', W')`` in [0, 1], by the resize rule."""
+        if self.resize_rule == "torchvision":
+            return torchvision_resize(frames, self.resize_size or (self.side_size,))
+        return short_side_scale(to_float_chw(frames), self.side_size)
 
     def views(self, frames: torch.Tensor, fps: float):
         """Every view of a decoded video.
@@ -275,13 +319,14 @@ class InputSpec:
         row_of = (lambda i: i) if rows is None else rows.__getitem__
         unique = frames[torch.tensor([row_of(i) for i in wanted], dtype=torch.long)]
         # Scale each distinct frame once: clips overlap, and scaling is the costly step.
-        scaled = short_side_scale(to_float_chw(unique), self.side_size)
+        scaled = self.scale(unique)
         position = {frame: k for k, frame in enumerate(wanted)}
         clips = [scaled[torch.tensor([position[int(i)] for i in clip])] for clip in indices]  # (T, C, H, W)
         views = []
+        centre = "round" if self.crop_rule == "centre-round" else "ceil"
         for clip in clips:
             for crop_index in self.crop_indices():
-                views.append(uniform_crop(clip, self.crop_size, crop_index))
+                views.append(uniform_crop(clip, self.crop_size, crop_index, centre=centre))
         batch = torch.stack(views).permute(0, 2, 1, 3, 4)  # (V, C, T, H, W)
         batch = normalize(batch, self.mean, self.std)
         if self.channel_order == "bgr":  # the references flip after normalising
@@ -408,6 +453,66 @@ def clip_indices(video_frames: int, span: float, num_frames: int, clip_index: in
     return positions.clamp(0, video_frames - 1).long()
 
 
+def torchvision_clip_indices(count: int, fps: float, new_fps: float, clip_len: int, num_clips: int) -> list[torch.Tensor]:
+    """Frame indices of torchvision's test clips (``VideoClips`` + ``UniformClipSampler``).
+
+    ``VideoClips.compute_clips_for_video(pts, clip_len, step=1, fps, frame_rate=new_fps)``
+    resamples the ``count`` frames (``_resample_video_idx``): with ``step = fps / new_fps`` an
+    integer, every ``step``-th frame (a slice: ``ceil(count / step)`` frames); otherwise
+    ``floor(arange(floor(count * new_fps / fps)) * step)`` in float32. ``unfold(.., clip_len, 1)``
+    makes every window of ``clip_len`` consecutive resampled frames a clip; the sampler takes
+    clips ``floor(linspace(0, L - 1, num_clips))`` of the ``L`` (float32, as ``torch.linspace``).
+    The reference offsets the linspace by the clips of the videos before (``s``), which float32
+    can round differently for a video deep in a large dataset; per video, as here, is what it means.
+
+    Example (100 frames at 30 fps, 15 fps clips of 16 frames: 50 resampled, 35 clips, 5 taken):
+        >>> [c[:3].tolist() + [c[-1].item()] for c in torchvision_clip_indices(100, 30.0, 15.0, 16, 5)]
+        [[0, 2, 4, 30], [16, 18, 20, 46], [34, 36, 38, 64], [50, 52, 54, 80], [68, 70, 72, 98]]
+    """
+    step = fps / new_fps
+    if float(step).is_integer():
+        resampled = torch.arange(count)[:: int(step)]
+    else:
+        resampled = (torch.arange(int(math.floor(count * new_fps / fps)), dtype=torch.float32) * step).floor().to(torch.int64)
+    windows = resampled.numel() - clip_len + 1
+    if windows < 1:
+        raise ValueError(
+            f"{count} frames at {fps:g} fps give {resampled.numel()} frames at {new_fps:g} fps, fewer than one "
+            f"clip of {clip_len} (torchvision's VideoClips makes no clip of such a video)"
+        )
+    picks = torch.linspace(0, windows - 1, steps=num_clips).floor().to(torch.int64)
+    return [resampled[int(k) : int(k) + clip_len] for k in picks]
+
+
+def torchvision_resized_size(height: int, width: int, resize_size: Sequence[int]) -> tuple[int, int]:
+    """``(h, w)`` after torchvision's ``F.resize(.., resize_size)``: a pair as given, one value the short side.
+
+    Example:
+        >>> torchvision_resized_size(240, 320, (128, 171)), torchvision_resized_size(240, 426, (256,))
+        ((128, 171), (256, 454))
+    """
+    if len(resize_size) == 2:
+        return int(resize_size[0]), int(resize_size[1])
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = int(resize_size[0]), int(int(resize_size[0]) * long / short)
+    return (new_long, new_short) if width <= height else (new_short, new_long)
+
+
+def torchvision_resize(frames: torch.Tensor, resize_size: Sequence[int]) -> torch.Tensor:
+    """uint8 ``(T, H, W, C)`` -> float ``(T, C, H', W')`` in [0, 1], as torchvision's ``VideoClassification``.
+
+    It resizes the uint8 frames (bilinear, ``antialias=False``; frames already at the size are
+    left alone), rounds back to uint8, then converts to float (``/ 255``).
+    """
+    chw = frames.permute(0, 3, 1, 2)
+    height, width = chw.shape[-2:]
+    size = torchvision_resized_size(height, width, resize_size)
+    if size == (height, width):
+        return chw.float().div_(255.0)
+    scaled = F.interpolate(chw.float(), size=size, mode="bilinear", align_corners=False, antialias=False)
+    return scaled.round_().div_(255.0)
+
+
 def segment_indices(video_frames: int, num_frames: int) -> torch.Tensor:
     """Middle frame of each of ``num_frames`` equal segments (the SSv2 test rule).
 
@@ -454,15 +559,22 @@ def crop_positions(num_crops: int) -> tuple[int, ...]:
     return {1: (1,), 2: (0, 2), 3: (0, 1, 2)}[num_crops]
 
 
-def crop_offset(height: int, width: int, size: int, index: int) -> tuple[int, int]:
+def crop_offset(height: int, width: int, size: int, index: int, centre: str = "ceil") -> tuple[int, int]:
     """``(y, x)`` of square crop ``index`` (0 start, 1 centre, 2 end) along the long side.
 
-    Example (a 42-wide, 32-high frame, crop 32):
+    ``centre``: ``"ceil"`` (PySlowFast/PyTorchVideo) or ``"round"`` (torchvision's ``center_crop``,
+    Python's round: a half goes to the even side).
+
+    Example (a 42-wide, 32-high frame, crop 32; a 171-wide one, crop 112: 29.5 -> 30 both ways,
+    a 169-wide one: 28.5 -> 29 or 28):
         >>> [crop_offset(32, 42, 32, i) for i in range(3)]
         [(0, 0), (0, 5), (0, 10)]
+        >>> crop_offset(128, 171, 112, 1, "round"), crop_offset(128, 169, 112, 1), crop_offset(128, 169, 112, 1, "round")
+        ((8, 30), (8, 29), (8, 28))
     """
-    y = int(math.ceil((height - size) / 2))
-    x = int(math.ceil((width - size) / 2))
+    offset = (lambda n: int(round(n / 2.0))) if centre == "round" else (lambda n: int(math.ceil(n / 2)))
+    y = offset(height - size)
+    x = offset(width - size)
     if height > width:
         y = {0: 0, 1: y, 2: height - size}[index]
     else:
@@ -470,12 +582,12 @@ def crop_offset(height: int, width: int, size: int, index: int) -> tuple[int, in
     return y, x
 
 
-def uniform_crop(frames: torch.Tensor, size: int, index: int) -> torch.Tensor:
+def uniform_crop(frames: torch.Tensor, size: int, index: int, centre: str = "ceil") -> torch.Tensor:
     """Square crop ``index`` (0 start, 1 centre, 2 end along the long side) of ``(..., H, W)``."""
     height, width = frames.shape[-2:]
     if min(height, width) < size:
         raise ValueError(f"frames of {height}x{width} are smaller than the crop size {size}")
-    y, x = crop_offset(height, width, size, index)
+    y, x = crop_offset(height, width, size, index, centre)
     return frames[..., y : y + size, x : x + size]
 
 

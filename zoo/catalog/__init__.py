@@ -12,12 +12,15 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from zoo.catalog.torchvision_weights import fill as fill_from_torchvision
+
 #: A catalogue ``url`` without a scheme (the demo checkpoint shipped with the project) is a path
 #: relative to the folder that holds the ``zoo`` package (the project root, or site-packages).
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
-#: Catalogue files, in the order the tables are published.
-DATASET_FILES = ("kinetics400", "ssv2", "charades", "ava", "demo")
+#: Catalogue files, in the order the tables are published (torchvision's Kinetics-400 weights
+#: after PyTorchVideo's, in the same Kinetics-400 table).
+DATASET_FILES = ("kinetics400", "torchvision", "ssv2", "charades", "ava", "demo")
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +40,8 @@ def load_entries() -> list[dict]:
         url_base = defaults.pop("url_base", "")
         for raw in data.get("entry", []):
             record = {**defaults, **raw}
+            if "weights" in record:  # torchvision weights: figures read from their meta (torchvision_weights.py)
+                record = fill_from_torchvision(record)
             if "url" not in record and "file" in record:
                 record["url"] = url_base + record["file"]
             record.pop("file", None)
