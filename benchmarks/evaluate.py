@@ -232,6 +232,7 @@ def evaluate(
     progress: bool = True,
     thread_type: str | None = None,
     log: Callable[[str], None] | None = print,
+    fast: bool = False,
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -239,7 +240,8 @@ def evaluate(
     ``pretrained``/``checkpoint``; it maps a batch of views (a tensor, or ``[slow, fast]``)
     to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
     ``batch_size``: views per forward pass (default: all views of a video); ``limit``: the
-    first N videos only.
+    first N videos only. ``fast``: run the model through :func:`zoo.optimize` (BN folding,
+    torch.compile, ...; compiled for the batch of views this run feeds it).
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -276,6 +278,12 @@ def evaluate(
                 factory = model_factory or default_model_factory(pretrained, checkpoint)
                 model = factory(entry)
             model = model.eval().to(device)
+            if fast:
+                from zoo.fast import example_input
+
+                example = example_input(entry, batch=min(batch_size or spec.num_views, spec.num_views),
+                                        frames=spec.num_frames, size=spec.crop_size, device=device)
+                model = zoo.optimize(model, example, device=device)
             activation = output_activation(model)
             loader = torch.utils.data.DataLoader(
                 VideoViews(todo, spec, thread_type),
@@ -394,6 +402,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             progress=not args.quiet,
+            fast=args.fast,
         )
     except (AnnotationError, FileNotFoundError, ValueError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
@@ -429,5 +438,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile)")
     p.set_defaults(func=_cmd_evaluate)
     return p
