@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.reproduce",
     "benchmarks.audit",
     "benchmarks.predict",
+    "benchmarks.speed",
 )
 
 
