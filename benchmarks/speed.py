@@ -327,16 +327,16 @@ def decode_per_clip(path, spec) -> int:
         start_pts = stream.start_time or 0
     kept = 0
     for clip in spec.clip_indices(length, fps):
-        begin, end = int(clip[0]) / fps, (int(clip[-1]) + 1) / fps
+        first, last = int(clip[0]), int(clip[-1])
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            container.seek(start_pts + int(begin / time_base), stream=stream, backward=True)
+            container.seek(start_pts + int(first / fps / time_base), stream=stream, backward=True)
             frames = []
             for frame in container.decode(stream):
-                t = (frame.pts - start_pts) * time_base
-                if t >= end:
+                index = int(round((frame.pts - start_pts) * time_base * fps))
+                if index > last:
                     break
-                if t >= begin:
+                if index >= first:
                     frames.append(frame.to_rgb().to_ndarray())
             kept += len(frames)
     return kept
@@ -431,7 +431,7 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
         lines += [setting, ""]
     if model_rows:
         headers = ["model", "device", "dtype", "batch", "input (C x T x H x W)", "reference clips/s", "ours clips/s",
-                   "ours fast clips/s", "ours / ref", "fast / ref", "max |fast - ref|", "peak MB ref / ours / fast",
+                   "ours fast clips/s", "ours / ref", "fast / ref", "max abs diff, fast vs ref", "peak MB ref / ours / fast",
                    "fast paths", "note"]
         body = [[r["name"], r["device"], r["dtype"], r["batch"], r["input"], _fmt(r.get("ref_clips_s")),
                  _fmt(r.get("ours_clips_s")), _fmt(r.get("fast_clips_s")), _fmt(r.get("ours_ratio")),
@@ -519,7 +519,7 @@ def run(args: argparse.Namespace) -> int:
         names += [n for n in found if n not in names]
     out = Path(args.out)
     machine = machine_description(args.device)
-    command = "zoo speed " + " ".join(args.argv)
+    command = getattr(args, "command_line", "zoo speed")
     rows = read_rows(out / "speed.csv") if args.resume else []
     done = {(r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) for r in rows if r.get("section") == "model"}
     setting = args.setting or ""
@@ -588,18 +588,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``zoo speed`` command that reproduces this run (options that differ from the defaults)."""
+    defaults = vars(add_parser(argparse.ArgumentParser().add_subparsers()).parse_args([]))
+    parts = ["zoo speed", *args.names]
+    for key, value in vars(args).items():
+        if key in ("names", "func", "command", "setting") or value == defaults.get(key, value):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts.append(f"{flag} " + (",".join(map(str, value)) if key == "batch" else " ".join(map(str, value))))
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
 def _cmd_speed(args: argparse.Namespace) -> int:
-    args.argv = [a for a in sys.argv[2:]] if len(sys.argv) > 2 and sys.argv[1] == "speed" else []
+    args.command_line = _command_line(args)
     return run(args)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="zoo")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["speed", *(argv if argv is not None else sys.argv[1:])])
-    args.argv = list(argv if argv is not None else sys.argv[1:])
-    return run(args)
+    from benchmarks import cli
+
+    return cli.main(["speed", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":
