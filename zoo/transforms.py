@@ -274,16 +274,24 @@ class InputSpec:
         wanted = sorted({int(i) for clip in indices for i in clip})
         row_of = (lambda i: i) if rows is None else rows.__getitem__
         unique = frames[torch.tensor([row_of(i) for i in wanted], dtype=torch.long)]
-        # Scale each distinct frame once: clips overlap, and scaling is the costly step.
-        scaled = short_side_scale(to_float_chw(unique), self.side_size)
+        # Scale each distinct frame once: clips overlap, and scaling is the costly step. The
+        # frames stay channels-last in memory (as decoded): bilinear scaling runs 2-3x faster so.
+        scaled = short_side_scale(unique.permute(0, 3, 1, 2).float(), self.side_size)
         position = {frame: k for k, frame in enumerate(wanted)}
-        clips = [scaled[torch.tensor([position[int(i)] for i in clip])] for clip in indices]  # (T, C, H, W)
-        views = []
-        for clip in clips:
-            for crop_index in self.crop_indices():
-                views.append(uniform_crop(clip, self.crop_size, crop_index))
-        batch = torch.stack(views).permute(0, 2, 1, 3, 4)  # (V, C, T, H, W)
-        batch = normalize(batch, self.mean, self.std)
+        crops = [uniform_crop(scaled, self.crop_size, c) for c in self.crop_indices()]  # views (K, C, h, w)
+        num_frames = len(indices[0])
+        batch = torch.empty(len(indices) * len(crops), scaled.shape[1], num_frames, self.crop_size, self.crop_size)
+        # Each view written once, straight into the contiguous (V, C, T, H, W) batch.
+        for c, clip in enumerate(indices):
+            for k, crop in enumerate(crops):
+                view = batch[c * len(crops) + k]
+                for t, frame in enumerate(clip.tolist()):
+                    view[:, t].copy_(crop[position[frame]])
+        # [0, 1] then (x - mean) / std as one multiply-add per channel, in place on the contiguous
+        # batch (scaling is linear, so dividing by 255 after it is the same arithmetic).
+        mean, std = torch.tensor(self.mean), torch.tensor(self.std)
+        flat = batch.view(batch.shape[0], batch.shape[1], -1)
+        flat.mul_((1.0 / (255.0 * std)).view(1, -1, 1)).sub_((mean / std).view(1, -1, 1))
         if self.channel_order == "bgr":  # the references flip after normalising
             batch = batch.flip(1)
         if self.alpha:
