@@ -5,9 +5,24 @@ call it. It is applied *after* the weights are loaded, so checkpoints keep their
 the optimised model is for inference only (its batch norms are gone, folded into the
 convolutions, so its own ``state_dict`` is not a checkpoint: save the plain model).
 
-What it does, each step only where ``zoo speed`` measured a win (see ``results/speed.md``;
-figures below are 2 shared cores of the development machine, fp32, batch 1, interleaved
-repetitions, median of the ratio to the plain model):
+What it does, each step only where it measured a win. The decisions (2 shared cores of the
+development machine, an AMD EPYC under other engineers' load, fp32, batch 1, one view at the
+test crop unless said, interleaved repetitions, median time relative to the plain model):
+
+==================  ==========================  =====================  =====================
+step                X3D-XS 4x182x182            Slow R50 8x160x160     default on CPU
+==================  ==========================  =====================  =====================
+fold_bn             1.12x-1.64x (two runs)      1.02x                  on
+channels_last       1.15x alone; fold+CL 1.39x  fold+CL 1.12x          off (compile decides
+                    (below fold alone)                                 its own layout: fold+
+                                                                       compile+CL = fold+
+                                                                       compile, 1.99x)
+compile (+fold)     1.99x                       1.78x                  on
+==================  ==========================  =====================  =====================
+
+``results/speed.md`` has the per-entry figures against PyTorchVideo. On GPU nothing was
+measured here (no GPU was lent to this work): the CUDA defaults (fold, channels_last, no
+compile) are the conventional choice and ``zoo speed --device cuda`` is the way to revisit them.
 
 - **Batch norm folded into the preceding convolution** (``fold_bn``): an eval-mode BN is an
   affine map per channel, so ``BN(conv(x)) = conv'(x)`` with scaled weights and a bias. It
@@ -33,8 +48,12 @@ repetitions, median of the ratio to the plain model):
 Example:
     >>> import torch, zoo
     >>> plain = zoo.create_model("x3d_xs")
+    >>> model = zoo.create_model("x3d_xs")
+    >>> _ = model.load_state_dict(plain.state_dict())
     >>> x = torch.randn(1, 3, 4, 64, 64)
-    >>> fast = zoo.optimize(zoo.create_model("x3d_xs"), example=x, compile=False)
+    >>> fast = zoo.optimize(model, example=x, compile=False)  # compile=True: slower start, faster runs
+    >>> fast.fast_paths
+    ['fold_bn']
     >>> bool((fast(x) - plain(x)).abs().max() < 1e-4)
     True
 """
@@ -239,7 +258,8 @@ def optimize(
     are) picks the defaults in :data:`DEFAULTS`; ``fold_bn``/``channels_last``/``compile``
     override them. ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
     for ``bf16``). ``check`` compares the fp32 result with the plain model within ``atol``
-    and restores any step that breaks it.
+    and restores any step that breaks it. ``model`` itself is changed (its batch norms are
+    folded away): optimise a copy to keep the plain model.
 
     Example:
         >>> import torch, zoo
