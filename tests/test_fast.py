@@ -175,3 +175,26 @@ def test_forward_views_batches_across_videos():
 def test_bad_dtype_is_refused():
     with pytest.raises(ValueError, match="dtype"):
         optimize(nn.Conv3d(1, 1, 1), torch.zeros(1, 1, 1, 1, 1), dtype="int8")
+
+
+def test_evaluate_fast_gives_the_plain_scores(tmp_path):
+    """``zoo evaluate --fast`` (folded, compiled) scores every video as the plain model does."""
+    from benchmarks.datasets import read_path_label_list
+    from benchmarks.evaluate import evaluate, read_scores
+    from tests.videos import write_colour_dataset
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(0, 0), (2, 1)])
+    dataset = read_path_label_list(annotations, tmp_path / "videos", name="colours")
+
+    def factory(entry):
+        torch.manual_seed(0)
+        return randomize_norm_stats(zoo.create_model(entry.name))
+
+    scores = {}
+    for fast in (False, True):
+        out = tmp_path / f"fast_{fast}"
+        evaluate("i3d_tiny_8x4_demo", dataset, out, model_factory=factory, views="2x3", progress=False, log=None, fast=fast)
+        scores[fast] = {k: torch.tensor(r["scores"]) for k, r in read_scores(out / "scores.jsonl").items()}
+    assert scores[True].keys() == scores[False].keys() and len(scores[True]) == 2
+    for key, plain in scores[False].items():
+        assert (scores[True][key] - plain).abs().max().item() <= 1e-4
