@@ -367,6 +367,12 @@ def summary_line(result: dict) -> str:
     text += f" over {result['videos']}/{result['total']} videos"
     if result["failed"]:
         text += f"; {result['failed']} failed (listed in {result['failures_file']})"
+    timing = result.get("timing") or {}
+    if timing.get("videos_this_run"):
+        n = timing["videos_this_run"]
+        # decoding overlaps the model when workers > 0: the two can add up to more than the wall time
+        text += (f"; this run {n / timing['wall_s']:.2f} videos/s, per video decode+views {timing['decode_s'] / n:.2f} s, "
+                 f"model {timing['model_s'] / n:.2f} s ({timing['workers']} workers)")
     return text
 
 
