@@ -57,7 +57,7 @@ SAMPLE_VIDEOS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 CSV_COLUMNS = [
     "section", "name", "device", "dtype", "batch", "input", "reps",
     "ref_clips_s", "ours_clips_s", "fast_clips_s", "ours_ratio", "fast_ratio",
-    "ours_max_diff", "fast_max_diff", "ref_peak_mb", "ours_peak_mb", "fast_peak_mb", "fast_paths",
+    "ours_max_diff", "fast_max_diff", "ref_peak_mb", "ours_peak_mb", "fast_peak_mb", "fast_paths", "output_max_abs",
     "video", "size", "frames", "views", "ours_s", "ours_decode_s", "ours_views_s", "per_clip_s", "pyav_s",
     "speedup_vs_per_clip", "ratio_to_pyav", "note",
 ]
@@ -285,6 +285,7 @@ def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool,
         row["fast_ratio"] = result["ours"][0] / result["fast"][0]
         row["fast_max_diff"] = _max_diff(outputs["fast"], outputs["ours"])
         note.append("no reference: fast ratio is to our plain model")
+    row["output_max_abs"] = float((expected if expected is not None else outputs["ours"]).abs().max())
     row["note"] = "; ".join(note)
     log(f"{entry.name} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
         + (f"; fast/ref {row['fast_ratio']:.2f}x" if row.get("fast_ratio") else ""))
@@ -434,11 +435,11 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
         lines += [setting, ""]
     if model_rows:
         headers = ["model", "device", "dtype", "batch", "input (C x T x H x W)", "reference clips/s", "ours clips/s",
-                   "ours fast clips/s", "ours / ref", "fast / ref", "max abs diff, fast vs ref", "peak MB ref / ours / fast",
+                   "ours fast clips/s", "ours / ref", "fast / ref", "max abs diff, fast vs ref", "max abs output", "peak MB ref / ours / fast",
                    "fast paths", "note"]
         body = [[r["name"], r["device"], r["dtype"], r["batch"], r["input"], _fmt(r.get("ref_clips_s")),
                  _fmt(r.get("ours_clips_s")), _fmt(r.get("fast_clips_s")), _fmt(r.get("ours_ratio")),
-                 _fmt(r.get("fast_ratio")), _fmt(r.get("fast_max_diff")),
+                 _fmt(r.get("fast_ratio")), _fmt(r.get("fast_max_diff")), _fmt(r.get("output_max_abs"), 3),
                  " / ".join(_fmt(r.get(f"{k}_peak_mb"), 0) for k in ("ref", "ours", "fast")),
                  r.get("fast_paths") or "-", r.get("note") or ""] for r in model_rows]
         lines += ["## Models", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
