@@ -273,7 +273,9 @@ class InputSpec:
         """
         wanted = sorted({int(i) for clip in indices for i in clip})
         row_of = (lambda i: i) if rows is None else rows.__getitem__
-        unique = frames[torch.tensor([row_of(i) for i in wanted], dtype=torch.long)]
+        order = [row_of(i) for i in wanted]
+        # a decoder's frames are usually exactly the needed ones, in order: no gather copy then
+        unique = frames if order == list(range(frames.shape[0])) else frames[torch.tensor(order, dtype=torch.long)]
         # Scale each distinct frame once: clips overlap, and scaling is the costly step. The
         # frames stay channels-last in memory (as decoded): bilinear scaling runs 2-3x faster so.
         scaled = short_side_scale(unique.permute(0, 3, 1, 2).float(), self.side_size)
