@@ -410,7 +410,7 @@ def _fmt(value, digits: int = 2) -> str:
     if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-2 else f"{value:.{digits}f}"
+        return f"{value:.{digits}g}" if abs(value) < 1e-2 else (f"{value:.3g}" if abs(value) >= 1e4 else f"{value:.{digits}f}")
     return str(value)
 
 
