@@ -288,7 +288,7 @@ def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool,
     row["output_max_abs"] = float((expected if expected is not None else outputs["ours"]).abs().max())
     row["note"] = "; ".join(note)
     log(f"{entry.name} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
-        + (f"; fast/ref {row['fast_ratio']:.2f}x" if row.get("fast_ratio") else ""))
+        + (f"; fast/{'ref' if 'ref' in result else 'ours'} {row['fast_ratio']:.2f}x" if row.get("fast_ratio") else ""))
     return row
 
 
