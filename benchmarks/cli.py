@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.audit",
     "benchmarks.predict",
     "benchmarks.merge",
+    "benchmarks.speed",
 )
 
 

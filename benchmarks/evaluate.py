@@ -235,6 +235,7 @@ def evaluate(
     log: Callable[[str], None] | None = print,
     distributed: bool | None = None,
     protocol_of: str | None = None,
+    fast: bool = False,
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -248,6 +249,9 @@ def evaluate(
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
     (:mod:`benchmarks.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
     decoding processes per rank), ``False`` never does. Every rank returns the merged result.
+
+    ``fast``: run the model through :func:`zoo.optimize` (BN folding,
+    torch.compile, ...; compiled for the batch of views this run feeds it).
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -295,7 +299,14 @@ def evaluate(
         if not todo:
             return None
         factory = model_factory or default_model_factory(pretrained, checkpoint)
-        return (model if model is not None else factory(entry)).eval().to(device)
+        built = (model if model is not None else factory(entry)).eval().to(device)
+        if fast:
+            from zoo.fast import example_input
+
+            example = example_input(entry, batch=min(batch_size or spec.num_views, spec.num_views),
+                                    frames=spec.num_frames, size=spec.crop_size, device=device)
+            built = zoo.optimize(built, example, device=device)
+        return built
 
     # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
     model = ranks.in_waves(build)
@@ -463,6 +474,12 @@ def summary_line(result: dict) -> str:
     text += f" over {result['videos']}/{result['total']} videos"
     if result["failed"]:
         text += f"; {result['failed']} failed (listed in {result['failures_file']})"
+    timing = result.get("timing") or {}
+    if timing.get("videos_this_run"):
+        n = timing["videos_this_run"]
+        # decoding overlaps the model when workers > 0: the two can add up to more than the wall time
+        text += (f"; this run {n / timing['wall_s']:.2f} videos/s, per video decode+views {timing['decode_s'] / n:.2f} s, "
+                 f"model {timing['model_s'] / n:.2f} s ({timing['workers']} workers)")
     return text
 
 
@@ -505,6 +522,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
             protocol_of=args.protocol_of,
+            fast=args.fast,
         )
     except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
@@ -544,6 +562,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile)")
     from benchmarks.ava_evaluate import add_arguments
 
     add_arguments(p)

@@ -8,6 +8,7 @@ Example:
 
 from zoo.checkpoints import load_checkpoint
 from zoo.factory import create_model
+from zoo.fast import optimize
 from zoo.registry import (
     BuilderNotAvailableError,
     UnknownModelError,
@@ -50,6 +51,7 @@ __all__ = [
     "get_entry",
     "list_models",
     "load_checkpoint",
+    "optimize",
     "predict",
 ]
 __version__ = "0.1.0"

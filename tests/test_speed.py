@@ -1,0 +1,57 @@
+"""zoo speed: runs on the tiny demo entry and a tiny video, writes well-formed tables."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+
+import zoo
+from benchmarks import cli, speed
+from tests.videos import write_index_video
+from zoo.transforms import InputSpec
+
+
+def test_models_table_for_the_demo_entry(tmp_path):
+    code = cli.main(["speed", "i3d_tiny_8x4_demo", "--no-data", "--reps", "2", "--batch", "1,2", "--out", str(tmp_path)])
+    assert code == 0
+    md = (tmp_path / "speed.md").read_text()
+    assert f"torch {torch.__version__}" in md and "CPUs" in md and "GPU: none" in md
+    rows = [line for line in md.splitlines() if line.startswith("| i3d_tiny_8x4_demo")]
+    assert len(rows) == 2  # one per batch size
+    header = next(line for line in md.splitlines() if line.startswith("| model"))
+    assert all(r.count("|") == header.count("|") for r in rows)
+    with open(tmp_path / "speed.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [int(r["batch"]) for r in table] == [1, 2]
+    for r in table:
+        assert r["section"] == "model" and float(r["ours_clips_s"]) > 0 and r["threads"] == str(torch.get_num_threads())
+        # the demo entry has no PyTorchVideo counterpart: no reference column, no ratio
+        assert r["ref_clips_s"] == "" and r["ours_ratio"] == ""
+
+
+def test_data_path_row(tmp_path):
+    video = write_index_video(tmp_path / "v.mp4", num_frames=40, fps=30, height=48, width=96)
+    code = cli.main(["speed", "--no-models", "--videos", str(video), "--data-model", "i3d_tiny_8x4_demo",
+                     "--views", "2x3", "--data-reps", "1", "--out", str(tmp_path / "out")])
+    assert code == 0
+    (row,) = speed.read_rows(tmp_path / "out" / "speed.csv")
+    assert (row["section"], row["video"], row["size"], row["frames"], row["views"]) == ("data", "v.mp4", "96x48", 40, "2x3")
+    assert row["ours_s"] >= row["ours_decode_s"] > 0 and row["per_clip_s"] > 0 and row["pyav_s"] > 0
+    assert abs(row["speedup_vs_per_clip"] - row["per_clip_s"] / row["ours_s"]) < 1e-3 * row["speedup_vs_per_clip"]
+    assert "| v.mp4" in (tmp_path / "out" / "speed.md").read_text()
+
+
+def test_baselines_decode_what_the_clips_need(tmp_path):
+    video = write_index_video(tmp_path / "v.mp4", num_frames=60, fps=30)
+    spec = InputSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"), views="3x1")
+    needed = {int(i) for clip in spec.clip_indices(60, 30.0) for i in clip}
+    assert speed.decode_needed_frames(video, spec) == len(needed)
+    # per clip, every frame of the clip's span (8 frames x 4 at 30 fps = 32 frames), as EncodedVideo does
+    spans = [int(c[-1]) - int(c[0]) + 1 for c in spec.clip_indices(60, 30.0)]
+    assert speed.decode_per_clip(video, spec) == sum(spans)
+
+
+def test_unknown_name_is_a_cli_error(capsys):
+    assert cli.main(["speed", "x3d_xxl", "--no-data"]) == 2
+    assert "x3d" in capsys.readouterr().err

@@ -1,0 +1,373 @@
+"""Inference fast paths: :func:`optimize` turns a loaded zoo model into a faster one.
+
+The switch is one function; ``zoo.create_model(name, fast=True)`` and ``zoo evaluate --fast``
+call it. It is applied *after* the weights are loaded, so checkpoints keep their format;
+the optimised model is for inference only (its batch norms are gone, folded into the
+convolutions, so its own ``state_dict`` is not a checkpoint: save the plain model).
+
+What it does, each step only where it measured a win. The decisions (2 shared cores of the
+development machine, an AMD EPYC under other engineers' load, fp32, batch 1, one view at the
+test crop unless said, interleaved repetitions, median time relative to the plain model):
+
+==================  ==========================  =====================  =====================
+step                X3D-XS 4x182x182            Slow R50 8x160x160     default on CPU
+==================  ==========================  =====================  =====================
+fold_bn             1.12x-1.64x (two runs)      1.02x                  on
+channels_last       1.15x alone; fold+CL 1.39x  fold+CL 1.12x          off (compile decides
+                    (below fold alone)                                 its own layout: fold+
+                                                                       compile+CL = fold+
+                                                                       compile, 1.99x)
+compile (+fold)     1.99x                       1.78x                  on
+==================  ==========================  =====================  =====================
+
+``results/speed.md`` has the per-entry figures against PyTorchVideo. On GPU nothing was
+measured here (no GPU was lent to this work): the CUDA defaults (fold, channels_last, no
+compile) are the conventional choice and ``zoo speed --device cuda`` is the way to revisit them.
+
+- **Batch norm folded into the preceding convolution** (``fold_bn``): an eval-mode BN is an
+  affine map per channel, so ``BN(conv(x)) = conv'(x)`` with scaled weights and a bias. It
+  saves one full pass over every activation tensor. The pairs are found by running the
+  model once on an example input with hooks (a BN whose input *is* a convolution's output
+  tensor), so every family (ResNet, SlowFast, CSN, R(2+1)D, X3D, MViT, detection) is
+  covered without per-family tables. The folded model is checked against the plain one on
+  that input (``check``); a mismatch restores the plain model with a warning.
+- **channels_last_3d** (``channels_last``): NDHWC memory layout for the weights and the
+  input; oneDNN (CPU) and cuDNN (GPU) run 3D convolutions in it without reorders.
+- **torch.compile** (``compile``, inductor): graph capture, fused element-wise work and,
+  on CPU, frozen prepacked weights (``freezing``). Compiling happens on the first call with
+  the example input; if it fails (no compiler, unsupported op) the eager model is used and
+  a warning says why. Compiled kernels are cached on disk (``TORCHINDUCTOR_CACHE_DIR``,
+  default ``$TORCH_HOME/zoo_inductor``), so a second process starts fast.
+- **Attention**: MViT already calls ``F.scaled_dot_product_attention`` (the fused kernel:
+  flash/memory-efficient on GPU, the fused CPU kernel otherwise); nothing to change.
+- **GPU only** (``device="cuda"``): ``torch.backends.cudnn.benchmark`` (fixed input shapes
+  in an evaluation, so the autotuned algorithm is reused) and autocast to ``bf16``/``fp16``
+  (``dtype``); batching the views of several videos into one forward pass is
+  :func:`forward_views` (the caller chooses the batch).
+
+Example:
+    >>> import torch, zoo
+    >>> plain = zoo.create_model("x3d_xs")
+    >>> model = zoo.create_model("x3d_xs")
+    >>> _ = model.load_state_dict(plain.state_dict())
+    >>> x = torch.randn(1, 3, 4, 64, 64)
+    >>> fast = zoo.optimize(model, example=x, compile=False)  # compile=True: slower start, faster runs
+    >>> fast.fast_paths
+    ['fold_bn']
+    >>> bool((fast(x) - plain(x)).abs().max() < 1e-4)
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: Reduced-precision dtypes accepted for ``dtype`` (autocast; fp32 is the plain model).
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+#: What ``optimize`` does by default on each device (decided by ``zoo speed``; see above).
+DEFAULTS = {
+    "cpu": {"fold_bn": True, "channels_last": False, "compile": True},
+    "cuda": {"fold_bn": True, "channels_last": True, "compile": False},
+}
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def example_input(model_or_entry, *, batch: int = 1, frames: int | None = None, size: int | None = None,
+                  device: str | torch.device = "cpu") -> object:
+    """A random input of the right form for a zoo model (or entry): tensor, ``[slow, fast]``,
+    or ``(clip, boxes)`` for AVA detectors. ``frames``/``size`` default to the entry's test clip.
+
+    Example:
+        >>> import zoo
+        >>> example_input(zoo.get_entry("slowfast_r50"), frames=8, size=32)[0].shape
+        torch.Size([1, 3, 2, 32, 32])
+    """
+    import zoo
+
+    entry = model_or_entry
+    if isinstance(model_or_entry, nn.Module):
+        entry = zoo.get_entry(model_or_entry.zoo_entry)
+    frames = frames or entry.num_frames
+    size = size or entry.crop_size
+    gen = torch.Generator().manual_seed(0)
+    clip = torch.randn(batch, 3, frames, size, size, generator=gen).to(device)
+    if entry.arch == "slowfast":
+        from zoo.transforms import slow_indices
+
+        clip = [clip.index_select(2, slow_indices(frames, entry.alpha).to(clip.device)), clip]
+    if entry.dataset == "ava":
+        boxes = torch.tensor([[b, 2.0, 2.0, size - 3.0, size - 3.0] for b in range(batch)], device=device)
+        return (clip, boxes)
+    return clip
+
+
+def _call(model: nn.Module, example):
+    return model(*example) if isinstance(example, tuple) else model(example)
+
+
+def conv_bn_pairs(model: nn.Module, example) -> list[tuple[str, str]]:
+    """``(conv name, bn name)`` for every BN whose input is exactly a convolution's output.
+
+    Found by one forward pass with hooks. In every zoo family such a conv output feeds only
+    that BN (:func:`optimize` still checks the folded model's output).
+    """
+    names = {m: n for n, m in model.named_modules()}
+    produced: dict[int, nn.Module] = {}
+    keep: list[torch.Tensor] = []  # hold outputs so ids are not reused during the pass
+    pairs: dict[str, str] = {}
+
+    def after_conv(module, _inputs, output):
+        produced[id(output)] = module
+        keep.append(output)
+
+    def before_norm(module, inputs):
+        conv = produced.get(id(inputs[0]))
+        if conv is not None and names[module] not in pairs.values():
+            pairs[names[conv]] = names[module]
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, _CONVS):
+            handles.append(module.register_forward_hook(after_conv))
+        elif isinstance(module, _NORMS):
+            handles.append(module.register_forward_pre_hook(before_norm))
+    try:
+        with torch.no_grad():
+            _call(model, example)
+    finally:
+        for h in handles:
+            h.remove()
+    # a conv reused by two BNs (or one BN fed by two convs) cannot be folded
+    seen: dict[str, int] = {}
+    for bn in pairs.values():
+        seen[bn] = seen.get(bn, 0) + 1
+    return [(c, b) for c, b in pairs.items() if seen[b] == 1]
+
+
+def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> None:
+    """Fold eval-mode ``bn`` into ``conv`` in place: ``bn(conv(x)) == conv(x)`` afterwards."""
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1.0 / torch.sqrt(bn.running_var + bn.eps)
+        shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * scale
+        weight = conv.weight * scale.reshape(-1, *([1] * (conv.weight.dim() - 1)))
+        bias = shift if conv.bias is None else conv.bias * scale + shift
+        conv.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)
+        conv.bias = nn.Parameter(bias.to(conv.weight.dtype).detach().clone(), requires_grad=False)
+
+
+def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def fold_batch_norms(model: nn.Module, example) -> int:
+    """Fold every foldable BN of ``model`` (eval mode) into its convolution; returns how many."""
+    pairs = conv_bn_pairs(model, example)
+    for conv_name, bn_name in pairs:
+        fold_conv_bn(model.get_submodule(conv_name), model.get_submodule(bn_name))
+        _set_submodule(model, bn_name, nn.Identity())
+    return len(pairs)
+
+
+def _max_diff(a, b) -> float:
+    if isinstance(a, torch.Tensor):
+        return float((a.float() - b.float()).abs().max()) if a.numel() else 0.0
+    return max(_max_diff(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _max_abs(a) -> float:
+    if isinstance(a, torch.Tensor):
+        return float(a.float().abs().max()) if a.numel() else 0.0
+    return max(_max_abs(x) for x in a)
+
+
+def _tolerance(reference, atol: float) -> float:
+    """``atol``, scaled by the output's magnitude where that exceeds 1: fp32 rounding grows
+    with it (deep networks with random weights give logits in the hundreds), and a wrong
+    fold changes outputs by far more than 1e-4 of their scale."""
+    return atol * max(1.0, _max_abs(reference))
+
+
+def _to_channels_last(x):
+    if isinstance(x, torch.Tensor):
+        return x.contiguous(memory_format=torch.channels_last_3d) if x.dim() == 5 else x
+    if isinstance(x, list | tuple):
+        return type(x)(_to_channels_last(v) for v in x)
+    return x
+
+
+def _inductor_cache_dir() -> str:
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "torch")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(home) / "zoo_inductor")
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
+class FastModel(nn.Module):
+    """The optimised model: input layout, autocast and the compiled/eager fallback around ``module``.
+
+    ``module`` is the (folded, re-laid-out) model; ``self.fast_paths`` lists what was applied.
+    """
+
+    def __init__(self, module: nn.Module, *, channels_last: bool, autocast: torch.dtype | None, device: str):
+        super().__init__()
+        self.module = module
+        self.channels_last = channels_last
+        self.autocast = autocast
+        self.device_type = device
+        self.compiled = None
+        self.fast_paths: list[str] = []
+        if hasattr(module, "zoo_entry"):
+            self.zoo_entry = module.zoo_entry
+
+    def _run(self, runner, args):
+        if self.channels_last:
+            args = _to_channels_last(args)
+        ctx = torch.autocast(self.device_type, dtype=self.autocast) if self.autocast is not None else contextlib.nullcontext()
+        with ctx:
+            out = runner(*args)
+        return out.float() if self.autocast is not None and isinstance(out, torch.Tensor) else out
+
+    @torch.inference_mode()  # inference only, and one grad mode (else dynamo recompiles per mode)
+    def forward(self, *args):
+        if self.compiled is not None:
+            try:
+                return self._run(self.compiled, args)
+            except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager
+                warnings.warn(f"torch.compile failed ({err.__class__.__name__}: {str(err)[:200]}); running eager", stacklevel=2)
+                self.compiled = None
+                self.fast_paths = [p for p in self.fast_paths if p != "compile"]
+        return self._run(self.module, args)
+
+
+def optimize(
+    model: nn.Module,
+    example=None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str = "fp32",
+    fold_bn: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | None = None,
+    check: bool = True,
+    atol: float = 1e-4,
+) -> FastModel:
+    """The inference fast paths for ``model`` (a zoo model with its weights loaded), in eval mode.
+
+    ``example``: an input of the shape the model will see (default: the entry's test clip,
+    batch 1, from :func:`example_input`); it finds the conv/BN pairs, checks the folded
+    model and warms up the compiled one. ``device`` (default: where the model's weights
+    are) picks the defaults in :data:`DEFAULTS`; ``fold_bn``/``channels_last``/``compile``
+    override them. ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
+    for ``bf16``). ``check`` compares the fp32 result with the plain model within ``atol``
+    (times the output's largest magnitude when above 1) and restores any step that breaks it. ``model`` itself is changed (its batch norms are
+    folded away): optimise a copy to keep the plain model.
+
+    Example:
+        >>> import torch, zoo
+        >>> fast = zoo.optimize(zoo.create_model("i3d_tiny_8x4_demo"), compile=False)
+        >>> fast.fast_paths
+        ['fold_bn']
+    """
+    if dtype not in AUTOCAST_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(AUTOCAST_DTYPES)}, got {dtype!r}")
+    model = model.eval()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(device)
+    defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+    fold_bn = defaults["fold_bn"] if fold_bn is None else fold_bn
+    channels_last = defaults["channels_last"] if channels_last is None else channels_last
+    compile = defaults["compile"] if compile is None else compile
+    if example is None:
+        example = example_input(model, device=device)
+    args = example if isinstance(example, tuple) else (example,)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes during an evaluation: tune once
+
+    with torch.no_grad():
+        reference = _call(model, example) if check else None
+        applied: list[str] = []
+        if fold_bn:
+            state = {k: v.clone() for k, v in model.state_dict().items()}
+            modules = dict(model.named_modules())
+            pairs = conv_bn_pairs(model, example)
+            for conv_name, bn_name in pairs:
+                fold_conv_bn(modules[conv_name], modules[bn_name])
+                _set_submodule(model, bn_name, nn.Identity())
+            if check and pairs and _max_diff(_call(model, example), reference) > _tolerance(reference, atol):
+                warnings.warn("folding batch norms changed the output; keeping them", stacklevel=2)
+                for conv_name, bn_name in pairs:
+                    _set_submodule(model, bn_name, modules[bn_name])
+                    modules[conv_name].bias = None
+                model.load_state_dict(state)
+            elif pairs:
+                applied.append("fold_bn")
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last_3d) if _has_5d_weights(model) else model
+            applied.append("channels_last")
+        autocast = AUTOCAST_DTYPES[dtype]
+        if autocast is not None:
+            applied.append(f"autocast_{dtype}")
+        fast = FastModel(model, channels_last=channels_last, autocast=autocast, device=device.type)
+        fast.fast_paths = applied
+        if compile:
+            _inductor_cache_dir()
+            try:
+                from torch._inductor import config as inductor_config
+
+                inductor_config.freezing = device.type == "cpu"
+                fast.compiled = torch.compile(model, backend="inductor", dynamic=False)
+                fast.fast_paths.append("compile")
+                warm = fast(*args)  # compile now, with the example, so failures fall back here
+            except Exception as err:  # noqa: BLE001
+                warnings.warn(f"torch.compile unavailable ({err.__class__.__name__}: {str(err)[:200]}); running eager", stacklevel=2)
+                fast.compiled = None
+                fast.fast_paths = [p for p in fast.fast_paths if p != "compile"]
+        if check and autocast is None and (channels_last or fast.compiled is not None):
+            diff = _max_diff(warm if fast.compiled is not None else fast(*args), reference)
+            if diff > _tolerance(reference, atol):
+                warnings.warn(f"fast paths changed the output by {diff:.2g} > {atol:g}; using eager NCDHW", stacklevel=2)
+                model = model.to(memory_format=torch.contiguous_format)
+                fast.module, fast.compiled, fast.channels_last = model, None, False
+                fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last")]
+    return fast.eval()
+
+
+def _has_5d_weights(model: nn.Module) -> bool:
+    return any(p.dim() == 5 for p in model.parameters())
+
+
+def forward_views(model: nn.Module, views: Sequence, batch: int):
+    """Run ``views`` (a list of per-video view batches, tensors or ``[slow, fast]``) through
+    ``model`` ``batch`` views at a time, across videos; returns one output per video.
+
+    On a GPU, filling each forward pass with views of several videos keeps it busy.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Flatten()
+        >>> [o.shape for o in forward_views(net, [torch.zeros(3, 2, 1), torch.zeros(2, 2, 1)], batch=4)]
+        [torch.Size([3, 2]), torch.Size([2, 2])]
+    """
+    counts = [(v[0] if isinstance(v, list | tuple) else v).shape[0] for v in views]
+    if isinstance(views[0], list | tuple):
+        joined = [torch.cat([v[p] for v in views]) for p in range(len(views[0]))]
+        total = joined[0].shape[0]
+        chunks = [[j[i : i + batch] for j in joined] for i in range(0, total, batch)]
+    else:
+        joined = torch.cat(list(views))
+        chunks = [joined[i : i + batch] for i in range(0, joined.shape[0], batch)]
+    with torch.no_grad():
+        out = torch.cat([model(c) for c in chunks])
+    return list(out.split(counts))
