@@ -70,13 +70,13 @@ from benchmarks import ava, shards
 from benchmarks.ava_input import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
 from benchmarks.files import atomic_write, write_json_atomic
 
+# A run folder has the classification runs' layout (config, failures, metrics, records: the
+# keyframes in order and the input files, what `zoo merge` needs besides the result files)
+# plus the detections and the finished-keyframe offsets.
+from benchmarks.evaluate import CONFIG_FILE, FAILURES_FILE, METRICS_FILE, RECORDS_FILE  # noqa: E402
+
 DETECTIONS_FILE = "detections.csv"
 DONE_FILE = "keyframes_done.csv"
-FAILURES_FILE = "failures.jsonl"
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.json"
-#: The keyframes in order and the input files: what the merge (`zoo merge`) needs besides the result files.
-RECORDS_FILE = "records.json"
 
 
 # --------------------------------------------------------------------------- results files

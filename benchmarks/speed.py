@@ -151,8 +151,12 @@ def build_reference(entry) -> nn.Module | None:
     return model.eval()
 
 
-def randomize_norm_stats(model: nn.Module, seed: int = 0) -> None:
-    """Non-trivial batch-norm statistics, so both models (and BN folding) do real work."""
+def randomize_norm_stats(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every batch norm non-trivial statistics and affine parameters; returns ``model``.
+
+    Freshly initialised batch norms are the identity in eval mode, which would hide a
+    misplaced norm and give BN folding nothing to do; random statistics make each one matter.
+    """
     gen = torch.Generator().manual_seed(seed)
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -162,6 +166,8 @@ def randomize_norm_stats(model: nn.Module, seed: int = 0) -> None:
             if module.affine:
                 module.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
                 module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.num_batches_tracked.fill_(1000)
+    return model
 
 
 def _share_weights(reference: nn.Module, ours: nn.Module) -> bool:

@@ -7,25 +7,8 @@ import torch
 from torch import nn
 
 import zoo
-
-
-def randomize_norm_stats(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every batch norm non-trivial statistics and affine parameters.
-
-    Freshly initialised batch norms are the identity in eval mode, which would hide a
-    misplaced or missing norm; random statistics make each one matter.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            if module.affine:
-                module.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-                module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
-            module.num_batches_tracked.fill_(1000)
-    return model
+# one definition, shared with the speed benchmark (which times models under the same statistics)
+from benchmarks.speed import randomize_norm_stats  # noqa: F401
 
 
 def write_published_checkpoint(model: nn.Module, path, prefix: str = "") -> None:
