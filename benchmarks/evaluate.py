@@ -236,6 +236,7 @@ def evaluate(
     distributed: bool | None = None,
     protocol_of: str | None = None,
     fast: bool = False,
+    dtype: str = "fp32",
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
@@ -251,7 +252,8 @@ def evaluate(
     decoding processes per rank), ``False`` never does. Every rank returns the merged result.
 
     ``fast``: run the model through :func:`zoo.optimize` (BN folding,
-    torch.compile, ...; compiled for the batch of views this run feeds it).
+    torch.compile, CUDA graphs, ...; compiled for the batch of views this run feeds it).
+    ``dtype``: ``bf16``/``fp16`` runs the model under autocast (with or without ``fast``).
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -276,6 +278,8 @@ def evaluate(
     config = _config(entry, spec, dataset, pretrained, checkpoint, model_tag)
     if rules_entry is not None:  # only then: earlier runs' config.json have no such key
         config["protocol_of"] = rules_entry.name
+    if dtype != "fp32":  # likewise; reduced precision changes the scores, so a resume must match it
+        config["dtype"] = dtype
     records = dataset.records[:limit] if limit else list(dataset.records)
     keys = [r.key for r in records]
 
@@ -300,12 +304,13 @@ def evaluate(
             return None
         factory = model_factory or default_model_factory(pretrained, checkpoint)
         built = (model if model is not None else factory(entry)).eval().to(device)
-        if fast:
+        if fast or dtype != "fp32":
             from zoo.fast import example_input
 
             example = example_input(entry, batch=min(batch_size or spec.num_views, spec.num_views),
                                     frames=spec.num_frames, size=spec.crop_size, device=device)
-            built = zoo.optimize(built, example, device=device)
+            plain = {} if fast else {"fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False}
+            built = zoo.optimize(built, example, device=device, dtype=dtype, **plain)
         return built
 
     # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
@@ -523,6 +528,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             protocol_of=args.protocol_of,
             fast=args.fast,
+            dtype=args.dtype,
         )
     except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
         print(f"zoo evaluate: {err}", file=sys.stderr)
@@ -562,7 +568,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile)")
+    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile "
+                   "on CPU, CUDA graphs on GPU)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="autocast the model to bf16/fp16 (GPU; bf16 also on CPU)")
     from benchmarks.ava_evaluate import add_arguments
 
     add_arguments(p)

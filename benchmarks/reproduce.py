@@ -137,12 +137,14 @@ def evaluate_demo(
     workers: int = 1,
     fresh: bool = True,
     progress: bool = True,
+    **options,
 ) -> dict:
     """Render the demo's held-out videos and evaluate the demo entry on them (full protocol).
 
     ``videos`` renders and evaluates only the first held-out videos (a quick check). ``fresh``
     clears the entry's results folder first: the benchmark measures anew every time instead of
-    resuming scores that an older checkpoint may have produced.
+    resuming scores that an older checkpoint may have produced. ``options`` go to
+    :func:`benchmarks.evaluate.evaluate` (``device``, ``fast``, ``dtype``, ``batch_size``).
     """
     import zoo
     from benchmarks import demo_data
@@ -162,7 +164,7 @@ def evaluate_demo(
     target = run_dir(out, DEMO_ENTRY)
     if fresh and target.exists():
         shutil.rmtree(target)
-    return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, progress=progress)
+    return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, progress=progress, **options)
 
 
 def benchmark(out: str | Path = "results", *, data_root: str | Path | None = None, complexity: bool = True) -> dict:

@@ -59,7 +59,7 @@ CSV_COLUMNS = [
     "ref_clips_s", "ours_clips_s", "fast_clips_s", "ours_ratio", "fast_ratio",
     "ours_max_diff", "fast_max_diff", "ref_peak_mb", "ours_peak_mb", "fast_peak_mb", "fast_paths", "output_max_abs",
     "video", "size", "frames", "views", "ours_s", "ours_decode_s", "ours_views_s", "per_clip_s", "pyav_s",
-    "speedup_vs_per_clip", "ratio_to_pyav", "note",
+    "speedup_vs_per_clip", "ratio_to_pyav", "videos", "top1_agreement", "top1_a", "top1_b", "max_abs_diff", "note",
 ]
 
 
@@ -240,9 +240,30 @@ def _input_label(x) -> str:
     return "x".join(map(str, x.shape[1:]))
 
 
-def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool, reps: int,
-                  reference: bool, frames: int | None = None, size: int | None = None, log=print) -> dict:
-    """One row of the model table (see the module docstring)."""
+class Autocast(nn.Module):
+    """``module`` run under autocast to ``dtype`` (outputs back in fp32): how the reference and our
+    plain model are timed in a reduced-precision row, so that every column runs the same dtype."""
+
+    def __init__(self, module: nn.Module, dtype: str, device: str):
+        super().__init__()
+        from zoo.fast import AUTOCAST_DTYPES
+
+        self.module, self.dtype, self.device_type = module, AUTOCAST_DTYPES[dtype], device
+
+    def forward(self, *args):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            out = self.module(*args)
+        return out.float()
+
+
+def measure_entry(name: str, *, batches: list[int], device: str, dtype: str, fast: bool, reps: int,
+                  reference: bool, frames: int | None = None, size: int | None = None, log=print) -> list[dict]:
+    """The rows of the model table for one entry, one per batch size (see the module docstring).
+
+    The models are built once; the fast model is prepared once per batch size (the shape it is
+    checked, compiled or captured for). In a ``bf16``/``fp16`` row the reference and our plain
+    model run under autocast too, and the ratio compares like with like.
+    """
     import zoo
     from zoo.fast import example_input
 
@@ -260,24 +281,40 @@ def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool,
             note.append("weights not shared")
     else:
         randomize_norm_stats(ours)
-    x = example_input(entry, batch=batch, frames=frames, size=size, device=device)
+    state = ours.state_dict()
     ours = ours.to(device)
-    variants: dict[str, nn.Module] = {}
+    base: dict[str, nn.Module] = {}
     if ref is not None:
-        variants["ref"] = ref.to(device)
-    variants["ours"] = ours
-    autocast = dtype != "fp32"
-    if fast or autocast:
-        plain = zoo.create_model(entry.name)
-        plain.load_state_dict(ours.state_dict())
-        start = time.perf_counter()
-        variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype,
-                                        **({} if fast else {"fold_bn": False, "channels_last": False, "compile": False}))
-        note.append(f"fast setup {time.perf_counter() - start:.0f} s")
-    result, outputs = time_models(variants, x, reps=reps, device=device)
+        base["ref"] = ref.to(device)
+    base["ours"] = ours
+    if dtype != "fp32":
+        base = {k: Autocast(m, dtype, device) for k, m in base.items()}
+    rows = []
+    for batch in batches:
+        x = example_input(entry, batch=batch, frames=frames, size=size, device=device)
+        variants = dict(base)
+        row_note = list(note)
+        if fast or dtype != "fp32":
+            plain = zoo.create_model(entry.name)
+            plain.load_state_dict(state)
+            start = time.perf_counter()
+            options = {} if fast else {"fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False}
+            variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype, **options)
+            row_note.append(f"fast setup {time.perf_counter() - start:.0f} s")
+        result, outputs = time_models(variants, x, reps=reps, device=device)
+        paths = ",".join(getattr(variants.get("fast"), "fast_paths", []))
+        rows.append(_model_row(entry.name, batch, device, dtype, reps, x, result, outputs, row_note, paths))
+        log(_row_line(rows[-1], result))
+        del variants, outputs  # the fast model (and its CUDA graphs' memory) before the next batch
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+def _model_row(name, batch, device, dtype, reps, x, result, outputs, note, fast_paths) -> dict:
     expected = outputs.get("ref")
-    row = {"section": "model", "name": entry.name, "device": device, "dtype": dtype, "batch": batch,
-           "input": _input_label(x), "reps": reps, "fast_paths": ",".join(getattr(variants.get("fast"), "fast_paths", []))}
+    row = {"section": "model", "name": name, "device": device, "dtype": dtype, "batch": batch,
+           "input": _input_label(x), "reps": reps, "fast_paths": fast_paths}
     for k, (seconds, peak) in result.items():
         row[f"{k}_clips_s"] = batch / seconds
         row[f"{k}_peak_mb"] = peak
@@ -290,12 +327,18 @@ def measure_model(name: str, *, batch: int, device: str, dtype: str, fast: bool,
     elif "fast" in result:
         row["fast_ratio"] = result["ours"][0] / result["fast"][0]
         row["fast_max_diff"] = _max_diff(outputs["fast"], outputs["ours"])
-        note.append("no reference: fast ratio is to our plain model")
+        note = [*note, "no reference: fast ratio is to our plain model"]
     row["output_max_abs"] = float((expected if expected is not None else outputs["ours"]).abs().max())
     row["note"] = "; ".join(note)
-    log(f"{entry.name} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
-        + (f"; fast/{'ref' if 'ref' in result else 'ours'} {row['fast_ratio']:.2f}x" if row.get("fast_ratio") else ""))
     return row
+
+
+def _row_line(row: dict, result: dict) -> str:
+    batch = row["batch"]
+    line = f"{row['name']} {row['dtype']} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
+    if row.get("fast_ratio"):
+        line += f"; fast/{'ref' if 'ref' in result else 'ours'} {row['fast_ratio']:.2f}x"
+    return line
 
 
 # --------------------------------------------------------------------------- data path
@@ -425,7 +468,8 @@ def geometric_mean(values) -> float | None:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
-def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dict], command: str, setting: str) -> str:
+def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dict], command: str, setting: str,
+                      agreement_rows: list[dict] = ()) -> str:
     from tabulate import tabulate
 
     lines = [
@@ -449,11 +493,16 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
                  " / ".join(_fmt(r.get(f"{k}_peak_mb"), 0) for k in ("ref", "ours", "fast")),
                  r.get("fast_paths") or "-", r.get("note") or ""] for r in model_rows]
         lines += ["## Models", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
-        for key, label in (("ours_ratio", "ours (plain)"), ("fast_ratio", "ours fast")):
-            gm = geometric_mean(r.get(key) for r in model_rows)
-            if gm:
-                lines.append(f"Geometric mean of {label} / reference: {gm:.2f}x over "
-                             f"{sum(1 for r in model_rows if r.get(key))} rows.")
+        groups: dict[tuple, list[dict]] = {}
+        for r in model_rows:  # a mean per setting: batch sizes and dtypes are not one population
+            groups.setdefault((r["device"], r["dtype"], r["batch"]), []).append(r)
+        for (device, dtype, batch), group in groups.items():
+            for key, label in (("ours_ratio", "ours (plain)"), ("fast_ratio", "ours fast")):
+                gm = geometric_mean(r.get(key) for r in group if r.get("ours_ratio"))
+                if gm:
+                    lines.append(f"Geometric mean of {label} / reference, {device} {dtype} batch {batch}: {gm:.2f}x over "
+                                 f"{sum(1 for r in group if r.get(key) and r.get('ours_ratio'))} entries.")
+            lines.append("")
         lines.append("")
     if data_rows:
         headers = ["video", "size", "frames", "views", "ours s (decode + views)", "per-clip decoding s", "PyAV alone s",
@@ -462,6 +511,15 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
                  f"{r['ours_s']:.3f} ({r['ours_decode_s']:.3f} + {r['ours_views_s']:.3f})", f"{r['per_clip_s']:.3f}",
                  f"{r['pyav_s']:.3f}", f"{r['speedup_vs_per_clip']:.1f}x", f"{r['ratio_to_pyav']:.2f}x"] for r in data_rows]
         lines += ["## Data path (per video)", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    if agreement_rows:
+        headers = ["model", "device", "dtype", "videos", "top-1 agreement with fp32", "top-1 fp32 %", "top-1 %",
+                   "max abs score diff"]
+        body = [[r["name"], r["device"], r["dtype"], int(r["videos"]), f"{r['top1_agreement']:.4f}", f"{r['top1_a']:.2f}",
+                 f"{r['top1_b']:.2f}", _fmt(r["max_abs_diff"], 3)] for r in agreement_rows]
+        lines += ["## Reduced precision: top-1 agreement with fp32 on the demo set", "",
+                  "The demo entry with its trained checkpoint, full protocol, fp32 plain model against the "
+                  "reduced dtype with the fast paths (`benchmarks/agreement.py`).", "",
+                  tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -487,7 +545,7 @@ def read_rows(path: Path) -> list[dict]:
                 if v in ("", None):
                     continue
                 try:
-                    clean[k] = int(v) if k in ("batch", "reps", "frames") else (float(v) if k not in ("name", "video", "section", "device", "dtype", "input", "fast_paths", "note", "size", "views", "cpu", "torch", "gpu") else v)
+                    clean[k] = int(v) if k in ("batch", "reps", "frames", "videos") else (float(v) if k not in ("name", "video", "section", "device", "dtype", "input", "fast_paths", "note", "size", "views", "cpu", "torch", "gpu") else v)
                 except ValueError:
                     clean[k] = v
             rows.append(clean)
@@ -537,23 +595,37 @@ def run(args: argparse.Namespace) -> int:
     def write():
         model_rows = [r for r in rows if r.get("section") == "model"]
         data_rows = [r for r in rows if r.get("section") == "data"]
-        atomic_write(out / "speed.md", markdown_document(machine, model_rows, data_rows, command, setting))
+        agreement_rows = [r for r in rows if r.get("section") == "agreement"]
+        atomic_write(out / "speed.md", markdown_document(machine, model_rows, data_rows, command, setting, agreement_rows))
         atomic_write(out / "speed.csv", csv_document(machine, rows))
 
     if not args.no_models:
         for name in names:
-            for batch in args.batch:
-                if (name, batch, args.device, args.dtype) in done:
-                    continue
-                try:
-                    row = measure_model(name, batch=batch, device=args.device, dtype=args.dtype, fast=args.fast,
-                                        reps=args.reps, reference=not args.no_reference, frames=args.frames, size=args.size)
-                except (RuntimeError, ValueError, MemoryError) as err:  # one failing model must not end the sweep
-                    print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
-                    row = {"section": "model", "name": name, "device": args.device, "dtype": args.dtype, "batch": batch,
-                           "input": "-", "reps": 0, "note": f"failed: {err.__class__.__name__}: {str(err)[:120]}"}
-                rows.append(row)
-                write()
+            batches = [b for b in args.batch if (name, b, args.device, args.dtype) not in done]
+            if not batches:
+                continue
+            try:
+                new = measure_entry(name, batches=batches, device=args.device, dtype=args.dtype, fast=args.fast,
+                                    reps=args.reps, reference=not args.no_reference, frames=args.frames, size=args.size)
+            except (RuntimeError, ValueError, MemoryError) as err:  # one failing model must not end the sweep
+                print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
+                new = [{"section": "model", "name": name, "device": args.device, "dtype": args.dtype, "batch": b,
+                        "input": "-", "reps": 0, "note": f"failed: {err.__class__.__name__}: {str(err)[:120]}"}
+                       for b in batches]
+                if args.device == "cuda":
+                    torch.cuda.empty_cache()
+            rows.extend(new)
+            write()
+    if args.agreement:
+        from benchmarks.agreement import demo_agreement
+
+        rows[:] = [r for r in rows if not (r.get("section") == "agreement" and r.get("dtype") == args.dtype)]
+        with tempfile.TemporaryDirectory() as tmp:
+            result = demo_agreement(tmp, dtype=args.dtype, device=args.device, workers=2)
+        rows.append({"section": "agreement", **result})
+        print(f"{result['name']} {args.dtype} vs fp32: top-1 agreement {result['top1_agreement']:.4f} on "
+              f"{result['videos']} videos (top-1 {result['top1_a']:.2f} fp32, {result['top1_b']:.2f} {args.dtype})")
+        write()
     if not args.no_data:
         rows[:] = [r for r in rows if r.get("section") != "data"]
         spec = InputSpec.from_entry(zoo.get_entry(args.data_model), views=args.views)
@@ -591,6 +663,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data-model", default="x3d_xs", help="entry whose test protocol the data path builds")
     p.add_argument("--views", default="10x3", help="views of the data path (CLIPSxCROPS)")
     p.add_argument("--data-reps", type=int, default=5)
+    p.add_argument("--agreement", action="store_true", help="top-1 agreement of --dtype with fp32 on the demo set "
+                   "(the demo entry's trained checkpoint, full protocol)")
     p.add_argument("--resume", action="store_true", help="keep rows of an earlier speed.csv in --out, skip those models")
     p.add_argument("--setting", help="a sentence on the setting, printed above the tables")
     p.add_argument("--out", default="results", help="folder for speed.md and speed.csv")

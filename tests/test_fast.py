@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import pytest
@@ -198,3 +199,94 @@ def test_evaluate_fast_gives_the_plain_scores(tmp_path):
     assert scores[True].keys() == scores[False].keys() and len(scores[True]) == 2
     for key, plain in scores[False].items():
         assert (scores[True][key] - plain).abs().max().item() <= 1e-4
+
+
+class _FakeCapture:
+    """Stand-ins for torch.cuda's stream and graph calls, so that CUDAGraphs' own logic (static
+    buffers, copy in, replay, clone out, one graph per shape) runs on the CPU. A "graph" records
+    the calls made while it captures and re-runs them on its static tensors when replayed."""
+
+    def __init__(self, monkeypatch):
+        self.capturing = None
+        self.captures = 0
+        fake = self
+
+        class Stream:
+            def wait_stream(self, other):
+                pass
+
+        class Graph:
+            def __init__(self):
+                self.calls = []
+
+            def replay(self):
+                for fn, args, out in self.calls:
+                    out.copy_(fn(*args))
+
+        class capture:  # noqa: N801 - mirrors torch.cuda.graph
+            def __init__(self, graph):
+                self.graph = graph
+
+            def __enter__(self):
+                fake.capturing = self.graph
+                fake.captures += 1
+
+            def __exit__(self, *exc):
+                fake.capturing = None
+
+        monkeypatch.setattr(torch.cuda, "Stream", Stream)
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda: Stream())
+        monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+        monkeypatch.setattr(torch.cuda, "graph", capture)
+
+    def recorded(self, fn):
+        def run(*args):
+            out = fn(*args)
+            if self.capturing is not None:
+                self.capturing.calls.append((fn, args, out))
+            return out
+
+        return run
+
+
+def test_cuda_graph_runner_replays_fresh_inputs(monkeypatch):
+    from zoo.fast import CUDAGraphs
+
+    fake = _FakeCapture(monkeypatch)
+    name, shape, overrides = FAMILIES["slowfast"]
+    plain, _ = _pair(name, overrides)
+    net = fake.recorded(lambda x: plain(x))
+    runner = CUDAGraphs(lambda x: net(list(x)), max_graphs=1)
+    with torch.no_grad():
+        first, second = _input(name, shape), [t + 0.5 for t in _input(name, shape)]
+        out1 = runner(first)
+        out2 = runner(second)  # same shapes: replayed, not captured again
+        assert fake.captures == 1 and len(runner.graphs) == 1
+        torch.testing.assert_close(out2, plain(list(second)))
+        torch.testing.assert_close(out1, plain(list(first)))  # a clone: the next replay did not overwrite it
+        assert out2.data_ptr() != runner.graphs[next(iter(runner.graphs))][2].data_ptr()
+        small = [t[:, :, :, :32, :32] for t in _input(name, shape)]
+        out3 = runner(small)  # a new shape: a second capture, and the first graph dropped (max_graphs=1)
+        assert fake.captures == 2 and len(runner.graphs) == 1
+        torch.testing.assert_close(out3, plain(list(small)))
+
+
+def test_failed_cuda_graph_capture_falls_back_to_eager():
+    from zoo.fast import CUDAGraphs
+
+    name, shape, overrides = FAMILIES["demo"]
+    plain, model = _pair(name, overrides)
+    x = _input(name, shape)
+    fast = optimize(model, x, compile=False, cuda_graph=True)  # a CPU model: never captured
+    assert "cuda_graph" not in fast.fast_paths and fast.graphs is None
+
+    def no_capture(*args):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    fast.graphs, fast.fast_paths = CUDAGraphs(fast._eager), [*fast.fast_paths, "cuda_graph"]
+    fast.graphs.capture = no_capture
+    with pytest.warns(UserWarning, match="CUDA graph capture failed"):
+        out = _run(fast, x)
+    assert fast.graphs is None and "cuda_graph" not in fast.fast_paths
+    assert (out - _run(plain, x)).abs().max().item() <= 1e-4

@@ -44,6 +44,13 @@ compile) are the conventional choice and ``zoo speed --device cuda`` is the way 
   in an evaluation, so the autotuned algorithm is reused) and autocast to ``bf16``/``fp16``
   (``dtype``); batching the views of several videos into one forward pass is
   :func:`forward_views` (the caller chooses the batch).
+- **CUDA graphs** (``cuda_graph``, GPU only): the whole forward pass is captured once per
+  input shape and replayed, so a small model at a small batch no longer waits on Python and
+  on hundreds of kernel launches. The same kernels run on the same data, so the output is
+  the eager one. The input is copied into the graph's own buffer and the output copied out,
+  so callers see ordinary tensors; at most :data:`MAX_GRAPHS` shapes are kept (an
+  evaluation has one or two: the full view batch and the last partial one). Detection
+  models (a different box count per keyframe) are not captured by default.
 
 Example:
     >>> import torch, zoo
@@ -74,9 +81,12 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: What ``optimize`` does by default on each device (decided by ``zoo speed``; see above).
 DEFAULTS = {
-    "cpu": {"fold_bn": True, "channels_last": False, "compile": True},
-    "cuda": {"fold_bn": True, "channels_last": True, "compile": False},
+    "cpu": {"fold_bn": True, "channels_last": False, "compile": True, "cuda_graph": False},
+    "cuda": {"fold_bn": True, "channels_last": True, "compile": False, "cuda_graph": True},
 }
+
+#: Input shapes whose CUDA graph is kept (least recently used dropped first).
+MAX_GRAPHS = 4
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -214,6 +224,81 @@ def _inductor_cache_dir() -> str:
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
 
+def _tensors(x) -> list[torch.Tensor]:
+    """The tensors of a (nested) input, in order."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, list | tuple):
+        return [t for v in x for t in _tensors(v)]
+    return []
+
+
+def _static_copy(x):
+    """A copy of a (nested) input in fresh tensors of the same strides: the graph's input buffer."""
+    if isinstance(x, torch.Tensor):
+        return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device).copy_(x)
+    if isinstance(x, list | tuple):
+        return type(x)(_static_copy(v) for v in x)
+    return x
+
+
+def _clone(x):
+    if isinstance(x, torch.Tensor):
+        return x.clone()
+    if isinstance(x, list | tuple):
+        return type(x)(_clone(v) for v in x)
+    return x
+
+
+class CUDAGraphs:
+    """Runs ``fn(*args)`` by replaying a CUDA graph captured for the arguments' shapes.
+
+    Capture follows PyTorch's recipe: warm up on a side stream (cuDNN's autotuning and the
+    allocator's first requests happen there, outside the graph), then record one call into
+    a graph with its own memory pool. A replay reads the static input buffers, so each call
+    first copies its arguments into them, and the output (the graph's static tensor, which
+    the next replay overwrites) is cloned before it is returned.
+    """
+
+    def __init__(self, fn, max_graphs: int = MAX_GRAPHS, warmup: int = 2):
+        from collections import OrderedDict
+
+        self.fn = fn
+        self.max_graphs = max_graphs
+        self.warmup = warmup
+        self.graphs: OrderedDict = OrderedDict()
+
+    @staticmethod
+    def signature(args) -> tuple:
+        return tuple((tuple(t.shape), t.stride(), t.dtype, t.device) for t in _tensors(args))
+
+    def capture(self, args):
+        static = _static_copy(args)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(self.warmup):
+                self.fn(*static)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self.fn(*static)
+        return _tensors(static), graph, out
+
+    def __call__(self, *args):
+        key = self.signature(args)
+        if key not in self.graphs:
+            self.graphs[key] = self.capture(args)
+            while len(self.graphs) > self.max_graphs:
+                self.graphs.popitem(last=False)
+        self.graphs.move_to_end(key)
+        inputs, graph, out = self.graphs[key]
+        for buffer, value in zip(inputs, _tensors(args), strict=True):
+            buffer.copy_(value)
+        graph.replay()
+        return _clone(out)
+
+
 class FastModel(nn.Module):
     """The optimised model: input layout, autocast and the compiled/eager fallback around ``module``.
 
@@ -227,6 +312,7 @@ class FastModel(nn.Module):
         self.autocast = autocast
         self.device_type = device
         self.compiled = None
+        self.graphs: CUDAGraphs | None = None
         self.fast_paths: list[str] = []
         if hasattr(module, "zoo_entry"):
             self.zoo_entry = module.zoo_entry
@@ -234,13 +320,26 @@ class FastModel(nn.Module):
     def _run(self, runner, args):
         if self.channels_last:
             args = _to_channels_last(args)
-        ctx = torch.autocast(self.device_type, dtype=self.autocast) if self.autocast is not None else contextlib.nullcontext()
+        # autocast's weight cache would hold tensors of a graph's private pool past its capture
+        ctx = (torch.autocast(self.device_type, dtype=self.autocast, cache_enabled=self.graphs is None)
+               if self.autocast is not None else contextlib.nullcontext())
         with ctx:
             out = runner(*args)
         return out.float() if self.autocast is not None and isinstance(out, torch.Tensor) else out
 
+    def _eager(self, *args):
+        return self._run(self.module, args)
+
     @torch.inference_mode()  # inference only, and one grad mode (else dynamo recompiles per mode)
     def forward(self, *args):
+        if self.graphs is not None:
+            try:
+                return self.graphs(*args)
+            except Exception as err:  # noqa: BLE001 - a capture that fails falls back to eager
+                warnings.warn(f"CUDA graph capture failed ({err.__class__.__name__}: {str(err)[:200]}); running eager",
+                              stacklevel=2)
+                self.graphs = None
+                self.fast_paths = [p for p in self.fast_paths if p != "cuda_graph"]
         if self.compiled is not None:
             try:
                 return self._run(self.compiled, args)
@@ -260,6 +359,7 @@ def optimize(
     fold_bn: bool | None = None,
     channels_last: bool | None = None,
     compile: bool | None = None,
+    cuda_graph: bool | None = None,
     check: bool = True,
     atol: float = 1e-4,
 ) -> FastModel:
@@ -268,8 +368,9 @@ def optimize(
     ``example``: an input of the shape the model will see (default: the entry's test clip,
     batch 1, from :func:`example_input`); it finds the conv/BN pairs, checks the folded
     model and warms up the compiled one. ``device`` (default: where the model's weights
-    are) picks the defaults in :data:`DEFAULTS`; ``fold_bn``/``channels_last``/``compile``
-    override them. ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
+    are) picks the defaults in :data:`DEFAULTS`; ``fold_bn``/``channels_last``/``compile``/
+    ``cuda_graph`` override them (``cuda_graph`` needs a CUDA model and is left off by default
+    for detection models, whose box count changes per call). ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
     for ``bf16``). ``check`` compares the fp32 result with the plain model within ``atol``
     (times the output's largest magnitude when above 1) and restores any step that breaks it. ``model`` itself is changed (its batch norms are
     folded away): optimise a copy to keep the plain model.
@@ -292,6 +393,9 @@ def optimize(
     if example is None:
         example = example_input(model, device=device)
     args = example if isinstance(example, tuple) else (example,)
+    if cuda_graph is None:
+        cuda_graph = defaults["cuda_graph"] and not isinstance(example, tuple)
+    cuda_graph = cuda_graph and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes during an evaluation: tune once
 
@@ -334,13 +438,18 @@ def optimize(
                 warnings.warn(f"torch.compile unavailable ({err.__class__.__name__}: {str(err)[:200]}); running eager", stacklevel=2)
                 fast.compiled = None
                 fast.fast_paths = [p for p in fast.fast_paths if p != "compile"]
-        if check and autocast is None and (channels_last or fast.compiled is not None):
-            diff = _max_diff(warm if fast.compiled is not None else fast(*args), reference)
+        if cuda_graph and fast.compiled is None:  # a compiled model is not captured again
+            fast.graphs = CUDAGraphs(fast._eager)
+            fast.fast_paths.append("cuda_graph")
+            warm = fast(*args)  # capture now, with the example, so failures fall back here
+        staged = fast.compiled is not None or fast.graphs is not None
+        if check and autocast is None and (channels_last or staged):
+            diff = _max_diff(warm if staged else fast(*args), reference)
             if diff > _tolerance(reference, atol):
                 warnings.warn(f"fast paths changed the output by {diff:.2g} > {atol:g}; using eager NCDHW", stacklevel=2)
                 model = model.to(memory_format=torch.contiguous_format)
-                fast.module, fast.compiled, fast.channels_last = model, None, False
-                fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last")]
+                fast.module, fast.compiled, fast.channels_last, fast.graphs = model, None, False, None
+                fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last", "cuda_graph")]
     return fast.eval()
 
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The GPU figures of results/gpu/ (issue 12), in one call on a lent GPU machine:
+#   1. which fast path pays on the GPU (benchmarks/fast_ablation.py, three families);
+#   2. `zoo speed` fp32, batch 1 and 16, every Kinetics-400 entry with a PyTorchVideo counterpart;
+#   3. the same in bf16, plus the top-1 agreement of bf16 with fp32 on the demo set.
+# Each step has its own time limit and writes its files row by row, so a cut-off run keeps
+# what it measured. Run from the repository root:  OUT=results/gpu bash benchmarks/gpu_speed.sh
+# On a bare machine without the project's dependencies, put their pure-Python packages in
+# .gpu/site and wheels (PyAV) in .gpu/ (both git-ignored); they are used when present.
+set -u
+OUT=${OUT:-results/gpu}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD
+if [ -d .gpu ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/*.whl || exit 1
+  export PYTHONPATH=$PWD:$PWD/.gpu/site:/tmp/site
+fi
+export PYTHONUNBUFFERED=1 TORCH_HOME=${TORCH_HOME:-/tmp/torch} XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/cache}
+nvidia-smi -L
+python3 -c "import torch, torchvision, av, pytorchvideo.models.hub; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'av', av.__version__, torch.cuda.get_device_name(0))" || exit 1
+ENTRIES="c2d_r50_8x8_kinetics400 i3d_r50_8x8_kinetics400 slow_r50_4x16_kinetics400 slow_r50_8x8_kinetics400
+ slowfast_r50_4x16_kinetics400 slowfast_r50_8x8_kinetics400 slowfast_r101_8x8_kinetics400 slowfast_r101_16x8_kinetics400
+ x3d_xs_4x12_kinetics400 x3d_s_13x6_kinetics400 x3d_m_16x5_kinetics400 x3d_l_16x5_kinetics400
+ r2plus1d_r50_16x4_kinetics400 csn_r101_32x2_kinetics400 mvit_b_16x4_kinetics400 mvit_b_32x3_kinetics400"
+SETTING="One GPU, batch 1 and 16 (the views of a 10x3 evaluation go through in batches), random weights with random batch-norm statistics shared by the reference and ours, interleaved repetitions, median; fast = zoo.optimize's CUDA defaults (fast paths column)."
+timeout ${ABLATION_S:-110} python3 -m benchmarks.fast_ablation x3d_xs_4x12_kinetics400 slowfast_r50_8x8_kinetics400 \
+  mvit_b_16x4_kinetics400 --device cuda --batch 1,16 --dtype fp32,bf16 --reps 10 --out "$OUT"
+timeout ${FP32_S:-200} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --batch 1,16 --reps 10 --no-data \
+  --setting "$SETTING" --out "$OUT"
+timeout ${BF16_S:-230} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --dtype bf16 --batch 1,16 --reps 10 \
+  --no-data --agreement --resume --setting "$SETTING" --out "$OUT"
+ls -la "$OUT"
