@@ -38,7 +38,17 @@ COLUMNS = ["name", "device", "dtype", "batch", "input", "variant", "clips_s", "s
 
 
 def ablate(name: str, *, device: str, dtype: str, batch: int, reps: int, step_sets=None, log=print) -> list[dict]:
-    """Rows (one per variant, the plain model first) for one entry at one batch size and dtype."""
+    """Rows (one per variant, the plain model first) for one entry at one batch size and dtype
+    (``fp32`` on a GPU is full fp32, TF32 off)."""
+    import contextlib
+
+    from zoo.fast import exact_fp32
+
+    with exact_fp32(device) if dtype == "fp32" else contextlib.nullcontext():
+        return _ablate(name, device=device, dtype=dtype, batch=batch, reps=reps, step_sets=step_sets, log=log)
+
+
+def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     import zoo
     from benchmarks.speed import Autocast, _input_label, randomize_norm_stats, time_models
     from zoo.fast import example_input

@@ -22,11 +22,17 @@ ENTRIES="c2d_r50_8x8_kinetics400 i3d_r50_8x8_kinetics400 slow_r50_4x16_kinetics4
  slowfast_r50_4x16_kinetics400 slowfast_r50_8x8_kinetics400 slowfast_r101_8x8_kinetics400 slowfast_r101_16x8_kinetics400
  x3d_xs_4x12_kinetics400 x3d_s_13x6_kinetics400 x3d_m_16x5_kinetics400 x3d_l_16x5_kinetics400
  r2plus1d_r50_16x4_kinetics400 csn_r101_32x2_kinetics400 mvit_b_16x4_kinetics400 mvit_b_32x3_kinetics400"
-SETTING="One GPU, batch 1 and 16 (the views of a 10x3 evaluation go through in batches), random weights with random batch-norm statistics shared by the reference and ours, interleaved repetitions, median; fast = zoo.optimize's CUDA defaults (fast paths column)."
+SETTING="One GPU, batch 1 and 16 (the views of a 10x3 evaluation go through in batches), random weights with random batch-norm statistics shared by the reference and ours, interleaved repetitions, median; fp32 rows are full fp32 (TF32 off), bf16 rows run every column under autocast; fast = zoo.optimize's CUDA defaults (fast paths column). ${NOTE:-}"
+# STEPS picks the steps; BF16_ENTRIES narrows step 3; rows already in $OUT/speed.csv are kept (--resume)
+STEPS=${STEPS:-"ablation fp32 bf16"}
+REPS=${REPS:-10}
+case " $STEPS " in *" ablation "*)
 timeout ${ABLATION_S:-110} python3 -m benchmarks.fast_ablation x3d_xs_4x12_kinetics400 slowfast_r50_8x8_kinetics400 \
-  mvit_b_16x4_kinetics400 --device cuda --batch 1,16 --dtype fp32,bf16 --reps 10 --out "$OUT"
-timeout ${FP32_S:-200} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --batch 1,16 --reps 10 --no-data \
-  --setting "$SETTING" --out "$OUT"
-timeout ${BF16_S:-230} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --dtype bf16 --batch 1,16 --reps 10 \
-  --no-data --agreement --resume --setting "$SETTING" --out "$OUT"
+  mvit_b_16x4_kinetics400 --device cuda --batch 1,16 --dtype fp32,bf16 --reps $REPS --out "$OUT";; esac
+case " $STEPS " in *" fp32 "*)
+timeout ${FP32_S:-200} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --batch 1,16 --reps $REPS --no-data \
+  --resume --setting "$SETTING" --out "$OUT";; esac
+case " $STEPS " in *" bf16 "*)
+timeout ${BF16_S:-230} python3 -m benchmarks.cli speed ${BF16_ENTRIES:-$ENTRIES} --device cuda --fast --dtype bf16 --batch 1,16 \
+  --reps $REPS --no-data $([ -n "${BF16_ENTRIES:-}" ] || echo --agreement) --resume --setting "$SETTING" --out "$OUT";; esac
 ls -la "$OUT"

@@ -575,6 +575,9 @@ def run(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("zoo speed: --device cuda but no GPU is visible to torch", file=sys.stderr)
         return 2
+    if args.device == "cuda" and args.dtype == "fp32":
+        # fp32 rows are full fp32: PyTorch's default lets cuDNN use TF32, a third precision
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     names = []
     for pattern in args.names or ["*"]:
         found = zoo.list_models(pattern, dataset=None if args.names else "kinetics400")

@@ -20,9 +20,26 @@ channels_last       1.15x alone; fold+CL 1.39x  fold+CL 1.12x          off (comp
 compile (+fold)     1.99x                       1.78x                  on
 ==================  ==========================  =====================  =====================
 
-``results/speed.md`` has the per-entry figures against PyTorchVideo. On GPU nothing was
-measured here (no GPU was lent to this work): the CUDA defaults (fold, channels_last, no
-compile) are the conventional choice and ``zoo speed --device cuda`` is the way to revisit them.
+``results/speed.md`` has the per-entry figures against PyTorchVideo on CPU, ``results/gpu/``
+on one H200 (``benchmarks/gpu_speed.sh``; torch 2.11). The GPU decisions, from
+``results/gpu/fast_ablation.md`` and ``results/gpu/speed.md`` (speed-up over our plain model):
+
+==================  ======================  =========================  ======================
+step                X3D-XS (b1 / b16)       SlowFast R50 (b1 / b16)    default on GPU
+==================  ======================  =========================  ======================
+fold_bn             1.37x / 1.37x           (refused: TF32 check, now  on
+                                            exact fp32)
+channels_last       0.98x / 1.02x; with     bf16: 1.08x / 1.13x;       bf16/fp16 and no
+                    graphs 0.73x / 0.52x    full fp32 ResNets at b16:  grouped convs only
+                                            0.84-0.88x of the ref
+cuda_graph          6.5x / 2.0x (fp32)      2.8x / 1.01x               on (not detection)
+fold+graph          7.7x / 2.2x             -                          -
+==================  ======================  =========================  ======================
+
+Grouped (depthwise) convolutions in NDHWC ran at 0.45-0.6x on cuDNN (X3D-S/M/L, CSN at
+batch 16), hence the rule. The fp32 channels_last rows of ``results/gpu/speed.md`` were
+measured before the rule changed to "reduced precision only"; the next run with a GPU
+re-measures them.
 
 - **Batch norm folded into the preceding convolution** (``fold_bn``): an eval-mode BN is an
   affine map per channel, so ``BN(conv(x)) = conv'(x)`` with scaled weights and a bias. It
@@ -82,7 +99,7 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: What ``optimize`` does by default on each device (decided by ``zoo speed``; see above).
 DEFAULTS = {
     "cpu": {"fold_bn": True, "channels_last": False, "compile": True, "cuda_graph": False},
-    "cuda": {"fold_bn": True, "channels_last": True, "compile": False, "cuda_graph": True},
+    "cuda": {"fold_bn": True, "channels_last": "auto", "compile": False, "cuda_graph": True},
 }
 
 #: Input shapes whose CUDA graph is kept (least recently used dropped first).
@@ -368,7 +385,8 @@ def optimize(
     ``example``: an input of the shape the model will see (default: the entry's test clip,
     batch 1, from :func:`example_input`); it finds the conv/BN pairs, checks the folded
     model and warms up the compiled one. ``device`` (default: where the model's weights
-    are) picks the defaults in :data:`DEFAULTS`; ``fold_bn``/``channels_last``/``compile``/
+    are) picks the defaults in :data:`DEFAULTS` (on GPU, channels_last only in bf16/fp16 and for
+    models without grouped convolutions); ``fold_bn``/``channels_last``/``compile``/
     ``cuda_graph`` override them (``cuda_graph`` needs a CUDA model and is left off by default
     for detection models, whose box count changes per call). ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
     for ``bf16``). ``check`` compares the fp32 result with the plain model within ``atol``
@@ -389,6 +407,9 @@ def optimize(
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     fold_bn = defaults["fold_bn"] if fold_bn is None else fold_bn
     channels_last = defaults["channels_last"] if channels_last is None else channels_last
+    if channels_last == "auto":  # the GPU default, from results/gpu: NDHWC pays only in reduced precision,
+        # and never with grouped convolutions (X3D, CSN, MViT: 0.45-0.6x at batch 16)
+        channels_last = dtype != "fp32" and not _has_grouped_convs(model)
     compile = defaults["compile"] if compile is None else compile
     if example is None:
         example = example_input(model, device=device)
@@ -399,7 +420,7 @@ def optimize(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes during an evaluation: tune once
 
-    with torch.no_grad():
+    with torch.no_grad(), exact_fp32(device):
         reference = _call(model, example) if check else None
         applied: list[str] = []
         if fold_bn:
@@ -438,19 +459,51 @@ def optimize(
                 warnings.warn(f"torch.compile unavailable ({err.__class__.__name__}: {str(err)[:200]}); running eager", stacklevel=2)
                 fast.compiled = None
                 fast.fast_paths = [p for p in fast.fast_paths if p != "compile"]
-        if cuda_graph and fast.compiled is None:  # a compiled model is not captured again
-            fast.graphs = CUDAGraphs(fast._eager)
-            fast.fast_paths.append("cuda_graph")
-            warm = fast(*args)  # capture now, with the example, so failures fall back here
-        staged = fast.compiled is not None or fast.graphs is not None
-        if check and autocast is None and (channels_last or staged):
-            diff = _max_diff(warm if staged else fast(*args), reference)
+        if check and autocast is None and (channels_last or fast.compiled is not None):
+            diff = _max_diff(warm if fast.compiled is not None else fast(*args), reference)
             if diff > _tolerance(reference, atol):
                 warnings.warn(f"fast paths changed the output by {diff:.2g} > {atol:g}; using eager NCDHW", stacklevel=2)
                 model = model.to(memory_format=torch.contiguous_format)
-                fast.module, fast.compiled, fast.channels_last, fast.graphs = model, None, False, None
-                fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last", "cuda_graph")]
+                fast.module, fast.compiled, fast.channels_last = model, None, False
+                fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last")]
+    if cuda_graph and fast.compiled is None:  # a compiled model is not captured again
+        # captured with the caller's precision settings (TF32 or not): the graph keeps its kernels
+        fast.graphs = CUDAGraphs(fast._eager)
+        fast.fast_paths.append("cuda_graph")
+        replayed = fast(*args)  # capture now, with the example, so failures fall back here
+        if check and fast.graphs is not None:
+            with torch.inference_mode():
+                eager = fast._eager(*args)
+            diff = _max_diff(replayed, eager)
+            if diff > _tolerance(eager, atol):
+                warnings.warn(f"the CUDA graph's output differs from eager by {diff:.2g}; running eager", stacklevel=2)
+                fast.graphs = None
+                fast.fast_paths = [p for p in fast.fast_paths if p != "cuda_graph"]
     return fast.eval()
+
+
+def _has_grouped_convs(model: nn.Module) -> bool:
+    """Depthwise/grouped convolutions (X3D, CSN, MViT's pooling): cuDNN runs them slower in NDHWC."""
+    return any(isinstance(m, _CONVS) and m.groups > 1 for m in model.modules())
+
+
+@contextlib.contextmanager
+def exact_fp32(device: torch.device | str):
+    """Full-precision float32 on a GPU for the duration (TF32 off for cuDNN and matmuls).
+
+    PyTorch lets cuDNN convolutions use TF32 by default, which changes fp32 results by about
+    1e-3 of their scale depending on the algorithm and layout: the 1e-4 checks of
+    :func:`optimize` compare arithmetic, so they run in exact fp32.
+    """
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _has_5d_weights(model: nn.Module) -> bool:
