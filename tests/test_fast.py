@@ -290,3 +290,16 @@ def test_failed_cuda_graph_capture_falls_back_to_eager():
         out = _run(fast, x)
     assert fast.graphs is None and "cuda_graph" not in fast.fast_paths
     assert (out - _run(plain, x)).abs().max().item() <= 1e-4
+
+
+@pytest.mark.parametrize(("name", "overrides", "expected"), [
+    ("slow_r50_4x16_kinetics400", {}, {"fp32": False, "bf16": True}),
+    ("x3d_xs_4x12_kinetics400", {}, {"fp32": False, "bf16": False}),  # depthwise convolutions
+    ("csn_r101_32x2_kinetics400", {}, {"fp32": False, "bf16": False}),
+    ("mvit_b_16x4_kinetics400", MVIT_TINY, {"fp32": False, "bf16": False}),  # grouped pooling convolutions
+])
+def test_gpu_channels_last_rule(name, overrides, expected):
+    from zoo.fast import channels_last_pays
+
+    model = zoo.create_model(name, **overrides)
+    assert {d: channels_last_pays(model, d) for d in expected} == expected
