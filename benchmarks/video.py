@@ -84,6 +84,8 @@ def read_views(source, spec, *, thread_type: str | None = None):
     if is_frame_source(source):
         return read_frame_views(source, spec)
     if spec.temporal_rule == "ptv":
+        if spec.scales_frame_by_frame:
+            return read_ptv_views(source, spec, thread_type=thread_type)
         frames, rows, indices, info = decode_ptv_clips(source, spec, thread_type=thread_type)
     else:
         frames, rows, indices, info = decode_clips(source, spec.clip_indices, thread_type=thread_type)
@@ -112,6 +114,93 @@ def decode_ptv_clips(path: str | os.PathLike, spec, *, thread_type: str | None =
     the views use. Returns ``(frames, rows, indices, info)`` as :func:`decode_clips`, with each
     frame keyed by its pts.
     """
+    kept: dict[int, np.ndarray] = {}
+
+    def keep(pts, array):
+        kept[pts] = array
+
+    indices, info = _ptv_pass(path, spec, keep, thread_type=thread_type)
+    order = sorted(kept)
+    frames = torch.from_numpy(np.stack([kept[p] for p in order]))
+    rows = {p: row for row, p in enumerate(order)}
+    return frames, rows, indices, info
+
+
+def read_ptv_views(path: str | os.PathLike, spec, *, thread_type: str | None = None):
+    """``read_views`` for ``"ptv"`` clips with decoding and view building overlapped.
+
+    A thread decodes (FFmpeg runs without Python's lock) while this one scales, normalises and
+    places each needed frame as it arrives (:class:`zoo.transforms.ViewBuilder`), so a video
+    costs about the longer of the two instead of their sum. Torch runs on one thread
+    meanwhile: the decoder has the other core, and idle intra-op threads would spin against
+    it. The views equal :func:`decode_ptv_clips` + ``views_from_indices`` to float rounding.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue = queue.Queue(maxsize=8)
+    stop = threading.Event()
+    outcome: dict = {}
+
+    def plan(needed, indices):  # on the decoding thread, before it decodes
+        handoff.put(("plan", indices))
+
+    def keep(pts, array):
+        while not stop.is_set():
+            try:
+                handoff.put((pts, array), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def decode():
+        try:
+            outcome["result"] = _ptv_pass(path, spec, keep, thread_type=thread_type, plan=plan)
+        except _Stopped:
+            pass
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = err
+        finally:
+            handoff.put(("done", None))
+
+    worker = threading.Thread(target=decode, name="videozoo-decode", daemon=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    worker.start()
+    builder = None
+    try:
+        while True:
+            pts, item = handoff.get()
+            if pts == "done":
+                break
+            if pts == "plan":
+                builder = spec.view_builder(item)
+            else:
+                builder.add(pts, torch.from_numpy(item))
+    finally:
+        stop.set()
+        while worker.is_alive():  # empty the hand-off so a blocked put on that side returns
+            try:
+                handoff.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
+        torch.set_num_threads(threads)
+    if "error" in outcome:
+        raise outcome["error"]
+    _, info = outcome["result"]
+    return builder.result(), info
+
+
+class _Stopped(Exception):
+    """The reader gave up (an error on its side): the decoding thread ends quietly."""
+
+
+def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_type=None, plan=None):
+    """Demux the timestamps, pick the clips' frames, decode forward once and ``keep(pts, rgb)``
+    each needed frame (first occurrence); ``plan(needed pts, indices)`` is told before decoding.
+    Returns ``(indices, info)``."""
     from zoo.transforms import ptv_duration, ptv_video_clip_frames
 
     path, container = _open(path)
@@ -134,32 +223,32 @@ def decode_ptv_clips(path: str | os.PathLike, spec, *, thread_type: str | None =
             raise VideoReadError(path, str(err)) from None
         indices = [torch.tensor([pts[int(k)] for k in clip], dtype=torch.long) for clip in positions]
         wanted = {int(p) for clip in indices for p in clip}
+        if plan is not None:
+            plan(wanted, indices)
         first, last = min(wanted), max(wanted)
         if thread_type:
             stream.thread_type = thread_type
         # back to the start, or to the keyframe before the first needed frame when that is far in
         seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
         container.seek(first if seeked else start_pts, stream=stream, backward=True, any_frame=False)
-        kept: dict[int, np.ndarray] = {}
+        done: set[int] = set()
         decoded = 0
         for frame in container.decode(stream):
             decoded += 1
-            if frame.pts in wanted and frame.pts not in kept:
-                kept[frame.pts] = frame.to_ndarray(format="rgb24")
+            if frame.pts in wanted and frame.pts not in done:
+                done.add(frame.pts)
+                keep(frame.pts, frame.to_ndarray(format="rgb24"))
             if frame.pts is not None and frame.pts >= last:
                 break
-        missing = wanted.difference(kept)
+        missing = wanted.difference(done)
         if missing:
             raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
     except av.error.FFmpegError as err:
         raise VideoReadError(path, f"decoding failed ({err.__class__.__name__}: {err})") from None
     finally:
         container.close()
-    order = sorted(wanted)
-    frames = torch.from_numpy(np.stack([kept[p] for p in order]))
-    rows = {p: row for row, p in enumerate(order)}
     info = VideoInfo(str(path), fps, len(pts), int(stream.frames or 0), decoded, seeked)
-    return frames, rows, indices, info
+    return indices, info
 
 
 def decode_clips(

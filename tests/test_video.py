@@ -142,3 +142,41 @@ def test_short_video_is_padded_by_clamping(tmp_path):
     views, info = read_views(path, spec)
     # span 20 > 10 frames: both clips start at 0; linspace(0, 19, 4) clamped to 9
     assert frames_of(views[0]) == [0, 6, 9, 9] and frames_of(views[1]) == [0, 6, 9, 9]
+
+
+def _decode_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "videozoo-decode"]
+
+
+def test_overlapped_ptv_reader_equals_decoding_then_scaling(index_videos):
+    spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="3x3")
+    assert spec.temporal_rule == "ptv" and spec.scales_frame_by_frame
+    threads = torch.get_num_threads()
+    views, info = read_views(index_videos[30], spec)  # decoding and scaling overlapped
+    frames, rows, indices, info_sequential = video.decode_ptv_clips(index_videos[30], spec)
+    expected = spec.views_from_indices(frames, indices, rows)
+    assert info == info_sequential
+    # equal to float rounding (one torch thread scales in the overlapped reader)
+    torch.testing.assert_close(views, expected, atol=1e-5, rtol=0)
+    assert torch.get_num_threads() == threads and not _decode_threads()
+
+
+def test_overlapped_ptv_reader_failures_end_the_decoding_thread(tmp_path, index_videos, monkeypatch):
+    spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="3x1")
+    threads = torch.get_num_threads()
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(4096))
+    with pytest.raises(VideoReadError, match="unreadable"):
+        read_views(tmp_path / "junk.mp4", spec)
+    # a failure on the scaling side: the decoder, blocked on a full hand-off, is released
+    calls = []
+
+    def failing(out, k, frame):
+        calls.append(k)
+        raise RuntimeError("scaling failed")
+
+    monkeypatch.setattr(InputSpec, "scale_into", lambda self, out, k, frame: failing(out, k, frame))  # via ViewBuilder.add
+    with pytest.raises(RuntimeError, match="scaling failed"):
+        read_views(index_videos["long"], spec)
+    assert calls == [0] and not _decode_threads() and torch.get_num_threads() == threads
