@@ -34,6 +34,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+import torch.utils.data
 
 #: Seek instead of decoding forward when the first needed frame is at least this many
 #: seconds in (decoding from the previous keyframe is then cheaper than from the start).
@@ -68,13 +69,15 @@ class VideoInfo:
     seeked: bool
 
 
-def read_views(source, spec, *, thread_type: str | None = None):
+def read_views(source, spec, *, thread_type: str | None = None, overlap: bool | None = None):
     """All views of ``spec`` (an :class:`~zoo.transforms.InputSpec`) from one decode of ``source``.
 
     ``source``: a video file, a folder of frames, or a list of frame files
     (:mod:`benchmarks.frames`). The entry's temporal rule picks the frames: PyTorchVideo's
     time-based clips (``"ptv"``, by each frame's timestamp: :func:`decode_ptv_clips`),
-    PySlowFast's frame-index clips or SSv2's segments (:func:`decode_clips`).
+    PySlowFast's frame-index clips or SSv2's segments (:func:`decode_clips`). ``overlap``:
+    decode PyTorchVideo's clips on a thread while the views are built (:func:`read_ptv_views`);
+    by default yes, except inside a DataLoader worker.
 
     Returns ``(views, info)``: ``views`` as :meth:`InputSpec.views` gives them
     (``(V, C, T, H, W)`` or ``[slow, fast]``), ``info`` a :class:`VideoInfo`.
@@ -84,7 +87,11 @@ def read_views(source, spec, *, thread_type: str | None = None):
     if is_frame_source(source):
         return read_frame_views(source, spec)
     if spec.temporal_rule == "ptv":
-        if spec.scales_frame_by_frame:
+        if overlap is None:
+            # a DataLoader worker is one of several decoding side by side: a second thread
+            # per worker would only contend with the others and with the model for the cores
+            overlap = torch.utils.data.get_worker_info() is None
+        if overlap and spec.scales_frame_by_frame:
             return read_ptv_views(source, spec, thread_type=thread_type)
         frames, rows, indices, info = decode_ptv_clips(source, spec, thread_type=thread_type)
     else:

@@ -180,3 +180,15 @@ def test_overlapped_ptv_reader_failures_end_the_decoding_thread(tmp_path, index_
     with pytest.raises(RuntimeError, match="scaling failed"):
         read_views(index_videos["long"], spec)
     assert calls == [0] and not _decode_threads() and torch.get_num_threads() == threads
+
+
+def test_dataloader_workers_decode_without_the_extra_thread(index_videos, monkeypatch):
+    spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="2x1")
+    overlapped = []
+    real = video.read_ptv_views
+    monkeypatch.setattr(video, "read_ptv_views", lambda *a, **k: overlapped.append(1) or real(*a, **k))
+    in_main, _ = read_views(index_videos[30], spec)
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # as inside a worker
+    in_worker, _ = read_views(index_videos[30], spec)
+    assert overlapped == [1]
+    torch.testing.assert_close(in_worker, in_main, atol=1e-5, rtol=0)
