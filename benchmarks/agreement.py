@@ -63,11 +63,17 @@ def demo_agreement(out: str | Path, *, dtype: str, device: str = "cpu", fast: bo
     from benchmarks.evaluate import SCORES_FILE
     from benchmarks.reproduce import DEMO_ENTRY, evaluate_demo, run_dir
 
+    import contextlib
+
+    from zoo.fast import exact_fp32
+
     out = Path(out)
     runs = {}
     for tag, options in (("fp32", {}), (dtype, {"dtype": dtype, "fast": fast})):
-        evaluate_demo(out / tag, data_root=data_root, videos=videos, workers=workers, progress=progress,
-                      device=device, **options)
+        # the fp32 side is full fp32 on a GPU too (cuDNN would use TF32 by default)
+        with exact_fp32(device) if tag == "fp32" else contextlib.nullcontext():
+            evaluate_demo(out / tag, data_root=data_root, videos=videos, workers=workers, progress=progress,
+                          device=device, **options)
         runs[tag] = run_dir(out / tag, DEMO_ENTRY) / SCORES_FILE
     result = top1_agreement(runs["fp32"], runs[dtype])
     return {"name": DEMO_ENTRY, "dtype": dtype, "device": device, "fast": fast, **result}

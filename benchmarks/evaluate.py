@@ -268,6 +268,8 @@ def evaluate(
         # detectors need person boxes per keyframe and frame mAP: benchmarks.ava_evaluate
         raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava_evaluate.evaluate_ava "
                          "(zoo evaluate ... --dataset ava --boxes ...)")
+    if dtype == "fp16" and not str(device).startswith("cuda"):
+        raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
     rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
     spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
     out_dir = Path(out_dir)

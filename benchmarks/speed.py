@@ -292,24 +292,44 @@ def measure_entry(name: str, *, batches: list[int], device: str, dtype: str, fas
         base = {k: Autocast(m, dtype, device) for k, m in base.items()}
     rows = []
     for batch in batches:
-        x = example_input(entry, batch=batch, frames=frames, size=size, device=device)
-        variants = dict(base)
-        row_note = list(note)
-        if fast or dtype != "fp32":
-            plain = zoo.create_model(entry.name)
-            plain.load_state_dict(state)
-            start = time.perf_counter()
-            options = {} if fast else {"fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False}
-            variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype, **options)
-            row_note.append(f"fast setup {time.perf_counter() - start:.0f} s")
-        result, outputs = time_models(variants, x, reps=reps, device=device)
-        paths = ",".join(getattr(variants.get("fast"), "fast_paths", []))
-        rows.append(_model_row(entry.name, batch, device, dtype, reps, x, result, outputs, row_note, paths))
-        log(_row_line(rows[-1], result))
-        del variants, outputs  # the fast model (and its CUDA graphs' memory) before the next batch
-        if device == "cuda":
+        try:
+            rows.append(_measure_batch(entry, base, state, batch, device=device, dtype=dtype, fast=fast, reps=reps,
+                                       frames=frames, size=size, note=note, log=log))
+        except (RuntimeError, ValueError, MemoryError) as err:  # e.g. out of memory at a large batch
+            print(f"zoo speed: {entry.name} batch {batch}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
+            rows.append(failed_row(entry.name, device, dtype, batch, err))
+        if device == "cuda":  # outside the except: its traceback would keep the models alive
             torch.cuda.empty_cache()
     return rows
+
+
+def failed_row(name: str, device: str, dtype: str, batch: int, err: BaseException) -> dict:
+    return {"section": "model", "name": name, "device": device, "dtype": dtype, "batch": batch,
+            "input": "-", "reps": 0, "note": f"failed: {err.__class__.__name__}: {str(err)[:120]}"}
+
+
+def _measure_batch(entry, base: dict, state: dict, batch: int, *, device, dtype, fast, reps, frames, size, note, log) -> dict:
+    import zoo
+    from zoo.fast import example_input
+
+    x = example_input(entry, batch=batch, frames=frames, size=size, device=device)
+    variants = dict(base)
+    row_note = list(note)
+    if fast or dtype != "fp32":
+        plain = zoo.create_model(entry.name)
+        plain.load_state_dict(state)
+        start = time.perf_counter()
+        options = {} if fast else {"fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False}
+        variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype, **options)
+        row_note.append(f"fast setup {time.perf_counter() - start:.0f} s")
+    result, outputs = time_models(variants, x, reps=reps, device=device)
+    paths = getattr(variants.get("fast"), "fast_paths", [])
+    row = _model_row(entry.name, batch, device, dtype, reps, x, result, outputs, row_note, ",".join(paths))
+    if "cuda_graph" in paths:  # its activations were allocated at capture, before the measured pass
+        row.pop("fast_peak_mb", None)
+        row["note"] = "; ".join(filter(None, [row["note"], "fast peak memory: in the CUDA graph's pool, not measured"]))
+    log(_row_line(row, result))
+    return row
 
 
 def _model_row(name, batch, device, dtype, reps, x, result, outputs, note, fast_paths) -> dict:
@@ -572,10 +592,6 @@ def _parse_batches(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
-    from benchmarks.files import atomic_write
-    from zoo.transforms import InputSpec
-
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -583,7 +599,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.device == "cuda" and args.dtype == "fp32":
         # fp32 rows are full fp32: PyTorch's default lets cuDNN use TF32, a third precision
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        from zoo.fast import exact_fp32
+
+        with exact_fp32("cuda"):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import zoo
+    from benchmarks.files import atomic_write
+    from zoo.transforms import InputSpec
     names = []
     for pattern in args.names or ["*"]:
         found = zoo.list_models(pattern, dataset=None if args.names else "kinetics400")
@@ -616,13 +642,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 new = measure_entry(name, batches=batches, device=args.device, dtype=args.dtype, fast=args.fast,
                                     reps=args.reps, reference=not args.no_reference, frames=args.frames, size=args.size)
-            except (RuntimeError, ValueError, MemoryError) as err:  # one failing model must not end the sweep
+            except (RuntimeError, ValueError, MemoryError) as err:  # building failed: one model must not end the sweep
                 print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
-                new = [{"section": "model", "name": name, "device": args.device, "dtype": args.dtype, "batch": b,
-                        "input": "-", "reps": 0, "note": f"failed: {err.__class__.__name__}: {str(err)[:120]}"}
-                       for b in batches]
-                if args.device == "cuda":
-                    torch.cuda.empty_cache()
+                new = [failed_row(name, args.device, args.dtype, b, err) for b in batches]
             rows.extend(new)
             write()
     if args.agreement:

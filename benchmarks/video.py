@@ -173,10 +173,10 @@ def read_ptv_views(path: str | os.PathLike, spec, *, thread_type: str | None = N
 
     worker = threading.Thread(target=decode, name="videozoo-decode", daemon=True)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    worker.start()
     builder = None
     try:
+        torch.set_num_threads(1)
+        worker.start()
         while True:
             pts, item = handoff.get()
             if pts == "done":
@@ -184,7 +184,10 @@ def read_ptv_views(path: str | os.PathLike, spec, *, thread_type: str | None = N
             if pts == "plan":
                 builder = spec.view_builder(item)
             else:
-                builder.add(pts, torch.from_numpy(item))
+                try:
+                    builder.add(pts, torch.from_numpy(item))
+                except ValueError as err:  # a frame the views cannot use (e.g. its size changed)
+                    raise VideoReadError(path, str(err)) from None
     finally:
         stop.set()
         while worker.is_alive():  # empty the hand-off so a blocked put on that side returns
@@ -192,12 +195,14 @@ def read_ptv_views(path: str | os.PathLike, spec, *, thread_type: str | None = N
                 handoff.get(timeout=0.05)
             except queue.Empty:
                 pass
-        worker.join()
         torch.set_num_threads(threads)
     if "error" in outcome:
         raise outcome["error"]
     _, info = outcome["result"]
-    return builder.result(), info
+    try:
+        return builder.result(), info
+    except ValueError as err:
+        raise VideoReadError(path, str(err)) from None
 
 
 class _Stopped(Exception):

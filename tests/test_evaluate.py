@@ -192,3 +192,10 @@ def test_detection_entries_are_refused_with_a_reason(tmp_path):
 
     with pytest.raises(ValueError, match="AVA detection model"):
         evaluate("slow_r50_detection", VideoDataset(name="ava", records=[]), tmp_path)
+
+
+def test_fp16_on_cpu_is_refused_with_the_alternative(tmp_path):
+    from benchmarks.evaluate import evaluate
+
+    with pytest.raises(ValueError, match="fp16 autocast needs a GPU.*bf16"):
+        evaluate("i3d_tiny_8x4_demo", None, tmp_path, dtype="fp16", device="cpu")

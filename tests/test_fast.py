@@ -281,15 +281,34 @@ def test_failed_cuda_graph_capture_falls_back_to_eager():
     fast = optimize(model, x, compile=False, cuda_graph=True)  # a CPU model: never captured
     assert "cuda_graph" not in fast.fast_paths and fast.graphs is None
 
+    attempts = []
+
     def no_capture(*args):
+        attempts.append(1)
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    fast.graphs, fast.fast_paths = CUDAGraphs(fast._eager), [*fast.fast_paths, "cuda_graph"]
+    fast.graphs = CUDAGraphs(fast._eager, watch=fast.module)
     fast.graphs.capture = no_capture
     with pytest.warns(UserWarning, match="CUDA graph capture failed"):
         out = _run(fast, x)
-    assert fast.graphs is None and "cuda_graph" not in fast.fast_paths
     assert (out - _run(plain, x)).abs().max().item() <= 1e-4
+    out = _run(fast, x)  # that shape now runs eagerly, without another capture attempt
+    assert attempts == [1] and (out - _run(plain, x)).abs().max().item() <= 1e-4
+
+
+def test_cuda_graphs_are_dropped_when_the_weights_move(monkeypatch):
+    from zoo.fast import CUDAGraphs
+
+    fake = _FakeCapture(monkeypatch)
+    net = nn.Conv3d(3, 2, 1).eval()
+    runner = CUDAGraphs(fake.recorded(lambda x: net(x)), watch=net)
+    x = torch.randn(1, 3, 2, 4, 4)
+    with torch.no_grad():
+        runner(x)
+        net.weight.data = net.weight.data.clone() * 2  # new storage, as .to() or a memory format change makes
+        out = runner(x)
+        assert fake.captures == 2
+        torch.testing.assert_close(out, net(x))
 
 
 @pytest.mark.parametrize(("name", "overrides", "expected"), [

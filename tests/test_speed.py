@@ -37,7 +37,8 @@ def test_data_path_row(tmp_path):
     assert code == 0
     (row,) = speed.read_rows(tmp_path / "out" / "speed.csv")
     assert (row["section"], row["video"], row["size"], row["frames"], row["views"]) == ("data", "v.mp4", "96x48", 40, "2x3")
-    assert row["ours_s"] >= row["ours_decode_s"] > 0 and row["per_clip_s"] > 0 and row["pyav_s"] > 0
+    # ours overlaps decoding with the views, so it may take less than the sequential decode alone
+    assert min(row["ours_s"], row["ours_decode_s"], row["ours_views_s"], row["per_clip_s"], row["pyav_s"]) > 0
     assert abs(row["speedup_vs_per_clip"] - row["per_clip_s"] / row["ours_s"]) < 1e-3 * row["speedup_vs_per_clip"]
     assert "| v.mp4" in (tmp_path / "out" / "speed.md").read_text()
 

@@ -251,9 +251,10 @@ def _tensors(x) -> list[torch.Tensor]:
 
 
 def _static_copy(x):
-    """A copy of a (nested) input in fresh tensors of the same strides: the graph's input buffer."""
+    """A copy of a (nested) input in fresh dense tensors (same layout where the input is dense;
+    an expanded input becomes a real one): the graph's input buffer."""
     if isinstance(x, torch.Tensor):
-        return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device).copy_(x)
+        return torch.empty_like(x, memory_format=torch.preserve_format).copy_(x)
     if isinstance(x, list | tuple):
         return type(x)(_static_copy(v) for v in x)
     return x
@@ -277,13 +278,23 @@ class CUDAGraphs:
     the next replay overwrites) is cloned before it is returned.
     """
 
-    def __init__(self, fn, max_graphs: int = MAX_GRAPHS, warmup: int = 2):
+    def __init__(self, fn, max_graphs: int = MAX_GRAPHS, warmup: int = 2, watch: nn.Module | None = None):
         from collections import OrderedDict
 
         self.fn = fn
         self.max_graphs = max_graphs
         self.warmup = warmup
         self.graphs: OrderedDict = OrderedDict()
+        self.failed: set = set()  # shapes whose capture failed: run eagerly, never retried
+        # a graph reads the weights at the addresses they had at capture: if the module's
+        # tensors move (.to(), a new memory format), every graph is dropped and captured again
+        self.watch = watch
+        self._addresses = self._weights()
+
+    def _weights(self) -> tuple:
+        if self.watch is None:
+            return ()
+        return tuple(t.data_ptr() for t in (*self.watch.parameters(), *self.watch.buffers()))
 
     @staticmethod
     def signature(args) -> tuple:
@@ -304,8 +315,20 @@ class CUDAGraphs:
 
     def __call__(self, *args):
         key = self.signature(args)
+        if key in self.failed:
+            return self.fn(*args)
+        addresses = self._weights()
+        if addresses != self._addresses:
+            self.graphs.clear()
+            self._addresses = addresses
         if key not in self.graphs:
-            self.graphs[key] = self.capture(args)
+            try:
+                self.graphs[key] = self.capture(args)
+            except Exception as err:  # noqa: BLE001 - this shape runs eagerly; others keep their graphs
+                warnings.warn(f"CUDA graph capture failed ({err.__class__.__name__}: {str(err)[:200]}); "
+                              "running this input shape eagerly", stacklevel=3)
+                self.failed.add(key)
+                return self.fn(*args)
             while len(self.graphs) > self.max_graphs:
                 self.graphs.popitem(last=False)
         self.graphs.move_to_end(key)
@@ -413,8 +436,8 @@ def optimize(
     if example is None:
         example = example_input(model, device=device)
     args = example if isinstance(example, tuple) else (example,)
-    if cuda_graph is None:
-        cuda_graph = defaults["cuda_graph"] and not isinstance(example, tuple)
+    if cuda_graph is None:  # detectors take (clip, boxes), a different box count per keyframe
+        cuda_graph = defaults["cuda_graph"] and not (isinstance(example, tuple) and len(example) > 1)
     cuda_graph = cuda_graph and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes during an evaluation: tune once
@@ -467,9 +490,12 @@ def optimize(
                 fast.fast_paths = [p for p in fast.fast_paths if p not in ("compile", "channels_last")]
     if cuda_graph and fast.compiled is None:  # a compiled model is not captured again
         # captured with the caller's precision settings (TF32 or not): the graph keeps its kernels
-        fast.graphs = CUDAGraphs(fast._eager)
+        fast.graphs = CUDAGraphs(fast._eager, watch=model)
         fast.fast_paths.append("cuda_graph")
         replayed = fast(*args)  # capture now, with the example, so failures fall back here
+        if fast.graphs is not None and fast.graphs.failed:  # the shape this model will see: no graphs
+            fast.graphs = None
+            fast.fast_paths = [p for p in fast.fast_paths if p != "cuda_graph"]
         if check and fast.graphs is not None:
             with torch.inference_mode():
                 eager = fast._eager(*args)
@@ -510,12 +536,22 @@ def exact_fp32(device: torch.device | str):
     if torch.device(device).type != "cuda":
         yield
         return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    matmul, conv = torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)
+    if hasattr(matmul, "fp32_precision") and conv is not None and hasattr(conv, "fp32_precision"):
+        # torch >= 2.9: the precision API (reading the legacy flags after a caller set this one raises)
+        saved = matmul.fp32_precision, conv.fp32_precision
+        matmul.fp32_precision = conv.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision, conv.fp32_precision = saved
+        return
+    saved = torch.backends.cudnn.allow_tf32, matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def _has_5d_weights(model: nn.Module) -> bool:

@@ -309,7 +309,7 @@ class InputSpec:
         """
         if self.resize_rule == "torchvision":
             return torchvision_resize(frames, self.resize_size or (self.side_size,)), 1.0
-        out, pixel_range = self.scaled_buffer(frames.shape[0], *frames.shape[1:3])
+        out, pixel_range = self.scaled_buffer(frames.shape[0], *frames.shape[1:4])
         # One frame at a time: its float copy stays in cache instead of a whole clip's going
         # through memory (40 640x272 frames to 182 px: 118 -> 84 ms, bit for bit the same).
         for k in range(frames.shape[0]):
@@ -322,11 +322,11 @@ class InputSpec:
         frames over as they come; torchvision's rule resizes a whole clip at once."""
         return self.resize_rule != "torchvision"
 
-    def scaled_buffer(self, count: int, height: int, width: int) -> tuple[torch.Tensor, float]:
+    def scaled_buffer(self, count: int, height: int, width: int, channels: int = 3) -> tuple[torch.Tensor, float]:
         """An empty float ``(count, C, H', W')`` for frames of ``height x width`` (channels-last in
         memory, where bilinear scaling runs 2-3x faster) and the value of white in it."""
         new_h, new_w = (height, width) if min(height, width) == self.side_size else scaled_size(height, width, self.side_size)
-        return torch.empty((count, 3, new_h, new_w)).contiguous(memory_format=torch.channels_last), 255.0
+        return torch.empty((count, channels, new_h, new_w)).contiguous(memory_format=torch.channels_last), 255.0
 
     def scale_into(self, out: torch.Tensor, k: int, frame: torch.Tensor) -> None:
         """Scale one uint8 ``(H, W, C)`` frame by the short-side rule into row ``k`` of ``out``
@@ -405,6 +405,7 @@ class ViewBuilder:
                 self.uses.setdefault(int(frame), []).append((c, t))
         self.batch: torch.Tensor | None = None
         self._frame: torch.Tensor | None = None
+        self._added: set[int] = set()
 
     def _start(self, channels: int, height: int, width: int, pixel_range: float) -> None:
         spec, size = self.spec, self.spec.crop_size
@@ -425,6 +426,7 @@ class ViewBuilder:
         """Place ``frame`` (its index in the clips), scaled already: float ``(1, C, H', W')``."""
         if self.batch is None:
             self._start(scaled.shape[1], scaled.shape[2], scaled.shape[3], pixel_range)
+        self._added.add(frame)
         y0, x0, y1, x1 = self.box
         # normalised once per frame, only where crops fall, into a contiguous buffer
         region = torch.empty(1, scaled.shape[1], y1 - y0, x1 - x0)
@@ -439,12 +441,18 @@ class ViewBuilder:
     def add(self, frame: int, pixels: torch.Tensor) -> None:
         """Scale uint8 ``(H, W, C)`` ``pixels`` by the spec's short-side rule and place them."""
         if self._frame is None:
-            self._frame, self._range = self.spec.scaled_buffer(1, pixels.shape[0], pixels.shape[1])
+            self._size = tuple(pixels.shape)
+            self._frame, self._range = self.spec.scaled_buffer(1, *pixels.shape)
+        elif tuple(pixels.shape) != self._size:
+            raise ValueError(f"frame {frame} is {tuple(pixels.shape)[:2]} where the first was {self._size[:2]}")
         self.spec.scale_into(self._frame, 0, pixels)
         self.add_scaled(frame, self._frame, self._range)
 
     def result(self):
         """The views, once every frame was added."""
+        missing = set(self.uses).difference(self._added)
+        if missing:
+            raise ValueError(f"{len(missing)} frames the views need were never added (e.g. {sorted(missing)[:3]})")
         batch = self.batch
         if self.spec.channel_order == "bgr":  # the references flip after normalising
             batch = batch.flip(1)
