@@ -20,9 +20,11 @@ near-instant; ``--no-cache`` re-measures.
 
 Example:
     >>> from benchmarks.complexity import measure
-    >>> row = measure("x3d_xs")          # doctest: +SKIP  (a second on CPU)
-    >>> row["gflops"], row["gflops_published"], row["params_m"]
+    >>> row = measure("x3d_xs")  # doctest: +SKIP
+    >>> row["gflops"], row["gflops_published"], row["params_m"]  # doctest: +SKIP
     (0.9146, 0.91, 3.79)
+
+    (The example is skipped when the docstrings are tested: it takes a second on CPU.)
 
 Command line::
 
@@ -484,7 +486,7 @@ def run(
 
     Example:
         >>> df = run(["x3d_xs", "c2d_r50"], out_dir=None)   # doctest: +SKIP
-        >>> df[["name", "gflops", "gflops_published"]].values.tolist()
+        >>> df[["name", "gflops", "gflops_published"]].values.tolist()  # doctest: +SKIP
         [['x3d_xs_4x12_kinetics400', 0.9146, 0.91], ['c2d_r50_8x8_kinetics400', 25.8893, 25.89]]
     """
     import pandas as pd

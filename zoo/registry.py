@@ -198,7 +198,7 @@ def catalog():
 
     Example:
         >>> import zoo
-        >>> zoo.catalog().set_index("name").loc["c2d_r50_8x8_kinetics400", "params_m"]
+        >>> float(zoo.catalog().set_index("name").loc["c2d_r50_8x8_kinetics400", "params_m"])
         24.33
     """
     import pandas as pd
