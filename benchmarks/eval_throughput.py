@@ -14,7 +14,7 @@ run's videos/s is also given as a share of it (issue 12's end-to-end target: X3D
 with 2 workers within 10% of it). ``--fast`` runs the model through :func:`zoo.optimize`.
 
 Example:
-    $ python -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 8 --workers 0 2 --fast
+    $ python -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 8 --workers 0 2 --fast --rounds 3
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +63,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pretrained", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads for the model (default: torch's)")
     parser.add_argument("--fast", action="store_true", help="zoo.optimize the model (compiled for the views' batch)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of (model alone, each --workers run); medians")
     parser.add_argument("--work-dir", help="keep videos and results here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
@@ -98,14 +100,14 @@ def main(argv=None) -> int:
         model = zoo.optimize(model, all_views[0])
     activation = output_activation(model)
     score_video(model, all_views[0], batch_size=None, activation=activation, multilabel=False)  # warm-up
-    start = time.perf_counter()
-    for views in all_views:
-        score_video(model, views, batch_size=None, activation=activation, multilabel=False)
-    model_only = len(all_views) / (time.perf_counter() - start)
-    del all_views
 
-    rows = []
-    for workers in args.workers:
+    def model_alone() -> float:
+        start = time.perf_counter()
+        for views in all_views:
+            score_video(model, views, batch_size=None, activation=activation, multilabel=False)
+        return len(all_views) / (time.perf_counter() - start)
+
+    def evaluation(workers: int) -> dict:
         out = work / f"run_w{workers}"
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - start
         timing = result["timing"]
         busy = timing["decode_s"] + timing["model_s"]
-        rows.append({
+        return {
             "workers": workers,
             "videos": result["videos"],
             "videos_per_s": result["videos"] / wall,
@@ -122,22 +124,43 @@ def main(argv=None) -> int:
             "model_s_per_video": timing["model_s"] / result["videos"],
             "decode_share": timing["decode_s"] / busy,
             "model_share": timing["model_s"] / busy,
-            "share_of_model_only": result["videos"] / wall / model_only,
-        })
+        }
+
+    # Rounds of (model alone, each workers setting) back to back: each run is compared with the
+    # model-only rate of its own round, so that load from other processes hits both alike.
+    rounds = []
+    for _ in range(args.rounds):
+        rate = model_alone()
+        runs = [evaluation(w) for w in args.workers]
+        for run in runs:
+            run["share_of_model_only"] = run["videos_per_s"] / rate
+        rounds.append({"model_only_videos_per_s": rate, "runs": runs})
+    del all_views
+    model_only = statistics.median(r["model_only_videos_per_s"] for r in rounds)
+    rows = []
+    for k, workers in enumerate(args.workers):
+        runs = [r["runs"][k] for r in rounds]
+        row = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "workers"}
+        row["workers"] = workers
+        row["share_of_model_only_each_round"] = [run["share_of_model_only"] for run in runs]
+        rows.append(row)
     report = {
         "model": entry.name, "views": args.views, "videos": args.videos, "seconds": args.seconds,
         "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "device": "cpu", "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows,
+        "device": "cpu", "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
     }
     (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"{entry.name}, {args.views} views, {args.videos} videos of {args.seconds:g} s {args.size} @ {args.fps} fps, "
           f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}{', fast paths' if args.fast else ''}:")
-    print(f"  model only (views decoded beforehand): {model_only:.3f} videos/s")
+    print(f"  model only (views decoded beforehand): {model_only:.3f} videos/s"
+          + (f" (median of {args.rounds} rounds; each run is compared with its own round's)" if args.rounds > 1 else ""))
     for r in rows:
         print(f"  workers={r['workers']}: {r['videos_per_s']:.3f} videos/s ({r['wall_s']:.1f} s); per video "
               f"decode+views {r['decode_s_per_video']:.2f} s ({100 * r['decode_share']:.0f}%), "
               f"model {r['model_s_per_video']:.2f} s ({100 * r['model_share']:.0f}%); "
-              f"{100 * r['share_of_model_only']:.0f}% of the model-only rate")
+              f"{100 * r['share_of_model_only']:.0f}% of the model-only rate"
+              + (f" (rounds: {', '.join(f'{100 * v:.0f}%' for v in r['share_of_model_only_each_round'])})"
+                 if args.rounds > 1 else ""))
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
