@@ -135,7 +135,6 @@ def main(argv=None) -> int:
         for run in runs:
             run["share_of_model_only"] = run["videos_per_s"] / rate
         rounds.append({"model_only_videos_per_s": rate, "runs": runs})
-    del all_views
     model_only = statistics.median(r["model_only_videos_per_s"] for r in rounds)
     rows = []
     for k, workers in enumerate(args.workers):

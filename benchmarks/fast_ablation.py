@@ -50,7 +50,7 @@ def ablate(name: str, *, device: str, dtype: str, batch: int, reps: int, step_se
 
 def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     import zoo
-    from benchmarks.speed import Autocast, _input_label, randomize_norm_stats, time_models
+    from benchmarks.speed import _input_label, autocast, randomize_norm_stats, time_models
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
@@ -58,7 +58,7 @@ def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     plain = randomize_norm_stats(zoo.create_model(entry.name)).eval()
     state = plain.state_dict()
     x = example_input(entry, batch=batch, device=device)
-    variants = {"plain": Autocast(plain.to(device), dtype, device) if dtype != "fp32" else plain.to(device)}
+    variants = {"plain": autocast(plain.to(device), dtype, device) if dtype != "fp32" else plain.to(device)}
     applied = {"plain": ""}
     for steps in step_sets or STEP_SETS[device]:
         model = zoo.create_model(entry.name)

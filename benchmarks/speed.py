@@ -241,20 +241,13 @@ def _input_label(x) -> str:
     return "x".join(map(str, x.shape[1:]))
 
 
-class Autocast(nn.Module):
-    """``module`` run under autocast to ``dtype`` (outputs back in fp32): how the reference and our
-    plain model are timed in a reduced-precision row, so that every column runs the same dtype."""
+def autocast(model: nn.Module, dtype: str, device: str) -> nn.Module:
+    """``model`` run under autocast to ``dtype`` (outputs back in fp32), no other fast path: how
+    the reference and our plain model are timed in a reduced-precision row, so that every
+    column runs the same dtype."""
+    from zoo.fast import AUTOCAST_DTYPES, FastModel
 
-    def __init__(self, module: nn.Module, dtype: str, device: str):
-        super().__init__()
-        from zoo.fast import AUTOCAST_DTYPES
-
-        self.module, self.dtype, self.device_type = module, AUTOCAST_DTYPES[dtype], device
-
-    def forward(self, *args):
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            out = self.module(*args)
-        return out.float()
+    return FastModel(model, channels_last=False, autocast=AUTOCAST_DTYPES[dtype], device=device).eval()
 
 
 def measure_entry(name: str, *, batches: list[int], device: str, dtype: str, fast: bool, reps: int,
@@ -266,7 +259,6 @@ def measure_entry(name: str, *, batches: list[int], device: str, dtype: str, fas
     model run under autocast too, and the ratio compares like with like.
     """
     import zoo
-    from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
     torch.manual_seed(0)
@@ -289,7 +281,7 @@ def measure_entry(name: str, *, batches: list[int], device: str, dtype: str, fas
         base["ref"] = ref.to(device)
     base["ours"] = ours
     if dtype != "fp32":
-        base = {k: Autocast(m, dtype, device) for k, m in base.items()}
+        base = {k: autocast(m, dtype, device) for k, m in base.items()}
     rows = []
     for batch in batches:
         try:

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,18 @@ SEEK_AFTER_SECONDS = 2.0
 #: shortfalls are common metadata rounding and are handled by clamping.
 TRUNCATION_TOLERANCE_FRAMES = 2
 TRUNCATION_TOLERANCE_SHARE = 0.02
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Torch's intra-op thread count set to ``count`` for the duration (a process-wide setting),
+    then restored."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(count)
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class VideoReadError(RuntimeError):
@@ -172,30 +185,28 @@ def read_ptv_views(path: str | os.PathLike, spec, *, thread_type: str | None = N
             handoff.put(("done", None))
 
     worker = threading.Thread(target=decode, name="videozoo-decode", daemon=True)
-    threads = torch.get_num_threads()
     builder = None
-    try:
-        torch.set_num_threads(1)
-        worker.start()
-        while True:
-            pts, item = handoff.get()
-            if pts == "done":
-                break
-            if pts == "plan":
-                builder = spec.view_builder(item)
-            else:
+    with torch_threads(1):
+        try:
+            worker.start()
+            while True:
+                pts, item = handoff.get()
+                if pts == "done":
+                    break
+                if pts == "plan":
+                    builder = spec.view_builder(item)
+                else:
+                    try:
+                        builder.add(pts, torch.from_numpy(item))
+                    except ValueError as err:  # a frame the views cannot use (e.g. its size changed)
+                        raise VideoReadError(path, str(err)) from None
+        finally:
+            stop.set()
+            while worker.is_alive():  # empty the hand-off so a blocked put on that side returns
                 try:
-                    builder.add(pts, torch.from_numpy(item))
-                except ValueError as err:  # a frame the views cannot use (e.g. its size changed)
-                    raise VideoReadError(path, str(err)) from None
-    finally:
-        stop.set()
-        while worker.is_alive():  # empty the hand-off so a blocked put on that side returns
-            try:
-                handoff.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        torch.set_num_threads(threads)
+                    handoff.get(timeout=0.05)
+                except queue.Empty:
+                    pass
     if "error" in outcome:
         raise outcome["error"]
     _, info = outcome["result"]

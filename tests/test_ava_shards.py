@@ -2,7 +2,6 @@
 a one-process run on the generated AVA-layout set (tests/ava_data.py), rows and metrics exactly;
 a dead rank's half-written files resumed by one process; zoo merge and zoo reproduce on AVA."""
 
-import contextlib
 import json
 import os
 import subprocess
@@ -10,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import zoo
 from benchmarks.ava_evaluate import DETECTIONS_FILE, DONE_FILE, entry_boxes, evaluate_ava
 from benchmarks.cli import main as zoo_main
+from benchmarks.video import torch_threads
 from tests import ava_data as data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,19 +33,9 @@ def files(root) -> dict:
     return {"annotations": a / "ava_val_v2.2.csv", "boxes": a / "boxes.csv"}
 
 
-@contextlib.contextmanager
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_here(root, out, model_factory=data.colour_model):
     """One process, one thread (as each torchrun rank), the protocol the CLI runs."""
-    with one_thread():
+    with torch_threads(1):
         return evaluate_ava(SLOW, out, **files(root), video_root=root / "frames", model_factory=model_factory,
                             workers=0, progress=False, log=None)
 

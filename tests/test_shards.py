@@ -2,7 +2,6 @@
 single-process run of the shipped demo model on generated demo videos, bit for bit; resume
 across world sizes; a rank that died; the offline merge."""
 
-import contextlib
 import json
 import os
 import shutil
@@ -13,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmarks import demo_data, shards
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_path_label_list
 from benchmarks.evaluate import evaluate
 from benchmarks.reproduce import DEMO_ENTRY
+from benchmarks.video import torch_threads
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = 6
@@ -100,20 +99,10 @@ def reference(demo_set, tmp_path_factory):
     the last bits of a CPU convolution, the world size must not)."""
     root, annotations = demo_set
     out = tmp_path_factory.mktemp("single")
-    with one_thread():
+    with torch_threads(1):
         evaluate(DEMO_ENTRY, read_path_label_list(annotations, root, name="demo"), out, pretrained=True, workers=0,
                  progress=False, log=None, distributed=False)
     return out
-
-
-@contextlib.contextmanager
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _lines(out: Path) -> dict[str, str]:
@@ -176,7 +165,7 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     first, second = rank1.read_text().splitlines()[:2]
     rank1.write_text(first + "\n" + second[: len(second) // 2])
     missing = len((two / "scores.rank-1-of-2.jsonl").read_text().splitlines()) - 1
-    with one_thread():
+    with torch_threads(1):
         result = evaluate(DEMO_ENTRY, read_path_label_list(annotations, root, name="demo"), two_one, pretrained=True, workers=0,
                           progress=False, log=None)
     assert result["timing"]["videos_this_run"] == missing  # only the dead rank's unfinished videos
@@ -186,7 +175,7 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     # 1 -> 2, over the leftovers of a dead 2-rank run and a failure list that no longer holds
     one_two = tmp_path / "one_then_two"
     keys = list(single)
-    with one_thread():  # a 1-process run stopped after 2 videos
+    with torch_threads(1):  # a 1-process run stopped after 2 videos
         evaluate(DEMO_ENTRY, read_path_label_list(annotations, root, name="demo"), one_two, pretrained=True, workers=0, limit=2,
                  progress=False, log=None)
     cut = single[keys[4]]
