@@ -60,7 +60,7 @@ CSV_COLUMNS = [
     "ref_clips_s", "ours_clips_s", "fast_clips_s", "ours_ratio", "fast_ratio",
     "ours_max_diff", "fast_max_diff", "ref_peak_mb", "ours_peak_mb", "fast_peak_mb", "fast_paths", "output_max_abs",
     "video", "size", "frames", "views", "ours_s", "ours_decode_s", "ours_views_s", "per_clip_s", "pyav_s",
-    "speedup_vs_per_clip", "ratio_to_pyav", "videos", "top1_agreement", "top1_a", "top1_b", "max_abs_diff", "note",
+    "speedup_vs_per_clip", "ratio_to_pyav", "ours_decoded", "pyav_decoded", "videos", "top1_agreement", "top1_a", "top1_b", "max_abs_diff", "note",
 ]
 
 
@@ -377,6 +377,24 @@ def generated_videos(folder: Path, count: int = 2) -> list[Path]:
     return paths
 
 
+def clip_frames(path, spec) -> list[list[int]]:
+    """Each clip's frames as presentation-order indices, by ``spec``'s own temporal rule
+    (PyTorchVideo's time-based clips from the packets' timestamps; else frame indices), so
+    the baselines below handle exactly the frames the views are built from."""
+    import av
+
+    from zoo.transforms import ptv_duration, ptv_video_clip_frames
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if spec.temporal_rule != "ptv":
+            return [[int(i) for i in clip] for clip in spec.clip_indices(int(stream.frames) or 1, float(stream.average_rate))]
+        start_pts = stream.start_time if stream.start_time is not None else 0
+        pts = sorted({p.pts for p in container.demux(stream) if p.pts is not None and p.size})
+        duration = ptv_duration(stream.duration, stream.time_base, start_pts, pts[-1])
+        return [[int(k) for k in clip] for clip in ptv_video_clip_frames(pts, stream.time_base, start_pts, duration, spec)]
+
+
 def decode_per_clip(path, spec) -> int:
     """PyTorchVideo-style clip loading (``EncodedVideo.get_clip`` per clip): open, seek to
     the clip's start, decode the clip's whole time span, every frame to RGB. Returns frames kept."""
@@ -385,12 +403,11 @@ def decode_per_clip(path, spec) -> int:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate)
-        length = int(stream.frames) or 1
         time_base = float(stream.time_base)
         start_pts = stream.start_time or 0
     kept = 0
-    for clip in spec.clip_indices(length, fps):
-        first, last = int(clip[0]), int(clip[-1])
+    for clip in clip_frames(path, spec):
+        first, last = clip[0], clip[-1]
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             container.seek(start_pts + int(first / fps / time_base), stream=stream, backward=True)
@@ -406,21 +423,19 @@ def decode_per_clip(path, spec) -> int:
 
 
 def decode_needed_frames(path, spec) -> int:
-    """PyAV alone: one pass up to the last needed frame, only the needed frames to RGB."""
+    """PyAV alone: one plain pass (every frame decoded) up to the last needed frame, only the
+    needed frames to RGB. Returns the frames decoded."""
     import av
 
+    wanted = {i for clip in clip_frames(path, spec) for i in clip}
+    last = max(wanted)
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate)
-        wanted = {int(i) for clip in spec.clip_indices(int(stream.frames) or 1, fps) for i in clip}
-        last, kept = max(wanted), 0
-        for index, frame in enumerate(container.decode(stream)):
+        for index, frame in enumerate(container.decode(container.streams.video[0])):
             if index in wanted:
                 frame.to_ndarray(format="rgb24")
-                kept += 1
             if index >= last:
                 break
-    return kept
+    return index + 1
 
 
 def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
@@ -429,9 +444,12 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
 
     from benchmarks.video import decode_clips, decode_ptv_clips, read_views
 
+    decoded = {}
+
     def ours():
         t0 = time.perf_counter()
-        read_views(path, spec)
+        _, info = read_views(path, spec)
+        decoded["ours"] = info.decoded_frames
         return time.perf_counter() - t0
 
     def ours_split():  # decoding, then the views, one after the other: where the time goes
@@ -457,16 +475,18 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
         decode_per_clip(path, spec)
         runs["per_clip"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        decode_needed_frames(path, spec)
+        decoded["pyav"] = decode_needed_frames(path, spec)
         runs["pyav"].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in runs.items()}
     row = {"section": "data", "video": path.name, "size": size, "frames": frames, "views": spec.views_label, "reps": reps,
            "ours_s": med["ours"], "ours_decode_s": med["decode"], "ours_views_s": med["views"],
            "per_clip_s": med["per_clip"], "pyav_s": med["pyav"],
+           "ours_decoded": decoded["ours"], "pyav_decoded": decoded["pyav"],
            "speedup_vs_per_clip": med["per_clip"] / med["ours"], "ratio_to_pyav": med["ours"] / med["pyav"]}
     log(f"{path.name} ({size}, {frames} frames, {spec.views_label}): ours {med['ours']:.3f} s "
         f"(one after the other: decode {med['decode']:.3f} + views {med['views']:.3f}), per-clip {med['per_clip']:.3f} s "
-        f"({row['speedup_vs_per_clip']:.1f}x), PyAV alone {med['pyav']:.3f} s ({row['ratio_to_pyav']:.2f}x of it)")
+        f"({row['speedup_vs_per_clip']:.1f}x), PyAV alone {med['pyav']:.3f} s ({row['ratio_to_pyav']:.2f}x of it); "
+        f"frames decoded: ours {decoded['ours']}, PyAV alone {decoded['pyav']}")
     return row
 
 
@@ -524,10 +544,12 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
         lines.append("")
     if data_rows:
         headers = ["video", "size", "frames", "views", "ours s", "decode + views one after the other s",
-                   "per-clip decoding s", "PyAV alone s", "ours vs per-clip", "ours / PyAV alone"]
+                   "per-clip decoding s", "PyAV alone s", "ours vs per-clip", "ours / PyAV alone",
+                   "frames decoded ours / PyAV alone"]
         body = [[r["video"], r["size"], r["frames"], r["views"], f"{r['ours_s']:.3f}",
                  f"{r['ours_decode_s']:.3f} + {r['ours_views_s']:.3f}", f"{r['per_clip_s']:.3f}",
-                 f"{r['pyav_s']:.3f}", f"{r['speedup_vs_per_clip']:.1f}x", f"{r['ratio_to_pyav']:.2f}x"] for r in data_rows]
+                 f"{r['pyav_s']:.3f}", f"{r['speedup_vs_per_clip']:.1f}x", f"{r['ratio_to_pyav']:.2f}x",
+                 f"{_fmt(r.get('ours_decoded'), 0)} / {_fmt(r.get('pyav_decoded'), 0)}"] for r in data_rows]
         lines += ["## Data path (per video)", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
     if agreement_rows:
         headers = ["model", "device", "dtype", "videos", "top-1 agreement with fp32", "top-1 fp32 %", "top-1 %",

@@ -4,7 +4,10 @@ Multi-view testing cuts up to 30 views from each video. Decoding it once per vie
 cost 10x the time (and decoding dominates small models), so :func:`read_views` opens the
 file once, works out every frame any temporal clip needs (:class:`zoo.transforms.InputSpec`),
 decodes forward only until the last of them, converts only those to RGB, and builds all
-views from that one pass. When the first needed frame is far into the file (a single
+views from that one pass. For PyTorchVideo's time-based clips, whose frames are known by
+timestamp before decoding, the decoder is also told to drop the frames no view needs and no
+other frame refers to (most B-frames of an H.264 file): the same pictures, from a fraction
+of the decoding. When the first needed frame is far into the file (a single
 centred clip of a long video) it seeks to the keyframe before it instead of decoding the
 lead-in.
 
@@ -221,8 +224,9 @@ class _Stopped(Exception):
 
 
 def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_type=None, plan=None):
-    """Demux the timestamps, pick the clips' frames, decode forward once and ``keep(pts, rgb)``
-    each needed frame (first occurrence); ``plan(needed pts, indices)`` is told before decoding.
+    """Demux the timestamps, pick the clips' frames, decode forward once (dropping unneeded
+    non-reference frames: :func:`_decode_wanted`) and ``keep(pts, rgb)`` each needed frame
+    (first occurrence); ``plan(needed pts, indices)`` is told before decoding.
     Returns ``(indices, info)``."""
     from zoo.transforms import ptv_duration, ptv_video_clip_frames
 
@@ -253,16 +257,12 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
             stream.thread_type = thread_type
         # back to the start, or to the keyframe before the first needed frame when that is far in
         seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
-        container.seek(first if seeked else start_pts, stream=stream, backward=True, any_frame=False)
         done: set[int] = set()
-        decoded = 0
-        for frame in container.decode(stream):
-            decoded += 1
-            if frame.pts in wanted and frame.pts not in done:
-                done.add(frame.pts)
-                keep(frame.pts, frame.to_ndarray(format="rgb24"))
-            if frame.pts is not None and frame.pts >= last:
-                break
+        decoded = _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
+                                 skip_unneeded=True)
+        if wanted - done:  # the skipping missed a frame (a codec that marks references oddly): decode them all
+            decoded += _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
+                                      skip_unneeded=False)
         missing = wanted.difference(done)
         if missing:
             raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
@@ -272,6 +272,37 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         container.close()
     info = VideoInfo(str(path), fps, len(pts), int(stream.frames or 0), decoded, seeked)
     return indices, info
+
+
+def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, done: set[int], keep, *,
+                   skip_unneeded: bool) -> int:
+    """Decode forward from the keyframe at or before ``seek_pts`` up to pts ``last``, handing
+    each frame of ``wanted`` not yet in ``done`` to ``keep``; returns the frames decoded.
+
+    ``skip_unneeded``: packets whose pts no view needs are decoded with ``skip_frame =
+    NONREF``, so the decoder drops them when no other frame refers to them (B-frames, in
+    most H.264 files most of the frames). Reference frames are still decoded, so every kept
+    frame is the same picture as in a full decode; a needed frame that did not come out
+    (a codec that marks references differently) is for the caller to decode again without
+    skipping.
+    """
+    context = stream.codec_context
+    container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+    decoded = 0
+    try:
+        for packet in container.demux(stream):
+            if skip_unneeded:
+                context.skip_frame = "DEFAULT" if packet.pts in wanted and packet.pts not in done else "NONREF"
+            for frame in packet.decode():
+                decoded += 1
+                if frame.pts in wanted and frame.pts not in done:
+                    done.add(frame.pts)
+                    keep(frame.pts, frame.to_ndarray(format="rgb24"))
+                if frame.pts is not None and frame.pts >= last:
+                    return decoded
+    finally:
+        context.skip_frame = "DEFAULT"
+    return decoded
 
 
 def decode_clips(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 
+import av
+
 import torch
 
 import zoo
 from benchmarks import cli, speed
+from benchmarks.video import decode_ptv_clips
 from tests.videos import write_index_video
 from zoo.transforms import InputSpec
 
@@ -46,8 +49,17 @@ def test_data_path_row(tmp_path):
 def test_baselines_decode_what_the_clips_need(tmp_path):
     video = write_index_video(tmp_path / "v.mp4", num_frames=60, fps=30)
     spec = InputSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"), views="3x1")
+    assert spec.temporal_rule == "pyslowfast"
+    assert speed.clip_frames(video, spec) == [[int(i) for i in clip] for clip in spec.clip_indices(60, 30.0)]
     needed = {int(i) for clip in spec.clip_indices(60, 30.0) for i in clip}
-    assert speed.decode_needed_frames(video, spec) == len(needed)
+    # one plain pass: every frame up to the last needed one
+    assert speed.decode_needed_frames(video, spec) == max(needed) + 1
+    # PyTorchVideo's time-based clips: the frames our reader takes, by timestamp
+    ptv = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="3x1")
+    _, _, indices, _ = decode_ptv_clips(video, ptv)
+    with av.open(str(video)) as container:
+        step = int(1 / (container.streams.video[0].time_base * 30))
+    assert speed.clip_frames(video, ptv) == [[int(p) // step for p in clip] for clip in indices]
     # per clip, every frame of the clip's span (8 frames x 4 at 30 fps = 32 frames), as EncodedVideo does
     spans = [int(c[-1]) - int(c[0]) + 1 for c in spec.clip_indices(60, 30.0)]
     assert speed.decode_per_clip(video, spec) == sum(spans)

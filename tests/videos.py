@@ -30,7 +30,9 @@ def index_frame(t: int, height: int, width: int) -> np.ndarray:
     return frame
 
 
-def write_frames(path, frames, fps: int, codec: str = "libx264") -> Path:
+def write_frames(path, frames, fps: int, codec: str = "libx264", bframes: int = 0) -> Path:
+    """Encode ``frames`` (uint8 ``(H, W, 3)``); with libx264, ``bframes`` non-reference
+    B-frames between reference frames in a fixed pattern (0: none, as ``ultrafast`` makes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
@@ -40,6 +42,8 @@ def write_frames(path, frames, fps: int, codec: str = "libx264") -> Path:
         if codec == "libx264":
             # a keyframe every second, as real videos have, so seeking has somewhere to land
             stream.options = {"crf": "1", "preset": "ultrafast", "g": str(fps)}
+            if bframes:
+                stream.options["x264-params"] = f"bframes={bframes}:b-adapt=0:b-pyramid=none:scenecut=0"
         for array in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
                 container.mux(packet)
