@@ -50,7 +50,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -43,10 +43,9 @@ from pathlib import Path
 import numpy as np
 import av
 import torch
-from torch import nn
 
-from benchmarks.evaluate import output_activation, score_video, view_scores
-from benchmarks.video import VideoReadError, decode_clips, read_views
+from benchmarks.evaluate import output_activation, score_video
+from benchmarks.video import VideoReadError, read_views
 
 #: Frames per row of the picture's strip (longer clips wrap onto more rows).
 STRIP_FRAMES_PER_ROW = 8

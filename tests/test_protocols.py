@@ -26,7 +26,7 @@ import zoo
 from benchmarks.frames import list_frames, read_frames
 from benchmarks.video import read_views
 from tests.conftest import requires_pytorchvideo
-from tests.videos import frame_number, index_frame, write_frames, write_index_video
+from tests.videos import frame_number, index_frame, write_index_video
 from zoo.transforms import InputSpec, protocol_of, ptv_clip_times
 
 requires_cv2 = pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="opencv (FrameVideo's reader) not installed")

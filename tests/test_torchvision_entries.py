@@ -8,7 +8,6 @@ import dataclasses
 import importlib.util
 import json
 import math
-import os
 from fractions import Fraction
 from pathlib import Path
 
