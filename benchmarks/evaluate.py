@@ -61,6 +61,7 @@ from benchmarks import shards
 from benchmarks.files import atomic_write, write_json_atomic
 from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
 from benchmarks.video import VideoReadError, read_views
+from zoo.view_batches import ViewBatcher
 
 SCORES_FILE = "scores.jsonl"
 FAILURES_FILE = "failures.jsonl"
@@ -119,23 +120,25 @@ def aggregate(scores: torch.Tensor, multilabel: bool) -> torch.Tensor:
     return scores.max(dim=0).values if multilabel else scores.mean(dim=0)
 
 
-def _num_views(views) -> int:
-    return (views[0] if isinstance(views, (list, tuple)) else views).shape[0]
+def _to(views, device):
+    return [v.to(device) for v in views] if isinstance(views, (list, tuple)) else views.to(device)
 
 
-def _slice_views(views, start: int, stop: int, device):
-    if isinstance(views, (list, tuple)):
-        return [v[start:stop].to(device) for v in views]
-    return views[start:stop].to(device)
+def view_scorer(model, *, activation: str, multilabel: bool, device="cpu") -> Callable:
+    """A batch of views (from one or several videos) -> their per-view scores, on the CPU."""
+
+    @torch.inference_mode()
+    def run(views) -> torch.Tensor:
+        return view_scores(model(_to(views, device)).float(), activation, multilabel).cpu()
+
+    return run
 
 
-@torch.inference_mode()
 def score_video(model, views, *, batch_size: int | None, activation: str, multilabel: bool, device="cpu") -> torch.Tensor:
     """One video's aggregated scores from all its views, ``batch_size`` views per forward pass."""
-    n = _num_views(views)
-    step = batch_size or n
-    chunks = [view_scores(model(_slice_views(views, i, i + step, device)).float(), activation, multilabel) for i in range(0, n, step)]
-    return aggregate(torch.cat(chunks).cpu(), multilabel)
+    batcher = ViewBatcher(view_scorer(model, activation=activation, multilabel=multilabel, device=device), batch_size)
+    (_, scores), = batcher.add(0, views) + batcher.flush()
+    return aggregate(scores, multilabel)
 
 
 # --------------------------------------------------------------------------- decoding workers
@@ -243,7 +246,9 @@ def evaluate(
     The model is ``model``, else ``model_factory(entry)``, else ``zoo.create_model`` with
     ``pretrained``/``checkpoint``; it maps a batch of views (a tensor, or ``[slow, fast]``)
     to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
-    ``batch_size``: views per forward pass (default: all views of a video); ``limit``: the
+    ``batch_size``: views per forward pass, filled with views of the next videos when a video
+    has fewer (on a GPU, e.g. 64 or 128 keeps a small model busy; default: all views of a
+    video, one pass per video); ``limit``: the
     first N videos only. ``protocol_of``: run under another entry's test protocol (its rules and
     views; the model's own frames, sizes and mean/std), for a like-for-like comparison.
 
@@ -309,7 +314,7 @@ def evaluate(
         if fast or dtype != "fp32":
             from zoo.fast import example_input
 
-            example = example_input(entry, batch=min(batch_size or spec.num_views, spec.num_views),
+            example = example_input(entry, batch=batch_size or spec.num_views,
                                     frames=spec.num_frames, size=spec.crop_size, device=device)
             plain = {} if fast else {"fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False}
             built = zoo.optimize(built, example, device=device, dtype=dtype, **plain)
@@ -382,6 +387,36 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
             worker_init_fn=_worker_init if workers else None,
             prefetch_factor=2 if workers else None,
         )
+        scorer = view_scorer(model, activation=activation, multilabel=multilabel, device=device)
+
+        def timed(views):
+            nonlocal model_s
+            t0 = time.perf_counter()
+            try:
+                return scorer(views)
+            finally:
+                model_s += time.perf_counter() - t0
+
+        # batch_size views per forward pass, filled across videos (None: each video's views at once)
+        batcher = ViewBatcher(timed, batch_size)
+
+        def write_scores(finished) -> None:
+            nonlocal scored
+            for index, view_rows in finished:
+                record = todo[index]
+                scores = aggregate(view_rows, multilabel)
+                if expected_classes and scores.shape[0] != expected_classes:
+                    raise ValueError(
+                        f"{entry.name} outputs {scores.shape[0]} classes but the dataset has "
+                        f"{expected_classes}; pass the checkpoint's class list (--classes)"
+                    )
+                label = list(record.label) if isinstance(record.label, tuple) else record.label
+                line = {"key": record.key, "label": label, "views": view_rows.shape[0], "scores": scores.tolist()}
+                scores_file.write(json.dumps(line) + "\n")
+                scores_file.flush()  # a kill loses at most the videos in flight
+                scored += 1
+                bar.update(1)
+
         with open(scores_path, "a") as scores_file:
             for item in loader:
                 record = todo[item["index"]]
@@ -390,27 +425,14 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                     failed += 1
                     failures_file.write(json.dumps(failure) + "\n")
                     failures_file.flush()
+                    bar.update(1)
                 else:
                     decode_s += item["decode_s"]
-                    t0 = time.perf_counter()
-                    scores = score_video(model, item["views"], batch_size=batch_size, activation=activation,
-                                         multilabel=multilabel, device=device)
-                    model_s += time.perf_counter() - t0
-                    if expected_classes and scores.shape[0] != expected_classes:
-                        raise ValueError(
-                            f"{entry.name} outputs {scores.shape[0]} classes but the dataset has "
-                            f"{expected_classes}; pass the checkpoint's class list (--classes)"
-                        )
-                    label = list(record.label) if isinstance(record.label, tuple) else record.label
-                    line = {"key": record.key, "label": label, "views": _num_views(item["views"]),
-                            "scores": scores.tolist()}
-                    scores_file.write(json.dumps(line) + "\n")
-                    scores_file.flush()  # a kill loses at most the video in flight
-                    scored += 1
-                bar.update(1)
+                    write_scores(batcher.add(item["index"], item["views"]))
                 tick()
                 if failed_label:
                     bar.set_postfix({failed_label: failed})
+            write_scores(batcher.flush())
     return {"scored": scored, "failed": failed, "decode_s": decode_s, "model_s": model_s, "file": scores_path.name,
             "bytes": shards.file_size(scores_path)}
 
@@ -564,7 +586,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
     p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
                    "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
-    p.add_argument("--batch-size", type=int, help="views per forward pass (default: all views of a video)")
+    p.add_argument("--batch-size", type=int,
+                   help="views per forward pass, filled across videos when larger than a video's views "
+                        "(default: all views of a video, one pass each)")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (0: decode in the main process)")
     p.add_argument("--limit", type=int, help="only the first N videos")
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")

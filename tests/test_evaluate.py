@@ -98,6 +98,35 @@ def test_output_activation_from_the_head():
     assert output_activation(torch.nn.Linear(3, 3)) == "logits"
 
 
+def test_views_of_several_videos_share_forward_passes(colour_set, tmp_path):
+    root, annotations = colour_set
+    (root / "corrupt2.mp4").write_bytes(os.urandom(2048))
+    lines = annotations.read_text().splitlines()
+    (root / "packed.txt").write_text("\n".join(lines[:3] + ["corrupt2.mp4 1"] + lines[3:]) + "\n")
+    ds = read_path_label_list(root / "packed.txt", root)
+    passes = []
+
+    def counting_factory(entry):
+        model = colour_model(entry)
+        model.register_forward_hook(lambda module, args, out: passes.append(args[0].shape[0]))
+        return model
+
+    one_by_one = evaluate(tiny_entry(), ds, tmp_path / "each", model_factory=colour_model, views="2x3", progress=False,
+                          log=None)
+    packed = evaluate(tiny_entry(), ds, tmp_path / "packed", model_factory=counting_factory, views="2x3",
+                      batch_size=8, progress=False, log=None)
+    # 6 good videos x 6 views = 36 views: four full passes of 8 and the last 4; the bad file in
+    # the middle is a failure and the views around it still reach their own videos
+    assert passes == [8, 8, 8, 8, 4]
+    assert (packed["videos"], packed["failed"]) == (6, 1)
+    assert packed["metrics"] == one_by_one["metrics"]
+    each, together = read_scores(tmp_path / "each" / SCORES_FILE), read_scores(tmp_path / "packed" / SCORES_FILE)
+    assert each.keys() == together.keys() and len(together) == 6
+    for key in each:
+        assert together[key]["views"] == 6
+        torch.testing.assert_close(torch.tensor(together[key]["scores"]), torch.tensor(each[key]["scores"]))
+
+
 def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_path):
     root, annotations = colour_set
     ds = read_path_label_list(annotations, root)

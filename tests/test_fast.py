@@ -12,7 +12,8 @@ from torch.nn import functional as F
 
 import zoo
 from tests.equivalence import randomize_norm_stats
-from zoo.fast import FastModel, conv_bn_pairs, forward_views, optimize
+from zoo.fast import FastModel, conv_bn_pairs, optimize
+from zoo.view_batches import forward_views
 
 MVIT_TINY = dict(num_frames=4, crop_size=32, num_classes=10, embed_dim=16, depth=4, dim_mul={1: 2.0, 3: 2.0},
                  head_mul={1: 2.0, 3: 2.0}, q_stride={1: (1, 2, 2), 3: (1, 2, 2)}, kv_stride=(1, 4, 4))

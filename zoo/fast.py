@@ -60,7 +60,8 @@ re-measures them.
 - **GPU only** (``device="cuda"``): ``torch.backends.cudnn.benchmark`` (fixed input shapes
   in an evaluation, so the autotuned algorithm is reused) and autocast to ``bf16``/``fp16``
   (``dtype``); batching the views of several videos into one forward pass is
-  :func:`forward_views` (the caller chooses the batch).
+  :func:`zoo.view_batches.forward_views` / ``zoo evaluate --batch-size`` (the caller chooses
+  the batch).
 - **CUDA graphs** (``cuda_graph``, GPU only): the whole forward pass is captured once per
   input shape and replayed, so a small model at a small batch no longer waits on Python and
   on hundreds of kernel launches. The same kernels run on the same data, so the output is
@@ -87,7 +88,6 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -556,28 +556,3 @@ def exact_fp32(device: torch.device | str):
 
 def _has_5d_weights(model: nn.Module) -> bool:
     return any(p.dim() == 5 for p in model.parameters())
-
-
-def forward_views(model: nn.Module, views: Sequence, batch: int):
-    """Run ``views`` (a list of per-video view batches, tensors or ``[slow, fast]``) through
-    ``model`` ``batch`` views at a time, across videos; returns one output per video.
-
-    On a GPU, filling each forward pass with views of several videos keeps it busy.
-
-    Example:
-        >>> import torch
-        >>> net = torch.nn.Flatten()
-        >>> [o.shape for o in forward_views(net, [torch.zeros(3, 2, 1), torch.zeros(2, 2, 1)], batch=4)]
-        [torch.Size([3, 2]), torch.Size([2, 2])]
-    """
-    counts = [(v[0] if isinstance(v, list | tuple) else v).shape[0] for v in views]
-    if isinstance(views[0], list | tuple):
-        joined = [torch.cat([v[p] for v in views]) for p in range(len(views[0]))]
-        total = joined[0].shape[0]
-        chunks = [[j[i : i + batch] for j in joined] for i in range(0, total, batch)]
-    else:
-        joined = torch.cat(list(views))
-        chunks = [joined[i : i + batch] for i in range(0, joined.shape[0], batch)]
-    with torch.no_grad():
-        out = torch.cat([model(c) for c in chunks])
-    return list(out.split(counts))
