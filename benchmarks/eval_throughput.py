@@ -63,6 +63,10 @@ def main(argv=None) -> int:
     parser.add_argument("--pretrained", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads for the model (default: torch's)")
     parser.add_argument("--fast", action="store_true", help="zoo.optimize the model (compiled for the views' batch)")
+    parser.add_argument("--device", default="cpu", help="where the model runs (cpu, cuda); decoding stays on the CPU")
+    parser.add_argument("--batch-size", type=int,
+                        help="views per forward pass, filled across videos (default: one video's views)")
+    parser.add_argument("--report", help="also write the JSON report here (default: only in --work-dir)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of (model alone, each --workers run); medians")
     parser.add_argument("--work-dir", help="keep videos and results here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -89,29 +93,47 @@ def main(argv=None) -> int:
     dataset = read_path_label_list(videos / "list.txt", videos, name="synthetic")
     entry = zoo.get_entry(args.model)
     torch.manual_seed(0)
-    model = zoo.create_model(entry.name, pretrained=args.pretrained).eval()
-    from benchmarks.evaluate import output_activation, score_video
+    model = zoo.create_model(entry.name, pretrained=args.pretrained).eval().to(args.device)
+    from benchmarks.evaluate import output_activation, view_scorer
     from benchmarks.video import read_views
     from zoo.transforms import InputSpec
+    from zoo.view_batches import ViewBatcher
 
     spec = InputSpec.from_entry(entry, args.views)
     all_views = [read_views(r.path, spec)[0] for r in dataset.records]
-    if args.fast:
-        model = zoo.optimize(model, all_views[0])
-    activation = output_activation(model)
-    score_video(model, all_views[0], batch_size=None, activation=activation, multilabel=False)  # warm-up
+    batch = args.batch_size or spec.num_views
+    if args.fast:  # compiled (and on a GPU captured) for one full pass of views
 
-    def model_alone() -> float:
+        def one_pass(views):
+            return views.repeat(-(-batch // views.shape[0]), *[1] * (views.dim() - 1))[:batch].to(args.device)
+
+        first = all_views[0]
+        model = zoo.optimize(model, [one_pass(v) for v in first] if isinstance(first, list) else one_pass(first),
+                             device=args.device)
+    scorer = view_scorer(model, activation=output_activation(model), multilabel=False, device=args.device)
+
+    def synchronize():
+        if str(args.device).startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def model_alone() -> float:  # the evaluation's forward passes, on views decoded beforehand
+        batcher = ViewBatcher(scorer, args.batch_size)
+        synchronize()
         start = time.perf_counter()
-        for views in all_views:
-            score_video(model, views, batch_size=None, activation=activation, multilabel=False)
+        for i, views in enumerate(all_views):
+            batcher.add(i, views)
+        batcher.flush()
+        synchronize()
         return len(all_views) / (time.perf_counter() - start)
+
+    model_alone()  # warm-up (a last, shorter pass included)
 
     def evaluation(workers: int) -> dict:
         out = work / f"run_w{workers}"
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
-        result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None)
+        result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None,
+                          device=args.device, batch_size=args.batch_size)
         wall = time.perf_counter() - start
         timing = result["timing"]
         busy = timing["decode_s"] + timing["model_s"]
@@ -146,11 +168,16 @@ def main(argv=None) -> int:
     report = {
         "model": entry.name, "views": args.views, "videos": args.videos, "seconds": args.seconds,
         "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "device": "cpu", "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
+        "device": args.device, "batch_size": batch, "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
     }
     (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.report:
+        from benchmarks.files import atomic_write
+
+        atomic_write(Path(args.report), json.dumps(report, indent=2) + "\n")
     print(f"{entry.name}, {args.views} views, {args.videos} videos of {args.seconds:g} s {args.size} @ {args.fps} fps, "
-          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}{', fast paths' if args.fast else ''}:")
+          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, model on {args.device}, "
+          f"{batch} views per pass{', fast paths' if args.fast else ''}:")
     print(f"  model only (views decoded beforehand): {model_only:.3f} videos/s"
           + (f" (median of {args.rounds} rounds; each run is compared with its own round's)" if args.rounds > 1 else ""))
     for r in rows:

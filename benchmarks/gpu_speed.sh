@@ -2,7 +2,10 @@
 # The GPU figures of results/gpu/ (issue 12), in one call on a lent GPU machine:
 #   1. which fast path pays on the GPU (benchmarks/fast_ablation.py, three families);
 #   2. `zoo speed` fp32, batch 1 and 16, every Kinetics-400 entry with a PyTorchVideo counterpart;
-#   3. the same in bf16, plus the top-1 agreement of bf16 with fp32 on the demo set.
+#   3. the same in bf16, plus the top-1 agreement of bf16 with fp32 on the demo set;
+#   4. end to end: a 10x3 X3D-XS evaluation with the model on the GPU and 2 or 8 decoding
+#      workers, beside the model-only rate (benchmarks/eval_throughput.py), views of several
+#      videos per forward pass.
 # Each step has its own time limit and writes its files row by row, so a cut-off run keeps
 # what it measured. Run from the repository root:  OUT=results/gpu bash benchmarks/gpu_speed.sh
 # On a bare machine without the project's dependencies, put their pure-Python packages in
@@ -24,7 +27,7 @@ ENTRIES="c2d_r50_8x8_kinetics400 i3d_r50_8x8_kinetics400 slow_r50_4x16_kinetics4
  r2plus1d_r50_16x4_kinetics400 csn_r101_32x2_kinetics400 mvit_b_16x4_kinetics400 mvit_b_32x3_kinetics400"
 SETTING="One GPU, batch 1 and 16 (the views of a 10x3 evaluation go through in batches), random weights with random batch-norm statistics shared by the reference and ours, interleaved repetitions, median; fp32 rows are full fp32 (TF32 off), bf16 rows run every column under autocast; fast = zoo.optimize's CUDA defaults (fast paths column). ${NOTE:-}"
 # STEPS picks the steps; BF16_ENTRIES narrows step 3; rows already in $OUT/speed.csv are kept (--resume)
-STEPS=${STEPS:-"ablation fp32 bf16"}
+STEPS=${STEPS:-"ablation fp32 bf16 e2e"}
 REPS=${REPS:-10}
 case " $STEPS " in *" ablation "*)
 timeout ${ABLATION_S:-110} python3 -m benchmarks.fast_ablation x3d_xs_4x12_kinetics400 slowfast_r50_8x8_kinetics400 \
@@ -35,4 +38,7 @@ timeout ${FP32_S:-200} python3 -m benchmarks.cli speed $ENTRIES --device cuda --
 case " $STEPS " in *" bf16 "*)
 timeout ${BF16_S:-230} python3 -m benchmarks.cli speed ${BF16_ENTRIES:-$ENTRIES} --device cuda --fast --dtype bf16 --batch 1,16 \
   --reps $REPS --no-data $([ -n "${BF16_ENTRIES:-}" ] || echo --agreement) --resume --setting "$SETTING" --out "$OUT";; esac
+case " $STEPS " in *" e2e "*)
+timeout ${E2E_S:-150} python3 -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 16 --workers 2 8 \
+  --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds 2 --report "$OUT/eval_throughput.json";; esac
 ls -la "$OUT"
