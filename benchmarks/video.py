@@ -260,9 +260,13 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         done: set[int] = set()
         decoded = _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
                                  skip_unneeded=True)
-        if wanted - done:  # the skipping missed a frame (a codec that marks references oddly): decode them all
-            decoded += _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
-                                      skip_unneeded=False)
+        if wanted - done:  # the skipping missed a frame (a codec that marks references oddly): decode them all,
+            _, fresh = _open(path)  # with a decoder that never saw a skip setting
+            try:
+                decoded += _decode_wanted(fresh, fresh.streams.video[0], first if seeked else start_pts, wanted, last,
+                                          done, keep, skip_unneeded=False)
+            finally:
+                fresh.close()
         missing = wanted.difference(done)
         if missing:
             raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
@@ -288,11 +292,14 @@ def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, don
     """
     context = stream.codec_context
     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
-    decoded = 0
+    decoded, opened = 0, False
     try:
         for packet in container.demux(stream):
-            if skip_unneeded:
+            # not before the first packet has opened the decoder: some (libdav1d) read the
+            # setting once, when they open, and would then drop non-reference frames for good
+            if skip_unneeded and opened:
                 context.skip_frame = "DEFAULT" if packet.pts in wanted and packet.pts not in done else "NONREF"
+            opened = True
             for frame in packet.decode():
                 decoded += 1
                 if frame.pts in wanted and frame.pts not in done:
