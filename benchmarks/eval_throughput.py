@@ -114,7 +114,7 @@ def main(argv=None) -> int:
 
     def synchronize():
         if str(args.device).startswith("cuda"):
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(args.device)
 
     def model_alone() -> float:  # the evaluation's forward passes, on views decoded beforehand
         batcher = ViewBatcher(scorer, args.batch_size)

@@ -287,6 +287,8 @@ def evaluate(
         config["protocol_of"] = rules_entry.name
     if dtype != "fp32":  # likewise; reduced precision changes the scores, so a resume must match it
         config["dtype"] = dtype
+    if batch_size:  # likewise: passes of views from several videos change the scores' last bits
+        config["batch_size"] = batch_size
     records = dataset.records[:limit] if limit else list(dataset.records)
     keys = [r.key for r in records]
 

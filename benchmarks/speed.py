@@ -428,14 +428,15 @@ def decode_needed_frames(path, spec) -> int:
     import av
 
     wanted = {i for clip in clip_frames(path, spec) for i in clip}
-    last = max(wanted)
+    last, decoded = max(wanted), 0
     with av.open(str(path)) as container:
         for index, frame in enumerate(container.decode(container.streams.video[0])):
+            decoded += 1
             if index in wanted:
                 frame.to_ndarray(format="rgb24")
             if index >= last:
                 break
-    return index + 1
+    return decoded
 
 
 def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:

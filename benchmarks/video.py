@@ -258,8 +258,11 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         # back to the start, or to the keyframe before the first needed frame when that is far in
         seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
         done: set[int] = set()
-        decoded = _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
-                                 skip_unneeded=True)
+        try:
+            decoded = _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
+                                     skip_unneeded=True)
+        except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
+            decoded = 0
         if wanted - done:  # the skipping missed a frame (a codec that marks references oddly): decode them all,
             _, fresh = _open(path)  # with a decoder that never saw a skip setting
             try:
@@ -278,6 +281,27 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
     return indices, info
 
 
+#: Codecs whose decoder drops under ``skip_frame = NONREF`` only pictures that no other picture
+#: refers to: H.264 (``nal_ref_idc`` 0), MPEG-1/2/4 part 2 (B-frames), VP8/VP9 (frames that
+#: refresh no reference). HEVC drops every sub-layer non-reference picture, which a higher
+#: temporal sub-layer may still use, so it is on the list only for single-layer streams.
+DROPPABLE_NONREF_CODECS = frozenset({"h264", "mpeg1video", "mpeg2video", "mpeg4", "vp8", "vp9"})
+
+
+def dropping_is_safe(stream) -> bool:
+    """Whether ``stream``'s decoder may drop non-reference frames without changing any other
+    picture (see :data:`DROPPABLE_NONREF_CODECS`); HEVC when its ``hvcC`` header declares one
+    temporal layer."""
+    name = stream.codec_context.name
+    if name in DROPPABLE_NONREF_CODECS:
+        return True
+    if name == "hevc":
+        extradata = stream.codec_context.extradata or b""
+        # hvcC: configurationVersion 1; byte 21 holds numTemporalLayers in bits 3-5
+        return len(extradata) > 22 and extradata[0] == 1 and (extradata[21] >> 3) & 7 <= 1
+    return False
+
+
 def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, done: set[int], keep, *,
                    skip_unneeded: bool) -> int:
     """Decode forward from the keyframe at or before ``seek_pts`` up to pts ``last``, handing
@@ -291,14 +315,17 @@ def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, don
     skipping.
     """
     context = stream.codec_context
+    skip_unneeded = skip_unneeded and dropping_is_safe(stream)
     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
-    decoded, opened = 0, False
+    decoded, opened, skip = 0, False, "DEFAULT"
     try:
         for packet in container.demux(stream):
             # not before the first packet has opened the decoder: some (libdav1d) read the
             # setting once, when they open, and would then drop non-reference frames for good
             if skip_unneeded and opened:
-                context.skip_frame = "DEFAULT" if packet.pts in wanted and packet.pts not in done else "NONREF"
+                if packet.pts is not None:  # a packet without one (a second field) goes with the one before
+                    skip = "DEFAULT" if packet.pts in wanted and packet.pts not in done else "NONREF"
+                context.skip_frame = skip
             opened = True
             for frame in packet.decode():
                 decoded += 1

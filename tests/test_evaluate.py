@@ -125,6 +125,10 @@ def test_views_of_several_videos_share_forward_passes(colour_set, tmp_path):
     for key in each:
         assert together[key]["views"] == 6
         torch.testing.assert_close(torch.tensor(together[key]["scores"]), torch.tensor(each[key]["scores"]))
+    # the scores' last bits depend on the passes: a resume with another batch size is refused
+    with pytest.raises(ValueError, match="batch_size: 8 before, 12 now"):
+        evaluate(tiny_entry(), ds, tmp_path / "packed", model_factory=colour_model, views="2x3", batch_size=12,
+                 progress=False, log=None)
 
 
 def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_path):

@@ -130,6 +130,7 @@ def test_real_b_frame_file_skips_most_unneeded_frames_and_keeps_the_same_picture
 
 CODECS_WITH_B_FRAMES = {  # encoder: (file, options): references and pictures differ per codec
     "libx265": ("hevc.mp4", {"x265-params": "bframes=3:keyint=30:log-level=error"}),
+    "libx265 temporal layers": ("hevc_layers.mp4", {"x265-params": "bframes=3:keyint=30:temporal-layers=3:log-level=error"}),
     "mpeg4": ("mpeg4.avi", {"bf": "2", "g": "30", "qscale": "2"}),
     "mpeg2video": ("mpeg2.mpg", {"bf": "2", "g": "15", "qscale": "2"}),
     "libvpx-vp9": ("vp9.webm", {"auto-alt-ref": "1", "lag-in-frames": "16", "g": "30"}),
@@ -138,12 +139,13 @@ CODECS_WITH_B_FRAMES = {  # encoder: (file, options): references and pictures di
 
 @pytest.mark.parametrize("codec", sorted(CODECS_WITH_B_FRAMES))
 def test_skipping_keeps_the_same_pictures_in_other_codecs(tmp_path, codec):
-    if codec not in av.codecs_available:
-        pytest.skip(f"this PyAV has no {codec} encoder")
+    encoder = codec.split()[0]
+    if encoder not in av.codecs_available:
+        pytest.skip(f"this PyAV has no {encoder} encoder")
     name, options = CODECS_WITH_B_FRAMES[codec]
     path = tmp_path / name
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
+        stream = container.add_stream(encoder, rate=30)
         stream.height, stream.width, stream.pix_fmt = 64, 96, "yuv420p"
         stream.options = options
         for t in range(100):
@@ -159,7 +161,12 @@ def test_skipping_keeps_the_same_pictures_in_other_codecs(tmp_path, codec):
     # distinct pictures, one per needed timestamp (which ones depends on each container's header
     # duration and time base: the reference's rule, tested in test_protocols)
     assert len({frame_number(f.permute(2, 0, 1)) for f in frames}) == len(rows) >= 10
-    if codec == "libvpx-vp9":  # its hidden alt-ref frames are references: nothing to drop
+    with av.open(str(path)) as container:
+        safe = video.dropping_is_safe(container.streams.video[0])
+    # HEVC with temporal sub-layers: a sub-layer non-reference picture may be a higher layer's
+    # reference, so nothing is dropped there
+    assert safe == (codec != "libx265 temporal layers")
+    if not safe or codec == "libvpx-vp9":  # VP9: its hidden alt-ref frames are references: nothing to drop
         assert info.decoded_frames == every.decoded_frames
     else:  # B-frames are nobody's reference
         assert info.decoded_frames < every.decoded_frames
@@ -172,8 +179,9 @@ def test_skipping_that_misses_a_needed_frame_falls_back_to_decoding_every_frame(
 
     def forgetful(container, stream, seek, wanted, last, done, keep, *, skip_unneeded):
         passes.append(skip_unneeded)
-        if skip_unneeded:  # as if the codec had dropped every frame: nothing reaches the views
-            return real(container, stream, seek, wanted, last, set(), lambda pts, array: None, skip_unneeded=True)
+        if skip_unneeded:  # as if the codec had dropped every other needed frame
+            lost = set(sorted(wanted)[1::2])
+            return real(container, stream, seek, wanted - lost, last, done, keep, skip_unneeded=True)
         return real(container, stream, seek, wanted, last, done, keep, skip_unneeded=False)
 
     spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, temporal_rule="ptv",
@@ -183,6 +191,18 @@ def test_skipping_that_misses_a_needed_frame_falls_back_to_decoding_every_frame(
     views, info = read_views(path, spec)
     assert passes == [True, False]
     assert torch.equal(views, expected)
+
+    # a decoding error in the dropping pass: the full decode decides
+    def failing(container, stream, seek, wanted, last, done, keep, *, skip_unneeded):
+        passes.append(skip_unneeded)
+        if skip_unneeded:
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return real(container, stream, seek, wanted, last, done, keep, skip_unneeded=False)
+
+    passes.clear()
+    monkeypatch.setattr(video, "_decode_wanted", failing)
+    views, _ = read_views(path, spec)
+    assert passes == [True, False] and torch.equal(views, expected)
 
 
 def test_file_is_opened_once_for_all_views(index_videos, monkeypatch):

@@ -93,6 +93,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.view_batches import forward_views  # its first home was here: still importable from zoo.fast
+
+__all__ = [
+    "AUTOCAST_DTYPES", "CUDAGraphs", "DEFAULTS", "FastModel", "MAX_GRAPHS", "channels_last_pays", "conv_bn_pairs",
+    "example_input", "exact_fp32", "fold_batch_norms", "fold_conv_bn", "forward_views", "optimize",
+]
+
 #: Reduced-precision dtypes accepted for ``dtype`` (autocast; fp32 is the plain model).
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
