@@ -64,7 +64,9 @@ def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
         model = zoo.create_model(entry.name)
         model.load_state_dict(state)
         label = "+".join(steps)
-        fast = zoo.optimize(model.to(device), x, device=device, dtype=dtype, **{s: s in steps for s in SWITCHES})
+        # host_memory is process-wide (one call would give it to every variant): benchmarks.host_memory_ablation
+        fast = zoo.optimize(model.to(device), x, device=device, dtype=dtype, host_memory=False,
+                            **{s: s in steps for s in SWITCHES})
         variants[label] = fast
         applied[label] = ",".join(fast.fast_paths)
     result, outputs = time_models(variants, x, reps=reps, device=device)

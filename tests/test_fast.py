@@ -121,7 +121,7 @@ def test_compile_matches_plain_model():
     plain, model = _pair(name, overrides)
     x = _input(name, shape)
     fast = optimize(model, x, compile=True)
-    assert fast.fast_paths == ["fold_bn", "compile"]
+    assert fast.fast_paths == ["fold_bn", "host_memory", "compile"]
     assert (_run(fast, x) - _run(plain, x)).abs().max().item() <= 1e-4
 
 

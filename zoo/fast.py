@@ -18,6 +18,8 @@ channels_last       1.15x alone; fold+CL 1.39x  fold+CL 1.12x          off (comp
                                                                        compile+CL = fold+
                                                                        compile, 1.99x)
 compile (+fold)     1.99x                       1.78x                  on
+host_memory         at 30 views: 1.11x          X3D-S, 30 views: 1.44x on (process-wide)
+                    (``results/host_memory.md``, separate processes)
 ==================  ==========================  =====================  =====================
 
 ``results/speed.md`` has the per-entry figures against PyTorchVideo on CPU, ``results/gpu/``
@@ -55,6 +57,12 @@ re-measures them.
   the example input; if it fails (no compiler, unsupported op) the eager model is used and
   a warning says why. Compiled kernels are cached on disk (``TORCHINDUCTOR_CACHE_DIR``,
   default ``$TORCH_HOME/zoo_inductor``), so a second process starts fast.
+- **Freed CPU memory kept** (``host_memory``, CPU): glibc hands every block above 32 MiB
+  back to the kernel when it is freed, so a model at a whole video's views (activations of
+  that size) gets fresh pages on every call, zeroed one page fault at a time.
+  :func:`zoo.host_memory.keep_freed_memory` raises glibc's thresholds so such blocks stay
+  with the process and are reused. Process-wide and lasting (the resident size stays at its
+  peak); DataLoader workers of ``zoo evaluate`` do the same for their view batches.
 - **Attention**: MViT already calls ``F.scaled_dot_product_attention`` (the fused kernel:
   flash/memory-efficient on GPU, the fused CPU kernel otherwise); nothing to change.
 - **GPU only** (``device="cuda"``): ``torch.backends.cudnn.benchmark`` (fixed input shapes
@@ -78,7 +86,7 @@ Example:
     >>> x = torch.randn(1, 3, 4, 64, 64)
     >>> fast = zoo.optimize(model, example=x, compile=False)  # compile=True: slower start, faster runs
     >>> fast.fast_paths
-    ['fold_bn']
+    ['fold_bn', 'host_memory']
     >>> bool((fast(x) - plain(x)).abs().max() < 1e-4)
     True
 """
@@ -93,6 +101,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.host_memory import keep_freed_memory
 from zoo.view_batches import forward_views  # its first home was here: still importable from zoo.fast
 
 __all__ = [
@@ -105,8 +114,8 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: What ``optimize`` does by default on each device (decided by ``zoo speed``; see above).
 DEFAULTS = {
-    "cpu": {"fold_bn": True, "channels_last": False, "compile": True, "cuda_graph": False},
-    "cuda": {"fold_bn": True, "channels_last": "auto", "compile": False, "cuda_graph": True},
+    "cpu": {"fold_bn": True, "channels_last": False, "compile": True, "cuda_graph": False, "host_memory": True},
+    "cuda": {"fold_bn": True, "channels_last": "auto", "compile": False, "cuda_graph": True, "host_memory": False},
 }
 
 #: Input shapes whose CUDA graph is kept (least recently used dropped first).
@@ -407,6 +416,7 @@ def optimize(
     channels_last: bool | None = None,
     compile: bool | None = None,
     cuda_graph: bool | None = None,
+    host_memory: bool | None = None,
     check: bool = True,
     atol: float = 1e-4,
 ) -> FastModel:
@@ -418,7 +428,8 @@ def optimize(
     are) picks the defaults in :data:`DEFAULTS` (on GPU, channels_last only in bf16/fp16 and for
     models without grouped convolutions); ``fold_bn``/``channels_last``/``compile``/
     ``cuda_graph`` override them (``cuda_graph`` needs a CUDA model and is left off by default
-    for detection models, whose box count changes per call). ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
+    for detection models, whose box count changes per call); ``host_memory`` (CPU default) keeps
+    freed CPU memory for the next call, process-wide (:func:`zoo.host_memory.keep_freed_memory`). ``dtype`` (``fp32``, ``bf16``, ``fp16``) autocasts on GPU (and on CPU
     for ``bf16``). ``check`` compares the fp32 result with the plain model within ``atol``
     (times the output's largest magnitude when above 1) and restores any step that breaks it. ``model`` itself is changed (its batch norms are
     folded away): optimise a copy to keep the plain model.
@@ -427,7 +438,7 @@ def optimize(
         >>> import torch, zoo
         >>> fast = zoo.optimize(zoo.create_model("i3d_tiny_8x4_demo"), compile=False)
         >>> fast.fast_paths
-        ['fold_bn']
+        ['fold_bn', 'host_memory']
     """
     if dtype not in AUTOCAST_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(AUTOCAST_DTYPES)}, got {dtype!r}")
@@ -448,6 +459,7 @@ def optimize(
     cuda_graph = cuda_graph and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes during an evaluation: tune once
+    host_memory = defaults["host_memory"] if host_memory is None else host_memory
 
     with torch.no_grad(), exact_fp32(device):
         reference = _call(model, example) if check else None
@@ -470,6 +482,8 @@ def optimize(
         if channels_last:
             model = model.to(memory_format=torch.channels_last_3d) if _has_5d_weights(model) else model
             applied.append("channels_last")
+        if host_memory and keep_freed_memory():
+            applied.append("host_memory")
         autocast = AUTOCAST_DTYPES[dtype]
         if autocast is not None:
             applied.append(f"autocast_{dtype}")
