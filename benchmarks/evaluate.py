@@ -1,6 +1,7 @@
 """Multi-view evaluation of a zoo entry on a dataset: resumable, decode once per video.
 
-Data flow: annotation records -> (DataLoader workers) one decode per video and every view
+Data flow: annotation records -> (DataLoader workers, or with none a thread one video ahead)
+one decode per video and every view
 of the entry's test protocol (:mod:`benchmarks.video`, :mod:`zoo.transforms`) -> the model,
 in batches of views -> per-video aggregation -> one JSON line per video in
 ``<out>/scores.jsonl``, flushed as each video finishes -> metrics over all finished videos
@@ -60,6 +61,7 @@ from benchmarks import metrics as metrics_lib
 from benchmarks import shards
 from benchmarks.files import atomic_write, write_json_atomic
 from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
+from benchmarks.prefetch import prefetched
 from benchmarks.video import VideoReadError, read_views
 from zoo.host_memory import keep_freed_memory
 from zoo.view_batches import ViewBatcher
@@ -422,8 +424,10 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                 scored += 1
                 bar.update(1)
 
+        # without workers, the next video decodes on a thread while the model scores this one
+        items = loader if workers else prefetched(loader)
         with open(scores_path, "a") as scores_file:
-            for item in loader:
+            for item in items:
                 record = todo[item["index"]]
                 if "error" in item:
                     failure = {"key": record.key, "path": record.path, "reason": item["error"]}
@@ -511,7 +515,7 @@ def summary_line(result: dict) -> str:
     timing = result.get("timing") or {}
     if timing.get("videos_this_run"):
         n = timing["videos_this_run"]
-        # decoding overlaps the model when workers > 0: the two can add up to more than the wall time
+        # decoding overlaps the model (workers, or the prefetch thread): the two can add up to more than the wall time
         text += (f"; this run {n / timing['wall_s']:.2f} videos/s, per video decode+views {timing['decode_s'] / n:.2f} s, "
                  f"model {timing['model_s'] / n:.2f} s ({timing['workers']} workers)")
     return text
@@ -594,7 +598,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int,
                    help="views per forward pass, filled across videos when larger than a video's views "
                         "(default: all views of a video, one pass each)")
-    p.add_argument("--workers", type=int, default=2, help="decoding processes (0: decode in the main process)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="decoding processes (0: decode on a thread of the main process, one video ahead)")
     p.add_argument("--limit", type=int, help="only the first N videos")
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
