@@ -5,8 +5,9 @@ moving texture so decoding does real work), then evaluates an entry on them with
 :func:`benchmarks.evaluate.evaluate` (random weights unless ``--pretrained``) once per
 ``--workers`` setting, and prints videos/s plus the share of time decoding (decode, frame
 selection, scaling, cropping, normalising: the DataLoader worker's job) vs in the model.
-With 0 workers the two run one after the other, so their shares add up to the wall time;
-with workers they overlap and videos/s shows what the overlap buys.
+With 0 workers and the model on the CPU the two run one after the other, so their shares add
+up to the wall time; with workers (or 0 workers and a GPU model: a decoding thread one video
+ahead) they overlap and videos/s shows what the overlap buys.
 
 The *model-only* rate is the same model on the same views with no decoding at all (the views
 decoded beforehand, only the forward passes timed): the ceiling an evaluation can reach. Each

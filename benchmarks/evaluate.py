@@ -1,7 +1,7 @@
 """Multi-view evaluation of a zoo entry on a dataset: resumable, decode once per video.
 
-Data flow: annotation records -> (DataLoader workers, or with none a thread one video ahead)
-one decode per video and every view
+Data flow: annotation records -> (DataLoader workers, or with none and a GPU model a thread
+one video ahead) one decode per video and every view
 of the entry's test protocol (:mod:`benchmarks.video`, :mod:`zoo.transforms`) -> the model,
 in batches of views -> per-video aggregation -> one JSON line per video in
 ``<out>/scores.jsonl``, flushed as each video finishes -> metrics over all finished videos
@@ -45,6 +45,7 @@ Command line:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -424,9 +425,14 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                 scored += 1
                 bar.update(1)
 
-        # without workers, the next video decodes on a thread while the model scores this one
-        items = loader if workers else prefetched(loader)
-        with open(scores_path, "a") as scores_file:
+        # Without workers and with the model on a GPU, the next video decodes on a thread while
+        # the model scores this one. Not with the model on the CPU: there the two would share
+        # the cores anyway, and a thread's big buffers come from a glibc arena that hands them
+        # back to the kernel (host_memory keeps only the main thread's).
+        overlap = not workers and not str(device).startswith("cpu")
+        # closed on the way out, an exception included, so the thread stops with it
+        items = contextlib.closing(prefetched(loader)) if overlap else contextlib.nullcontext(loader)
+        with open(scores_path, "a") as scores_file, items as items:
             for item in items:
                 record = todo[item["index"]]
                 if "error" in item:
@@ -599,7 +605,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="views per forward pass, filled across videos when larger than a video's views "
                         "(default: all views of a video, one pass each)")
     p.add_argument("--workers", type=int, default=2,
-                   help="decoding processes (0: decode on a thread of the main process, one video ahead)")
+                   help="decoding processes (0: in the main process; with a GPU model on a thread, one video ahead)")
     p.add_argument("--limit", type=int, help="only the first N videos")
     p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

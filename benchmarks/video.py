@@ -54,8 +54,8 @@ TRUNCATION_TOLERANCE_SHARE = 0.02
 
 @contextlib.contextmanager
 def torch_threads(count: int):
-    """Torch's intra-op thread count set to ``count`` for the duration (a process-wide setting),
-    then restored."""
+    """Torch's intra-op thread count set to ``count`` for the duration, then restored. With
+    OpenMP the count is the calling thread's (other threads keep theirs)."""
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(count)

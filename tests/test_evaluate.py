@@ -131,6 +131,20 @@ def test_views_of_several_videos_share_forward_passes(colour_set, tmp_path):
                  progress=False, log=None)
 
 
+def test_no_prefetch_thread_with_the_model_on_the_cpu(colour_set, tmp_path, monkeypatch):
+    # on the CPU the decoder and the model share the cores, and a thread's view batches would
+    # miss host_memory (glibc arenas): decoding stays in line with the model there
+    from benchmarks import evaluate as evaluate_module
+
+    calls = []
+    monkeypatch.setattr(evaluate_module, "prefetched", lambda items, **k: calls.append(1) or iter(items))
+    root, annotations = colour_set
+    ds = read_path_label_list(annotations, root)
+    result = evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=2, workers=0,
+                      progress=False, log=None)
+    assert result["videos"] == 2 and calls == []
+
+
 def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_path):
     root, annotations = colour_set
     ds = read_path_label_list(annotations, root)

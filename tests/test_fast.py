@@ -13,6 +13,7 @@ from torch.nn import functional as F
 import zoo
 from tests.equivalence import randomize_norm_stats
 from zoo.fast import FastModel, conv_bn_pairs, optimize
+from zoo.host_memory import keep_freed_memory
 from zoo.view_batches import forward_views
 
 MVIT_TINY = dict(num_frames=4, crop_size=32, num_classes=10, embed_dim=16, depth=4, dim_mul={1: 2.0, 3: 2.0},
@@ -121,7 +122,8 @@ def test_compile_matches_plain_model():
     plain, model = _pair(name, overrides)
     x = _input(name, shape)
     fast = optimize(model, x, compile=True)
-    assert fast.fast_paths == ["fold_bn", "host_memory", "compile"]
+    kept = ["host_memory"] if keep_freed_memory() else []  # glibc only
+    assert fast.fast_paths == ["fold_bn", *kept, "compile"]
     assert (_run(fast, x) - _run(plain, x)).abs().max().item() <= 1e-4
 
 
