@@ -386,16 +386,14 @@ def clip_frames(path, spec) -> list[list[int]]:
     the baselines below handle exactly the frames the views are built from."""
     import av
 
-    from zoo.transforms import ptv_duration, ptv_video_clip_frames
+    from benchmarks.video import ptv_clip_positions
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         if spec.temporal_rule != "ptv":
             return [[int(i) for i in clip] for clip in spec.clip_indices(int(stream.frames) or 1, float(stream.average_rate))]
-        start_pts = stream.start_time if stream.start_time is not None else 0
-        pts = sorted({p.pts for p in container.demux(stream) if p.pts is not None and p.size})
-        duration = ptv_duration(stream.duration, stream.time_base, start_pts, pts[-1])
-        return [[int(k) for k in clip] for clip in ptv_video_clip_frames(pts, stream.time_base, start_pts, duration, spec)]
+        _, positions = ptv_clip_positions(container, stream, spec)
+        return [[int(k) for k in clip] for clip in positions]
 
 
 def decode_per_clip(path, spec) -> int:

@@ -228,8 +228,6 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
     non-reference frames: :func:`_decode_wanted`) and ``keep(pts, rgb)`` each needed frame
     (first occurrence); ``plan(needed pts, indices)`` is told before decoding.
     Returns ``(indices, info)``."""
-    from zoo.transforms import ptv_duration, ptv_video_clip_frames
-
     path, container = _open(path)
     try:
         if not container.streams.video:
@@ -240,12 +238,8 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         fps = _stream_fps(stream)
         time_base = stream.time_base
         start_pts = stream.start_time if stream.start_time is not None else 0
-        pts = sorted({p.pts for p in container.demux(stream) if p.pts is not None and p.size})
-        if not pts:
-            raise VideoReadError(path, "no frames")
-        duration = ptv_duration(stream.duration, time_base, start_pts, pts[-1])
         try:
-            positions = ptv_video_clip_frames(pts, time_base, start_pts, duration, spec)
+            pts, positions = ptv_clip_positions(container, stream, spec)
         except ValueError as err:
             raise VideoReadError(path, str(err)) from None
         indices = [torch.tensor([pts[int(k)] for k in clip], dtype=torch.long) for clip in positions]
@@ -257,19 +251,22 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
             stream.thread_type = thread_type
         # back to the start, or to the keyframe before the first needed frame when that is far in
         seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
+        origin = first if seeked else start_pts
         done: set[int] = set()
-        try:
-            decoded = _decode_wanted(container, stream, first if seeked else start_pts, wanted, last, done, keep,
-                                     skip_unneeded=True)
-        except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
-            decoded = 0
-        if wanted - done:  # the skipping missed a frame (a codec that marks references oddly): decode them all,
-            _, fresh = _open(path)  # with a decoder that never saw a skip setting
+        if not dropping_is_safe(stream):
+            decoded = _decode_wanted(container, stream, origin, wanted, last, done, keep, skip_unneeded=False)
+        else:
             try:
-                decoded += _decode_wanted(fresh, fresh.streams.video[0], first if seeked else start_pts, wanted, last,
-                                          done, keep, skip_unneeded=False)
-            finally:
-                fresh.close()
+                decoded = _decode_wanted(container, stream, origin, wanted, last, done, keep, skip_unneeded=True)
+            except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
+                decoded = 0
+            if wanted - done:  # the dropping missed a frame (a codec that marks references oddly): decode them
+                _, fresh = _open(path)  # all, with a decoder that never saw a skip setting
+                try:
+                    decoded += _decode_wanted(fresh, fresh.streams.video[0], origin, wanted, last, done, keep,
+                                              skip_unneeded=False)
+                finally:
+                    fresh.close()
         missing = wanted.difference(done)
         if missing:
             raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
@@ -279,6 +276,21 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         container.close()
     info = VideoInfo(str(path), fps, len(pts), int(stream.frames or 0), decoded, seeked)
     return indices, info
+
+
+def ptv_clip_positions(container, stream, spec) -> tuple[list[int], list[torch.Tensor]]:
+    """The sorted presentation timestamps of ``stream`` (from its packets: demuxing, no
+    decoding) and the positions in them of each of ``spec``'s ``"ptv"`` clips
+    (:func:`zoo.transforms.ptv_video_clip_frames`). Raises ``ValueError`` when a clip gets no
+    frame or the stream has none."""
+    from zoo.transforms import ptv_duration, ptv_video_clip_frames
+
+    start_pts = stream.start_time if stream.start_time is not None else 0
+    pts = sorted({p.pts for p in container.demux(stream) if p.pts is not None and p.size})
+    if not pts:
+        raise ValueError("no frames")
+    duration = ptv_duration(stream.duration, stream.time_base, start_pts, pts[-1])
+    return pts, ptv_video_clip_frames(pts, stream.time_base, start_pts, duration, spec)
 
 
 #: Codecs whose decoder drops under ``skip_frame = NONREF`` only pictures that no other picture
@@ -307,15 +319,14 @@ def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, don
     """Decode forward from the keyframe at or before ``seek_pts`` up to pts ``last``, handing
     each frame of ``wanted`` not yet in ``done`` to ``keep``; returns the frames decoded.
 
-    ``skip_unneeded``: packets whose pts no view needs are decoded with ``skip_frame =
-    NONREF``, so the decoder drops them when no other frame refers to them (B-frames, in
+    ``skip_unneeded`` (for streams where :func:`dropping_is_safe`): packets whose pts no view
+    needs are decoded with ``skip_frame = NONREF``, so the decoder drops them when no other frame refers to them (B-frames, in
     most H.264 files most of the frames). Reference frames are still decoded, so every kept
     frame is the same picture as in a full decode; a needed frame that did not come out
     (a codec that marks references differently) is for the caller to decode again without
     skipping.
     """
     context = stream.codec_context
-    skip_unneeded = skip_unneeded and dropping_is_safe(stream)
     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
     decoded, opened, skip = 0, False, "DEFAULT"
     try:
