@@ -16,6 +16,7 @@ def test_tiny_run_reports_rates_shares_and_the_batch(tmp_path):
     (run,) = result["runs"]
     assert run["workers"] == 0 and run["videos"] == 3
     assert run["videos_per_s"] > 0 and run["share_of_model_only"] > 0
+    assert run["first_video_s"] > 0 and run["steady_videos_per_s"] > 0 and run["steady_share_of_model_only"] > 0
     assert abs(run["decode_share"] + run["model_share"] - 1) < 1e-9
     # the evaluation itself scored every rendered video
     scores = (tmp_path / "work" / "run_w0" / "scores.jsonl").read_text().splitlines()

@@ -246,3 +246,16 @@ def test_fp16_on_cpu_is_refused_with_the_alternative(tmp_path):
 
     with pytest.raises(ValueError, match="fp16 autocast needs a GPU.*bf16"):
         evaluate("i3d_tiny_8x4_demo", None, tmp_path, dtype="fp16", device="cpu")
+
+
+def test_timing_gives_the_start_up_and_the_rate_after_the_first_video(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOZOO_TEST_DELAY", "0.2")  # each pass sleeps 0.2 s: at most 5 videos/s
+    from tests.videos import slow_colour_model
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(i % 4, i % 4) for i in range(4)])
+    ds = read_path_label_list(annotations, tmp_path / "videos")
+    timing = evaluate(tiny_entry(), ds, tmp_path / "out", model_factory=slow_colour_model, views="1x1", workers=0,
+                      progress=False, log=None)["timing"]
+    assert 0.2 <= timing["first_video_s"] < timing["wall_s"]
+    # three videos after the first, each a 0.2 s pass and a tiny decode
+    assert 2.5 < timing["steady_videos_per_s"] <= 5.0

@@ -73,13 +73,48 @@ With real weights: ``model = zoo.create_model("x3d_xs", pretrained=True)``, then
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import torch
 from torch.nn import functional as F
+
+#: Where :class:`ViewBuilder` takes the memory for its views (None: ``torch.empty``); set with
+#: :func:`views_allocated_by`.
+_VIEWS_ALLOCATOR: contextvars.ContextVar[Callable[[tuple[int, ...]], torch.Tensor] | None] = contextvars.ContextVar(
+    "videozoo_views_allocator", default=None
+)
+
+
+@contextlib.contextmanager
+def views_allocated_by(allocate: Callable[[tuple[int, ...]], torch.Tensor]) -> Iterator[None]:
+    """Within this context (this thread), every :class:`ViewBuilder` takes the memory for its
+    views from ``allocate(shape)``, which returns an uninitialised float32 tensor of that shape.
+
+    A DataLoader worker uses it to build the views straight into a shared-memory buffer it
+    reuses (:mod:`benchmarks.view_buffers`), instead of fresh memory that is then copied to
+    fresh shared memory, page by page, for every video.
+
+    Example:
+        >>> import torch
+        >>> spec = InputSpec(num_frames=2, sampling_rate=1, side_size=8, crop_size=8, temporal_clips=1,
+        ...                  spatial_crops=1, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+        >>> memory = torch.empty(1, 3, 2, 8, 8)
+        >>> with views_allocated_by(lambda shape: memory.view(shape)):
+        ...     views = spec.views(torch.zeros(2, 8, 8, 3, dtype=torch.uint8), fps=30.0)
+        >>> views.data_ptr() == memory.data_ptr(), views.min().item()
+        (True, -1.0)
+    """
+    token = _VIEWS_ALLOCATOR.set(allocate)
+    try:
+        yield
+    finally:
+        _VIEWS_ALLOCATOR.reset(token)
+
 
 #: The frame rate the published ``sampling_rate`` refers to (PySlowFast ``DATA.TARGET_FPS``).
 TARGET_FPS = 30.0
@@ -420,7 +455,9 @@ class ViewBuilder:
         mean, std = torch.tensor(spec.mean), torch.tensor(spec.std)
         self.scale = (1.0 / (pixel_range * std)).view(1, -1, 1, 1)
         self.shift = (mean / std).view(1, -1, 1, 1)
-        self.batch = torch.empty(self.clips * len(self.offsets), channels, self.num_frames, size, size)
+        shape = (self.clips * len(self.offsets), channels, self.num_frames, size, size)
+        allocate = _VIEWS_ALLOCATOR.get()
+        self.batch = torch.empty(shape) if allocate is None else allocate(shape)
 
     def add_scaled(self, frame: int, scaled: torch.Tensor, pixel_range: float) -> None:
         """Place ``frame`` (its index in the clips), scaled already: float ``(1, C, H', W')``."""
