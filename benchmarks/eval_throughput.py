@@ -55,6 +55,16 @@ def render_video(path: Path, seconds: float, width: int, height: int, fps: int, 
             container.mux(packet)
 
 
+def _median(values):
+    """Median of the values that are there (None where no round had one)."""
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _percent(share) -> str:
+    return f"{100 * share:.0f}%" if share is not None else "n/a"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="x3d_xs")
@@ -71,6 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int,
                         help="views per forward pass, filled across videos (default: one video's views)")
     parser.add_argument("--report", help="also write the JSON report here (default: only in --work-dir)")
+    parser.add_argument("--view-buffers", type=int, nargs="+",
+                        help="with workers: shared-memory buffers each keeps for its views (benchmarks.view_buffers; "
+                             "0 = torch's fresh copy per video); several values: one run each (default: the default)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of (model alone, each --workers run); medians")
     parser.add_argument("--work-dir", help="keep videos and results here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -132,17 +145,26 @@ def main(argv=None) -> int:
 
     model_alone()  # warm-up (a last, shorter pass included)
 
-    def evaluation(workers: int) -> dict:
-        out = work / f"run_w{workers}"
+    from benchmarks import view_buffers
+
+    def evaluation(workers: int, buffers: int | None) -> dict:
+        out = work / f"run_w{workers}" if buffers is None else work / f"run_w{workers}_b{buffers}"
+        default_buffers = view_buffers.DEFAULT_LIMIT
+        if buffers is not None:  # read by each worker (forked after this) when it makes its pool
+            view_buffers.DEFAULT_LIMIT = buffers
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
-        result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None,
-                          device=args.device, batch_size=args.batch_size)
+        try:
+            result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None,
+                              device=args.device, batch_size=args.batch_size)
+        finally:
+            view_buffers.DEFAULT_LIMIT = default_buffers
         wall = time.perf_counter() - start
         timing = result["timing"]
         busy = timing["decode_s"] + timing["model_s"]
         return {
             "workers": workers,
+            "view_buffers": (buffers if buffers is not None else default_buffers) if workers else None,
             "videos": result["videos"],
             "videos_per_s": result["videos"] / wall,
             "wall_s": wall,
@@ -156,20 +178,23 @@ def main(argv=None) -> int:
 
     # Rounds of (model alone, each workers setting) back to back: each run is compared with the
     # model-only rate of its own round, so that load from other processes hits both alike.
+    # view buffers only matter with workers: one run per value there, one run without
+    settings = [(w, b) for w in args.workers for b in ((args.view_buffers or [None]) if w else [None])]
     rounds = []
     for _ in range(args.rounds):
         rate = model_alone()
-        runs = [evaluation(w) for w in args.workers]
+        runs = [evaluation(w, b) for w, b in settings]
         for run in runs:
             run["share_of_model_only"] = run["videos_per_s"] / rate
-            run["steady_share_of_model_only"] = run["steady_videos_per_s"] / rate
+            steady = run["steady_videos_per_s"]  # None when every video finished in the first pass
+            run["steady_share_of_model_only"] = steady / rate if steady is not None else None
         rounds.append({"model_only_videos_per_s": rate, "runs": runs})
     model_only = statistics.median(r["model_only_videos_per_s"] for r in rounds)
     rows = []
-    for k, workers in enumerate(args.workers):
+    for k, (workers, _) in enumerate(settings):
         runs = [r["runs"][k] for r in rounds]
-        row = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "workers"}
-        row["workers"] = workers
+        row = {key: _median(run[key] for run in runs) for key in runs[0] if key not in ("workers", "view_buffers")}
+        row["workers"], row["view_buffers"] = workers, runs[0]["view_buffers"]
         row["share_of_model_only_each_round"] = [run["share_of_model_only"] for run in runs]
         row["steady_share_of_model_only_each_round"] = [run["steady_share_of_model_only"] for run in runs]
         rows.append(row)
@@ -189,16 +214,18 @@ def main(argv=None) -> int:
     print(f"  model only (views decoded beforehand): {model_only:.3f} videos/s"
           + (f" (median of {args.rounds} rounds; each run is compared with its own round's)" if args.rounds > 1 else ""))
     for r in rows:
-        print(f"  workers={r['workers']}: {r['videos_per_s']:.3f} videos/s ({r['wall_s']:.1f} s); per video "
+        buffers = f", view buffers {r['view_buffers']}" if r["workers"] and args.view_buffers else ""
+        print(f"  workers={r['workers']}{buffers}: {r['videos_per_s']:.3f} videos/s ({r['wall_s']:.1f} s); per video "
               f"decode+views {r['decode_s_per_video']:.2f} s ({100 * r['decode_share']:.0f}%), "
               f"model {r['model_s_per_video']:.2f} s ({100 * r['model_share']:.0f}%); "
               f"{100 * r['share_of_model_only']:.0f}% of the model-only rate"
               + (f" (rounds: {', '.join(f'{100 * v:.0f}%' for v in r['share_of_model_only_each_round'])})"
                  if args.rounds > 1 else ""))
-        print(f"    after the first video ({r['first_video_s']:.1f} s: workers starting, first decode and pass): "
-              f"{r['steady_videos_per_s']:.3f} videos/s, {100 * r['steady_share_of_model_only']:.0f}% of the model-only rate"
-              + (f" (rounds: {', '.join(f'{100 * v:.0f}%' for v in r['steady_share_of_model_only_each_round'])})"
-                 if args.rounds > 1 else ""))
+        if r["steady_videos_per_s"] is not None:
+            print(f"    after the first video ({r['first_video_s']:.1f} s: workers starting, first decode and pass): "
+                  f"{r['steady_videos_per_s']:.3f} videos/s, {100 * r['steady_share_of_model_only']:.0f}% of the "
+                  "model-only rate" + (f" (rounds: {', '.join(_percent(v) for v in r['steady_share_of_model_only_each_round'])})"
+                                       if args.rounds > 1 else ""))
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

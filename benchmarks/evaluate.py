@@ -154,8 +154,9 @@ def score_video(model, views, *, batch_size: int | None, activation: str, multil
 class VideoViews(torch.utils.data.Dataset):
     """Item ``i``: every view of video ``records[i]`` from one decode, or the reason it failed."""
 
-    def __init__(self, records: list[VideoRecord], spec, thread_type: str | None = None):
+    def __init__(self, records: list[VideoRecord], spec, thread_type: str | None = None, videos_held: int = 0):
         self.records, self.spec, self.thread_type = records, spec, thread_type
+        self.videos_held = videos_held  # beyond the usual, by cross-video batching (benchmarks.view_buffers)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -165,7 +166,7 @@ class VideoViews(torch.utils.data.Dataset):
         record = self.records[index]
         # In a DataLoader worker the views are built into shared memory the worker reuses
         # (benchmarks.view_buffers); the lease sent with them is how it gets the memory back.
-        buffers = worker_buffers() if torch.utils.data.get_worker_info() is not None else None
+        buffers = worker_buffers(self.videos_held) if torch.utils.data.get_worker_info() is not None else None
         try:
             with buffers.building() if buffers is not None else contextlib.nullcontext():
                 views, info = read_views(record.source, self.spec, thread_type=self.thread_type)
@@ -373,10 +374,11 @@ def evaluate(
         "decode_s": sum(s["decode_s"] for s in everyone),
         "model_s": sum(s["model_s"] for s in everyone),
         # Start-up (workers starting, the first decode, the first pass) weighs on a short run
-        # only; the rate after each rank's first video is what a long evaluation runs at.
+        # only; the rate after each rank's first videos is what a long evaluation runs at. The
+        # ranks run side by side, so their rates add up (a rank that scored all its videos at
+        # once has no such rate and is left out: None when no rank has one).
         "first_video_s": max((s["first_video_s"] for s in everyone if s["first_video_s"] is not None), default=None),
-        "steady_videos_per_s": sum((s["scored"] - 1) / s["steady_s"] for s in everyone
-                                   if s["scored"] > 1 and s["steady_s"]) or None,
+        "steady_videos_per_s": sum(s["steady_videos"] / s["steady_s"] for s in everyone if s["steady_videos"]) or None,
         "workers": workers,
         "ranks": ranks.world_size,
     }
@@ -399,14 +401,19 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
     decode_s = model_s = 0.0
     scored = failed = 0
     start = time.perf_counter()
-    scored_at: list[float] = []  # when the first and the latest video's scores were written
+    # (time, videos scored) after the first write that scored any, and after the latest: with
+    # views of several videos in one pass, videos finish several at a time
+    first_scored: tuple[float, int] | None = None
+    last_scored: tuple[float, int] | None = None
     with open(failures_path, "w") as failures_file:
         if not todo:
             return {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0, "first_video_s": None,
-                    "steady_s": None, "file": scores_path.name, "bytes": shards.file_size(scores_path)}
+                    "steady_videos": 0, "steady_s": None, "file": scores_path.name,
+                    "bytes": shards.file_size(scores_path)}
         activation = output_activation(model)
         loader = torch.utils.data.DataLoader(
-            VideoViews(todo, spec, thread_type),
+            # a pass of batch_size views holds that many videos' views (and the one it began in)
+            VideoViews(todo, spec, thread_type, videos_held=-(-batch_size // spec.num_views) + 1 if batch_size else 0),
             batch_size=None,
             num_workers=workers,
             collate_fn=_as_is,
@@ -427,7 +434,7 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
         batcher = ViewBatcher(timed, batch_size)
 
         def write_scores(finished) -> None:
-            nonlocal scored
+            nonlocal scored, first_scored, last_scored
             for index, view_rows in finished:
                 record = todo[index]
                 scores = aggregate(view_rows, multilabel)
@@ -441,9 +448,10 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                 scores_file.write(json.dumps(line) + "\n")
                 scores_file.flush()  # a kill loses at most the videos in flight
                 scored += 1
-                now = time.perf_counter()
-                scored_at[:] = [scored_at[0] if scored_at else now, now]
                 bar.update(1)
+            if finished:
+                last_scored = (time.perf_counter(), scored)
+                first_scored = first_scored or last_scored
 
         # Without workers and with the model on a GPU, the next video decodes on a thread while
         # the model scores this one. Not with the model on the CPU: there the two would share
@@ -471,8 +479,10 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                     bar.set_postfix({failed_label: failed})
             write_scores(batcher.flush())
     return {"scored": scored, "failed": failed, "decode_s": decode_s, "model_s": model_s,
-            "first_video_s": scored_at[0] - start if scored_at else None,
-            "steady_s": scored_at[-1] - scored_at[0] if scored_at else None,
+            "first_video_s": first_scored[0] - start if first_scored else None,
+            # videos scored after the first ones, and in how long
+            "steady_videos": last_scored[1] - first_scored[1] if first_scored else 0,
+            "steady_s": last_scored[0] - first_scored[0] if first_scored else None,
             "file": scores_path.name, "bytes": shards.file_size(scores_path)}
 
 

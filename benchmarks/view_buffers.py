@@ -12,7 +12,8 @@ reads 1 while the main process may still use the buffer; :func:`release_when_fre
 process) sets it to 0 when the last tensor sharing the views' memory is freed, however the
 views were sliced or packed meanwhile. A worker never writes into a buffer whose lease reads
 1: when none is free it takes a new one, up to ``limit``, and past that plain memory (torch's
-own copy, as before).
+own copy, as before). The pool keeps its largest size until the worker ends (with the
+defaults up to 8 x 47 MiB of shared memory per worker for X3D-XS at 10x3).
 
 Example (the worker's side, then the main process's):
     >>> import gc, torch
@@ -27,7 +28,7 @@ Example (the worker's side, then the main process's):
     ...     again = buffers.empty((30, 3, 4, 8, 8))
     >>> again.data_ptr() == views.data_ptr(), buffers.count  # the same memory, filled anew
     (True, 1)
-    >>> received = torch.zeros(30, 3), torch.ones(1, dtype=torch.int32)  # in the main process
+    >>> received = torch.zeros(30, 3), torch.ones(1, dtype=torch.int32).share_memory_()  # in the main process
     >>> release_when_freed(*received)
     >>> first_views = received[0][:3]  # a slice keeps the memory in use
     >>> received = received[1]; _ = gc.collect(); int(received)
@@ -49,6 +50,7 @@ from zoo.transforms import views_allocated_by
 
 #: Buffers one worker keeps at most: the DataLoader's prefetch (2 per worker), the video the
 #: model is on, the next one already received, and a few held by cross-video batching.
+#: 0: none (torch copies each batch to fresh shared memory; ``eval_throughput --view-buffers 0``).
 DEFAULT_LIMIT = 8
 
 
@@ -76,8 +78,9 @@ class ViewBuffers:
     a channel flip; or building failed) goes straight back to the pool.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT):
-        self.limit = limit
+    def __init__(self, limit: int | None = None):
+        self.limit = DEFAULT_LIMIT if limit is None else limit  # read now: an ablation may set it to 0
+        self.fallbacks = 0  # batches built in plain memory: every buffer was lent
         self._buffers: list[_Buffer] = []
         self._taken: list[_Buffer] = []
 
@@ -94,6 +97,7 @@ class ViewBuffers:
             # a buffer of another size is only dead weight now (the views' shape changed)
             self._buffers = [b for b in self._buffers if b.memory.numel() == numel or not b.free()]
             if len(self._buffers) >= self.limit:  # the main process holds them all
+                self.fallbacks += 1
                 return torch.empty(shape)
             buffer = _Buffer(numel)
             self._buffers.append(buffer)
@@ -125,11 +129,15 @@ class ViewBuffers:
 _WORKER_BUFFERS: ViewBuffers | None = None
 
 
-def worker_buffers() -> ViewBuffers:
-    """This process's :class:`ViewBuffers` (made on first use, in the worker itself)."""
+def worker_buffers(videos_held: int = 0) -> ViewBuffers:
+    """This process's :class:`ViewBuffers` (made on first use, in the worker itself).
+
+    ``videos_held``: videos whose views the main process may hold at once beyond the usual
+    (cross-video batching holds a pass's worth), so the pool may keep that many more buffers.
+    """
     global _WORKER_BUFFERS
     if _WORKER_BUFFERS is None:
-        _WORKER_BUFFERS = ViewBuffers()
+        _WORKER_BUFFERS = ViewBuffers(DEFAULT_LIMIT + videos_held if DEFAULT_LIMIT else 0)
     return _WORKER_BUFFERS
 
 
@@ -137,6 +145,8 @@ def release_when_freed(views, lease: torch.Tensor) -> None:
     """Main process: give the buffer behind ``views`` (a tensor, or SlowFast's ``[slow, fast]``)
     back to its worker once every tensor sharing their memory (slices and views of them
     included) has been freed."""
+    if not lease.is_shared():  # e.g. a DataLoader with pin_memory=True copied it: the worker would never see it
+        raise ValueError("the lease is a copy, not the worker's shared memory (a DataLoader with pin_memory=True?)")
     parts = views if isinstance(views, list | tuple) else [views]
     storages = {p.untyped_storage().data_ptr(): p.untyped_storage() for p in parts}
     remaining = [len(storages)]

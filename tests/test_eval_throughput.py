@@ -21,3 +21,15 @@ def test_tiny_run_reports_rates_shares_and_the_batch(tmp_path):
     # the evaluation itself scored every rendered video
     scores = (tmp_path / "work" / "run_w0" / "scores.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["key"] for line in scores) == ["v000.mp4", "v001.mp4", "v002.mp4"]
+
+
+def test_view_buffers_ablation_runs_each_setting_with_workers(tmp_path):
+    report = tmp_path / "report.json"
+    eval_throughput.main(["--model", "i3d_tiny_8x4_demo", "--views", "1x2", "--videos", "2", "--seconds", "1",
+                          "--size", "64x48", "--fps", "10", "--workers", "0", "1", "--view-buffers", "0", "2",
+                          "--work-dir", str(tmp_path / "work"), "--report", str(report)])
+    runs = json.loads(report.read_text())["runs"]
+    assert [(r["workers"], r["view_buffers"], r["videos"]) for r in runs] == [(0, None, 2), (1, 0, 2), (1, 2, 2)]
+    from benchmarks import view_buffers
+
+    assert view_buffers.DEFAULT_LIMIT == 8  # put back after each run

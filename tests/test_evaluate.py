@@ -259,3 +259,19 @@ def test_timing_gives_the_start_up_and_the_rate_after_the_first_video(tmp_path, 
     assert 0.2 <= timing["first_video_s"] < timing["wall_s"]
     # three videos after the first, each a 0.2 s pass and a tiny decode
     assert 2.5 < timing["steady_videos_per_s"] <= 5.0
+
+
+def test_timing_after_the_first_pass_counts_only_later_videos(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOZOO_TEST_DELAY", "0.2")
+    from tests.videos import slow_colour_model
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(i % 4, i % 4) for i in range(4)])
+    ds = read_path_label_list(annotations, tmp_path / "videos")
+    # 2 views a video, 4 a pass: videos finish two at a time, 2 passes of 0.2 s in all
+    timing = evaluate(tiny_entry(), ds, tmp_path / "two", model_factory=slow_colour_model, views="2x1", batch_size=4,
+                      workers=0, progress=False, log=None)["timing"]
+    assert 2.0 < timing["steady_videos_per_s"] <= 10.0  # 2 videos after the first pass, in one 0.2 s pass
+    # every video in the first pass: no rate after it
+    timing = evaluate(tiny_entry(), ds, tmp_path / "one", model_factory=slow_colour_model, views="2x1", batch_size=8,
+                      workers=0, progress=False, log=None)["timing"]
+    assert timing["steady_videos_per_s"] is None and timing["first_video_s"] >= 0.2

@@ -103,24 +103,32 @@ def test_video_views_from_a_worker_equal_the_main_processes_and_are_never_overwr
                 torch.testing.assert_close(g, w, rtol=0, atol=0)
 
 
-def test_a_lease_on_two_pathways_waits_for_both():
-    slow, fast = torch.zeros(2, 3), torch.zeros(4, 3)
-    lease = torch.ones(1, dtype=torch.int32)
-    release_when_freed([slow, fast], lease)
-    del fast
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_lease_on_two_pathways_waits_for_both(first):
+    pathways = [torch.zeros(2, 3), torch.zeros(4, 3)]
+    lease = torch.ones(1, dtype=torch.int32).share_memory_()
+    release_when_freed(pathways, lease)
+    del pathways[first]
     gc.collect()
     assert int(lease) == 1
-    del slow
+    pathways.clear()
     gc.collect()
     assert int(lease) == 0
 
 
-def test_an_evaluation_with_workers_scores_as_one_without(tmp_path):
+def test_a_lease_that_is_not_the_workers_memory_is_refused():
+    with pytest.raises(ValueError, match="pin_memory"):
+        release_when_freed(torch.zeros(2), torch.ones(1, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("name", ["x3d_xs", "slowfast_r50"])
+def test_an_evaluation_with_workers_scores_as_one_without(tmp_path, name):
     labels = [(i % 4, i % 4) for i in range(6)]
     annotations = write_colour_dataset(tmp_path / "videos", labels)
     ds = read_path_label_list(annotations, tmp_path / "videos")
-    entry = dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32)
+    entry = dataclasses.replace(zoo.get_entry(name), side_size=32, crop_size=32)
+    # 4 views per pass, 6 per video: passes span two videos, slices of both held at once
     runs = {w: evaluate(entry, ds, tmp_path / f"w{w}", model_factory=colour_model, views="2x3", workers=w,
-                        progress=False, log=None) for w in (0, 2)}
+                        batch_size=4, progress=False, log=None) for w in (0, 2)}
     assert runs[0]["metrics"] == runs[2]["metrics"] and runs[2]["metrics"]["top1"] == 100.0
     assert (tmp_path / "w0" / "scores.jsonl").read_text() == (tmp_path / "w2" / "scores.jsonl").read_text()
