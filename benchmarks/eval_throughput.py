@@ -55,6 +55,14 @@ def render_video(path: Path, seconds: float, width: int, height: int, fps: int, 
             container.mux(packet)
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's ended children: DataLoader workers."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _median(values):
     """Median of the values that are there (None where no round had one)."""
     present = [v for v in values if v is not None]
@@ -153,6 +161,7 @@ def main(argv=None) -> int:
         if buffers is not None:  # read by each worker (forked after this) when it makes its pool
             view_buffers.DEFAULT_LIMIT = buffers
         shutil.rmtree(out, ignore_errors=True)
+        children = _children_cpu_s()
         start = time.perf_counter()
         try:
             result = evaluate(entry, dataset, out, model=model, views=args.views, workers=workers, log=None,
@@ -160,6 +169,8 @@ def main(argv=None) -> int:
         finally:
             view_buffers.DEFAULT_LIMIT = default_buffers
         wall = time.perf_counter() - start
+        # the workers have exited by now, so their CPU time is counted: decode + views + hand-off
+        workers_cpu = _children_cpu_s() - children
         timing = result["timing"]
         busy = timing["decode_s"] + timing["model_s"]
         return {
@@ -169,6 +180,7 @@ def main(argv=None) -> int:
             "videos_per_s": result["videos"] / wall,
             "wall_s": wall,
             "decode_s_per_video": timing["decode_s"] / result["videos"],
+            "workers_cpu_s_per_video": workers_cpu / result["videos"] if workers else None,
             "model_s_per_video": timing["model_s"] / result["videos"],
             "decode_share": timing["decode_s"] / busy,
             "model_share": timing["model_s"] / busy,
@@ -217,7 +229,9 @@ def main(argv=None) -> int:
         buffers = f", view buffers {r['view_buffers']}" if r["workers"] and args.view_buffers else ""
         print(f"  workers={r['workers']}{buffers}: {r['videos_per_s']:.3f} videos/s ({r['wall_s']:.1f} s); per video "
               f"decode+views {r['decode_s_per_video']:.2f} s ({100 * r['decode_share']:.0f}%), "
-              f"model {r['model_s_per_video']:.2f} s ({100 * r['model_share']:.0f}%); "
+              f"model {r['model_s_per_video']:.2f} s ({100 * r['model_share']:.0f}%)"
+              + (f", workers' CPU {r['workers_cpu_s_per_video']:.3f} s" if r["workers_cpu_s_per_video"] is not None else "")
+              + "; "
               f"{100 * r['share_of_model_only']:.0f}% of the model-only rate"
               + (f" (rounds: {', '.join(f'{100 * v:.0f}%' for v in r['share_of_model_only_each_round'])})"
                  if args.rounds > 1 else ""))

@@ -30,6 +30,8 @@ def test_view_buffers_ablation_runs_each_setting_with_workers(tmp_path):
                           "--work-dir", str(tmp_path / "work"), "--report", str(report)])
     runs = json.loads(report.read_text())["runs"]
     assert [(r["workers"], r["view_buffers"], r["videos"]) for r in runs] == [(0, None, 2), (1, 0, 2), (1, 2, 2)]
+    # the workers' CPU time, counted once they have ended (none to count without workers)
+    assert runs[0]["workers_cpu_s_per_video"] is None and all(r["workers_cpu_s_per_video"] > 0 for r in runs[1:])
     from benchmarks import view_buffers
 
     assert view_buffers.DEFAULT_LIMIT == 8  # put back after each run
