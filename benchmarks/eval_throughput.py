@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +54,37 @@ def render_video(path: Path, seconds: float, width: int, height: int, fps: int, 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def markdown_table(report: dict) -> str:
+    """The report as a Markdown table: one row per run, medians over the rounds."""
+    def value(v, fmt):
+        return format(v, fmt) if v is not None else "n/a"
+
+    lines = [
+        f"# End-to-end evaluation throughput: {report['model']}, {report['views']} views",
+        "",
+        f"{report['videos']} rendered videos of {report['seconds']:g} s {report['size']} @ {report['fps']} fps (H.264); "
+        f"model on {report['device']}, {report['batch_size']} views per pass{', fast paths' if report['fast'] else ''}; "
+        f"{report['cpus']} CPUs, torch threads {report['torch_threads']}. Medians of {len(report['rounds'])} rounds; "
+        "each run is compared with the model-only rate (views decoded beforehand) of its own round. "
+        "*After the first video*: the rate once the first video's scores are out (workers started, first "
+        f"decode and pass done), what a long evaluation runs at. Made by `{report.get('command', 'python -m benchmarks.eval_throughput')}`.",
+        "",
+        f"Model only: {report['model_only_videos_per_s']:.3f} videos/s.",
+        "",
+        "| workers | view buffers | videos/s | share of model-only | after the first video | share | "
+        "first video (s) | workers' CPU per video (s) | shares by round (after the first video) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        rounds = ", ".join(_percent(v) for v in r["steady_share_of_model_only_each_round"])
+        lines.append(
+            f"| {r['workers']} | {value(r['view_buffers'], 'd')} | {r['videos_per_s']:.3f} | {_percent(r['share_of_model_only'])} "
+            f"| {value(r['steady_videos_per_s'], '.3f')} | {_percent(r['steady_share_of_model_only'])} "
+            f"| {value(r['first_video_s'], '.1f')} | {value(r['workers_cpu_s_per_video'], '.3f')} | {rounds} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _children_cpu_s() -> float:
@@ -92,6 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--view-buffers", type=int, nargs="+",
                         help="with workers: shared-memory buffers each keeps for its views (benchmarks.view_buffers; "
                              "0 = torch's fresh copy per video); several values: one run each (default: the default)")
+    parser.add_argument("--table", help="also write the runs as a Markdown table here (e.g. results/eval_throughput.md)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of (model alone, each --workers run); medians")
     parser.add_argument("--work-dir", help="keep videos and results here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -211,15 +244,18 @@ def main(argv=None) -> int:
         row["steady_share_of_model_only_each_round"] = [run["steady_share_of_model_only"] for run in runs]
         rows.append(row)
     report = {
+        "command": " ".join(["python -m benchmarks.eval_throughput", *(sys.argv[1:] if argv is None else argv)]),
         "model": entry.name, "views": args.views, "videos": args.videos, "seconds": args.seconds,
         "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "device": args.device, "batch_size": batch, "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
     }
     (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    if args.report:
-        from benchmarks.files import atomic_write
+    from benchmarks.files import atomic_write
 
+    if args.report:
         atomic_write(Path(args.report), json.dumps(report, indent=2) + "\n")
+    if args.table:
+        atomic_write(Path(args.table), markdown_table(report))
     print(f"{entry.name}, {args.views} views, {args.videos} videos of {args.seconds:g} s {args.size} @ {args.fps} fps, "
           f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, model on {args.device}, "
           f"{batch} views per pass{', fast paths' if args.fast else ''}:")

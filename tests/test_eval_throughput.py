@@ -27,8 +27,11 @@ def test_view_buffers_ablation_runs_each_setting_with_workers(tmp_path):
     report = tmp_path / "report.json"
     eval_throughput.main(["--model", "i3d_tiny_8x4_demo", "--views", "1x2", "--videos", "2", "--seconds", "1",
                           "--size", "64x48", "--fps", "10", "--workers", "0", "1", "--view-buffers", "0", "2",
-                          "--work-dir", str(tmp_path / "work"), "--report", str(report)])
+                          "--work-dir", str(tmp_path / "work"), "--report", str(report),
+                          "--table", str(tmp_path / "table.md")])
     runs = json.loads(report.read_text())["runs"]
+    rows = [line for line in (tmp_path / "table.md").read_text().splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[:2] for row in rows[1:]] == [["| 0", "n/a"], ["| 1", "0"], ["| 1", "2"]]
     assert [(r["workers"], r["view_buffers"], r["videos"]) for r in runs] == [(0, None, 2), (1, 0, 2), (1, 2, 2)]
     # the workers' CPU time, counted once they have ended (none to count without workers)
     assert runs[0]["workers_cpu_s_per_video"] is None and all(r["workers_cpu_s_per_video"] > 0 for r in runs[1:])
