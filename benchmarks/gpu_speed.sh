@@ -40,5 +40,6 @@ timeout ${BF16_S:-230} python3 -m benchmarks.cli speed ${BF16_ENTRIES:-$ENTRIES}
   --reps $REPS --no-data $([ -n "${BF16_ENTRIES:-}" ] || echo --agreement) --resume --setting "$SETTING" --out "$OUT";; esac
 case " $STEPS " in *" e2e "*)
 timeout ${E2E_S:-150} python3 -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 16 --workers 2 8 \
-  --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds 2 --report "$OUT/eval_throughput.json";; esac
+  --view-buffers 0 8 --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds 2 --report "$OUT/eval_throughput.json" \
+  --table "$OUT/eval_throughput.md";; esac
 ls -la "$OUT"
