@@ -53,7 +53,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -340,29 +340,33 @@ def evaluate(
             built = zoo.optimize(built, example, device=device, dtype=dtype, **plain)
         return built
 
-    # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
-    model = ranks.in_waves(build)
-    show = progress and ranks.is_main
-    label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
-    bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
-    others = None
-    if show and plan.todo and ranks.distributed:
-        others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [SCORES_FILE, FAILURES_FILE]), plan.offsets)
+    # Decoding starts before the model is built (see decoded_videos), and stops on any way out.
+    with decoded_videos(todo, spec, workers=workers, batch_size=batch_size, device=device,
+                        thread_type=thread_type) as items:
+        # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
+        model = ranks.in_waves(build)
+        show = progress and ranks.is_main
+        label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
+        bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
+        others = None
+        if show and plan.todo and ranks.distributed:
+            others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [SCORES_FILE, FAILURES_FILE]),
+                                          plan.offsets)
 
-    def tick():
-        if others is not None:
-            bar.update(others.poll())
+        def tick():
+            if others is not None:
+                bar.update(others.poll())
 
-    with bar:
-        stats = ranks.agree(
-            lambda: _score_share(model, todo, spec, dataset, entry, out_dir / ranks.file_name(SCORES_FILE),
-                                 out_dir / ranks.file_name(FAILURES_FILE), batch_size=batch_size, workers=workers,
-                                 device=device, thread_type=thread_type, bar=bar, tick=tick,
-                                 failed_label="failed" if not ranks.distributed else "failed on rank 0"),
-            waiting=tick,
-        )
-        if others is not None:
-            bar.update(others.poll(force=True))  # the other ranks' last videos
+        with bar:
+            stats = ranks.agree(
+                lambda: _score_share(model, items, todo, spec, dataset, entry, out_dir / ranks.file_name(SCORES_FILE),
+                                     out_dir / ranks.file_name(FAILURES_FILE), batch_size=batch_size, device=device,
+                                     bar=bar, tick=tick,
+                                     failed_label="failed" if not ranks.distributed else "failed on rank 0"),
+                waiting=tick,
+            )
+            if others is not None:
+                bar.update(others.poll(force=True))  # the other ranks' last videos
     everyone = ranks.gather(stats)
     written = {s["file"]: s["bytes"] for s in everyone}
     wall_s = time.perf_counter() - started
@@ -393,9 +397,54 @@ def evaluate(
     return result
 
 
-def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, *, batch_size, workers, device,
-                 thread_type, bar, tick, failed_label="failed") -> dict:
-    """Score ``todo`` (this rank's videos): one line per video appended to ``scores_path``."""
+@contextlib.contextmanager
+def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: int | None, device,
+                   thread_type: str | None = None) -> Iterator:
+    """The items of :class:`VideoViews` for ``todo``, in order, decoding from the moment this
+    context opens: ``workers`` DataLoader processes, or with none and a GPU model a thread one
+    video ahead, or (none, CPU model) as they are asked for.
+
+    :func:`evaluate` opens it before it builds the model, so the workers fork from a process
+    without the model (no copy-on-write of its memory on the first pass) and the first
+    videos decode while the weights load and the model compiles. Leaving it stops them.
+    """
+    if not todo:
+        yield iter(())
+        return
+    loader = torch.utils.data.DataLoader(
+        # a pass of batch_size views holds that many videos' views (and the one it began in)
+        VideoViews(todo, spec, thread_type, videos_held=-(-batch_size // spec.num_views) + 1 if batch_size else 0),
+        batch_size=None,
+        num_workers=workers,
+        collate_fn=_as_is,
+        worker_init_fn=_worker_init if workers else None,
+        prefetch_factor=2 if workers else None,
+    )
+    # Without workers and with the model on a GPU, the next video decodes on a thread while
+    # the model scores this one. Not with the model on the CPU: there the two would share
+    # the cores anyway, and a thread's big buffers come from a glibc arena that hands them
+    # back to the kernel (host_memory keeps only the main thread's).
+    if not workers and not str(device).startswith("cpu"):
+        items = prefetched(loader)
+        try:
+            yield items
+        finally:
+            items.close()  # an exception included, so the thread stops with it
+        return
+    # with workers they fork here and start on their first videos; none: one by one, on demand
+    items = iter(loader)
+    try:
+        yield items
+    finally:
+        shutdown = getattr(items, "_shutdown_workers", None)  # at once, not when garbage is collected
+        if shutdown is not None:
+            shutdown()
+
+
+def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path, failures_path, *, batch_size,
+                 device, bar, tick, failed_label="failed") -> dict:
+    """Score ``todo`` (this rank's videos) from ``items`` (:func:`decoded_videos`): one line per
+    video appended to ``scores_path``."""
     multilabel = dataset.multilabel
     expected_classes = dataset.num_classes or dataset.meta.get("num_classes")
     decode_s = model_s = 0.0
@@ -411,15 +460,6 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                     "steady_videos": 0, "steady_s": None, "file": scores_path.name,
                     "bytes": shards.file_size(scores_path)}
         activation = output_activation(model)
-        loader = torch.utils.data.DataLoader(
-            # a pass of batch_size views holds that many videos' views (and the one it began in)
-            VideoViews(todo, spec, thread_type, videos_held=-(-batch_size // spec.num_views) + 1 if batch_size else 0),
-            batch_size=None,
-            num_workers=workers,
-            collate_fn=_as_is,
-            worker_init_fn=_worker_init if workers else None,
-            prefetch_factor=2 if workers else None,
-        )
         scorer = view_scorer(model, activation=activation, multilabel=multilabel, device=device)
 
         def timed(views):
@@ -453,14 +493,7 @@ def _score_share(model, todo, spec, dataset, entry, scores_path, failures_path, 
                 last_scored = (time.perf_counter(), scored)
                 first_scored = first_scored or last_scored
 
-        # Without workers and with the model on a GPU, the next video decodes on a thread while
-        # the model scores this one. Not with the model on the CPU: there the two would share
-        # the cores anyway, and a thread's big buffers come from a glibc arena that hands them
-        # back to the kernel (host_memory keeps only the main thread's).
-        overlap = not workers and not str(device).startswith("cpu")
-        # closed on the way out, an exception included, so the thread stops with it
-        items = contextlib.closing(prefetched(loader)) if overlap else contextlib.nullcontext(loader)
-        with open(scores_path, "a") as scores_file, items as items:
+        with open(scores_path, "a") as scores_file:
             for item in items:
                 record = todo[item["index"]]
                 if "error" in item:

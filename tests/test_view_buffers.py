@@ -132,3 +132,26 @@ def test_an_evaluation_with_workers_scores_as_one_without(tmp_path, name):
                         batch_size=4, progress=False, log=None) for w in (0, 2)}
     assert runs[0]["metrics"] == runs[2]["metrics"] and runs[2]["metrics"]["top1"] == 100.0
     assert (tmp_path / "w0" / "scores.jsonl").read_text() == (tmp_path / "w2" / "scores.jsonl").read_text()
+
+
+def test_workers_decode_while_the_model_is_built_and_stop_if_building_fails(tmp_path):
+    import multiprocessing
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(i % 4, i % 4) for i in range(3)])
+    ds = read_path_label_list(annotations, tmp_path / "videos")
+    entry = dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32)
+    seen = []
+
+    def factory(e):  # the workers are already there when the model is made
+        seen.append(len(multiprocessing.active_children()))
+        return colour_model(e)
+
+    result = evaluate(entry, ds, tmp_path / "ok", model_factory=factory, views="1x1", workers=2, progress=False, log=None)
+    assert seen == [2] and result["metrics"]["top1"] == 100.0
+
+    def broken(e):
+        raise RuntimeError("no such checkpoint")
+
+    with pytest.raises(RuntimeError, match="no such checkpoint"):
+        evaluate(entry, ds, tmp_path / "broken", model_factory=broken, views="1x1", workers=2, progress=False, log=None)
+    assert multiprocessing.active_children() == []  # the workers were stopped, not left decoding
