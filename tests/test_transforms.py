@@ -138,3 +138,20 @@ def test_spatial_ops_match_pytorchvideo():
     torch.testing.assert_close(ours, ref)
     for i in range(3):
         torch.testing.assert_close(uniform_crop(ours, 32, i), ref_crop(ref, 32, i))
+
+
+def test_slowfast_pathways_come_in_one_block_with_the_slow_frames_of_the_fast_pathway():
+    import dataclasses
+
+    import zoo
+    from zoo.transforms import InputSpec, pack_pathways, views_allocated_by
+
+    entry = dataclasses.replace(zoo.get_entry("slowfast_r50"), side_size=32, crop_size=32)
+    spec = InputSpec.from_entry(entry, "2x3")
+    frames = torch.randint(0, 256, (90, 40, 50, 3), dtype=torch.uint8)
+    asked = []
+    with views_allocated_by(lambda shape: asked.append(shape) or torch.empty(shape)):
+        slow, fast = spec.views(frames, fps=30.0)
+    assert asked == [(6 * 3 * 32 * 32 * 32 + 6 * 3 * 8 * 32 * 32,)]  # fast, then slow, in one block
+    assert slow.untyped_storage().data_ptr() == fast.untyped_storage().data_ptr()
+    assert torch.equal(slow, pack_pathways(fast.clone(), spec.alpha)[0]) and slow.is_contiguous()

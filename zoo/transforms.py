@@ -456,8 +456,17 @@ class ViewBuilder:
         self.scale = (1.0 / (pixel_range * std)).view(1, -1, 1, 1)
         self.shift = (mean / std).view(1, -1, 1, 1)
         shape = (self.clips * len(self.offsets), channels, self.num_frames, size, size)
-        allocate = _VIEWS_ALLOCATOR.get()
-        self.batch = torch.empty(shape) if allocate is None else allocate(shape)
+        allocate = _VIEWS_ALLOCATOR.get() or torch.empty
+        self.slow = None
+        if spec.alpha and spec.channel_order != "bgr":
+            # SlowFast: both pathways in one block of memory (fast, then slow), so an allocator
+            # that shares memory with another process hands both over in one piece
+            slow_shape = (shape[0], channels, self.num_frames // spec.alpha, size, size)
+            fast_numel = math.prod(shape)
+            block = allocate((fast_numel + math.prod(slow_shape),))
+            self.batch, self.slow = block[:fast_numel].view(shape), block[fast_numel:].view(slow_shape)
+        else:
+            self.batch = allocate(shape)
 
     def add_scaled(self, frame: int, scaled: torch.Tensor, pixel_range: float) -> None:
         """Place ``frame`` (its index in the clips), scaled already: float ``(1, C, H', W')``."""
@@ -491,6 +500,9 @@ class ViewBuilder:
         if missing:
             raise ValueError(f"{len(missing)} frames the views need were never added (e.g. {sorted(missing)[:3]})")
         batch = self.batch
+        if self.slow is not None:  # the slow pathway's frames, into its place beside the fast one
+            torch.index_select(batch, 2, slow_indices(batch.shape[2], self.spec.alpha), out=self.slow)
+            return [self.slow, batch]
         if self.spec.channel_order == "bgr":  # the references flip after normalising
             batch = batch.flip(1)
         if self.spec.alpha:
