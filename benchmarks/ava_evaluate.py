@@ -251,7 +251,6 @@ def evaluate_ava(
     Returns the content of ``metrics.json`` (on every rank).
     """
     import zoo
-    from tqdm import tqdm
 
     from benchmarks.evaluate import _check_config, default_model_factory
 
@@ -315,25 +314,15 @@ def evaluate_ava(
 
     # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
     model = ranks.in_waves(build)
-    show = progress and ranks.is_main
-    label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
-    bar = tqdm(total=plan.todo, unit="keyframe", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
-    others = None
-    if show and plan.todo and ranks.distributed:
-        others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [DONE_FILE]), plan.offsets)
-
-    def tick():
-        if others is not None:
-            bar.update(others.poll())
-
+    bar, tick = shards.run_progress(ranks, plan, out_dir, entry.name, "keyframe", [DONE_FILE],
+                                    show=progress and ranks.is_main)
     with bar:
         stats = ranks.agree(
             lambda: _detect_share(model, todo, video_root, protocol, entry, class_ids, label_map, out_dir, ranks,
                                   batch_size=batch_size, workers=workers, device=device, bar=bar, tick=tick),
             waiting=tick,
         )
-        if others is not None:
-            bar.update(others.poll(force=True))
+        tick(force=True)  # the other ranks' last keyframes
     everyone = ranks.gather(stats)
     written = {name: size for s in everyone for name, size in s["files"].items()}
     wall_s = time.perf_counter() - started

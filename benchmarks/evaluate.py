@@ -281,7 +281,6 @@ def evaluate(
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
     """
     import zoo
-    from tqdm import tqdm
 
     from zoo.transforms import InputSpec
 
@@ -345,18 +344,8 @@ def evaluate(
                         thread_type=thread_type) as items:
         # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
         model = ranks.in_waves(build)
-        show = progress and ranks.is_main
-        label = entry.name if not ranks.distributed else f"{entry.name} (all {ranks.world_size} ranks)"
-        bar = tqdm(total=plan.todo, unit="video", desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
-        others = None
-        if show and plan.todo and ranks.distributed:
-            others = shards.ShardProgress(out_dir, shards.other_rank_files(ranks, [SCORES_FILE, FAILURES_FILE]),
-                                          plan.offsets)
-
-        def tick():
-            if others is not None:
-                bar.update(others.poll())
-
+        bar, tick = shards.run_progress(ranks, plan, out_dir, entry.name, "video", [SCORES_FILE, FAILURES_FILE],
+                                        show=progress and ranks.is_main)
         with bar:
             stats = ranks.agree(
                 lambda: _score_share(model, items, todo, spec, dataset, entry, out_dir / ranks.file_name(SCORES_FILE),
@@ -365,8 +354,7 @@ def evaluate(
                                      failed_label="failed" if not ranks.distributed else "failed on rank 0"),
                 waiting=tick,
             )
-            if others is not None:
-                bar.update(others.poll(force=True))  # the other ranks' last videos
+            tick(force=True)  # the other ranks' last videos
     everyone = ranks.gather(stats)
     written = {s["file"]: s["bytes"] for s in everyone}
     wall_s = time.perf_counter() - started

@@ -400,6 +400,32 @@ def plan(
     return ShardPlan(shares[ranks.rank], todo, finished, offsets)
 
 
+def run_progress(ranks: Ranks, plan: ShardPlan, out_dir, name: str, unit: str, result_names: Sequence[str],
+                 show: bool):
+    """The run's progress bar (on rank 0: every rank's finished items) and ``tick(force=False)``,
+    which adds the lines the other ranks have appended to ``result_names`` since the last tick.
+
+    Example (one process):
+        >>> bar, tick = run_progress(Ranks(), ShardPlan([0, 1], 2, 0, {}), ".", "x3d_xs", "video", ["scores.jsonl"],
+        ...                          show=False)
+        >>> tick(force=True); bar.total
+        2
+    """
+    from tqdm import tqdm
+
+    label = name if not ranks.distributed else f"{name} (all {ranks.world_size} ranks)"
+    bar = tqdm(total=plan.todo, unit=unit, desc=label, disable=not show or not plan.todo, dynamic_ncols=True)
+    others = None
+    if show and plan.todo and ranks.distributed:
+        others = ShardProgress(out_dir, other_rank_files(ranks, result_names), plan.offsets)
+
+    def tick(force: bool = False) -> None:
+        if others is not None:
+            bar.update(others.poll(force=force))
+
+    return bar, tick
+
+
 class ShardProgress:
     """Lines the *other* ranks have appended to their result files since the run started.
 
