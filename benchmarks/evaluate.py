@@ -365,8 +365,8 @@ def evaluate(
         "videos_per_s": scored / wall_s if scored and wall_s > 0 else None,
         "decode_s": sum(s["decode_s"] for s in everyone),
         "model_s": sum(s["model_s"] for s in everyone),
-        # Start-up (workers starting, the first decode, the first pass) weighs on a short run
-        # only; the rate after each rank's first videos is what a long evaluation runs at. The
+        # Start-up (from the model being ready to the first scores: the first decode if not
+        # done yet, the first pass) weighs on a short run only; the rate after each rank's first videos is what a long evaluation runs at. The
         # ranks run side by side, so their rates add up (a rank that scored all its videos at
         # once has no such rate and is left out: None when no rank has one).
         "first_video_s": max((s["first_video_s"] for s in everyone if s["first_video_s"] is not None), default=None),
@@ -394,7 +394,9 @@ def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: i
 
     :func:`evaluate` opens it before it builds the model, so the workers fork from a process
     without the model (no copy-on-write of its memory on the first pass) and the first
-    videos decode while the weights load and the model compiles. Leaving it stops them.
+    videos decode while the weights load and the model compiles. Leaving it stops them, and
+    so does :func:`stop_decoding` (a rank whose scoring failed must not keep its workers while
+    it waits for the other ranks).
     """
     if not todo:
         yield iter(())
@@ -411,22 +413,21 @@ def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: i
     # Without workers and with the model on a GPU, the next video decodes on a thread while
     # the model scores this one. Not with the model on the CPU: there the two would share
     # the cores anyway, and a thread's big buffers come from a glibc arena that hands them
-    # back to the kernel (host_memory keeps only the main thread's).
-    if not workers and not str(device).startswith("cpu"):
-        items = prefetched(loader)
-        try:
-            yield items
-        finally:
-            items.close()  # an exception included, so the thread stops with it
-        return
-    # with workers they fork here and start on their first videos; none: one by one, on demand
-    items = iter(loader)
+    # back to the kernel (host_memory keeps only the main thread's). With workers, they fork
+    # here and start on their first videos; with neither, videos decode one by one on demand.
+    items = prefetched(loader) if not workers and not str(device).startswith("cpu") else iter(loader)
     try:
         yield items
     finally:
-        shutdown = getattr(items, "_shutdown_workers", None)  # at once, not when garbage is collected
-        if shutdown is not None:
-            shutdown()
+        stop_decoding(items)
+
+
+def stop_decoding(items: Iterator) -> None:
+    """Stop the decoding behind ``items`` from :func:`decoded_videos` now, not when garbage is
+    collected: its DataLoader workers, or its prefetch thread. Safe to call again."""
+    stop = getattr(items, "_shutdown_workers", None) or getattr(items, "close", None)
+    if stop is not None:
+        stop()
 
 
 def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path, failures_path, *, batch_size,
@@ -481,7 +482,8 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
                 last_scored = (time.perf_counter(), scored)
                 first_scored = first_scored or last_scored
 
-        with open(scores_path, "a") as scores_file:
+        with open(scores_path, "a") as scores_file, contextlib.ExitStack() as stopping:
+            stopping.callback(stop_decoding, items)  # at once on failure: this rank may wait a long time for the others
             for item in items:
                 record = todo[item["index"]]
                 if "error" in item:

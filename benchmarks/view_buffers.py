@@ -73,9 +73,9 @@ class ViewBuffers:
     """A worker's shared-memory buffers for view batches (see the module docstring).
 
     Within :meth:`building`, every view batch a :class:`zoo.transforms.ViewBuilder` makes
-    comes from :meth:`empty`; :meth:`claim` then gives the lease to send with the views. A
-    buffer taken but not claimed (the views came out as new tensors: SlowFast's two pathways,
-    a channel flip; or building failed) goes straight back to the pool.
+    comes from :meth:`empty` (SlowFast's two pathways as one block); :meth:`claim` then gives
+    the lease to send with the views. A buffer taken but not claimed (the views came out as
+    new tensors, e.g. after a channel flip; or building failed) goes straight back to the pool.
     """
 
     def __init__(self, limit: int | None = None):

@@ -56,3 +56,20 @@ def test_leaving_early_stops_the_thread():
     while _threads() and time.time() < deadline:
         time.sleep(0.01)
     assert not _threads()
+
+
+def test_the_thread_starts_at_once_and_close_stops_it_unread():
+    made = []
+
+    def source():
+        for i in range(10):
+            made.append(i)
+            yield i
+
+    items = prefetched(source(), depth=2)
+    deadline = time.time() + 5
+    while len(made) < 3 and time.time() < deadline:  # nobody asked yet: it fills the hand-off
+        time.sleep(0.01)
+    assert made == [0, 1, 2]  # two waiting, the third blocked on the full hand-off
+    items.close()
+    assert not _threads() and list(items) == []

@@ -157,3 +157,47 @@ def test_workers_decode_while_the_model_is_built_and_stop_if_building_fails(tmp_
     with pytest.raises(RuntimeError, match="no such checkpoint"):
         evaluate(entry, ds, tmp_path / "broken", model_factory=broken, views="1x1", workers=2, progress=False, log=None)
     assert multiprocessing.active_children() == []  # the workers were stopped, not left decoding
+
+
+def test_a_failure_while_scoring_stops_the_workers_before_the_context_closes(tmp_path):
+    # under torchrun the failed rank then waits for the others: it must not keep its workers meanwhile
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    from benchmarks import evaluate as ev
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(i % 4, i % 4) for i in range(4)])
+    ds = read_path_label_list(annotations, tmp_path / "videos")
+    entry = dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32)
+    spec = InputSpec.from_entry(entry, "1x1")
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("out of memory")
+
+    with ev.decoded_videos(ds.records, spec, workers=2, batch_size=None, device="cpu") as items:
+        assert len(multiprocessing.active_children()) == 2
+        with pytest.raises(RuntimeError, match="out of memory"):
+            ev._score_share(Broken(), items, ds.records, spec, ds, entry, tmp_path / "s.jsonl", tmp_path / "f.jsonl",
+                            batch_size=None, device="cpu", bar=tqdm(disable=True), tick=lambda: None)
+        assert multiprocessing.active_children() == []
+
+
+def test_without_workers_a_gpu_run_starts_its_decoding_thread_before_the_model_is_built(tmp_path):
+    import threading
+
+    from benchmarks import evaluate as ev
+
+    annotations = write_colour_dataset(tmp_path / "videos", [(0, 0), (1, 1)])
+    ds = read_path_label_list(annotations, tmp_path / "videos")
+    spec = InputSpec.from_entry(dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32), "1x1")
+
+    def decoding():
+        return [t for t in threading.enumerate() if t.name == "videozoo-prefetch"]
+
+    # the model would go to the GPU; the decoding stays on the CPU (no GPU needed to run this)
+    with ev.decoded_videos(ds.records, spec, workers=0, batch_size=None, device="cuda") as items:
+        assert decoding()  # running before anyone asked for a video
+        assert [item["index"] for item in items] == [0, 1]
+    assert not decoding()

@@ -93,7 +93,9 @@ _VIEWS_ALLOCATOR: contextvars.ContextVar[Callable[[tuple[int, ...]], torch.Tenso
 @contextlib.contextmanager
 def views_allocated_by(allocate: Callable[[tuple[int, ...]], torch.Tensor]) -> Iterator[None]:
     """Within this context (this thread), every :class:`ViewBuilder` takes the memory for its
-    views from ``allocate(shape)``, which returns an uninitialised float32 tensor of that shape.
+    views from ``allocate(shape)``, which returns an uninitialised float32 tensor of that shape:
+    the views' ``(V, C, T, crop, crop)``, or for SlowFast one flat ``(n,)`` block that holds the
+    fast pathway and then the slow one.
 
     A DataLoader worker uses it to build the views straight into a shared-memory buffer it
     reuses (:mod:`benchmarks.view_buffers`), instead of fresh memory that is then copied to
