@@ -366,9 +366,10 @@ def evaluate(
         "decode_s": sum(s["decode_s"] for s in everyone),
         "model_s": sum(s["model_s"] for s in everyone),
         # Start-up (from the model being ready to the first scores: the first decode if not
-        # done yet, the first pass) weighs on a short run only; the rate after each rank's first videos is what a long evaluation runs at. The
-        # ranks run side by side, so their rates add up (a rank that scored all its videos at
-        # once has no such rate and is left out: None when no rank has one).
+        # done yet, the first pass) weighs on a short run only; the rate after each rank's
+        # first videos is what a long evaluation runs at. The ranks run side by side, so their
+        # rates add up (a rank that scored all its videos at once has no such rate and is left
+        # out: None when no rank has one).
         "first_video_s": max((s["first_video_s"] for s in everyone if s["first_video_s"] is not None), default=None),
         "steady_videos_per_s": sum(s["steady_videos"] / s["steady_s"] for s in everyone if s["steady_videos"]) or None,
         "workers": workers,
