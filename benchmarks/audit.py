@@ -84,7 +84,7 @@ def sources_table():
 
 def write_audit(out="results") -> list[Path]:
     """Write ``protocols.md`` and ``protocols.csv`` into ``out``; returns their paths."""
-    from benchmarks.files import atomic_write
+    from benchmarks.runtime.files import atomic_write
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

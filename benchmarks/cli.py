@@ -23,7 +23,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.reproduce",
     "benchmarks.audit",
     "benchmarks.predict",
-    "benchmarks.merge",
+    "benchmarks.runtime.merge",
     "benchmarks.speed",
 )
 

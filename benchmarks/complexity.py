@@ -47,7 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from benchmarks.files import atomic_write
+from benchmarks.runtime.files import atomic_write
 
 #: Bump when the stored measurement changes meaning (invalidates every cached entry).
 CACHE_FORMAT = 2

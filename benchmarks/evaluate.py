@@ -4,7 +4,7 @@ Data flow: annotation records -> (DataLoader workers, or with none and a GPU mod
 one video ahead) one decode per video and every view
 of the entry's test protocol (:mod:`benchmarks.video`, :mod:`zoo.transforms`; a worker
 builds them into shared memory it reuses once the model is done with them,
-:mod:`benchmarks.view_buffers`) -> the model,
+:mod:`benchmarks.runtime.view_buffers`) -> the model,
 in batches of views -> per-video aggregation -> one JSON line per video in
 ``<out>/scores.jsonl``, flushed as each video finishes -> metrics over all finished videos
 -> ``<out>/metrics.json`` (written atomically) and a one-line summary.
@@ -24,7 +24,7 @@ Failures (missing, zero-length, unreadable, truncated videos) go to ``<out>/fail
 retried by the next run, which rewrites that file.
 
 Many processes, GPUs, machines: started by ``torchrun``, the videos are sharded over the
-ranks (:mod:`benchmarks.shards`): rank K of W appends to ``scores.rank-K-of-W.jsonl`` (and
+ranks (:mod:`benchmarks.runtime.shards`): rank K of W appends to ``scores.rank-K-of-W.jsonl`` (and
 ``failures.rank-K-of-W.jsonl``), and rank 0 merges every score file of the folder, whatever
 world size wrote it, into ``metrics.json`` (:func:`merge_results`, also ``zoo merge``); a
 video in two files counts once, videos are taken in annotation order, so the metrics are
@@ -61,12 +61,12 @@ import torch
 from torch import nn
 
 from benchmarks import metrics as metrics_lib
-from benchmarks import shards
-from benchmarks.files import atomic_write, write_json_atomic
+from benchmarks.runtime import shards
+from benchmarks.runtime.files import atomic_write, write_json_atomic
 from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
-from benchmarks.prefetch import prefetched
+from benchmarks.runtime.prefetch import prefetched
 from benchmarks.video import VideoReadError, read_views
-from benchmarks.view_buffers import release_when_freed, worker_buffers
+from benchmarks.runtime.view_buffers import release_when_freed, worker_buffers
 from zoo.host_memory import keep_freed_memory
 from zoo.view_batches import ViewBatcher
 
@@ -156,7 +156,7 @@ class VideoViews(torch.utils.data.Dataset):
 
     def __init__(self, records: list[VideoRecord], spec, thread_type: str | None = None, videos_held: int = 0):
         self.records, self.spec, self.thread_type = records, spec, thread_type
-        self.videos_held = videos_held  # beyond the usual, by cross-video batching (benchmarks.view_buffers)
+        self.videos_held = videos_held  # beyond the usual, by cross-video batching (benchmarks.runtime.view_buffers)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -165,7 +165,7 @@ class VideoViews(torch.utils.data.Dataset):
         start = time.perf_counter()
         record = self.records[index]
         # In a DataLoader worker the views are built into shared memory the worker reuses
-        # (benchmarks.view_buffers); the lease sent with them is how it gets the memory back.
+        # (benchmarks.runtime.view_buffers); the lease sent with them is how it gets the memory back.
         buffers = worker_buffers(self.videos_held) if torch.utils.data.get_worker_info() is not None else None
         try:
             with buffers.building() if buffers is not None else contextlib.nullcontext():
@@ -270,7 +270,7 @@ def evaluate(
     views; the model's own frames, sizes and mean/std), for a like-for-like comparison.
 
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
-    (:mod:`benchmarks.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
+    (:mod:`benchmarks.runtime.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
     decoding processes per rank), ``False`` never does. Every rank returns the merged result.
 
     ``fast``: run the model through :func:`zoo.optimize` (BN folding,
@@ -286,8 +286,8 @@ def evaluate(
 
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset == "ava":
-        # detectors need person boxes per keyframe and frame mAP: benchmarks.ava_evaluate
-        raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava_evaluate.evaluate_ava "
+        # detectors need person boxes per keyframe and frame mAP: benchmarks.ava.evaluate
+        raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava.evaluate.evaluate_ava "
                          "(zoo evaluate ... --dataset ava --boxes ...)")
     if dtype == "fp16" and not str(device).startswith("cuda"):
         raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
@@ -342,7 +342,7 @@ def evaluate(
     # Decoding starts before the model is built (see decoded_videos), and stops on any way out.
     with decoded_videos(todo, spec, workers=workers, batch_size=batch_size, device=device,
                         thread_type=thread_type) as items:
-        # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
+        # every rank takes part in every step, even with nothing to do (see benchmarks.runtime.shards)
         model = ranks.in_waves(build)
         bar, tick = shards.run_progress(ranks, plan, out_dir, entry.name, "video", [SCORES_FILE, FAILURES_FILE],
                                         show=progress and ranks.is_main)
@@ -604,7 +604,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         entry = zoo.get_entry(args.name)
         if (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava":
-            from benchmarks.ava_evaluate import run_command
+            from benchmarks.ava.evaluate import run_command
 
             return run_command(args, entry)
         dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
@@ -675,7 +675,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "on CPU, CUDA graphs on GPU)")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
                    help="autocast the model to bf16/fp16 (GPU; bf16 also on CPU)")
-    from benchmarks.ava_evaluate import add_arguments
+    from benchmarks.ava.evaluate import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_cmd_evaluate)

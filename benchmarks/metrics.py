@@ -12,7 +12,7 @@
 
 - :func:`frame_map` (AVA): per-class PASCAL VOC AP of detected boxes matched per frame at
   IoU >= 0.5, averaged over the classes with ground truth (see its docstring). It takes
-  boxes, not a score matrix, so it is called by :mod:`benchmarks.ava_evaluate` directly.
+  boxes, not a score matrix, so it is called by :mod:`benchmarks.ava.evaluate` directly.
 
 Metrics of a score matrix are looked up by name in :data:`METRICS` (a dataset names its
 metric): another one plugs in by adding a function ``(scores, labels) -> dict``.
@@ -143,7 +143,7 @@ def box_columns(rows, scored: bool):
     """Rows ``(key, x1, y1, x2, y2, class[, score])`` -> ``keys, boxes (N, 4), classes, scores``.
 
     ``rows`` may already be columns: a dict with ``key`` (sequence of frame keys), ``boxes``,
-    ``classes`` and (detections) ``scores`` arrays, as :func:`benchmarks.ava.read_detection_columns`
+    ``classes`` and (detections) ``scores`` arrays, as :func:`benchmarks.ava.annotations.read_detection_columns`
     gives for millions of rows.
     """
     if isinstance(rows, dict):

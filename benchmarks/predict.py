@@ -9,7 +9,7 @@ list (:mod:`zoo.classes`, or a ``--classes`` file).
 
 AVA detectors score person boxes, not videos: with ``boxes`` (``--boxes CSV``, keyframes at
 whole seconds) each box gets its 80 action scores from the AVA test input of its keyframe
-(:mod:`benchmarks.ava_input`: the 30 fps clip around it, short side scaled, no crop, boxes
+(:mod:`benchmarks.ava.keyframes`: the 30 fps clip around it, short side scaled, no crop, boxes
 scaled as PySlowFast does); without boxes the call says what is missing.
 
 ``--show out.png`` draws what the model saw: the frames of the centre view (middle temporal
@@ -329,15 +329,15 @@ def _video_seconds(video) -> float:
 
 
 def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Prediction:
-    """Per-box action scores with the AVA test input (:mod:`benchmarks.ava_input`), keyframes at whole seconds.
+    """Per-box action scores with the AVA test input (:mod:`benchmarks.ava.keyframes`), keyframes at whole seconds.
 
     The clip of a keyframe at second ``t`` is the AVA one: frames of a 30 fps grid
     ``range(30 t - N R / 2, 30 t + N R / 2, R)``, short side scaled to the crop size, no crop,
     boxes scaled as the reference scales them -- here with the video starting at second 0.
     """
-    from benchmarks.ava import PersonBox
-    from benchmarks.ava_evaluate import _forward
-    from benchmarks.ava_input import AvaProtocol, KeyframeRecord, folder_clips, video_clips
+    from benchmarks.ava.annotations import PersonBox
+    from benchmarks.ava.evaluate import _forward
+    from benchmarks.ava.keyframes import AvaProtocol, KeyframeRecord, folder_clips, video_clips
 
     if boxes is None:
         raise PredictError(
@@ -469,7 +469,7 @@ def save_picture(prediction: Prediction, path, *, title: str | None = None) -> P
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from benchmarks.files import atomic_path
+    from benchmarks.runtime.files import atomic_path
 
     frames = prediction.frames
     top = len(prediction.top)
@@ -536,7 +536,7 @@ def demo_picture(out="results", *, data_root=None) -> Path:
     The same call as ``zoo predict <video> --model i3d_tiny_8x4_demo --pretrained --show``, on
     the video that ``zoo benchmark`` has just rendered (the whole split, so its cache stays valid).
     """
-    from benchmarks import demo_data
+    from benchmarks.demo import videos as demo_data
     from benchmarks.reproduce import DEMO_ENTRY, DEMO_SPLIT
 
     root = Path(data_root) if data_root else demo_data.default_root()

@@ -5,13 +5,13 @@ every entry of a dataset with its published checkpoint under the published multi
 protocol (:func:`benchmarks.evaluate.evaluate`), one results folder per entry
 (``results/runs/<entry>/``: a rerun resumes each entry where it stopped), then regenerates
 the tables (:mod:`benchmarks.tables`). Under ``torchrun`` each entry's videos are sharded over
-the ranks (:mod:`benchmarks.shards`) and rank 0 writes the tables. An entry that cannot run (no builder, checkpoint not
+the ranks (:mod:`benchmarks.runtime.shards`) and rank 0 writes the tables. An entry that cannot run (no builder, checkpoint not
 downloadable offline) is reported and skipped; the others go on.
 
 ``zoo benchmark`` (what ``make run`` runs; no arguments, no data or downloads needed):
 
 1. measures GFLOPs and params of the whole zoo (:func:`benchmarks.complexity.run`, cached);
-2. renders the demo's held-out videos (:mod:`benchmarks.demo_data`, deterministic);
+2. renders the demo's held-out videos (:mod:`benchmarks.demo.videos`, deterministic);
 3. evaluates the demo entry ``i3d_tiny_8x4_demo`` with its shipped checkpoint (sha256
    checked) under its full multi-view protocol (a fresh measurement every run);
 4. regenerates every table and the Kinetics-400 FLOPs-vs-top-1 plot into ``results/``, and
@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.shards import is_main_process
+from benchmarks.runtime.shards import is_main_process
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
 DEMO_SPLIT = "val"
@@ -73,7 +73,7 @@ def reproduce(
     """Evaluate the entries of ``dataset`` (or ``models``) with their published checkpoints.
 
     AVA (``dataset="ava"``): each detector on its own person boxes and threshold
-    (:func:`benchmarks.ava_evaluate.entry_boxes`: ``boxes`` as ``--boxes``, else the catalogue's
+    (:func:`benchmarks.ava.evaluate.entry_boxes`: ``boxes`` as ``--boxes``, else the catalogue's
     box list beside the annotations); ``label_map``/``excluded`` default to the official files
     beside the annotations. ``model_factory(entry)`` replaces the published checkpoints (tests).
 
@@ -84,8 +84,7 @@ def reproduce(
     from benchmarks.datasets import load_dataset
     from benchmarks.evaluate import evaluate
     from benchmarks.tables import write_tables
-    from benchmarks import ava_evaluate
-
+    from benchmarks.ava import evaluate as ava_evaluate
     names = [zoo.get_entry(m).name for m in models] if models else zoo.list_models(dataset=dataset)
     wrong = [n for n in names if zoo.get_entry(n).dataset != dataset]
     if wrong:
@@ -111,7 +110,7 @@ def reproduce(
             )
         except (zoo.BuilderNotAvailableError, OSError, RuntimeError, ValueError) as err:
             # one entry that cannot run (no builder, checkpoint unreachable) must not stop the rest;
-            # under torchrun every rank gets the same error (benchmarks.shards), so all skip it
+            # under torchrun every rank gets the same error (benchmarks.runtime.shards), so all skip it
             if is_main_process():
                 print(f"zoo reproduce: {name} skipped: {err}", file=sys.stderr)
             results[name] = {"error": str(err)}
@@ -147,7 +146,7 @@ def evaluate_demo(
     :func:`benchmarks.evaluate.evaluate` (``device``, ``fast``, ``dtype``, ``batch_size``).
     """
     import zoo
-    from benchmarks import demo_data
+    from benchmarks.demo import videos as demo_data
     from benchmarks.datasets import read_path_label_list
     from benchmarks.evaluate import evaluate
 
@@ -232,7 +231,7 @@ def add_parser(subparsers) -> None:
         "resumable per entry (results/runs/<entry>/); then regenerate the tables.",
     )
     p.add_argument("--dataset", required=True, choices=["kinetics400", "ssv2", "charades", "ava", "demo"],
-                   help="whose entries to evaluate (demo: the shipped demo entry on benchmarks/demo_data.py videos)")
+                   help="whose entries to evaluate (demo: the shipped demo entry on benchmarks/demo/videos.py videos)")
     p.add_argument("--annotations", required=True, help="the dataset's annotation file (see zoo evaluate)")
     p.add_argument("--video-root", required=True, help="folder holding the videos")
     p.add_argument("--models", nargs="+", help="only these entries (names or aliases); default: all of the dataset")

@@ -312,7 +312,7 @@ def _measure_batch(entry, base: dict, state: dict, batch: int, *, device, dtype,
         plain.load_state_dict(state)
         start = time.perf_counter()
         # host_memory stays off: it is process-wide (the reference would get it too) and it would
-        # hide the later models' peak memory; benchmarks.host_memory_ablation times it on its own
+        # hide the later models' peak memory; benchmarks.perf.host_memory_ablation times it on its own
         options = {"host_memory": False} if fast else {
             "fold_bn": False, "channels_last": False, "compile": False, "cuda_graph": False, "host_memory": False}
         variants["fast"] = zoo.optimize(plain.to(device), x, device=device, dtype=dtype, **options)
@@ -369,7 +369,7 @@ def sample_videos() -> list[Path]:
 
 
 def generated_videos(folder: Path, count: int = 2) -> list[Path]:
-    from benchmarks.eval_throughput import render_video
+    from benchmarks.perf.eval_throughput import render_video
 
     paths = []
     for i in range(count):
@@ -560,7 +560,7 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
                  f"{r['top1_b']:.2f}", _fmt(r["max_abs_diff"], 3)] for r in agreement_rows]
         lines += ["## Reduced precision: top-1 agreement with fp32 on the demo set", "",
                   "The demo entry with its trained checkpoint, full protocol, fp32 plain model against the "
-                  "reduced dtype with the fast paths (`benchmarks/agreement.py`).", "",
+                  "reduced dtype with the fast paths (`benchmarks/perf/agreement.py`).", "",
                   tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
 
@@ -624,7 +624,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import zoo
-    from benchmarks.files import atomic_write
+    from benchmarks.runtime.files import atomic_write
     from zoo.transforms import InputSpec
     names = []
     for pattern in args.names or ["*"]:
@@ -664,7 +664,7 @@ def _run(args: argparse.Namespace) -> int:
             rows.extend(new)
             write()
     if args.agreement:
-        from benchmarks.agreement import demo_agreement
+        from benchmarks.perf.agreement import demo_agreement
 
         rows[:] = [r for r in rows if not (r.get("section") == "agreement" and r.get("dtype") == args.dtype)]
         with tempfile.TemporaryDirectory() as tmp:
@@ -743,7 +743,6 @@ def _cmd_speed(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     from benchmarks import cli
-
     return cli.main(["speed", *(argv if argv is not None else sys.argv[1:])])
 
 

@@ -1,4 +1,4 @@
-"""AVA under torchrun (benchmarks.ava_evaluate + benchmarks.shards): 2 gloo ranks on the CPU against
+"""AVA under torchrun (benchmarks.ava.evaluate + benchmarks.runtime.shards): 2 gloo ranks on the CPU against
 a one-process run on the generated AVA-layout set (tests/ava_data.py), rows and metrics exactly;
 a dead rank's half-written files resumed by one process; zoo merge and zoo reproduce on AVA."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import zoo
-from benchmarks.ava_evaluate import DETECTIONS_FILE, DONE_FILE, entry_boxes, evaluate_ava
+from benchmarks.ava.evaluate import DETECTIONS_FILE, DONE_FILE, entry_boxes, evaluate_ava
 from benchmarks.cli import main as zoo_main
 from benchmarks.video import torch_threads
 from tests import ava_data as data
@@ -118,7 +118,7 @@ def test_a_dead_rank_resumed_by_one_process(root, reference, tmp_path):
 
 
 def test_consolidation_keeps_the_first_copy_and_drops_cut_rows(tmp_path):
-    from benchmarks.ava_evaluate import consolidate, read_done
+    from benchmarks.ava.evaluate import consolidate, read_done
 
     (tmp_path / DETECTIONS_FILE).write_text("a,0902,r1\n")
     (tmp_path / DONE_FILE).write_text("a,0902,10\n")

@@ -68,7 +68,7 @@ def test_ava_names_equal_pyslowfast_evaluation_list():
 
 
 def test_demo_names_are_the_demo_sets():
-    from benchmarks.demo_data import CLASSES
+    from benchmarks.demo.videos import CLASSES
 
     assert class_names(zoo.get_entry("i3d_tiny_8x4_demo")) == list(CLASSES)
 

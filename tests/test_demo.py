@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import zoo
-from benchmarks import demo_data
+from benchmarks.demo import videos as demo_data
 from benchmarks.datasets import read_path_label_list
 from benchmarks.reproduce import DEMO_ENTRY, evaluate_demo, run_dir
 
@@ -36,7 +36,7 @@ def test_shipped_checkpoint_matches_its_sha256_and_command():
     assert digest == entry.sha256 == PUBLISHED["sha256"]
     assert (DEMO_DIR / f"{DEMO_ENTRY}.pyth.sha256").read_text().split()[0] == digest
     command = (DEMO_DIR / "COMMAND.txt").read_text().strip()
-    assert command == PUBLISHED["command"] and command.startswith("python -m benchmarks.train_demo")
+    assert command == PUBLISHED["command"] and command.startswith("python -m benchmarks.demo.train")
     model = zoo.create_model(DEMO_ENTRY, pretrained=True)  # strict load, sha256 checked
     assert model(torch.zeros(1, 3, 8, 32, 32)).shape == (1, 5)
 

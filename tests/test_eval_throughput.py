@@ -1,10 +1,8 @@
-"""benchmarks.eval_throughput: the end-to-end benchmark runs and reports each run beside the model-only rate."""
+"""benchmarks.perf.eval_throughput: the end-to-end benchmark runs and reports each run beside the model-only rate."""
 
 import json
 
-from benchmarks import eval_throughput
-
-
+from benchmarks.perf import eval_throughput
 def test_tiny_run_reports_rates_shares_and_the_batch(tmp_path):
     report = tmp_path / "report.json"
     code = eval_throughput.main(["--model", "i3d_tiny_8x4_demo", "--views", "1x2", "--videos", "3", "--seconds", "1",
@@ -35,6 +33,5 @@ def test_view_buffers_ablation_runs_each_setting_with_workers(tmp_path):
     assert [(r["workers"], r["view_buffers"], r["videos"]) for r in runs] == [(0, None, 2), (1, 0, 2), (1, 2, 2)]
     # the workers' CPU time, counted once they have ended (none to count without workers)
     assert runs[0]["workers_cpu_s_per_video"] is None and all(r["workers_cpu_s_per_video"] > 0 for r in runs[1:])
-    from benchmarks import view_buffers
-
+    from benchmarks.runtime import view_buffers
     assert view_buffers.DEFAULT_LIMIT == 8  # put back after each run

@@ -135,7 +135,6 @@ def test_no_prefetch_thread_with_the_model_on_the_cpu(colour_set, tmp_path, monk
     # on the CPU the decoder and the model share the cores, and a thread's view batches would
     # miss host_memory (glibc arenas): decoding stays in line with the model there
     from benchmarks import evaluate as evaluate_module
-
     calls = []
     monkeypatch.setattr(evaluate_module, "prefetched", lambda items, **k: calls.append(1) or iter(items))
     root, annotations = colour_set

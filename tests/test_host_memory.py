@@ -58,7 +58,7 @@ def test_optimize_lists_the_step_on_cpu_only_when_asked():
 
 
 def test_ablation_times_both_settings_in_their_own_processes(tmp_path):
-    from benchmarks import host_memory_ablation
+    from benchmarks.perf import host_memory_ablation
     from zoo.host_memory import keep_freed_memory
 
     if not keep_freed_memory():

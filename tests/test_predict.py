@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks import demo_data
+from benchmarks.demo import videos as demo_data
 from benchmarks.cli import main as zoo_main
 from benchmarks.predict import PredictError, Prediction, picture_layout, save_picture
 from benchmarks.video import read_views

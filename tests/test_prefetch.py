@@ -1,11 +1,11 @@
-"""benchmarks.prefetch: items produced on a thread ahead of the consumer."""
+"""benchmarks.runtime.prefetch: items produced on a thread ahead of the consumer."""
 
 import threading
 import time
 
 import pytest
 
-from benchmarks.prefetch import prefetched
+from benchmarks.runtime.prefetch import prefetched
 
 
 def _threads():

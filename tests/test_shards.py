@@ -1,4 +1,4 @@
-"""Sharded evaluation (benchmarks.shards): torchrun with gloo on the CPU, 2 ranks, against a
+"""Sharded evaluation (benchmarks.runtime.shards): torchrun with gloo on the CPU, 2 ranks, against a
 single-process run of the shipped demo model on generated demo videos, bit for bit; resume
 across world sizes; a rank that died; the offline merge."""
 
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import demo_data, shards
+from benchmarks.demo import videos as demo_data
+
+from benchmarks.runtime import shards
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_path_label_list
 from benchmarks.evaluate import evaluate

@@ -1,4 +1,4 @@
-"""benchmarks.view_buffers: a worker's views go out in shared memory it reuses, never while held."""
+"""benchmarks.runtime.view_buffers: a worker's views go out in shared memory it reuses, never while held."""
 
 import dataclasses
 import gc
@@ -9,7 +9,7 @@ import torch
 import zoo
 from benchmarks.datasets import read_path_label_list
 from benchmarks.evaluate import VideoViews, _as_is, evaluate
-from benchmarks.view_buffers import ViewBuffers, release_when_freed
+from benchmarks.runtime.view_buffers import ViewBuffers, release_when_freed
 from tests.videos import colour_model, write_colour_dataset, write_index_video
 from zoo.transforms import InputSpec
 
@@ -166,7 +166,6 @@ def test_a_failure_while_scoring_stops_the_workers_before_the_context_closes(tmp
     from tqdm import tqdm
 
     from benchmarks import evaluate as ev
-
     annotations = write_colour_dataset(tmp_path / "videos", [(i % 4, i % 4) for i in range(4)])
     ds = read_path_label_list(annotations, tmp_path / "videos")
     entry = dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32)
@@ -188,7 +187,6 @@ def test_without_workers_a_gpu_run_starts_its_decoding_thread_before_the_model_i
     import threading
 
     from benchmarks import evaluate as ev
-
     annotations = write_colour_dataset(tmp_path / "videos", [(0, 0), (1, 1)])
     ds = read_path_label_list(annotations, tmp_path / "videos")
     spec = InputSpec.from_entry(dataclasses.replace(zoo.get_entry("x3d_xs"), side_size=32, crop_size=32), "1x1")

@@ -23,7 +23,7 @@ host_memory         at 30 views: 1.26x          X3D-S, 30 views: 1.63x on (proce
 ==================  ==========================  =====================  =====================
 
 ``results/speed.md`` has the per-entry figures against PyTorchVideo on CPU, ``results/gpu/``
-on one H200 (``benchmarks/gpu_speed.sh``; torch 2.11). The GPU decisions, from
+on one H200 (``benchmarks/perf/gpu_speed.sh``; torch 2.11). The GPU decisions, from
 ``results/gpu/fast_ablation.md`` and ``results/gpu/speed.md`` (speed-up over our plain model):
 
 ==================  ======================  =========================  ======================

@@ -98,7 +98,7 @@ def views_allocated_by(allocate: Callable[[tuple[int, ...]], torch.Tensor]) -> I
     fast pathway and then the slow one.
 
     A DataLoader worker uses it to build the views straight into a shared-memory buffer it
-    reuses (:mod:`benchmarks.view_buffers`), instead of fresh memory that is then copied to
+    reuses (:mod:`benchmarks.runtime.view_buffers`), instead of fresh memory that is then copied to
     fresh shared memory, page by page, for every video.
 
     Example:

@@ -4,7 +4,7 @@ Same topology as :func:`zoo.models.resnet.build_i3d` (inflated 5x7x7 stem, 3x1x1
 kernels in the bottlenecks, temporal max-pool after stage 1, the classification head), but
 with one block per stage and 1/8 of the widths, so that it trains in minutes on a CPU and its
 checkpoint weighs well under a megabyte. It is the model of the ``demo`` dataset entry
-(``zoo/catalog/demo.toml``), trained by ``benchmarks/train_demo.py``.
+(``zoo/catalog/demo.toml``), trained by ``benchmarks/demo/train.py``.
 
 Example:
     >>> import torch, zoo

@@ -53,7 +53,7 @@ import av
 import torch
 import torch.nn.functional as F
 
-from benchmarks.ava import FrameKey, PersonBox
+from benchmarks.ava.annotations import FrameKey, PersonBox
 from benchmarks.datasets import VIDEO_EXTENSIONS
 from benchmarks.video import VideoReadError
 

@@ -11,8 +11,8 @@ per shape do not fit a benchmark sweep). Random weights with random batch-norm s
 (:func:`benchmarks.speed.randomize_norm_stats`), so folding has real work to do.
 
 Example:
-    $ python -m benchmarks.fast_ablation x3d_xs slowfast_r50 --device cuda --batch 1,16 --dtype fp32,bf16 --out results/gpu
-    $ python -m benchmarks.fast_ablation i3d_tiny_8x4_demo --batch 1 --reps 2 --out /tmp/ablation
+    $ python -m benchmarks.perf.fast_ablation x3d_xs slowfast_r50 --device cuda --batch 1,16 --dtype fp32,bf16 --out results/gpu
+    $ python -m benchmarks.perf.fast_ablation i3d_tiny_8x4_demo --batch 1 --reps 2 --out /tmp/ablation
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
         model = zoo.create_model(entry.name)
         model.load_state_dict(state)
         label = "+".join(steps)
-        # host_memory is process-wide (one call would give it to every variant): benchmarks.host_memory_ablation
+        # host_memory is process-wide (one call would give it to every variant): benchmarks.perf.host_memory_ablation
         fast = zoo.optimize(model.to(device), x, device=device, dtype=dtype, host_memory=False,
                             **{s: s in steps for s in SWITCHES})
         variants[label] = fast
@@ -100,10 +100,10 @@ def markdown(rows: list[dict], machine: dict, command: str) -> str:
 
 
 def main(argv=None) -> int:
-    from benchmarks.files import atomic_write
+    from benchmarks.runtime.files import atomic_write
     from benchmarks.speed import _parse_batches, machine_description
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.fast_ablation", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.perf.fast_ablation", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="+")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--batch", type=_parse_batches, default=[1])
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     machine = machine_description(args.device)
-    command = "python -m benchmarks.fast_ablation " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.perf.fast_ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     rows: list[dict] = []
     for name in args.names:
         for dtype in args.dtype.split(","):

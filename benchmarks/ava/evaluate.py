@@ -1,8 +1,8 @@
 """AVA v2.2 action detection: run a detector on every keyframe, write its detections, score frame mAP.
 
 Data flow: predicted person boxes (score ``>=`` the entry's threshold) -> one
-:class:`~benchmarks.ava_input.KeyframeRecord` per keyframe -> (DataLoader workers, one video
-each at a time, read once) the keyframe's clip and boxes (:mod:`benchmarks.ava_input`) -> the
+:class:`~benchmarks.ava.keyframes.KeyframeRecord` per keyframe -> (DataLoader workers, one video
+each at a time, read once) the keyframe's clip and boxes (:mod:`benchmarks.ava.keyframes`) -> the
 model, ``batch_size`` keyframes per forward -> for each box, one row per evaluated class
 (the label map's 60 of the model's 80) appended to ``<out>/detections.csv`` in the official
 format ``video,timestamp,x1,y1,x2,y2,action,score`` (boxes as given, normalised) -> frame mAP
@@ -23,7 +23,7 @@ Failures (a missing video or frame folder, an unreadable or truncated file) are 
 scored, and the video is left out of the metric (ground truth included), as failed videos
 are left out of the classification metrics. Coverage is in ``metrics.json``.
 
-Many processes, GPUs, machines (``torchrun``, :mod:`benchmarks.shards`): the unfinished
+Many processes, GPUs, machines (``torchrun``, :mod:`benchmarks.runtime.shards`): the unfinished
 keyframes are sharded by video (all keyframes of a video on one rank, so each video is still
 decoded once; balanced by keyframe count), and rank K of W writes its own
 ``detections.rank-K-of-W.csv``, ``keyframes_done.rank-K-of-W.csv`` and
@@ -37,7 +37,7 @@ order, so the metrics are exactly those of a one-process run, each keyframe's ro
 ``records.json`` lists the keyframes and input files for the offline merge.
 
 Example (Python API):
-    >>> from benchmarks.ava_evaluate import evaluate_ava
+    >>> from benchmarks.ava.evaluate import evaluate_ava
     >>> # result = evaluate_ava("slowfast_r50_8x8_ava", "runs/ava_sf", annotations="ava/ava_val_v2.2.csv",
     >>> #     boxes="ava/ava_detection_val_boxes_and_labels.csv", video_root="ava/frames",
     >>> #     label_map="ava/ava_action_list_v2.2_for_activitynet_2019.pbtxt",
@@ -66,9 +66,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks import ava, shards
-from benchmarks.ava_input import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
-from benchmarks.files import atomic_write, write_json_atomic
+from benchmarks.ava import annotations as ava
+
+from benchmarks.runtime import shards
+from benchmarks.ava.keyframes import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
+from benchmarks.runtime.files import atomic_write, write_json_atomic
 
 # A run folder has the classification runs' layout (config, failures, metrics, records: the
 # keyframes in order and the input files, what `zoo merge` needs besides the result files)
@@ -128,7 +130,7 @@ def consolidate(out_dir) -> int:
     """Move every rank file's finished keyframes into ``detections.csv``/``keyframes_done.csv``.
 
     Rank files of any world size (``detections.rank-K-of-W.csv`` with its
-    ``keyframes_done.rank-K-of-W.csv``) are read in :func:`benchmarks.shards.result_files`
+    ``keyframes_done.rank-K-of-W.csv``) are read in :func:`benchmarks.runtime.shards.result_files`
     order; a keyframe already in ``detections.csv`` or in an earlier file is skipped, rows
     after a file's last done line (a keyframe cut short by a kill) are dropped. The rows are
     appended as a one-process run appends them (rows, then their done lines), so a kill here
@@ -243,7 +245,7 @@ def evaluate_ava(
     ``video_root``: frame folders ``<video>/`` or videos ``<video>.<ext>``; ``label_map`` and
     ``excluded`` default to the catalogue's file names beside the annotations (the label map
     is required). ``batch_size``: keyframes per forward pass; ``limit``: the first N
-    keyframes; ``protocol_overrides``: :class:`~benchmarks.ava_input.AvaProtocol` fields (tests,
+    keyframes; ``protocol_overrides``: :class:`~benchmarks.ava.keyframes.AvaProtocol` fields (tests,
     studies of the protocol). ``tables_dir``: regenerate the tables there afterwards (rank 0).
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
     (device ``cuda:LOCAL_RANK`` for a GPU ``device``), ``False`` never does.
@@ -312,7 +314,7 @@ def evaluate_ava(
             return None
         return (model if model is not None else (model_factory or default_model_factory(pretrained, checkpoint))(entry)).eval().to(device)
 
-    # every rank takes part in every step, even with nothing to do (see benchmarks.shards)
+    # every rank takes part in every step, even with nothing to do (see benchmarks.runtime.shards)
     model = ranks.in_waves(build)
     bar, tick = shards.run_progress(ranks, plan, out_dir, entry.name, "keyframe", [DONE_FILE],
                                     show=progress and ranks.is_main)

@@ -13,7 +13,7 @@ one video per line, next to a ``classes.txt`` (one class name per line, in index
 
 Example:
     >>> import tempfile
-    >>> from benchmarks.demo_data import generate
+    >>> from benchmarks.demo.videos import generate
     >>> files = generate(tempfile.mkdtemp(), {"val": 5}, progress=False)
     >>> len(open(files["val"]).read().splitlines())
     5
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.files import atomic_path, atomic_write
+from benchmarks.runtime.files import atomic_path, atomic_write
 
 #: Class names, in class-index order (the demo model's output order).
 CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")

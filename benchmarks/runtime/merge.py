@@ -7,7 +7,7 @@ annotation order (``records.json``), a video found in two files counted once, in
 ``metrics.json`` and one ``failures.jsonl``. Use it when ranks finished at different times,
 a run was stopped before its merge, or rank files of the same command were copied in from
 machines that did not share the folder. An AVA folder (``config.json`` says ``"dataset": "ava"``)
-is merged as the end of an AVA run does (:func:`benchmarks.ava_evaluate.merge_ava`: every
+is merged as the end of an AVA run does (:func:`benchmarks.ava.evaluate.merge_ava`: every
 ``detections.rank-K-of-W.csv`` moved into ``detections.csv``, frame mAP). The folder's ``config.json`` (model, views, dataset, weights) is the one
 every result file there was written under: ``zoo evaluate`` refuses to add results of
 another configuration, so the merge never mixes two.
@@ -33,15 +33,12 @@ def _is_ava(out) -> bool:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from benchmarks import shards
-
+    from benchmarks.runtime import shards
     if _is_ava(args.out):  # an AVA run: detections/keyframes_done/failures files, frame mAP
-        from benchmarks import ava_evaluate as run
-
+        from benchmarks.ava import evaluate as run
         results, merge = run.DETECTIONS_FILE, run.merge_ava
     else:
         from benchmarks import evaluate as run
-
         results, merge = run.SCORES_FILE, run.merge_results
     files = [p.name for base in (results, run.FAILURES_FILE) for p in shards.result_files(args.out, base)]
     try:

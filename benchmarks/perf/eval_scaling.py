@@ -1,6 +1,6 @@
 """Wall time of one evaluation in 1 process vs N torchrun ranks, and whether they agree.
 
-Renders the demo's held-out videos (:mod:`benchmarks.demo_data`), then evaluates the shipped
+Renders the demo's held-out videos (:mod:`benchmarks.demo.videos`), then evaluates the shipped
 demo entry under its full multi-view protocol, each setting in a fresh results folder, as a
 user would run it (``python -m benchmarks.cli evaluate ...`` and ``python -m
 torch.distributed.run --standalone --nproc-per-node N -m benchmarks.cli evaluate ...``),
@@ -11,7 +11,7 @@ per-video scores are identical to the 1-process, 1-thread run (the thread count 
 process, not the world size, changes the last bits of a CPU convolution).
 
 Example:
-    $ python -m benchmarks.eval_scaling --videos 100 --nproc 2 --repeats 3
+    $ python -m benchmarks.perf.eval_scaling --videos 100 --nproc 2 --repeats 3
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(command: list[str], out: Path, threads: int | None) -> tuple[float, dict, dict]:
@@ -37,8 +37,7 @@ def _run(command: list[str], out: Path, threads: int | None) -> tuple[float, dic
     start = time.perf_counter()
     subprocess.run(command + ["--out", str(out), "--quiet"], cwd=REPO, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - start
-    from benchmarks import shards
-
+    from benchmarks.runtime import shards
     lines = {}
     for path in shards.result_files(out, "scores.jsonl"):
         for line in path.read_text().splitlines():
@@ -47,7 +46,7 @@ def _run(command: list[str], out: Path, threads: int | None) -> tuple[float, dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import demo_data
+    from benchmarks.demo import videos as demo_data
     from benchmarks.reproduce import DEMO_ENTRY
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,7 +17,7 @@ Files in the results folder (``base`` is e.g. ``scores.jsonl``):
   ``scores.rank-K-of-W.jsonl`` (:func:`shard_file_name`). No two processes ever write one
   file, so the folder is safe on a shared file system (NFS, Lustre, GPFS); every summary
   file (``metrics.json``, the merged failures) is written by rank 0 alone with an atomic
-  rename (:mod:`benchmarks.files`).
+  rename (:mod:`benchmarks.runtime.files`).
 - resuming reads **every** result file of the folder (:func:`read_results`), whatever world
   size wrote it, so a run may resume with another number of ranks; a record found in two
   files counts once (the first file in :func:`result_files` order wins).

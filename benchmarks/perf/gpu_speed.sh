@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The GPU figures of results/gpu/ (issue 12), in one call on a lent GPU machine:
-#   1. which fast path pays on the GPU (benchmarks/fast_ablation.py, three families);
+#   1. which fast path pays on the GPU (benchmarks/perf/fast_ablation.py, three families);
 #   2. `zoo speed` fp32, batch 1 and 16, every Kinetics-400 entry with a PyTorchVideo counterpart;
 #   3. the same in bf16, plus the top-1 agreement of bf16 with fp32 on the demo set;
 #   4. end to end: a 10x3 X3D-XS evaluation with the model on the GPU and 2 or 8 decoding
-#      workers, beside the model-only rate (benchmarks/eval_throughput.py), views of several
+#      workers, beside the model-only rate (benchmarks/perf/eval_throughput.py), views of several
 #      videos per forward pass.
 # Each step has its own time limit and writes its files row by row, so a cut-off run keeps
-# what it measured. Run from the repository root:  OUT=results/gpu bash benchmarks/gpu_speed.sh
+# what it measured. Run from the repository root:  OUT=results/gpu bash benchmarks/perf/gpu_speed.sh
 # On a bare machine without the project's dependencies, put their pure-Python packages in
 # .gpu/site and wheels (PyAV) in .gpu/ (both git-ignored); they are used when present.
 set -u
@@ -30,7 +30,7 @@ SETTING="One GPU, batch 1 and 16 (the views of a 10x3 evaluation go through in b
 STEPS=${STEPS:-"ablation fp32 bf16 e2e"}
 REPS=${REPS:-10}
 case " $STEPS " in *" ablation "*)
-timeout ${ABLATION_S:-110} python3 -m benchmarks.fast_ablation x3d_xs_4x12_kinetics400 slowfast_r50_8x8_kinetics400 \
+timeout ${ABLATION_S:-110} python3 -m benchmarks.perf.fast_ablation x3d_xs_4x12_kinetics400 slowfast_r50_8x8_kinetics400 \
   mvit_b_16x4_kinetics400 --device cuda --batch 1,16 --dtype fp32,bf16 --reps $REPS --out "$OUT";; esac
 case " $STEPS " in *" fp32 "*)
 timeout ${FP32_S:-200} python3 -m benchmarks.cli speed $ENTRIES --device cuda --fast --batch 1,16 --reps $REPS --no-data \
@@ -39,7 +39,7 @@ case " $STEPS " in *" bf16 "*)
 timeout ${BF16_S:-230} python3 -m benchmarks.cli speed ${BF16_ENTRIES:-$ENTRIES} --device cuda --fast --dtype bf16 --batch 1,16 \
   --reps $REPS --no-data $([ -n "${BF16_ENTRIES:-}" ] || echo --agreement) --resume --setting "$SETTING" --out "$OUT";; esac
 case " $STEPS " in *" e2e "*)
-timeout ${E2E_S:-150} python3 -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 16 --workers 2 8 \
+timeout ${E2E_S:-150} python3 -m benchmarks.perf.eval_throughput --model x3d_xs --views 10x3 --videos 16 --workers 2 8 \
   --view-buffers 0 8 --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds 2 --report "$OUT/eval_throughput.json" \
   --table "$OUT/eval_throughput.md";; esac
 ls -la "$OUT"

@@ -18,7 +18,7 @@ pass after the fork touching copy-on-write pages), which a long evaluation does 
 ``--fast`` runs the model through :func:`zoo.optimize`.
 
 Example:
-    $ python -m benchmarks.eval_throughput --model x3d_xs --views 10x3 --videos 8 --workers 0 2 --fast --rounds 3
+    $ python -m benchmarks.perf.eval_throughput --model x3d_xs --views 10x3 --videos 8 --workers 0 2 --fast --rounds 3
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def markdown_table(report: dict) -> str:
         f"{report['cpus']} CPUs, torch threads {report['torch_threads']}. Medians of {len(report['rounds'])} rounds; "
         "each run is compared with the model-only rate (views decoded beforehand) of its own round. "
         "*After the first video*: the rate once the first video's scores are out (workers started, first "
-        f"decode and pass done), what a long evaluation runs at. Made by `{report.get('command', 'python -m benchmarks.eval_throughput')}`.",
+        f"decode and pass done), what a long evaluation runs at. Made by `{report.get('command', 'python -m benchmarks.perf.eval_throughput')}`.",
         "",
         f"Model only: {report['model_only_videos_per_s']:.3f} videos/s.",
         "",
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                         help="views per forward pass, filled across videos (default: one video's views)")
     parser.add_argument("--report", help="also write the JSON report here (default: only in --work-dir)")
     parser.add_argument("--view-buffers", type=int, nargs="+",
-                        help="with workers: shared-memory buffers each keeps for its views (benchmarks.view_buffers; "
+                        help="with workers: shared-memory buffers each keeps for its views (benchmarks.runtime.view_buffers; "
                              "0 = torch's fresh copy per video); several values: one run each (default: the default)")
     parser.add_argument("--table", help="also write the runs as a Markdown table here (e.g. results/eval_throughput.md)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of (model alone, each --workers run); medians")
@@ -186,8 +186,7 @@ def main(argv=None) -> int:
 
     model_alone()  # warm-up (a last, shorter pass included)
 
-    from benchmarks import view_buffers
-
+    from benchmarks.runtime import view_buffers
     def evaluation(workers: int, buffers: int | None) -> dict:
         out = work / f"run_w{workers}" if buffers is None else work / f"run_w{workers}_b{buffers}"
         default_buffers = view_buffers.DEFAULT_LIMIT
@@ -244,13 +243,13 @@ def main(argv=None) -> int:
         row["steady_share_of_model_only_each_round"] = [run["steady_share_of_model_only"] for run in runs]
         rows.append(row)
     report = {
-        "command": " ".join(["python -m benchmarks.eval_throughput", *(sys.argv[1:] if argv is None else argv)]),
+        "command": " ".join(["python -m benchmarks.perf.eval_throughput", *(sys.argv[1:] if argv is None else argv)]),
         "model": entry.name, "views": args.views, "videos": args.videos, "seconds": args.seconds,
         "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "device": args.device, "batch_size": batch, "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
     }
     (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    from benchmarks.files import atomic_write
+    from benchmarks.runtime.files import atomic_write
 
     if args.report:
         atomic_write(Path(args.report), json.dumps(report, indent=2) + "\n")

@@ -4,13 +4,13 @@ Renders a small AVA-layout set (default: 2 videos, seconds 900..912 at 640x360, 
 moving texture so decoding does real work; a 1 fps lead-in from second 0 so the annotated part
 starts at second 900 as in the real files), as frame folders (JPEG) and as videos, with 3
 person boxes per keyframe. Then, for each source, it reads every keyframe's clip
-(:class:`benchmarks.ava_input.KeyframeClips`: decode, scale to the entry's short side) and
-reports keyframes/s of the input alone, and runs :func:`benchmarks.ava_evaluate.evaluate_ava`
+(:class:`benchmarks.ava.keyframes.KeyframeClips`: decode, scale to the entry's short side) and
+reports keyframes/s of the input alone, and runs :func:`benchmarks.ava.evaluate.evaluate_ava`
 on the first ``--model-keyframes`` keyframes (random weights unless ``--pretrained``) and
 reports keyframes/s with the share of time decoding vs in the model.
 
 Example:
-    $ python -m benchmarks.ava_throughput --model slowfast_r50_8x8_ava --seconds 12 --model-keyframes 3
+    $ python -m benchmarks.perf.ava_throughput --model slowfast_r50_8x8_ava --seconds 12 --model-keyframes 3
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def render(root: Path, videos: int, seconds: int, width: int, height: int) -> di
 def input_only(model: str, root: Path, source: str, workers: int) -> tuple[int, float]:
     """Keyframes read (decoded, scaled) per second, no model."""
     import zoo
-    from benchmarks import ava
-    from benchmarks.ava_input import AvaProtocol, KeyframeClips, keyframe_records
+    from benchmarks.ava import annotations as ava
+    from benchmarks.ava.keyframes import AvaProtocol, KeyframeClips, keyframe_records
 
     protocol = AvaProtocol.from_entry(zoo.get_entry(model))
     records = keyframe_records(ava.read_person_boxes(root / "boxes.csv", protocol.box_threshold), protocol)
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
                 print(f"{args.model} input from {source}, {workers} workers: {count} keyframes in {seconds:.1f} s = "
                       f"{count / seconds:.2f} keyframes/s")
         if args.model_keyframes:
-            from benchmarks.ava_evaluate import evaluate_ava
+            from benchmarks.ava.evaluate import evaluate_ava
 
             for source in ("frames", "videos"):
                 result = evaluate_ava(args.model, root / f"run_{source}", **paths, video_root=root / source,

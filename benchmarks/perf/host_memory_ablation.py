@@ -1,7 +1,7 @@
 """What keeping freed CPU memory buys (:mod:`zoo.host_memory`, the ``host_memory`` fast path).
 
 The setting is process-wide and cannot be undone, so unlike the other steps
-(:mod:`benchmarks.fast_ablation`) it is timed in separate processes: for each entry and
+(:mod:`benchmarks.perf.fast_ablation`) it is timed in separate processes: for each entry and
 round, one process with ``zoo.optimize(..., host_memory=False)`` and one with it on
 (which goes first alternates by round), each timing the fast model (CPU defaults otherwise: folded, compiled) on a
 batch of views after warm-up passes. Batches of a whole video's views are where it shows:
@@ -9,7 +9,7 @@ there the activations exceed glibc's 32 MiB ``mmap`` threshold. Writes
 ``host_memory.md``/``.csv`` to ``--out``.
 
 Example:
-    $ python -m benchmarks.host_memory_ablation x3d_xs --batch 30 --rounds 2 --out results
+    $ python -m benchmarks.perf.host_memory_ablation x3d_xs --batch 30 --rounds 2 --out results
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def measure(name: str, *, batch: int, rounds: int, reps: int, threads: int | Non
     label = ""
     for r in range(rounds):
         for on in ((False, True) if r % 2 == 0 else (True, False)):  # who goes first alternates
-            command = [sys.executable, "-m", "benchmarks.host_memory_ablation", "--child", name, "--batch", str(batch),
+            command = [sys.executable, "-m", "benchmarks.perf.host_memory_ablation", "--child", name, "--batch", str(batch),
                        "--reps", str(reps), "--host-memory", str(int(on))]
             if threads:
                 command += ["--threads", str(threads)]
@@ -88,7 +88,7 @@ def write_tables(rows: list[dict], out: Path, command: str) -> None:
 
     from tabulate import tabulate
 
-    from benchmarks.files import atomic_write
+    from benchmarks.runtime.files import atomic_write
     from benchmarks.speed import machine_description
 
     machine = machine_description("cpu")
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
                     compile=not args.eager) for name in args.names]
     for r in rows:
         print(f"{r['name']} batch {r['batch']}: {r['off_s']:.3f} s -> {r['on_s']:.3f} s per pass ({r['speedup']:.2f}x)")
-    command = "python -m benchmarks.host_memory_ablation " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.perf.host_memory_ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     write_tables(rows, Path(args.out), command)
     return 0
 

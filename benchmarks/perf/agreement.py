@@ -7,7 +7,7 @@ held-out videos, once in fp32 with the plain model and once in the reduced dtype
 fast paths, then the two score files compared video by video.
 
 Example:
-    >>> from benchmarks.agreement import top1_agreement
+    >>> from benchmarks.perf.agreement import top1_agreement
     >>> import json, pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> rows = lambda s: "".join(json.dumps({"key": k, "label": 0, "scores": v}) + "\\n" for k, v in s.items())

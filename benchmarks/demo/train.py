@@ -1,6 +1,6 @@
 """Train the demo model (``i3d_tiny_8x4_demo``) on the synthetic demo videos and publish it.
 
-Renders the demo dataset (:mod:`benchmarks.demo_data`), trains the entry's model on the
+Renders the demo dataset (:mod:`benchmarks.demo.videos`), trains the entry's model on the
 ``train`` split (random clip in time, random crop in space: the usual video recipe), then
 measures its accuracy on the held-out ``val`` split with the entry's full test protocol
 (temporal clips uniformly spaced over the video at a 30 fps target, short side scaled to the
@@ -14,7 +14,7 @@ plain tensors), its sha256, the exact command that made it, and ``published.json
 published figures and the per-video predictions on the held-out split).
 
 Example:
-    $ python -m benchmarks.train_demo --epochs 40 --seed 0
+    $ python -m benchmarks.demo.train --epochs 40 --seed 0
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.files import atomic_write
+from benchmarks.runtime.files import atomic_write
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_DIR = Path(__file__).resolve().parent
 TARGET_FPS = 30  # the SlowFast test rule: clip span is frames x rate at 30 fps
 
 
@@ -108,7 +108,7 @@ def train(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
     import zoo
-    from benchmarks import demo_data
+    from benchmarks.demo import videos as demo_data
     from zoo.transforms import short_side_scale, to_float_chw
 
     torch.manual_seed(args.seed)
@@ -168,7 +168,7 @@ def train(args: argparse.Namespace) -> dict:
     os.replace(tmp, ckpt)
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     atomic_write(out / f"{DEMO_ENTRY}.pyth.sha256", f"{digest}  {ckpt.name}\n".encode())
-    command = "python -m benchmarks.train_demo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.demo.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     atomic_write(out / "COMMAND.txt", (command + "\n").encode())
 
     from fvcore.nn import FlopCountAnalysis
