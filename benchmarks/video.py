@@ -4,10 +4,11 @@ Multi-view testing cuts up to 30 views from each video. Decoding it once per vie
 cost 10x the time (and decoding dominates small models), so :func:`read_views` opens the
 file once, works out every frame any temporal clip needs (:class:`zoo.transforms.InputSpec`),
 decodes forward only until the last of them, converts only those to RGB, and builds all
-views from that one pass. For PyTorchVideo's time-based clips, whose frames are known by
-timestamp before decoding, the decoder is also told to drop the frames no view needs and no
-other frame refers to (most B-frames of an H.264 file): the same pictures, from a fraction
-of the decoding. When the first needed frame is far into the file (a single
+views from that one pass. The frames are known by timestamp before decoding (PyTorchVideo's
+time-based clips by definition; the frame-index rules of PySlowFast and torchvision when the
+packets' timestamps say which picture is the k-th), so the decoder is also told to drop the
+frames no view needs and no other frame refers to (most B-frames of an H.264 file): the same
+pictures, from a fraction of the decoding. When the first needed frame is far into the file (a single
 centred clip of a long video) it seeks to the keyframe before it instead of decoding the
 lead-in.
 
@@ -364,6 +365,15 @@ def decode_clips(
     """
     path, container = _open(path)
     try:
+        try:
+            dropped = _decode_dropping(container, path, indices_for, thread_type)
+        except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
+            dropped = None
+        if dropped is not None:
+            return dropped
+        if container.streams.video and dropping_is_safe(container.streams.video[0]):
+            container.close()
+            _, container = _open(path)  # from the start, with a decoder that never saw a skip setting
         return _decode(container, path, indices_for, thread_type)
     except av.error.FFmpegError as err:
         raise VideoReadError(path, f"decoding failed ({err.__class__.__name__}: {err})") from None
@@ -450,8 +460,58 @@ def _decode(container, path: Path, indices_for, thread_type):
         missing = wanted.difference(kept)
         if missing:
             raise VideoReadError(path, f"frames {sorted(missing)[:5]} could not be decoded")
+    return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))
+
+
+def _decode_dropping(container, path: Path, indices_for, thread_type):
+    """:func:`_decode`'s result from a decode that drops the frames no clip needs and no frame
+    refers to (:func:`_decode_wanted`), or None where that could give other frames.
+
+    The frame-index rules count decoded frames, so dropping one would shift the count. The
+    packets' timestamps say in advance which picture is the k-th: where the stream is regular
+    (the k-th smallest timestamp is frame k by the frame rate, the index :func:`_decode` gives
+    after a seek), the needed frames are known by timestamp and the rest may be dropped. None
+    (the caller decodes every frame) for a codec where dropping is unsafe, an irregular or
+    unstamped stream, one that ends before the last needed frame (the truncation rules of
+    :func:`_decode` decide), or a needed frame the decoder did not give.
+    """
+    if not container.streams.video:
+        return None
+    stream = container.streams.video[0]
+    fps = _stream_fps(stream)
+    if not dropping_is_safe(stream) or stream.time_base is None or fps <= 0:
+        return None
+    declared = int(stream.frames or 0)
+    length = declared or _estimated_frames(container, stream, fps)
+    start_pts = stream.start_time or 0
+    time_base = float(stream.time_base)
+    stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+    pts = sorted(set(p for p in stamps if p is not None))
+    if not pts or len(pts) != len(stamps):  # unstamped or repeated timestamps: count them by decoding
+        return None
+    if any(int(round((p - start_pts) * time_base * fps)) != k for k, p in enumerate(pts)):
+        return None
+    indices = indices_for(max(length, 1), fps)
+    wanted = {int(i) for clip in indices for i in clip}
+    first, last = min(wanted), max(wanted)
+    if first < 0 or last >= len(pts):
+        return None
+    index_of = {pts[i]: i for i in wanted}
+    seeked = bool(length) and first >= SEEK_AFTER_SECONDS * fps  # the rule of _decode
+    if thread_type:
+        stream.thread_type = thread_type
+    kept: dict[int, np.ndarray] = {}
+    done: set[int] = set()
+    decoded = _decode_wanted(container, stream, pts[first] if seeked else start_pts, set(index_of), pts[last], done,
+                             lambda p, rgb: kept.__setitem__(index_of[p], rgb), skip_unneeded=True)
+    if len(kept) != len(wanted):
+        return None
+    return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))
+
+
+def _gathered(kept: dict[int, np.ndarray], wanted: set[int], indices, info: VideoInfo):
+    """``(frames, rows, indices, info)`` from the kept frames (frame index -> RGB array)."""
     order = sorted(wanted)
     frames = torch.from_numpy(np.stack([kept[i] for i in order]))
     rows = {frame: row for row, frame in enumerate(order)}
-    info = VideoInfo(str(path), fps, length, declared, decoded, seeked)
     return frames, rows, indices, info

@@ -205,6 +205,106 @@ def test_skipping_that_misses_a_needed_frame_falls_back_to_decoding_every_frame(
     assert passes == [True, False] and torch.equal(views, expected)
 
 
+def _decode_clips_without_dropping(path, indices_for):
+    real = video._decode_dropping
+    try:
+        video._decode_dropping = lambda *a: None
+        return video.decode_clips(path, indices_for)
+    finally:
+        video._decode_dropping = real
+
+
+def _same_decode(a, b) -> bool:
+    return torch.equal(a[0], b[0]) and a[1] == b[1] and all(torch.equal(x, y) for x, y in zip(a[2], b[2]))
+
+
+def _frame_numbers(result) -> list[list[int]]:
+    frames, rows, indices, _ = result
+    return [[frame_number(frames[rows[int(i)]].permute(2, 0, 1)) for i in clip] for clip in indices]
+
+
+@pytest.mark.parametrize("rule", ["pyslowfast", "torchvision"])
+def test_frame_index_rules_drop_unneeded_b_frames_and_keep_the_same_pictures(tmp_path, rule):
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(100)], 30, bframes=2)
+    if rule == "pyslowfast":  # hand-computed as in EXPECTED_FRAMES
+        spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=3, **PIXELS)
+        expected = EXPECTED_FRAMES[30]
+    else:  # torchvision's rule: every 2nd frame (15 fps), 35 windows of 16, windows linspace(0, 34, 2)
+        spec = InputSpec.from_entry(zoo.get_entry("r3d_18"), views="2x1")
+        expected = [list(range(0, 32, 2)), list(range(68, 100, 2))]
+    dropped = video.decode_clips(path, spec.clip_indices)
+    full = _decode_clips_without_dropping(path, spec.clip_indices)
+    assert _same_decode(dropped, full)
+    assert _frame_numbers(dropped) == expected
+    assert dropped[3].decoded_frames < 0.8 * full[3].decoded_frames
+
+
+def test_frame_index_rule_drops_after_a_seek_too(tmp_path):
+    # 240 frames, one centred clip [110, 116, 122, 129]: seek to the keyframe at 90, then drop
+    path = write_frames(tmp_path / "long.mp4", [index_frame(t, 48, 96) for t in range(240)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, **PIXELS)
+    dropped = video.decode_clips(path, spec.clip_indices)
+    full = _decode_clips_without_dropping(path, spec.clip_indices)
+    assert dropped[3].seeked and full[3].seeked
+    assert _same_decode(dropped, full) and _frame_numbers(dropped) == [[110, 116, 122, 129]]
+    assert dropped[3].decoded_frames < full[3].decoded_frames <= 40
+
+
+def test_frame_index_rule_counts_frames_by_decoding_when_timestamps_have_a_gap(tmp_path, monkeypatch):
+    # frames 30.. are stamped 5 frame times late: the reference counts decoded frames, so frame
+    # 40 is the 41st picture, not the one stamped 40; the timestamps cannot say which to drop
+    from fractions import Fraction
+
+    path = tmp_path / "gap.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.height, stream.width, stream.pix_fmt = 48, 96, "yuv420p"
+        stream.options = {"crf": "1", "preset": "ultrafast", "g": "30",
+                          "x264-params": "bframes=2:b-adapt=0:b-pyramid=none:scenecut=0"}
+        for t in range(60):
+            frame = av.VideoFrame.from_ndarray(index_frame(t, 48, 96), format="rgb24")
+            frame.pts, frame.time_base = t + (5 if t >= 30 else 0), Fraction(1, 30)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    attempts = []
+    real = video._decode_dropping
+    monkeypatch.setattr(video, "_decode_dropping", lambda *a: attempts.append(real(*a)) or attempts[-1])
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, **PIXELS)
+    result = video.decode_clips(path, spec.clip_indices)
+    assert attempts == [None]
+    # index k is the k-th decoded picture, past the gap too (a timestamp would say k + 5)
+    indices = [[int(i) for i in clip] for clip in result[2]]
+    assert max(max(clip) for clip in indices) >= 35
+    assert _frame_numbers(result) == indices
+
+
+def test_frame_index_dropping_that_misses_a_needed_frame_decodes_every_frame(tmp_path, monkeypatch):
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(40)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, **PIXELS)
+    full = _decode_clips_without_dropping(path, spec.clip_indices)
+    real = video._decode_wanted
+
+    def forgetful(container, stream, seek, wanted, last, done, keep, *, skip_unneeded):
+        lost = set(sorted(wanted)[1::2])  # as if the codec had dropped every other needed frame
+        return real(container, stream, seek, wanted - lost, last, done, keep, skip_unneeded=skip_unneeded)
+
+    monkeypatch.setattr(video, "_decode_wanted", forgetful)
+    result = video.decode_clips(path, spec.clip_indices)
+    assert _same_decode(result, full) and result[3].decoded_frames == full[3].decoded_frames
+
+
+def test_real_b_frame_file_frame_index_rule_decodes_a_third_fewer_frames():
+    # bikes.mp4: 250 frames, 175 B-frames; MViT-B's 5 clips of 16 frames 4 apart need 80
+    path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
+    spec = InputSpec.from_entry(zoo.get_entry("mvit_base_16x4"))
+    dropped = video.decode_clips(path, spec.clip_indices)
+    full = _decode_clips_without_dropping(path, spec.clip_indices)
+    assert _same_decode(dropped, full)
+    assert dropped[3].decoded_frames < 0.75 * full[3].decoded_frames
+
+
 def test_file_is_opened_once_for_all_views(index_videos, monkeypatch):
     opened = []
     real_open = av.open
