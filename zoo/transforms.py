@@ -374,7 +374,9 @@ class InputSpec:
         if chw.shape[2:] == out.shape[2:]:
             out[k : k + 1] = chw
         else:
-            out[k : k + 1] = F.interpolate(chw.float(), size=tuple(out.shape[2:]), mode="bilinear", align_corners=False)
+            # F.interpolate's kernel (bilinear, align_corners=False, scale from the sizes) writing
+            # straight into the row, instead of into a new tensor copied in after
+            torch.ops.aten.upsample_bilinear2d.out(chw.float(), list(out.shape[2:]), False, None, None, out=out[k : k + 1])
 
     def views(self, frames: torch.Tensor, fps: float):
         """Every view of a decoded video.
