@@ -468,11 +468,15 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
     refers to (:func:`_decode_wanted`), or None where that could give other frames.
 
     The frame-index rules count decoded frames, so dropping one would shift the count. The
-    packets' timestamps say in advance which picture is the k-th: where the stream is regular
-    (the k-th smallest timestamp is frame k by the frame rate, the index :func:`_decode` gives
-    after a seek), the needed frames are known by timestamp and the rest may be dropped. None
-    (the caller decodes every frame) for a codec where dropping is unsafe, an irregular or
-    unstamped stream, one that ends before the last needed frame (the truncation rules of
+    packets' timestamps, demuxed first (no decoding) up to the first keyframe past the last
+    needed frame, say in advance which picture is the k-th, as :func:`_decode` counts it:
+
+    from the start, frame k is the k-th decoded; after a seek (the first needed frame far in),
+    the frame its timestamp says. Where the timestamps run regularly, one frame apart by the
+    frame rate, both agree with the timestamp, so the needed frames are known by it.
+
+    None (the caller decodes every frame) for a codec where dropping is unsafe, an unstamped
+    or irregular stream, one that ends before the last needed frame (the truncation rules of
     :func:`_decode` decide), or a needed frame the decoder did not give.
     """
     if not container.streams.video:
@@ -485,25 +489,43 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
     length = declared or _estimated_frames(container, stream, fps)
     start_pts = stream.start_time or 0
     time_base = float(stream.time_base)
-    stamps = [packet.pts for packet in container.demux(stream) if packet.size]
-    pts = sorted(set(p for p in stamps if p is not None))
-    if not pts or len(pts) != len(stamps):  # unstamped or repeated timestamps: count them by decoding
-        return None
-    if any(int(round((p - start_pts) * time_base * fps)) != k for k, p in enumerate(pts)):
-        return None
     indices = indices_for(max(length, 1), fps)
     wanted = {int(i) for clip in indices for i in clip}
     first, last = min(wanted), max(wanted)
-    if first < 0 or last >= len(pts):
+    seeked = bool(length) and first >= SEEK_AFTER_SECONDS * fps  # the rule of _decode, and its target
+    origin = start_pts + int(first / fps / time_base) if seeked else start_pts
+
+    def index_of(pts: int) -> int:
+        return int(round((pts - start_pts) * time_base * fps))
+
+    if seeked:
+        container.seek(origin, stream=stream, backward=True)
+    stamps = []
+    for packet in container.demux(stream):
+        if not packet.size:
+            continue
+        if packet.pts is None:  # unstamped: only decoding can count it
+            return None
+        stamps.append(packet.pts)
+        # frames after a keyframe past the last needed one cannot come before it (the check
+        # below sends a stream where one does to the full decode)
+        if packet.is_keyframe and index_of(packet.pts) > last:
+            break
+    pts = sorted(set(stamps))
+    if not pts or len(pts) != len(stamps):
         return None
-    index_of = {pts[i]: i for i in wanted}
-    seeked = bool(length) and first >= SEEK_AFTER_SECONDS * fps  # the rule of _decode
+    # a regular run of timestamps, frame by frame, from frame 0 (or, after a seek, from the
+    # keyframe landed on) past the last needed frame
+    base = index_of(pts[0]) if seeked else 0
+    if not base <= first <= last < base + len(pts) or any(index_of(p) != base + k for k, p in enumerate(pts)):
+        return None
+    pts_of = {i: pts[i - base] for i in wanted}
+    index_at = {p: i for i, p in pts_of.items()}
     if thread_type:
         stream.thread_type = thread_type
     kept: dict[int, np.ndarray] = {}
-    done: set[int] = set()
-    decoded = _decode_wanted(container, stream, pts[first] if seeked else start_pts, set(index_of), pts[last], done,
-                             lambda p, rgb: kept.__setitem__(index_of[p], rgb), skip_unneeded=True)
+    decoded = _decode_wanted(container, stream, origin, set(index_at), pts_of[last], set(),
+                             lambda p, rgb: kept.__setitem__(index_at[p], rgb), skip_unneeded=True)
     if len(kept) != len(wanted):
         return None
     return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))

@@ -250,27 +250,38 @@ def test_frame_index_rule_drops_after_a_seek_too(tmp_path):
     assert dropped[3].decoded_frames < full[3].decoded_frames <= 40
 
 
-def test_frame_index_rule_counts_frames_by_decoding_when_timestamps_have_a_gap(tmp_path, monkeypatch):
-    # frames 30.. are stamped 5 frame times late: the reference counts decoded frames, so frame
-    # 40 is the 41st picture, not the one stamped 40; the timestamps cannot say which to drop
+def _write_with_gap(path, num_frames: int, gap_at: int, gap: int = 5):
+    """An index video (B-frames, a keyframe a second) whose frames from ``gap_at`` on are
+    stamped ``gap`` frame times late."""
     from fractions import Fraction
 
-    path = tmp_path / "gap.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=30)
         stream.height, stream.width, stream.pix_fmt = 48, 96, "yuv420p"
         stream.options = {"crf": "1", "preset": "ultrafast", "g": "30",
                           "x264-params": "bframes=2:b-adapt=0:b-pyramid=none:scenecut=0"}
-        for t in range(60):
+        for t in range(num_frames):
             frame = av.VideoFrame.from_ndarray(index_frame(t, 48, 96), format="rgb24")
-            frame.pts, frame.time_base = t + (5 if t >= 30 else 0), Fraction(1, 30)
+            frame.pts, frame.time_base = t + (gap if t >= gap_at else 0), Fraction(1, 30)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def _spy_dropping(monkeypatch) -> list:
     attempts = []
     real = video._decode_dropping
     monkeypatch.setattr(video, "_decode_dropping", lambda *a: attempts.append(real(*a)) or attempts[-1])
+    return attempts
+
+
+def test_frame_index_rule_counts_frames_by_decoding_when_timestamps_have_a_gap(tmp_path, monkeypatch):
+    # frames 30.. are stamped 5 frame times late: the reference counts decoded frames, so frame
+    # 40 is the 41st picture, not the one stamped 40; the timestamps cannot say which to drop
+    path = _write_with_gap(tmp_path / "gap.mp4", 60, gap_at=30)
+    attempts = _spy_dropping(monkeypatch)
     spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, **PIXELS)
     result = video.decode_clips(path, spec.clip_indices)
     assert attempts == [None]
@@ -278,6 +289,42 @@ def test_frame_index_rule_counts_frames_by_decoding_when_timestamps_have_a_gap(t
     indices = [[int(i) for i in clip] for clip in result[2]]
     assert max(max(clip) for clip in indices) >= 35
     assert _frame_numbers(result) == indices
+
+
+class _CountingContainer:
+    """A PyAV container that counts the packets each ``demux`` call hands out."""
+
+    def __init__(self, container):
+        self._container, self.demuxed = container, []
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def demux(self, *args, **kwargs):
+        self.demuxed.append(0)
+        for packet in self._container.demux(*args, **kwargs):
+            self.demuxed[-1] += 1
+            yield packet
+
+
+def test_frame_index_rule_reads_timestamps_only_up_to_the_keyframe_after_the_last_needed_frame(tmp_path, monkeypatch):
+    # 120 frames, a keyframe every 30, one centred clip [50, 56, 62, 69]: the timestamps are
+    # read up to the keyframe at 90 (a long video is not read to its end first)
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(120)], 30, bframes=2)
+    opened = []
+    real_open = video._open
+
+    def counting_open(source):
+        path, container = real_open(source)
+        opened.append(_CountingContainer(container))
+        return path, opened[-1]
+
+    monkeypatch.setattr(video, "_open", counting_open)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=1, **PIXELS)
+    result = video.decode_clips(path, spec.clip_indices)
+    assert _frame_numbers(result) == [[50, 56, 62, 69]] and not result[3].seeked
+    assert len(opened) == 1 and 90 <= opened[0].demuxed[0] < 100  # then the decoding pass
+    assert result[3].decoded_frames < 70
 
 
 def test_frame_index_dropping_that_misses_a_needed_frame_decodes_every_frame(tmp_path, monkeypatch):
