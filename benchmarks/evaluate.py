@@ -236,6 +236,19 @@ def _check_config(out_dir: Path, config: dict) -> None:
         write_json_atomic(path, config)
 
 
+def _check_same_job(ranks, out_dir: Path, config: dict, keys: list, items: str, causes: str) -> None:
+    """On a rank other than 0: are rank 0's config and records files visible here (is ``--out``
+    shared?), and do they name this rank's job (did every machine get the same command)?
+    ``items`` names the records (videos, keyframes), ``causes`` what makes them differ."""
+    if not ranks.distributed or ranks.is_main:
+        return
+    shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
+    _check_config(out_dir, config)
+    if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
+        raise ValueError(f"rank {ranks.rank} reads other {items} than rank 0 ({causes}); "
+                         "every machine must run the same command on the same files")
+
+
 def evaluate(
     entry_or_name,
     dataset: VideoDataset,
@@ -318,13 +331,7 @@ def evaluate(
     todo = [records[i] for i in plan.mine]
 
     def build():
-        if ranks.distributed and not ranks.is_main:
-            # rank 0 wrote these: is --out shared, and did every machine get the same command?
-            shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
-            _check_config(out_dir, config)
-            if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
-                raise ValueError(f"rank {ranks.rank} reads other videos than rank 0 (annotations, --limit); "
-                                 "every machine must run the same command on the same files")
+        _check_same_job(ranks, out_dir, config, keys, "videos", "annotations, --limit")
         if not todo:
             return None
         factory = model_factory or default_model_factory(pretrained, checkpoint)

@@ -254,7 +254,7 @@ def evaluate_ava(
     """
     import zoo
 
-    from benchmarks.evaluate import _check_config, default_model_factory
+    from benchmarks.evaluate import _check_config, _check_same_job, default_model_factory
 
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset != "ava":
@@ -303,13 +303,7 @@ def evaluate_ava(
     todo = [records[i] for i in plan.mine]
 
     def build():
-        if ranks.distributed and not ranks.is_main:
-            # rank 0 wrote these: is --out shared, and did every machine get the same command?
-            shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
-            _check_config(out_dir, config)
-            if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
-                raise ValueError(f"rank {ranks.rank} reads other keyframes than rank 0 (boxes, --limit); "
-                                 "every machine must run the same command on the same files")
+        _check_same_job(ranks, out_dir, config, keys, "keyframes", "boxes, --limit")
         if not todo:
             return None
         return (model if model is not None else (model_factory or default_model_factory(pretrained, checkpoint))(entry)).eval().to(device)
