@@ -301,6 +301,12 @@ def ptv_clip_positions(container, stream, spec) -> tuple[list[int], list[torch.T
 DROPPABLE_NONREF_CODECS = frozenset({"h264", "mpeg1video", "mpeg2video", "mpeg4", "vp8", "vp9"})
 
 
+#: Codecs in which every stamped packet is one picture, so that the packets can count pictures
+#: for the frame-index rules: not MPEG-4 part 2, whose N-VOPs (DivX, XviD) are stamped packets
+#: that decode to no picture, nor VP8/VP9, whose hidden alt-ref frames can be packets of their own.
+PACKET_PER_PICTURE_CODECS = frozenset({"h264", "hevc"})
+
+
 def dropping_is_safe(stream) -> bool:
     """Whether ``stream``'s decoder may drop non-reference frames without changing any other
     picture (see :data:`DROPPABLE_NONREF_CODECS`); HEVC when its ``hvcC`` header declares one
@@ -418,21 +424,29 @@ def _decode(container, path: Path, indices_for, thread_type):
 
     def run(wanted: set[int], last: int, seek_frame: int | None, kept: dict, rewind: bool = False) -> tuple[int, int]:
         """Decode until frame ``last``; returns (frames decoded, last index seen)."""
-        if seek_frame is not None:
+        source, source_stream = container, stream
+        if rewind:  # from the start: a new demuxer (MPEG-TS and PS seek by byte position, and may land past it)
+            _, source = _open(path)
+            source_stream = source.streams.video[0]
+            if thread_type:
+                source_stream.thread_type = thread_type
+        elif seek_frame is not None:
             container.seek(start_pts + int(seek_frame / fps / time_base), stream=stream, backward=True)
-        elif rewind:
-            container.seek(start_pts, stream=stream, backward=True)
         decoded, seen = 0, -1
-        for sequential, frame in enumerate(container.decode(stream)):
-            # Without a seek the count is the index (robust to odd timestamps); after one,
-            # only the timestamp knows where we are.
-            idx = index_of(frame, sequential) if seek_frame is not None else sequential
-            decoded += 1
-            seen = max(seen, idx)
-            if idx in wanted and idx not in kept:
-                kept[idx] = frame.to_ndarray(format="rgb24")
-            if idx >= last:
-                break
+        try:
+            for sequential, frame in enumerate(source.decode(source_stream)):
+                # Without a seek the count is the index (robust to odd timestamps); after one,
+                # only the timestamp knows where we are.
+                idx = index_of(frame, sequential) if seek_frame is not None else sequential
+                decoded += 1
+                seen = max(seen, idx)
+                if idx in wanted and idx not in kept:
+                    kept[idx] = frame.to_ndarray(format="rgb24")
+                if idx >= last:
+                    break
+        finally:
+            if source is not container:
+                source.close()
         return decoded, seen
 
     indices = indices_for(max(length, 1), fps)
@@ -442,6 +456,12 @@ def _decode(container, path: Path, indices_for, thread_type):
     kept: dict[int, np.ndarray] = {}
     decoded, seen = run(wanted, last, seek, kept)
     seeked = seek is not None
+    if seeked and not wanted.issubset(kept):
+        # the seek landed past a needed frame (MPEG-TS and MPEG-PS seek by byte position), or
+        # a needed frame did not come out after it: decode from the start, counting frames
+        kept.clear()
+        more, seen = run(wanted, last, None, kept, rewind=True)
+        decoded, seeked = decoded + more, False
     if seen < last:
         # The stream ended before the last needed frame.
         actual = seen + 1
@@ -457,9 +477,9 @@ def _decode(container, path: Path, indices_for, thread_type):
         if not wanted.issubset(kept):
             more, _ = run(wanted, max(wanted), None, kept, rewind=True)
             decoded += more
-        missing = wanted.difference(kept)
-        if missing:
-            raise VideoReadError(path, f"frames {sorted(missing)[:5]} could not be decoded")
+    missing = wanted.difference(kept)
+    if missing:
+        raise VideoReadError(path, f"frames {sorted(missing)[:5]} could not be decoded")
     return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))
 
 
@@ -475,15 +495,20 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
     the frame its timestamp says. Where the timestamps run regularly, one frame apart by the
     frame rate, both agree with the timestamp, so the needed frames are known by it.
 
-    None (the caller decodes every frame) for a codec where dropping is unsafe, an unstamped
-    or irregular stream, one that ends before the last needed frame (the truncation rules of
-    :func:`_decode` decide), or a needed frame the decoder did not give.
+    None (the caller decodes every frame) for a codec where dropping is unsafe or a packet may
+    be no picture (:data:`PACKET_PER_PICTURE_CODECS`), a stream that does not start at a
+    keyframe, an unstamped or irregular stream, one that ends before the last needed frame
+    (the truncation rules of :func:`_decode` decide), or a needed frame the decoder did not
+    give. As for PyTorchVideo's clips, a dropped packet is never decoded, so a damaged frame
+    no view needs no longer fails the video.
     """
     if not container.streams.video:
         return None
     stream = container.streams.video[0]
     fps = _stream_fps(stream)
-    if not dropping_is_safe(stream) or stream.time_base is None or fps <= 0:
+    if stream.codec_context.name not in PACKET_PER_PICTURE_CODECS or not dropping_is_safe(stream):
+        return None
+    if stream.time_base is None or fps <= 0:
         return None
     declared = int(stream.frames or 0)
     length = declared or _estimated_frames(container, stream, fps)
@@ -500,19 +525,27 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
 
     if seeked:
         container.seek(origin, stream=stream, backward=True)
-    stamps = []
+    stamps: list[int] = []
     for packet in container.demux(stream):
         if not packet.size:
             continue
         if packet.pts is None:  # unstamped: only decoding can count it
             return None
-        stamps.append(packet.pts)
-        # frames after a keyframe past the last needed one cannot come before it (the check
-        # below sends a stream where one does to the full decode)
+        if not stamps and not packet.is_keyframe:
+            # a stream cut mid-GOP, or a seek that landed between keyframes: the full decode
+            # gives no picture for these packets, so they do not count
+            return None
         if packet.is_keyframe and index_of(packet.pts) > last:
+            # a later packet's picture before this one (an open GOP's leading pictures) would
+            # leave a gap in the timestamps read, which the check below sends to the full decode
             break
+        stamps.append(packet.pts)
     pts = sorted(set(stamps))
     if not pts or len(pts) != len(stamps):
+        return None
+    if not seeked and pts[0] != stamps[0]:
+        # pictures before the first keyframe (an open GOP's leading pictures): whether the
+        # decoder gives them, and so how it counts, only decoding can tell
         return None
     # a regular run of timestamps, frame by frame, from frame 0 (or, after a seek, from the
     # keyframe landed on) past the last needed frame

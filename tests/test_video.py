@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import random
 
 import av
 import pytest
@@ -12,6 +13,10 @@ from benchmarks import video
 from benchmarks.video import VideoReadError, read_views
 from tests.videos import block_number, frame_number, index_frame, write_frames, write_index_video
 from zoo.transforms import InputSpec
+
+# Bytes no container format claims (fixed: random ones now and then look like one to FFmpeg,
+# which then fails later, with another reason).
+JUNK = random.Random(0).randbytes(4096)
 
 # Undo a (0, 1/255) normalisation: view values are then pixel levels.
 PIXELS = dict(mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
@@ -342,6 +347,100 @@ def test_frame_index_dropping_that_misses_a_needed_frame_decodes_every_frame(tmp
     assert _same_decode(result, full) and result[3].decoded_frames == full[3].decoded_frames
 
 
+def _stream_copy(src, dst, skip: int):
+    """``src``'s video packets from the ``skip``-th on, copied unchanged into ``dst``."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as out:
+        stream = source.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for k, packet in enumerate(p for p in source.demux(stream) if p.size):
+            if k >= skip:
+                packet.stream = copy
+                out.mux(packet)
+    return dst
+
+
+def test_frame_index_rule_on_a_stream_cut_before_its_first_keyframe_counts_from_the_keyframe(tmp_path, monkeypatch):
+    # a stream copy cut mid-GOP starts with two P-frames (pictures 28, 29) the decoder cannot
+    # give; the reference's count starts at the keyframe (picture 30), and so does ours
+    whole = write_frames(tmp_path / "whole.mkv", [index_frame(t, 48, 96) for t in range(130)], 30)
+    attempts = _spy_dropping(monkeypatch)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=1, **PIXELS)
+    for suffix in ("mkv", "ts"):
+        attempts.clear()
+        result = video.decode_clips(_stream_copy(whole, tmp_path / f"cut.{suffix}", 28), spec.clip_indices)
+        assert attempts == [None], suffix
+        assert _frame_numbers(result) == [[int(i) + 30 for i in result[2][0]]], suffix
+
+
+def _nvop(increment: int) -> bytes:
+    """An MPEG-4 part 2 B-VOP header with ``vop_coded = 0`` (an N-VOP, as DivX and XviD write for
+    a dropped frame): a stamped packet that decodes to no picture."""
+    bits = "10" + "0" + "1" + format(increment % 30, "05b") + "1" + "0"
+    bits += "0" + "1" * ((8 - (len(bits) + 1) % 8) % 8)
+    return b"\x00\x00\x01\xb6" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def test_frame_index_rule_never_drops_where_a_packet_may_be_no_picture(tmp_path, monkeypatch):
+    # MPEG-4 part 2 with B-frames, the B-frame shown as picture 20 replaced by an N-VOP: a full
+    # decode gives 129 pictures for 130 packets, so counting packets would shift every index
+    source = tmp_path / "m4.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.height, stream.width, stream.pix_fmt = 48, 96, "yuv420p"
+        stream.options = {"qscale": "2"}
+        stream.codec_context.max_b_frames = 2
+        for t in range(130):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(t, 48, 96), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    path = tmp_path / "nvop.mkv"
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if not packet.size:
+                continue
+            if round(packet.pts * stream.time_base * 30) == 20:
+                nvop = av.Packet(_nvop(20))
+                nvop.pts, nvop.dts, nvop.time_base = packet.pts, packet.dts, packet.time_base
+                packet = nvop
+            packet.stream = copy
+            out.mux(packet)
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 129
+    attempts = _spy_dropping(monkeypatch)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=3, **PIXELS)
+    result = video.decode_clips(path, spec.clip_indices)
+    assert attempts == [None]
+    assert _same_decode(result, _decode_clips_without_dropping(path, spec.clip_indices))
+    assert [c.tolist() for c in result[2]][1] == [54, 60, 66, 73]  # on the 129 pictures decoded
+
+
+def test_frame_index_dropping_that_fails_to_decode_lets_the_full_decode_decide(tmp_path, monkeypatch):
+    path = write_frames(tmp_path / "b.mp4", [index_frame(t, 48, 96) for t in range(60)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=2, **PIXELS)
+    full = _decode_clips_without_dropping(path, spec.clip_indices)
+    real = video._decode_wanted
+
+    def failing(*args, skip_unneeded):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(video, "_decode_wanted", failing)
+    assert _same_decode(video.decode_clips(path, spec.clip_indices), full)
+    monkeypatch.setattr(video, "_decode_wanted", real)
+
+
+def test_a_seek_that_lands_past_a_needed_frame_decodes_from_the_start(tmp_path):
+    # MPEG-TS seeks by byte position, so the seek for frame 110 can land after it; the frames
+    # come from a decode from the start instead (it used to end in a bare KeyError)
+    path = write_frames(tmp_path / "long.ts", [index_frame(t, 48, 96) for t in range(240)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, **PIXELS)
+    result = _decode_clips_without_dropping(path, spec.clip_indices)
+    assert _frame_numbers(result) == [[110, 116, 122, 129]]
+    assert _same_decode(video.decode_clips(path, spec.clip_indices), result)
+
+
 def test_real_b_frame_file_frame_index_rule_decodes_a_third_fewer_frames():
     # bikes.mp4: 250 frames, 175 B-frames; MViT-B's 5 clips of 16 frames 4 apart need 80
     path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
@@ -390,7 +489,7 @@ def test_bad_files_raise_a_named_reason(tmp_path, index_videos):
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(VideoReadError, match="zero-length"):
         read_views(tmp_path / "empty.mp4", spec)
-    (tmp_path / "junk.mp4").write_bytes(os.urandom(4096))
+    (tmp_path / "junk.mp4").write_bytes(JUNK)
     with pytest.raises(VideoReadError, match="unreadable"):
         read_views(tmp_path / "junk.mp4", spec)
     # a Matroska file cut in half still opens, but ends long before its duration says
@@ -432,7 +531,7 @@ def test_overlapped_ptv_reader_equals_decoding_then_scaling(index_videos):
 def test_overlapped_ptv_reader_failures_end_the_decoding_thread(tmp_path, index_videos, monkeypatch):
     spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="3x1")
     threads = torch.get_num_threads()
-    (tmp_path / "junk.mp4").write_bytes(os.urandom(4096))
+    (tmp_path / "junk.mp4").write_bytes(JUNK)
     with pytest.raises(VideoReadError, match="unreadable"):
         read_views(tmp_path / "junk.mp4", spec)
     # a failure on the scaling side: the decoder, blocked on a full hand-off, is released
