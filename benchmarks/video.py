@@ -432,9 +432,16 @@ def _decode(container, path: Path, indices_for, thread_type):
                 source_stream.thread_type = thread_type
         elif seek_frame is not None:
             container.seek(start_pts + int(seek_frame / fps / time_base), stream=stream, backward=True)
-        decoded, seen = 0, -1
+        decoded, seen, previous = 0, -1, None
         try:
             for sequential, frame in enumerate(source.decode(source_stream)):
+                if seek_frame is not None and frame.pts is not None:
+                    if previous is not None and frame.pts <= previous:
+                        # timestamps out of display order (AVI stamps in decode order):
+                        # they cannot say where the seek landed
+                        disordered.append(frame.pts)
+                        break
+                    previous = frame.pts
                 # Without a seek the count is the index (robust to odd timestamps); after one,
                 # only the timestamp knows where we are.
                 idx = index_of(frame, sequential) if seek_frame is not None else sequential
@@ -454,11 +461,13 @@ def _decode(container, path: Path, indices_for, thread_type):
     first, last = min(wanted), max(wanted)
     seek = first if (time_base and length and first >= SEEK_AFTER_SECONDS * fps) else None
     kept: dict[int, np.ndarray] = {}
+    disordered: list[int] = []
     decoded, seen = run(wanted, last, seek, kept)
     seeked = seek is not None
-    if seeked and not wanted.issubset(kept):
-        # the seek landed past a needed frame (MPEG-TS and MPEG-PS seek by byte position), or
-        # a needed frame did not come out after it: decode from the start, counting frames
+    if seeked and (disordered or not wanted.issubset(kept)):
+        # the seek landed past a needed frame (MPEG-TS and MPEG-PS seek by byte position), a
+        # needed frame did not come out after it, or the timestamps are not in display order:
+        # decode from the start, counting frames
         kept.clear()
         more, seen = run(wanted, last, None, kept, rewind=True)
         decoded, seeked = decoded + more, False
@@ -526,6 +535,7 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
     if seeked:
         container.seek(origin, stream=stream, backward=True)
     stamps: list[int] = []
+    reordered = False  # a timestamp below an earlier one: pictures come out in another order than packets
     for packet in container.demux(stream):
         if not packet.size:
             continue
@@ -539,9 +549,13 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
             # a later packet's picture before this one (an open GOP's leading pictures) would
             # leave a gap in the timestamps read, which the check below sends to the full decode
             break
+        reordered = reordered or bool(stamps) and packet.pts < stamps[-1]
         stamps.append(packet.pts)
     pts = sorted(set(stamps))
     if not pts or len(pts) != len(stamps):
+        return None
+    if stream.codec_context.has_b_frames and not reordered:
+        # B-frames, yet timestamps in decode order (AVI): they say nothing of display order
         return None
     if not seeked and pts[0] != stamps[0]:
         # pictures before the first keyframe (an open GOP's leading pictures): whether the

@@ -441,6 +441,17 @@ def test_a_seek_that_lands_past_a_needed_frame_decodes_from_the_start(tmp_path):
     assert _same_decode(video.decode_clips(path, spec.clip_indices), result)
 
 
+def test_frame_index_rule_in_avi_with_b_frames_counts_frames_instead_of_trusting_timestamps(tmp_path, monkeypatch):
+    # AVI stamps packets in decode order, so with B-frames the timestamps do not say which
+    # picture is which: after a seek to the centred clip they named pictures 111, 117, 123, 127
+    path = write_frames(tmp_path / "b.avi", [index_frame(t, 48, 96) for t in range(240)], 30, bframes=2)
+    attempts = _spy_dropping(monkeypatch)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, **PIXELS)
+    result = video.decode_clips(path, spec.clip_indices)
+    assert attempts == [None] and not result[3].seeked
+    assert _frame_numbers(result) == [[110, 116, 122, 129]]
+
+
 def test_real_b_frame_file_frame_index_rule_decodes_a_third_fewer_frames():
     # bikes.mp4: 250 frames, 175 B-frames; MViT-B's 5 clips of 16 frames 4 apart need 80
     path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
