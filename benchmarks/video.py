@@ -254,20 +254,21 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         seeked = (first - start_pts) * time_base >= SEEK_AFTER_SECONDS
         origin = first if seeked else start_pts
         done: set[int] = set()
-        if not dropping_is_safe(stream):
-            decoded = _decode_wanted(container, stream, origin, wanted, last, done, keep, skip_unneeded=False)
-        else:
+        try:
+            decoded = _decode_wanted(container, stream, origin, wanted, last, done, keep,
+                                     skip_unneeded=dropping_is_safe(stream))
+        except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
+            decoded = 0
+        if wanted - done:
+            # the dropping missed a frame (a codec that marks references oddly), or the seek
+            # landed past one (MPEG-TS and PS seek by byte position, even to the start): decode
+            # every frame from the very start, with a decoder that never saw a skip setting
+            _, fresh = _open(path)
             try:
-                decoded = _decode_wanted(container, stream, origin, wanted, last, done, keep, skip_unneeded=True)
-            except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
-                decoded = 0
-            if wanted - done:  # the dropping missed a frame (a codec that marks references oddly): decode them
-                _, fresh = _open(path)  # all, with a decoder that never saw a skip setting
-                try:
-                    decoded += _decode_wanted(fresh, fresh.streams.video[0], origin, wanted, last, done, keep,
-                                              skip_unneeded=False)
-                finally:
-                    fresh.close()
+                decoded += _decode_wanted(fresh, fresh.streams.video[0], None, wanted, last, done, keep,
+                                          skip_unneeded=False)
+            finally:
+                fresh.close()
         missing = wanted.difference(done)
         if missing:
             raise VideoReadError(path, f"{len(missing)} needed frames could not be decoded (pts {sorted(missing)[:3]})")
@@ -323,8 +324,9 @@ def dropping_is_safe(stream) -> bool:
 
 def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, done: set[int], keep, *,
                    skip_unneeded: bool) -> int:
-    """Decode forward from the keyframe at or before ``seek_pts`` up to pts ``last``, handing
-    each frame of ``wanted`` not yet in ``done`` to ``keep``; returns the frames decoded.
+    """Decode forward from the keyframe at or before ``seek_pts`` (from where ``container`` is,
+    for None) up to pts ``last``, handing each frame of ``wanted`` not yet in ``done`` to
+    ``keep``; returns the frames decoded.
 
     ``skip_unneeded`` (for streams where :func:`dropping_is_safe`): packets whose pts no view
     needs are decoded with ``skip_frame = NONREF``, so the decoder drops them when no other frame refers to them (B-frames, in
@@ -334,7 +336,8 @@ def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, don
     skipping.
     """
     context = stream.codec_context
-    container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+    if seek_pts is not None:
+        container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
     decoded, opened, skip = 0, False, "DEFAULT"
     try:
         for packet in container.demux(stream):

