@@ -374,16 +374,17 @@ def decode_clips(
     """
     path, container = _open(path)
     try:
+        plan = _FramePlan.of(container, path, indices_for)
         try:
-            dropped = _decode_dropping(container, path, indices_for, thread_type)
+            dropped = _decode_dropping(container, path, plan, thread_type)
         except av.error.FFmpegError:  # let the full decode below say whether the file itself is bad
             dropped = None
         if dropped is not None:
             return dropped
-        if container.streams.video and dropping_is_safe(container.streams.video[0]):
+        if dropping_is_safe(container.streams.video[0]):
             container.close()
             _, container = _open(path)  # from the start, with a decoder that never saw a skip setting
-        return _decode(container, path, indices_for, thread_type)
+        return _decode(container, path, plan, indices_for, thread_type)
     except av.error.FFmpegError as err:
         raise VideoReadError(path, f"decoding failed ({err.__class__.__name__}: {err})") from None
     finally:
@@ -406,24 +407,59 @@ def _estimated_frames(container, stream, fps: float) -> int:
     return int(round(seconds * fps))
 
 
-def _decode(container, path: Path, indices_for, thread_type):
-    if not container.streams.video:
-        raise VideoReadError(path, "no video stream")
+@dataclass
+class _FramePlan:
+    """What a frame-index rule needs from the container's header, read once for both decodes
+    (:func:`_decode_dropping`, :func:`_decode`): the frame rate, the length the indices are
+    computed on, the needed frames, and where to seek when the first of them is far in."""
+
+    fps: float
+    declared: int  # frame count in the container (0 when it declares none)
+    length: int
+    start_pts: int
+    time_base: float | None
+    indices: Sequence[torch.Tensor]
+    wanted: set[int]
+    seek: int | None  # the first needed frame, when decoding should seek to it
+
+    @classmethod
+    def of(cls, container, path: Path, indices_for) -> _FramePlan:
+        if not container.streams.video:
+            raise VideoReadError(path, "no video stream")
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream)
+        if fps <= 0:
+            raise VideoReadError(path, "no frame rate in the container")
+        declared = int(stream.frames or 0)
+        length = declared or _estimated_frames(container, stream, fps)
+        time_base = float(stream.time_base) if stream.time_base else None
+        indices = indices_for(max(length, 1), fps)
+        wanted = {int(i) for clip in indices for i in clip}
+        first = min(wanted)
+        seek = first if (time_base and length and first >= SEEK_AFTER_SECONDS * fps) else None
+        return cls(fps, declared, length, stream.start_time or 0, time_base, indices, wanted, seek)
+
+    def index_of(self, pts: int) -> int:
+        """The frame a timestamp names, by the frame rate."""
+        return int(round((pts - self.start_pts) * self.time_base * self.fps))
+
+    def seek_pts(self) -> int:
+        """The timestamp a seek to :attr:`seek` asks for (the keyframe at or before it is where it lands)."""
+        return self.start_pts + int(self.seek / self.fps / self.time_base)
+
+
+def _decode(container, path: Path, plan: _FramePlan, indices_for, thread_type):
+    """Every frame from the start (or from the keyframe before ``plan.seek``) up to the last
+    needed one; frame k is the k-th decoded (after a seek: the frame its timestamp names)."""
     stream = container.streams.video[0]
     if thread_type:
         stream.thread_type = thread_type
-    fps = _stream_fps(stream)
-    if fps <= 0:
-        raise VideoReadError(path, "no frame rate in the container")
-    declared = int(stream.frames or 0)
-    length = declared or _estimated_frames(container, stream, fps)
-    start_pts = stream.start_time or 0
-    time_base = float(stream.time_base) if stream.time_base else None
+    fps, declared, length, time_base = plan.fps, plan.declared, plan.length, plan.time_base
 
     def index_of(frame, sequential: int) -> int:
         if frame.pts is None or time_base is None:
             return sequential
-        return int(round((frame.pts - start_pts) * time_base * fps))
+        return plan.index_of(frame.pts)
 
     def run(wanted: set[int], last: int, seek_frame: int | None, kept: dict, rewind: bool = False) -> tuple[int, int]:
         """Decode until frame ``last``; returns (frames decoded, last index seen)."""
@@ -434,7 +470,7 @@ def _decode(container, path: Path, indices_for, thread_type):
             if thread_type:
                 source_stream.thread_type = thread_type
         elif seek_frame is not None:
-            container.seek(start_pts + int(seek_frame / fps / time_base), stream=stream, backward=True)
+            container.seek(plan.seek_pts(), stream=stream, backward=True)
         decoded, seen, previous = 0, -1, None
         try:
             for sequential, frame in enumerate(source.decode(source_stream)):
@@ -459,14 +495,12 @@ def _decode(container, path: Path, indices_for, thread_type):
                 source.close()
         return decoded, seen
 
-    indices = indices_for(max(length, 1), fps)
-    wanted = {int(i) for clip in indices for i in clip}
-    first, last = min(wanted), max(wanted)
-    seek = first if (time_base and length and first >= SEEK_AFTER_SECONDS * fps) else None
+    indices, wanted = plan.indices, set(plan.wanted)
+    last = max(wanted)
     kept: dict[int, np.ndarray] = {}
     disordered: list[int] = []
-    decoded, seen = run(wanted, last, seek, kept)
-    seeked = seek is not None
+    decoded, seen = run(wanted, last, plan.seek, kept)
+    seeked = plan.seek is not None
     if seeked and (disordered or not wanted.issubset(kept)):
         # the seek landed past a needed frame (MPEG-TS and MPEG-PS seek by byte position), a
         # needed frame did not come out after it, or the timestamps are not in display order:
@@ -495,7 +529,7 @@ def _decode(container, path: Path, indices_for, thread_type):
     return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))
 
 
-def _decode_dropping(container, path: Path, indices_for, thread_type):
+def _decode_dropping(container, path: Path, plan: _FramePlan, thread_type):
     """:func:`_decode`'s result from a decode that drops the frames no clip needs and no frame
     refers to (:func:`_decode_wanted`), or None where that could give other frames.
 
@@ -514,27 +548,15 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
     give. As for PyTorchVideo's clips, a dropped packet is never decoded, so a damaged frame
     no view needs no longer fails the video.
     """
-    if not container.streams.video:
-        return None
     stream = container.streams.video[0]
-    fps = _stream_fps(stream)
     if stream.codec_context.name not in PACKET_PER_PICTURE_CODECS or not dropping_is_safe(stream):
         return None
-    if stream.time_base is None or fps <= 0:
+    if plan.time_base is None:
         return None
-    declared = int(stream.frames or 0)
-    length = declared or _estimated_frames(container, stream, fps)
-    start_pts = stream.start_time or 0
-    time_base = float(stream.time_base)
-    indices = indices_for(max(length, 1), fps)
-    wanted = {int(i) for clip in indices for i in clip}
+    wanted, index_of = plan.wanted, plan.index_of
     first, last = min(wanted), max(wanted)
-    seeked = bool(length) and first >= SEEK_AFTER_SECONDS * fps  # the rule of _decode, and its target
-    origin = start_pts + int(first / fps / time_base) if seeked else start_pts
-
-    def index_of(pts: int) -> int:
-        return int(round((pts - start_pts) * time_base * fps))
-
+    seeked = plan.seek is not None  # where _decode would seek, and to the same keyframe
+    origin = plan.seek_pts() if seeked else plan.start_pts
     if seeked:
         container.seek(origin, stream=stream, backward=True)
     stamps: list[int] = []
@@ -578,7 +600,8 @@ def _decode_dropping(container, path: Path, indices_for, thread_type):
                              lambda p, rgb: kept.__setitem__(index_at[p], rgb), skip_unneeded=True)
     if len(kept) != len(wanted):
         return None
-    return _gathered(kept, wanted, indices, VideoInfo(str(path), fps, length, declared, decoded, seeked))
+    return _gathered(kept, wanted, plan.indices,
+                     VideoInfo(str(path), plan.fps, plan.length, plan.declared, decoded, seeked))
 
 
 def _gathered(kept: dict[int, np.ndarray], wanted: set[int], indices, info: VideoInfo):
