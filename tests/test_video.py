@@ -5,6 +5,7 @@ import os
 import random
 
 import av
+import numpy as np
 import pytest
 import torch
 
@@ -467,6 +468,20 @@ def test_frame_index_rule_in_avi_with_b_frames_counts_frames_instead_of_trusting
     result = video.decode_clips(path, spec.clip_indices)
     assert attempts == [None] and not result[3].seeked
     assert _frame_numbers(result) == [[110, 116, 122, 129]]
+
+
+def test_mvit_views_of_a_real_b_frame_file_equal_views_from_every_decoded_frame():
+    # bikes.mp4 under PySlowFast's frame-index rule: the one-decode reader (which drops frames
+    # here) gives the views of a plain PyAV decode of every frame, counted as PySlowFast does
+    path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
+    spec = InputSpec.from_entry(zoo.get_entry("mvit_base_16x4")).with_views("3x1").with_sizes(40, 32)
+    views, info = read_views(path, spec)
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        every = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)]))
+        fps = float(stream.average_rate)
+    assert info.decoded_frames < 0.8 * every.shape[0]
+    assert torch.equal(views, spec.views(every, fps))
 
 
 def test_real_b_frame_file_frame_index_rule_decodes_a_third_fewer_frames():
