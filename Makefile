@@ -1,5 +1,5 @@
 # `make run`: the main job (complexity of the zoo, demo evaluation, tables and plot into results/).
-# `make test`: the test suite. Both create .venv when it is missing.
+# `make test`: the import contracts (lint-imports), then the test suite. Both create .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/zoo benchmark
 
 test: $(STAMP)
+	$(BIN)/lint-imports  # the layers and forbidden imports of pyproject.toml's [tool.importlinter]
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -1,8 +1,12 @@
-"""The ``zoo`` command line: ``zoo list|info|complexity|evaluate|merge|tables|reproduce|benchmark``.
+"""The ``zoo`` command line: ``zoo list|info|evaluate|merge|complexity|tables|reproduce|benchmark|...``.
 
-Each subcommand beyond list/info lives in its own module, which defines
-``add_parser(subparsers)`` and sets ``func`` on its parser; the modules are listed in
-``SUBCOMMAND_MODULES``.
+``list``, ``info``, ``evaluate`` and ``merge`` are here: ``evaluate`` turns its arguments into
+one :class:`~benchmarks.run_config.RunConfig` and hands it to the video evaluation
+(:func:`benchmarks.evaluate.run_evaluation`) or, for an AVA detector, to the keyframe one
+(:func:`benchmarks.ava.evaluate.run_ava_evaluation`); ``merge`` picks between their merges by
+the run folder's ``config.json``. This is the one place that chooses between the two. Every
+other subcommand lives in its own module, which defines ``add_parser(subparsers)`` and sets
+``func`` on its parser; those modules are listed in ``SUBCOMMAND_MODULES``.
 
 Example:
     $ zoo list --dataset ssv2
@@ -13,17 +17,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
+from pathlib import Path
+
+from benchmarks.run_config import CONFIG_FILE, FAILURES_FILE, RunConfig
 
 #: Harness modules that add subcommands (each defines ``add_parser(subparsers)``).
 SUBCOMMAND_MODULES = (
     "benchmarks.complexity",
-    "benchmarks.evaluate",
     "benchmarks.tables",
     "benchmarks.reproduce",
     "benchmarks.audit",
     "benchmarks.predict",
-    "benchmarks.runtime.merge",
     "benchmarks.speed",
 )
 
@@ -62,6 +68,126 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import zoo
+    from benchmarks.datasets import AnnotationError
+    from benchmarks.runtime.shards import ShardError
+
+    try:
+        entry = zoo.get_entry(args.name)
+        config = RunConfig.from_args(args)
+        if (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava":
+            if not args.boxes:
+                print("zoo evaluate: AVA needs --boxes (the predicted person boxes CSV, e.g. "
+                      f"{entry.extra.get('ava_box_list', 'ava_detection_val_boxes_and_labels.csv')})", file=sys.stderr)
+                return 2
+            from benchmarks.ava.evaluate import run_ava_evaluation
+
+            run_ava_evaluation(config, progress=not args.quiet)
+        else:
+            from benchmarks.evaluate import run_evaluation
+
+            run_evaluation(config, progress=not args.quiet)
+    except (AnnotationError, FileNotFoundError, ValueError, ShardError) as err:
+        print(f"zoo evaluate: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``zoo evaluate`` to the ``zoo`` command line."""
+    import torch
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="multi-view accuracy of an entry on a dataset (resumable)",
+        description="Run the entry's published test protocol on a dataset; results go to --out, "
+        "a rerun with the same --out resumes. Started by torchrun (torchrun --nproc-per-node N -m "
+        "benchmarks.cli evaluate ...), the videos are sharded over the ranks, one GPU each "
+        "(cuda:LOCAL_RANK), and rank 0 merges; zoo merge --out redoes the merge offline.",
+    )
+    p.add_argument("name", help="canonical name or alias")
+    p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
+    p.add_argument("--video-root", required=True, help="folder holding the videos, or frame folders (one per video), "
+                   "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos")
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"], help="annotation format (default: the entry's dataset)")
+    p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
+    p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")
+    p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (JPEG frames under --video-root), "
+                   "the layout the published number was measured on; Charades: pass its frame list as --annotations")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
+    weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
+    weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
+    p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
+                   "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
+    p.add_argument("--batch-size", type=int,
+                   help="views per forward pass, filled across videos when larger than a video's views "
+                        "(default: all views of a video, one pass each)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="decoding processes (0: in the main process; with a GPU model on a thread, one video ahead)")
+    p.add_argument("--limit", type=int, help="only the first N videos")
+    p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile "
+                   "on CPU, CUDA graphs on GPU)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="autocast the model to bf16/fp16 (GPU; bf16 also on CPU)")
+    group = p.add_argument_group("AVA (--dataset ava)")
+    group.add_argument("--boxes", help="predicted person boxes CSV (video,timestamp,x1,y1,x2,y2,action,score)")
+    group.add_argument("--label-map", help="label map .pbtxt of the evaluated classes (default: the official file beside --annotations)")
+    group.add_argument("--excluded", help="excluded timestamps CSV (default: the official file beside --annotations, if there)")
+    group.add_argument("--box-threshold", type=float, help="keep person boxes scoring at least this (default: the catalogue's)")
+    group.add_argument("--tables", help="regenerate the tables in this folder afterwards (reads every metrics.json under it)")
+    p.set_defaults(func=_cmd_evaluate)
+    return p
+
+
+def _is_ava(out) -> bool:
+    config = Path(out) / CONFIG_FILE
+    return config.exists() and json.loads(config.read_text()).get("dataset") == "ava"
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from benchmarks.runtime import shards
+
+    if _is_ava(args.out):  # an AVA run: detections/keyframes_done/failures files, frame mAP
+        from benchmarks.ava import evaluate as run
+
+        results, merge = run.DETECTIONS_FILE, run.merge_ava
+    else:
+        from benchmarks import evaluate as run
+
+        results, merge = run.SCORES_FILE, run.merge_results
+    files = [p.name for base in (results, FAILURES_FILE) for p in shards.result_files(args.out, base)]
+    try:
+        result = merge(args.out)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"zoo merge: {err}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"merged {len(files)} result files: {', '.join(files) or 'none'}")
+    print(run.summary_line(result))
+    return 0
+
+
+def add_merge_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``zoo merge`` to the ``zoo`` command line."""
+    p = subparsers.add_parser(
+        "merge",
+        help="final metrics of an evaluation folder from its per-rank result files (offline)",
+        description="Merge every scores/failures file of an evaluation folder (single-process and "
+        "per-rank, any world size) into metrics.json, exactly as the end of zoo evaluate does; "
+        "an AVA folder's detections files go into detections.csv, then frame mAP.",
+    )
+    p.add_argument("--out", required=True, help="the evaluation's results folder (zoo evaluate --out)")
+    p.add_argument("--quiet", action="store_true", help="only the summary line")
+    p.set_defaults(func=_cmd_merge)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="canonical name or alias")
     p.set_defaults(func=_cmd_info)
 
+    add_evaluate_parser(sub)
+    add_merge_parser(sub)
     for module_name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

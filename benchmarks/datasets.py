@@ -48,7 +48,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
+from zoo.classes import ClassFileError, read_class_file
+from zoo.input.source import VIDEO_EXTENSIONS
 
 
 class AnnotationError(ValueError):
@@ -75,7 +76,7 @@ class VideoRecord:
 
     @property
     def source(self):
-        """What :func:`benchmarks.video.read_views` reads: the frame files, else the path."""
+        """What :func:`zoo.input.video.read_views` reads: the frame files, else the path."""
         return list(self.frames) if self.frames else self.path
 
 
@@ -105,22 +106,12 @@ def normalize_name(name: str) -> str:
 
 
 def read_class_list(path) -> list[str]:
-    """Class names in index order: a text file (one per line) or JSON ``{name: index}``."""
-    path = Path(path)
-    text = path.read_text()
-    if path.suffix == ".json":
-        try:
-            mapping = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
-        names = [None] * len(mapping)
-        for name, index in mapping.items():
-            i = int(index)
-            if not 0 <= i < len(names) or names[i] is not None:
-                raise AnnotationError(path, None, f"class {name!r}: index {index} is out of range or repeated")
-            names[i] = name
-        return names
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """Class names in index order: a text file (one per line) or JSON ``{name: index}``
+    (:func:`zoo.classes.read_class_file`; a bad file is an :class:`AnnotationError`)."""
+    try:
+        return read_class_file(path)
+    except ClassFileError as err:
+        raise AnnotationError(err.path, err.line, err.message) from None
 
 
 def _index_of(lookup: dict[str, int], name: str, path, line: int) -> int:

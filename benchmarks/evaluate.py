@@ -2,7 +2,7 @@
 
 Data flow: annotation records -> (DataLoader workers, or with none and a GPU model a thread
 one video ahead) one decode per video and every view
-of the entry's test protocol (:mod:`benchmarks.video`, :mod:`zoo.transforms`; a worker
+of the entry's test protocol (:mod:`zoo.input.video`, :mod:`zoo.transforms`; a worker
 builds them into shared memory it reuses once the model is done with them,
 :mod:`benchmarks.runtime.view_buffers`) -> the model,
 in batches of views -> per-video aggregation -> one JSON line per video in
@@ -31,12 +31,17 @@ video in two files counts once, videos are taken in annotation order, so the met
 those of a single-process run. ``records.json`` lists the evaluated videos in order. The
 metric is looked up by name (:data:`benchmarks.metrics.METRICS`).
 
+The run is described by one :class:`~benchmarks.run_config.RunConfig` (what the command line
+builds, and what ``config.json`` records of it); :func:`evaluate` is its keyword form.
+
 Example (Python API):
-    >>> from benchmarks.datasets import read_path_label_list
-    >>> from benchmarks.evaluate import evaluate
-    >>> # ds = read_path_label_list("val.txt", "videos/")
-    >>> # result = evaluate("x3d_xs", ds, "runs/x3d_xs", pretrained=True, views="10x3", workers=2)
+    >>> from benchmarks.run_config import DataFiles, RunConfig, Weights
+    >>> config = RunConfig("x3d_xs", data=DataFiles("val.txt", "videos/"), weights=Weights(pretrained=True),
+    ...                    views="10x3", workers=2, out="runs/x3d_xs")
+    >>> # result = run_evaluation(config)
     >>> # result["metrics"]["top1"]
+    >>> # the same: evaluate("x3d_xs", read_path_label_list("val.txt", "videos/"), "runs/x3d_xs",
+    >>> #                    pretrained=True, views="10x3", workers=2)
 
 Command line:
     $ zoo evaluate x3d_xs --annotations kinetics400/val.csv --video-root kinetics400/val \\
@@ -46,12 +51,8 @@ Command line:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,21 +62,36 @@ import torch
 from torch import nn
 
 from benchmarks import metrics as metrics_lib
+from benchmarks.compat import moved_names
+from benchmarks.datasets import VideoDataset, VideoRecord, load_dataset
+from benchmarks.run_config import (
+    CONFIG_FILE,
+    FAILURES_FILE,
+    METRICS_FILE,
+    RECORDS_FILE,
+    RunConfig,
+    Weights,
+    absolute,
+    check_config,
+    check_same_job,
+)
 from benchmarks.runtime import shards
 from benchmarks.runtime.files import atomic_write, write_json_atomic
-from benchmarks.datasets import AnnotationError, VideoDataset, VideoRecord, load_dataset
 from benchmarks.runtime.prefetch import prefetched
-from benchmarks.video import VideoReadError, read_views
 from benchmarks.runtime.view_buffers import release_when_freed, worker_buffers
-from zoo.host_memory import keep_freed_memory
+from benchmarks.runtime.workers import as_is, decoding_worker_init
+from zoo.input.source import VideoReadError
+from zoo.registry import get_entry
+from zoo.input.video import read_views
+from zoo import scoring
 from zoo.view_batches import ViewBatcher
 
 SCORES_FILE = "scores.jsonl"
-FAILURES_FILE = "failures.jsonl"
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.json"
-#: The evaluated videos in annotation order and the metric: what `zoo merge` needs besides the result files.
-RECORDS_FILE = "records.json"
+
+#: Moved to the library (zoo.scoring): importing them from here warns for one release.
+__getattr__ = moved_names(__name__, {name: "zoo.scoring" for name in (
+    "output_activation", "view_scores", "aggregate", "view_scorer", "score_video")} | {
+    "default_model_factory": "benchmarks.run_config"})
 
 
 # --------------------------------------------------------------------------- results files
@@ -89,63 +105,6 @@ def read_scores(path, repair: bool = True) -> dict[str, dict]:
     A bad line elsewhere is an error naming the file and line.
     """
     return shards.read_keyed_lines(path, "key", repair=repair)
-
-
-# --------------------------------------------------------------------------- model outputs
-
-
-def output_activation(model: nn.Module) -> str:
-    """What the model's outputs already are: ``"logits"``, ``"softmax"`` or ``"sigmoid"``.
-
-    ``model.output_activation`` says it explicitly; otherwise the classification head (the
-    last module with a linear ``proj``) is inspected for a Softmax/Sigmoid ``activation``.
-    """
-    explicit = getattr(model, "output_activation", None)
-    if explicit is not None:
-        return explicit
-    head = None
-    for module in model.modules():
-        if isinstance(getattr(module, "proj", None), nn.Linear):
-            head = module
-    activation = getattr(head, "activation", None)
-    if isinstance(activation, nn.Softmax):
-        return "softmax"
-    if isinstance(activation, nn.Sigmoid):
-        return "sigmoid"
-    return "logits"
-
-
-def view_scores(outputs: torch.Tensor, activation: str, multilabel: bool) -> torch.Tensor:
-    """Per-view class scores: sigmoid (multi-label) or softmax of logits; activated outputs as is."""
-    if activation != "logits":
-        return outputs
-    return torch.sigmoid(outputs) if multilabel else torch.softmax(outputs, dim=-1)
-
-
-def aggregate(scores: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """``(views, classes)`` -> ``(classes,)``: max over views for multi-label, else the mean."""
-    return scores.max(dim=0).values if multilabel else scores.mean(dim=0)
-
-
-def _to(views, device):
-    return [v.to(device) for v in views] if isinstance(views, (list, tuple)) else views.to(device)
-
-
-def view_scorer(model, *, activation: str, multilabel: bool, device="cpu") -> Callable:
-    """A batch of views (from one or several videos) -> their per-view scores, on the CPU."""
-
-    @torch.inference_mode()
-    def run(views) -> torch.Tensor:
-        return view_scores(model(_to(views, device)).float(), activation, multilabel).cpu()
-
-    return run
-
-
-def score_video(model, views, *, batch_size: int | None, activation: str, multilabel: bool, device="cpu") -> torch.Tensor:
-    """One video's aggregated scores from all its views, ``batch_size`` views per forward pass."""
-    batcher = ViewBatcher(view_scorer(model, activation=activation, multilabel=multilabel, device=device), batch_size)
-    (_, scores), = batcher.add(0, views) + batcher.flush()
-    return aggregate(scores, multilabel)
 
 
 # --------------------------------------------------------------------------- decoding workers
@@ -183,70 +142,7 @@ class VideoViews(torch.utils.data.Dataset):
         return item
 
 
-def _as_is(item):
-    return item
-
-
-def _worker_init(_):
-    torch.set_num_threads(1)  # workers decode; the model's threads live in the main process
-    keep_freed_memory()  # each video's view batch (47 MiB for 10x3 X3D-XS) reuses the last one's memory
-
-
 # --------------------------------------------------------------------------- evaluation
-
-
-def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable:
-    """``zoo.create_model`` for an entry, with the published or a given checkpoint.
-
-    Without weights the model is drawn from a fixed seed, so every torchrun rank (and every
-    rerun that resumes) scores with the same random network.
-    """
-
-    def build(entry) -> nn.Module:
-        import zoo
-
-        if not pretrained and checkpoint is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                return zoo.create_model(entry.name)
-        return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
-
-    return build
-
-
-def _config(entry, spec, dataset: VideoDataset, pretrained, checkpoint, model_tag) -> dict:
-    return {
-        "model": entry.name,
-        "views": spec.views_label,
-        "dataset": dataset.name,
-        "annotations": os.path.abspath(dataset.source) if dataset.source else "",
-        "weights": str(checkpoint) if checkpoint else ("published" if pretrained else model_tag),
-    }
-
-
-def _check_config(out_dir: Path, config: dict) -> None:
-    path = out_dir / CONFIG_FILE
-    if path.exists():
-        old = json.loads(path.read_text())
-        diff = {k: (old.get(k), config.get(k)) for k in [*config, *(k for k in old if k not in config)] if old.get(k) != config.get(k)}
-        if diff:
-            detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
-            raise ValueError(f"{out_dir} holds results of a different evaluation ({detail}); use another --out")
-    else:
-        write_json_atomic(path, config)
-
-
-def _check_same_job(ranks, out_dir: Path, config: dict, keys: list, items: str, causes: str) -> None:
-    """On a rank other than 0: are rank 0's config and records files visible here (is ``--out``
-    shared?), and do they name this rank's job (did every machine get the same command)?
-    ``items`` names the records (videos, keyframes), ``causes`` what makes them differ."""
-    if not ranks.distributed or ranks.is_main:
-        return
-    shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
-    _check_config(out_dir, config)
-    if not shards.wait_until(lambda: json.loads((out_dir / RECORDS_FILE).read_text())["keys"] == keys):
-        raise ValueError(f"rank {ranks.rank} reads other {items} than rank 0 ({causes}); "
-                         "every machine must run the same command on the same files")
 
 
 def evaluate(
@@ -273,22 +169,49 @@ def evaluate(
 ) -> dict:
     """Evaluate an entry (name or :class:`zoo.ZooEntry`) on ``dataset``; results in ``out_dir``.
 
-    The model is ``model``, else ``model_factory(entry)``, else ``zoo.create_model`` with
-    ``pretrained``/``checkpoint``; it maps a batch of views (a tensor, or ``[slow, fast]``)
-    to ``(B, classes)``. ``views``: ``"CLIPSxCROPS"`` overriding the catalogue's;
-    ``batch_size``: views per forward pass, filled with views of the next videos when a video
-    has fewer (on a GPU, e.g. 64 or 128 keeps a small model busy; default: all views of a
-    video, one pass per video); ``limit``: the
-    first N videos only. ``protocol_of``: run under another entry's test protocol (its rules and
-    views; the model's own frames, sizes and mean/std), for a like-for-like comparison.
+    The keyword form of :func:`run_evaluation`: the arguments are :class:`RunConfig`'s fields
+    (``pretrained``/``checkpoint`` its :class:`Weights`), plus what a configuration does not
+    hold: the loaded ``dataset``, a ``model`` object or a ``model_factory(entry)``, and how to
+    report (``progress``, ``log``), shard (``distributed``) and decode (``thread_type``).
+    """
+    config = RunConfig(entry_or_name, weights=Weights(pretrained, checkpoint), views=views, batch_size=batch_size,
+                       workers=workers, device=device, dtype=dtype, fast=fast, protocol_of=protocol_of, limit=limit,
+                       out=str(out_dir))
+    return run_evaluation(config, dataset=dataset, model=model, model_factory=model_factory, progress=progress,
+                          thread_type=thread_type, log=log, distributed=distributed)
+
+
+def run_evaluation(
+    config: RunConfig,
+    *,
+    dataset: VideoDataset | None = None,
+    model: nn.Module | None = None,
+    model_factory: Callable | None = None,
+    progress: bool = True,
+    thread_type: str | None = None,
+    log: Callable[[str], None] | None = print,
+    distributed: bool | None = None,
+) -> dict:
+    """Evaluate ``config.entry`` on a video dataset as ``config`` says; results in its run folder.
+
+    ``dataset``: the loaded annotations (default: read from ``config.data``). The model is
+    ``model``, else ``model_factory(entry)``, else built from ``config.weights``; it maps a
+    batch of views (a tensor, or ``[slow, fast]``) to ``(B, classes)``. ``config.views``:
+    ``"CLIPSxCROPS"`` overriding the catalogue's; ``config.batch_size``: views per forward
+    pass, filled with views of the next videos when a video has fewer (on a GPU, e.g. 64 or
+    128 keeps a small model busy; default: all views of a video, one pass per video);
+    ``config.limit``: the first N videos. ``config.protocol_of``: run under another entry's
+    test protocol (its rules and views; the model's own frames, sizes and mean/std), for a
+    like-for-like comparison.
 
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
-    (:mod:`benchmarks.runtime.shards`; device ``cuda:LOCAL_RANK`` for a GPU ``device``, ``workers``
-    decoding processes per rank), ``False`` never does. Every rank returns the merged result.
+    (:mod:`benchmarks.runtime.shards`; device ``cuda:LOCAL_RANK`` for a GPU device,
+    ``config.workers`` decoding processes per rank), ``False`` never does. Every rank returns
+    the merged result.
 
-    ``fast``: run the model through :func:`zoo.optimize` (BN folding,
-    torch.compile, CUDA graphs, ...; compiled for the batch of views this run feeds it).
-    ``dtype``: ``bf16``/``fp16`` runs the model under autocast (with or without ``fast``).
+    ``config.fast``: run the model through :func:`zoo.optimize` (BN folding, torch.compile,
+    CUDA graphs, ...; compiled for the batch of views this run feeds it). ``config.dtype``:
+    ``bf16``/``fp16`` runs the model under autocast (with or without ``fast``).
 
     Returns the content of ``metrics.json``: ``metrics`` (e.g. ``top1``/``top5`` or ``map``),
     ``videos`` scored, ``failed``, ``total``, ``published`` and ``timing`` of this run.
@@ -297,32 +220,30 @@ def evaluate(
 
     from zoo.transforms import InputSpec
 
+    entry_or_name = config.entry
+    views, batch_size, workers, limit = config.views, config.batch_size, config.workers, config.limit
+    device, dtype, fast, protocol_of = config.device, config.dtype, config.fast, config.protocol_of
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset == "ava":
         # detectors need person boxes per keyframe and frame mAP: benchmarks.ava.evaluate
-        raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava.evaluate.evaluate_ava "
+        raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava.evaluate.run_ava_evaluation "
                          "(zoo evaluate ... --dataset ava --boxes ...)")
     if dtype == "fp16" and not str(device).startswith("cuda"):
         raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
     rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
     spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
-    out_dir = Path(out_dir)
+    if dataset is None:
+        dataset = config_dataset(config, entry)
+    out_dir = config.out_dir(entry.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = shards.join(distributed, device)
     device = ranks.device(device)
-    model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
-    config = _config(entry, spec, dataset, pretrained, checkpoint, model_tag)
-    if rules_entry is not None:  # only then: earlier runs' config.json have no such key
-        config["protocol_of"] = rules_entry.name
-    if dtype != "fp32":  # likewise; reduced precision changes the scores, so a resume must match it
-        config["dtype"] = dtype
-    if batch_size:  # likewise: passes of views from several videos change the scores' last bits
-        config["batch_size"] = batch_size
+    job = job_record(config, entry, spec, dataset, model=model, model_factory=model_factory)
     records = dataset.records[:limit] if limit else list(dataset.records)
     keys = [r.key for r in records]
 
     def prepare():  # rank 0 only, before any rank writes
-        _check_config(out_dir, config)
+        check_config(out_dir, job)
         write_json_atomic(out_dir / RECORDS_FILE, {"keys": keys, "metric": dataset.metric})
 
     started = time.perf_counter()
@@ -331,10 +252,10 @@ def evaluate(
     todo = [records[i] for i in plan.mine]
 
     def build():
-        _check_same_job(ranks, out_dir, config, keys, "videos", "annotations, --limit")
+        check_same_job(ranks, out_dir, job, keys, "videos", "annotations, --limit")
         if not todo:
             return None
-        factory = model_factory or default_model_factory(pretrained, checkpoint)
+        factory = model_factory or config.weights.model_factory()
         built = (model if model is not None else factory(entry)).eval().to(device)
         if fast or dtype != "fp32":
             from zoo.fast import example_input
@@ -393,6 +314,31 @@ def evaluate(
     return result
 
 
+def config_dataset(config: RunConfig, entry) -> VideoDataset:
+    """The annotations ``config.data`` names, read in its format (default: the entry's dataset's)."""
+    data = config.data
+    return load_dataset(data.dataset or entry.dataset, data.annotations, data.video_root, classes=data.classes,
+                        labels=data.labels, frame_list=data.frame_list)
+
+
+def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=None, model_factory=None) -> dict:
+    """What ``config.json`` holds of a video evaluation: the fields a resume must match."""
+    job = {
+        "model": entry.name,
+        "views": spec.views_label,
+        "dataset": dataset.name,
+        "annotations": absolute(dataset.source),
+        "weights": config.weights.record(model=model, model_factory=model_factory),
+    }
+    if config.protocol_of:  # only then: earlier runs' config.json have no such key
+        job["protocol_of"] = get_entry(config.protocol_of).name
+    if config.dtype != "fp32":  # likewise; reduced precision changes the scores, so a resume must match it
+        job["dtype"] = config.dtype
+    if config.batch_size:  # likewise: passes of views from several videos change the scores' last bits
+        job["batch_size"] = config.batch_size
+    return job
+
+
 @contextlib.contextmanager
 def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: int | None, device,
                    thread_type: str | None = None) -> Iterator:
@@ -414,8 +360,8 @@ def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: i
         VideoViews(todo, spec, thread_type, videos_held=-(-batch_size // spec.num_views) + 1 if batch_size else 0),
         batch_size=None,
         num_workers=workers,
-        collate_fn=_as_is,
-        worker_init_fn=_worker_init if workers else None,
+        collate_fn=as_is,
+        worker_init_fn=decoding_worker_init if workers else None,
         prefetch_factor=2 if workers else None,
     )
     # Without workers and with the model on a GPU, the next video decodes on a thread while
@@ -456,8 +402,8 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
             return {"scored": 0, "failed": 0, "decode_s": 0.0, "model_s": 0.0, "first_video_s": None,
                     "steady_videos": 0, "steady_s": None, "file": scores_path.name,
                     "bytes": shards.file_size(scores_path)}
-        activation = output_activation(model)
-        scorer = view_scorer(model, activation=activation, multilabel=multilabel, device=device)
+        activation = scoring.output_activation(model)
+        scorer = scoring.view_scorer(model, activation=activation, multilabel=multilabel, device=device)
 
         def timed(views):
             nonlocal model_s
@@ -474,7 +420,7 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
             nonlocal scored, first_scored, last_scored
             for index, view_rows in finished:
                 record = todo[index]
-                scores = aggregate(view_rows, multilabel)
+                scores = scoring.aggregate(view_rows, multilabel)
                 if expected_classes and scores.shape[0] != expected_classes:
                     raise ValueError(
                         f"{entry.name} outputs {scores.shape[0]} classes but the dataset has "
@@ -593,97 +539,3 @@ def summary_line(result: dict) -> str:
                  + f", per video decode+views {timing['decode_s'] / n:.2f} s, "
                  f"model {timing['model_s'] / n:.2f} s ({timing['workers']} workers)")
     return text
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _load_factory(spec: str) -> Callable:
-    module_name, _, fn_name = spec.partition(":")
-    if not fn_name:
-        raise ValueError(f"--builder must be module:function, got {spec!r}")
-    return getattr(importlib.import_module(module_name), fn_name)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import zoo
-
-    try:
-        entry = zoo.get_entry(args.name)
-        if (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava":
-            from benchmarks.ava.evaluate import run_command
-
-            return run_command(args, entry)
-        dataset = load_dataset(args.dataset or entry.dataset, args.annotations, args.video_root,
-                               classes=args.classes, labels=args.labels,
-                               frame_list=args.frame_list)
-        rules = zoo.get_entry(args.protocol_of) if args.protocol_of else entry
-        out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_{args.views or f'{rules.temporal_clips}x{rules.spatial_crops}'}"
-                                       + (f"_protocol_of_{rules.name}" if args.protocol_of else ""))
-        evaluate(
-            entry,
-            dataset,
-            out,
-            model_factory=_load_factory(args.builder) if args.builder else None,
-            pretrained=args.pretrained,
-            checkpoint=args.checkpoint,
-            views=args.views,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            limit=args.limit,
-            device=args.device,
-            progress=not args.quiet,
-            protocol_of=args.protocol_of,
-            fast=args.fast,
-            dtype=args.dtype,
-        )
-    except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
-        print(f"zoo evaluate: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``zoo evaluate`` to the ``zoo`` command line."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="multi-view accuracy of an entry on a dataset (resumable)",
-        description="Run the entry's published test protocol on a dataset; results go to --out, "
-        "a rerun with the same --out resumes. Started by torchrun (torchrun --nproc-per-node N -m "
-        "benchmarks.cli evaluate ...), the videos are sharded over the ranks, one GPU each "
-        "(cuda:LOCAL_RANK), and rank 0 merges; zoo merge --out redoes the merge offline.",
-    )
-    p.add_argument("name", help="canonical name or alias")
-    p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
-    p.add_argument("--video-root", required=True, help="folder holding the videos, or frame folders (one per video), "
-                   "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"], help="annotation format (default: the entry's dataset)")
-    p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
-    p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")
-    p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (JPEG frames under --video-root), "
-                   "the layout the published number was measured on; Charades: pass its frame list as --annotations")
-    weights = p.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
-    weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
-    weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
-    p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
-    p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
-                   "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
-    p.add_argument("--batch-size", type=int,
-                   help="views per forward pass, filled across videos when larger than a video's views "
-                        "(default: all views of a video, one pass each)")
-    p.add_argument("--workers", type=int, default=2,
-                   help="decoding processes (0: in the main process; with a GPU model on a thread, one video ahead)")
-    p.add_argument("--limit", type=int, help="only the first N videos")
-    p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile "
-                   "on CPU, CUDA graphs on GPU)")
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
-                   help="autocast the model to bf16/fp16 (GPU; bf16 also on CPU)")
-    from benchmarks.ava.evaluate import add_arguments
-
-    add_arguments(p)
-    p.set_defaults(func=_cmd_evaluate)
-    return p

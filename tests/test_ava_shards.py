@@ -13,7 +13,7 @@ import pytest
 import zoo
 from benchmarks.ava.evaluate import DETECTIONS_FILE, DONE_FILE, entry_boxes, evaluate_ava
 from benchmarks.cli import main as zoo_main
-from benchmarks.video import torch_threads
+from zoo.input.video import torch_threads
 from tests import ava_data as data
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,14 +17,8 @@ import torch
 import zoo
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_charades, read_path_label_list
-from benchmarks.evaluate import (
-    SCORES_FILE,
-    aggregate,
-    evaluate,
-    output_activation,
-    read_scores,
-    view_scores,
-)
+from benchmarks.evaluate import SCORES_FILE, evaluate, read_scores
+from zoo.scoring import aggregate, output_activation, view_scores
 from tests.videos import colour_level, colour_model, write_colour_dataset, write_colour_video
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,9 @@ from torch import nn
 import zoo
 from benchmarks.demo import videos as demo_data
 from benchmarks.cli import main as zoo_main
-from benchmarks.predict import PredictError, Prediction, picture_layout, save_picture
-from benchmarks.video import read_views
+from benchmarks.predict import picture_layout, save_picture
+from zoo.prediction import PredictError, Prediction
+from zoo.input.video import read_views
 from zoo.classes import class_names
 from zoo.transforms import InputSpec
 

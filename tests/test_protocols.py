@@ -23,8 +23,8 @@ from torch.nn import functional as F
 from torchvision.io import encode_jpeg
 
 import zoo
-from benchmarks.frames import list_frames, read_frames
-from benchmarks.video import read_views
+from zoo.input.frames import list_frames, read_frames
+from zoo.input.video import read_views
 from tests.conftest import requires_pytorchvideo
 from tests.videos import frame_number, index_frame, write_index_video
 from zoo.transforms import InputSpec, protocol_of, ptv_clip_times
@@ -344,7 +344,7 @@ def test_bgr_views_are_rgb_views_reversed(tmp_path):
 
 
 def test_frame_folder_errors_name_the_frame(tmp_path):
-    from benchmarks.video import VideoReadError
+    from zoo.input.video import VideoReadError
 
     frames = _write_frame_folder(tmp_path / "v", 20)
     spec = _tiny("slow_r50_8x8_ssv2", "1x1")

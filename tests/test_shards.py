@@ -20,7 +20,7 @@ from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_path_label_list
 from benchmarks.evaluate import evaluate
 from benchmarks.reproduce import DEMO_ENTRY
-from benchmarks.video import torch_threads
+from zoo.input.video import torch_threads
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = 6

@@ -10,7 +10,7 @@ import torch
 
 import zoo
 from benchmarks import cli, speed
-from benchmarks.video import decode_ptv_clips
+from zoo.input.video import decode_ptv_clips
 from tests.videos import write_index_video
 from zoo.transforms import InputSpec
 

@@ -22,7 +22,7 @@ from torchvision.models import get_weight
 
 import zoo
 from benchmarks.evaluate import evaluate
-from benchmarks.video import read_views
+from zoo.input.video import read_views
 from zoo.transforms import InputSpec, crop_offset, torchvision_clip_indices
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""benchmarks.video: one decode per video, the right frames and regions in every view."""
+"""zoo.input.video: one decode per video, the right frames and regions in every view."""
 
 import importlib.util
 import os
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import zoo
-from benchmarks import video
-from benchmarks.video import VideoReadError, read_views
+from zoo.input import video
+from zoo.input.video import VideoReadError, read_views
 from tests.videos import block_number, frame_number, index_frame, write_frames, write_index_video
 from zoo.transforms import InputSpec
 

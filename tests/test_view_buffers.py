@@ -8,7 +8,8 @@ import torch
 
 import zoo
 from benchmarks.datasets import read_path_label_list
-from benchmarks.evaluate import VideoViews, _as_is, evaluate
+from benchmarks.evaluate import VideoViews, evaluate
+from benchmarks.runtime.workers import as_is
 from benchmarks.runtime.view_buffers import ViewBuffers, release_when_freed
 from tests.videos import colour_model, write_colour_dataset, write_index_video
 from zoo.transforms import InputSpec
@@ -35,7 +36,7 @@ class Filled(torch.utils.data.Dataset):
 
 
 def _loader(dataset, workers=1):
-    return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, collate_fn=_as_is,
+    return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, collate_fn=as_is,
                                        prefetch_factor=2)
 
 

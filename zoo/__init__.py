@@ -1,4 +1,12 @@
-"""videozoo: video-understanding model zoo (registry, builders, checkpoints).
+"""videozoo: video-understanding model zoo: everything a user of one model needs.
+
+The library, the bottom layer: the registry and its catalogue (``registry``, ``catalog/``,
+``classes/``), our builders (``models/``, ``factory``), checkpoints (``checkpoints``), the
+input path (``input/``: decoding, frame folders, AVA keyframes; ``transforms``: each entry's
+test protocol as views), scoring (``scoring``, ``view_batches``), :func:`predict` and the fast
+paths (``fast``, ``host_memory``). It imports torch, torchvision, PyAV (only once a video is
+decoded) and the third-party libraries it needs, never the harness (``benchmarks``), which is
+built on it: ``lint-imports`` checks this (contracts in ``pyproject.toml``).
 
 Example:
     >>> import zoo
@@ -9,6 +17,8 @@ Example:
 from zoo.checkpoints import load_checkpoint
 from zoo.factory import create_model
 from zoo.fast import optimize
+from zoo.input.source import VideoReadError
+from zoo.prediction import PredictError, Prediction, predict
 from zoo.registry import (
     BuilderNotAvailableError,
     UnknownModelError,
@@ -21,28 +31,12 @@ from zoo.registry import (
 )
 
 
-
-def predict(model_or_name, video, *, top=5, views=None, device=None, **options):
-    """Top-k named actions of one video (a file, a frame folder, or a uint8 ``(T, H, W, 3)`` tensor).
-
-    ``model_or_name``: an entry name (published weights) or a model from :func:`create_model` /
-    ``torch.hub.load``. Returns a :class:`benchmarks.predict.Prediction` (``.top``: ``[(name,
-    score), ...]``, ``.scores``: every class); ``options``: see :func:`benchmarks.predict.predict`.
-
-    Example:
-        >>> import zoo
-        >>> # zoo.predict("x3d_xs", "clip.mp4").top
-    """
-    # Imported here, not at the top: decoding (PyAV) and the prediction code live in the harness
-    # (benchmarks.predict, which imports zoo), so `import zoo` stays light and free of a cycle.
-    from benchmarks.predict import predict as _predict
-
-    return _predict(model_or_name, video, top=top, views=views, device=device, **options)
-
-
 __all__ = [
     "BuilderNotAvailableError",
+    "PredictError",
+    "Prediction",
     "UnknownModelError",
+    "VideoReadError",
     "ZooEntry",
     "aliases",
     "all_entries",

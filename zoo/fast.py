@@ -135,11 +135,11 @@ def example_input(model_or_entry, *, batch: int = 1, frames: int | None = None, 
         >>> example_input(zoo.get_entry("slowfast_r50"), frames=8, size=32)[0].shape
         torch.Size([1, 3, 2, 32, 32])
     """
-    import zoo
+    from zoo.registry import get_entry  # the registry, not the package: zoo/__init__ imports this module
 
     entry = model_or_entry
     if isinstance(model_or_entry, nn.Module):
-        entry = zoo.get_entry(model_or_entry.zoo_entry)
+        entry = get_entry(model_or_entry.zoo_entry)
     frames = frames or entry.num_frames
     size = size or entry.crop_size
     gen = torch.Generator().manual_seed(0)

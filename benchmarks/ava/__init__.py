@@ -4,6 +4,7 @@ AVA is scored per person box on keyframes, not per video, so its pipeline is its
 
 - :mod:`benchmarks.ava.annotations`: the dataset's files (ground truth, predicted person boxes,
   detections, label map, excluded timestamps);
-- :mod:`benchmarks.ava.keyframes`: each keyframe's clip and person boxes as the model sees them;
+- :mod:`zoo.input.keyframes` (in the library, as ``zoo.predict`` scores boxes too): each
+  keyframe's clip and person boxes as the model sees them;
 - :mod:`benchmarks.ava.evaluate`: run a detector on every keyframe, write detections, frame mAP.
 """

@@ -30,29 +30,10 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.datasets import AnnotationError
-
-#: A frame: ``(video id, second)``.
-FrameKey = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class PersonBox:
-    """A predicted person box (normalised coordinates) and the detector's score."""
-
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float
-
-    @property
-    def coords(self) -> tuple[float, float, float, float]:
-        return (self.x1, self.y1, self.x2, self.y2)
-
+from zoo.input.keyframes import FrameKey, PersonBox  # the keyframe input's types, read from these files
 
 def _rows(path):
     """``(line number, fields)`` of a CSV file, blank lines skipped."""

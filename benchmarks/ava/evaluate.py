@@ -1,8 +1,8 @@
 """AVA v2.2 action detection: run a detector on every keyframe, write its detections, score frame mAP.
 
 Data flow: predicted person boxes (score ``>=`` the entry's threshold) -> one
-:class:`~benchmarks.ava.keyframes.KeyframeRecord` per keyframe -> (DataLoader workers, one video
-each at a time, read once) the keyframe's clip and boxes (:mod:`benchmarks.ava.keyframes`) -> the
+:class:`~zoo.input.keyframes.KeyframeRecord` per keyframe -> (DataLoader workers, one video
+each at a time, read once) the keyframe's clip and boxes (:mod:`zoo.input.keyframes`) -> the
 model, ``batch_size`` keyframes per forward -> for each box, one row per evaluated class
 (the label map's 60 of the model's 80) appended to ``<out>/detections.csv`` in the official
 format ``video,timestamp,x1,y1,x2,y2,action,score`` (boxes as given, normalised) -> frame mAP
@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -67,15 +66,28 @@ import torch
 from torch import nn
 
 from benchmarks.ava import annotations as ava
-
+from benchmarks.run_config import (
+    CONFIG_FILE,
+    FAILURES_FILE,
+    METRICS_FILE,
+    RECORDS_FILE,
+    DataFiles,
+    RunConfig,
+    Weights,
+    absolute,
+    check_config,
+    check_same_job,
+)
 from benchmarks.runtime import shards
-from benchmarks.ava.keyframes import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records, model_input
 from benchmarks.runtime.files import atomic_write, write_json_atomic
+from benchmarks.runtime.workers import as_is, decoding_worker_init
+from zoo.input.keyframes import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records
+from zoo.registry import get_entry
+from zoo.scoring import keyframe_scores, output_activation
 
 # A run folder has the classification runs' layout (config, failures, metrics, records: the
 # keyframes in order and the input files, what `zoo merge` needs besides the result files)
 # plus the detections and the finished-keyframe offsets.
-from benchmarks.evaluate import CONFIG_FILE, FAILURES_FILE, METRICS_FILE, RECORDS_FILE  # noqa: E402
 
 DETECTIONS_FILE = "detections.csv"
 DONE_FILE = "keyframes_done.csv"
@@ -184,23 +196,6 @@ def detection_rows(record: KeyframeRecord, scores: torch.Tensor, class_ids: list
     return "".join(lines)
 
 
-# --------------------------------------------------------------------------- the model
-
-
-def _forward(model, batch: list[dict], protocol: AvaProtocol, activation: str, device) -> list[torch.Tensor]:
-    """Scores ``(K_i, classes)`` for each keyframe of ``batch`` (frames of one size) in one pass."""
-    clips = [model_input(item["clip"], protocol) for item in batch]
-    if protocol.alpha:
-        clip = [torch.cat([c[p] for c in clips]).to(device) for p in range(2)]
-    else:
-        clip = torch.cat(clips).to(device)
-    rows = [torch.cat([torch.full((len(item["boxes"]), 1), float(b)), item["boxes"]], dim=1) for b, item in enumerate(batch)]
-    scores = model(clip, torch.cat(rows).to(device)).float().cpu()
-    if activation == "logits":
-        scores = torch.sigmoid(scores)
-    return list(scores.split([len(item["boxes"]) for item in batch]))
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -241,28 +236,61 @@ def evaluate_ava(
 ) -> dict:
     """Evaluate an AVA entry on keyframes of ``boxes``; results in ``out_dir`` (see the module docstring).
 
-    ``annotations``: the ground truth CSV; ``boxes``: the predicted person boxes CSV;
-    ``video_root``: frame folders ``<video>/`` or videos ``<video>.<ext>``; ``label_map`` and
-    ``excluded`` default to the catalogue's file names beside the annotations (the label map
-    is required). ``batch_size``: keyframes per forward pass; ``limit``: the first N
-    keyframes; ``protocol_overrides``: :class:`~benchmarks.ava.keyframes.AvaProtocol` fields (tests,
-    studies of the protocol). ``tables_dir``: regenerate the tables there afterwards (rank 0).
+    The keyword form of :func:`run_ava_evaluation`: the files are
+    :class:`~benchmarks.run_config.DataFiles`' (``annotations``: the ground truth CSV;
+    ``boxes``: the predicted person boxes CSV; ``video_root``: frame folders ``<video>/`` or
+    videos ``<video>.<ext>``), ``tables_dir`` is ``RunConfig.tables``, and
+    ``protocol_overrides`` are :class:`~zoo.input.keyframes.AvaProtocol` fields (tests,
+    studies of the protocol).
+    """
+    data = DataFiles(annotations=str(annotations), video_root=str(video_root), dataset="ava", boxes=str(boxes),
+                     label_map=label_map, excluded=excluded)
+    config = RunConfig(entry_or_name, data=data, weights=Weights(pretrained, checkpoint), batch_size=batch_size,
+                       workers=workers, device=device, limit=limit, out=str(out_dir),
+                       tables=str(tables_dir) if tables_dir is not None else None)
+    return run_ava_evaluation(config, model=model, model_factory=model_factory, progress=progress, log=log,
+                              distributed=distributed, protocol_overrides=protocol_overrides)
+
+
+def run_ava_evaluation(
+    config: RunConfig,
+    *,
+    model: nn.Module | None = None,
+    model_factory: Callable | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    distributed: bool | None = None,
+    protocol_overrides: dict | None = None,
+) -> dict:
+    """Evaluate the AVA entry ``config.entry`` as ``config`` says; results in its run folder.
+
+    ``config.data``: ``annotations`` (ground truth CSV), ``boxes`` (predicted person boxes
+    CSV), ``video_root`` (frame folders ``<video>/`` or videos ``<video>.<ext>``);
+    ``label_map`` and ``excluded`` default to the catalogue's file names beside the annotations
+    (the label map is required). ``config.batch_size``: keyframes per forward pass (default 1);
+    ``config.limit``: the first N keyframes; ``config.box_threshold`` and
+    ``protocol_overrides``: :class:`~zoo.input.keyframes.AvaProtocol` fields.
+    ``config.tables``: regenerate the tables there afterwards (rank 0). The model is
+    ``model``, else ``model_factory(entry)``, else built from ``config.weights``.
     ``distributed``: ``None`` shards the videos over the ranks when started by torchrun
-    (device ``cuda:LOCAL_RANK`` for a GPU ``device``), ``False`` never does.
+    (device ``cuda:LOCAL_RANK`` for a GPU device), ``False`` never does.
 
     Returns the content of ``metrics.json`` (on every rank).
     """
-    import zoo
-
-    from benchmarks.evaluate import _check_config, _check_same_job, default_model_factory
-
-    entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
+    data = config.data
+    annotations, boxes, video_root = data.annotations, data.boxes, data.video_root
+    batch_size, workers, limit, device = config.batch_size or 1, config.workers, config.limit, config.device
+    protocol_overrides = dict(protocol_overrides or {})
+    if config.box_threshold is not None:
+        protocol_overrides["box_threshold"] = config.box_threshold
+    entry_or_name = config.entry
+    entry = get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
     if entry.dataset != "ava":
         raise ValueError(f"{entry.name} is a {entry.dataset} entry, not an AVA detector")
     protocol = AvaProtocol.from_entry(entry, **protocol_overrides)
     extra = entry.extra
-    label_map = _default_file(label_map, annotations, extra.get("ava_label_map"), "label map", "--label-map", True)
-    excluded = _default_file(excluded, annotations, extra.get("ava_excluded"), "excluded timestamps", "--excluded", False)
+    label_map = _default_file(data.label_map, annotations, extra.get("ava_label_map"), "label map", "--label-map", True)
+    excluded = _default_file(data.excluded, annotations, extra.get("ava_excluded"), "excluded timestamps", "--excluded", False)
     classes = ava.read_label_map(label_map)
     class_ids = sorted(classes)
     person_boxes = ava.read_person_boxes(boxes, protocol.box_threshold, protocol.keyframe_seconds)
@@ -271,28 +299,27 @@ def evaluate_ava(
     if limit:
         records = records[:limit]
 
-    out_dir = Path(out_dir)
+    out_dir = config.out_dir(entry.name, ava=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = shards.join(distributed, device)
     device = ranks.device(device)
-    model_tag = "given model" if model is not None else ("custom factory" if model_factory else "random init")
-    config = {
+    job = {
         "model": entry.name,
         "dataset": "ava",
-        "annotations": os.path.abspath(annotations),
-        "boxes": os.path.abspath(boxes),
-        "label_map": os.path.abspath(label_map),
+        "annotations": absolute(annotations),
+        "boxes": absolute(boxes),
+        "label_map": absolute(label_map),
         "protocol": asdict(protocol),
-        "weights": str(checkpoint) if checkpoint else ("published" if pretrained else model_tag),
+        "weights": config.weights.record(model=model, model_factory=model_factory),
     }
-    config = json.loads(json.dumps(config))  # tuples as lists, as read back
+    job = json.loads(json.dumps(job))  # tuples as lists, as read back
     keys = [r.key for r in records]
     manifest = {"keys": keys, "videos_with_keyframes": sorted(with_keyframes),
                 "files": {"annotations": str(annotations), "boxes": str(boxes), "label_map": str(label_map),
                           "excluded": str(excluded) if excluded else None}}
 
     def prepare():  # rank 0 only, before any rank writes
-        _check_config(out_dir, config)
+        check_config(out_dir, job)
         write_json_atomic(out_dir / RECORDS_FILE, manifest)
         consolidate(out_dir)  # earlier runs' rank files (any world size) into detections.csv
 
@@ -303,10 +330,10 @@ def evaluate_ava(
     todo = [records[i] for i in plan.mine]
 
     def build():
-        _check_same_job(ranks, out_dir, config, keys, "keyframes", "boxes, --limit")
+        check_same_job(ranks, out_dir, job, keys, "keyframes", "boxes, --limit")
         if not todo:
             return None
-        return (model if model is not None else (model_factory or default_model_factory(pretrained, checkpoint))(entry)).eval().to(device)
+        return (model if model is not None else (model_factory or config.weights.model_factory())(entry)).eval().to(device)
 
     # every rank takes part in every step, even with nothing to do (see benchmarks.runtime.shards)
     model = ranks.in_waves(build)
@@ -341,10 +368,10 @@ def evaluate_ava(
 
     result = ranks.on_main(merge)
     if ranks.is_main:
-        if tables_dir is not None:
+        if config.tables is not None:
             from benchmarks.tables import write_tables
 
-            write_tables(tables_dir, progress=False, command=f"zoo evaluate {entry.name} --dataset ava")
+            write_tables(config.tables, progress=False, command=f"zoo evaluate {entry.name} --dataset ava")
         if log is not None:
             log(summary_line(result))
     return result
@@ -354,8 +381,6 @@ def _detect_share(model, todo: list[KeyframeRecord], video_root, protocol: AvaPr
                   out_dir: Path, ranks, *, batch_size, workers, device, bar, tick) -> dict:
     """Run ``todo`` (this rank's keyframes, whole videos): rows and done lines appended to this
     rank's files (``detections.csv`` itself in one process), failed videos to its failures file."""
-    from benchmarks.evaluate import _as_is, _worker_init, output_activation
-
     names = {base: ranks.file_name(base) for base in (DETECTIONS_FILE, DONE_FILE, FAILURES_FILE)}
     # one process appends to what it resumes; a rank starts its files afresh (earlier ones were consolidated)
     mode = "w" if ranks.distributed else "a"
@@ -368,8 +393,8 @@ def _detect_share(model, todo: list[KeyframeRecord], video_root, protocol: AvaPr
                 KeyframeClips(todo, video_root, protocol),
                 batch_size=None,
                 num_workers=workers,
-                collate_fn=_as_is,
-                worker_init_fn=_worker_init if workers else None,
+                collate_fn=as_is,
+                worker_init_fn=decoding_worker_init if workers else None,
                 prefetch_factor=4 if workers else None,
             )
             with torch.inference_mode():
@@ -378,7 +403,7 @@ def _detect_share(model, todo: list[KeyframeRecord], video_root, protocol: AvaPr
                     if not batch:
                         return
                     t0 = time.perf_counter()
-                    scores = _forward(model, batch, protocol, activation, device)
+                    scores = keyframe_scores(model, batch, protocol, activation, device)
                     stats["model_s"] += time.perf_counter() - t0
                     for item, box_scores in zip(batch, scores):
                         if box_scores.shape[1] < class_ids[-1]:
@@ -571,42 +596,3 @@ def entry_boxes(entry, given, annotations) -> str:
         raise FileNotFoundError(f"{entry.name}: no person boxes; pass --boxes FILE (every entry) or --boxes "
                                 f"{entry.name}=FILE (its list is {listed}; not found beside {annotations})")
     return str(candidate)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_arguments(parser) -> None:
-    """The AVA options of ``zoo evaluate``."""
-    group = parser.add_argument_group("AVA (--dataset ava)")
-    group.add_argument("--boxes", help="predicted person boxes CSV (video,timestamp,x1,y1,x2,y2,action,score)")
-    group.add_argument("--label-map", help="label map .pbtxt of the evaluated classes (default: the official file beside --annotations)")
-    group.add_argument("--excluded", help="excluded timestamps CSV (default: the official file beside --annotations, if there)")
-    group.add_argument("--box-threshold", type=float, help="keep person boxes scoring at least this (default: the catalogue's)")
-    group.add_argument("--tables", help="regenerate the tables in this folder afterwards (reads every metrics.json under it)")
-
-
-def run_command(args, entry) -> int:
-    """``zoo evaluate <ava entry> ...``: exit 0, or 2 with a message for people."""
-    from benchmarks.datasets import AnnotationError
-    from benchmarks.evaluate import _load_factory
-
-    if not args.boxes:
-        print("zoo evaluate: AVA needs --boxes (the predicted person boxes CSV, e.g. "
-              f"{entry.extra.get('ava_box_list', 'ava_detection_val_boxes_and_labels.csv')})", file=sys.stderr)
-        return 2
-    overrides = {"box_threshold": args.box_threshold} if args.box_threshold is not None else {}
-    out = args.out or os.path.join("runs", "evaluate", f"{entry.name}_ava")
-    try:
-        evaluate_ava(
-            entry, out, annotations=args.annotations, boxes=args.boxes, video_root=args.video_root,
-            label_map=args.label_map, excluded=args.excluded,
-            model_factory=_load_factory(args.builder) if args.builder else None,
-            pretrained=args.pretrained, checkpoint=args.checkpoint, batch_size=args.batch_size or 1,
-            workers=args.workers, limit=args.limit, device=args.device, progress=not args.quiet,
-            tables_dir=args.tables, **overrides,
-        )
-    except (AnnotationError, FileNotFoundError, ValueError, shards.ShardError) as err:
-        print(f"zoo evaluate: {err}", file=sys.stderr)
-        return 2
-    return 0

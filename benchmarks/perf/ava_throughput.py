@@ -4,7 +4,7 @@ Renders a small AVA-layout set (default: 2 videos, seconds 900..912 at 640x360, 
 moving texture so decoding does real work; a 1 fps lead-in from second 0 so the annotated part
 starts at second 900 as in the real files), as frame folders (JPEG) and as videos, with 3
 person boxes per keyframe. Then, for each source, it reads every keyframe's clip
-(:class:`benchmarks.ava.keyframes.KeyframeClips`: decode, scale to the entry's short side) and
+(:class:`zoo.input.keyframes.KeyframeClips`: decode, scale to the entry's short side) and
 reports keyframes/s of the input alone, and runs :func:`benchmarks.ava.evaluate.evaluate_ava`
 on the first ``--model-keyframes`` keyframes (random weights unless ``--pretrained``) and
 reports keyframes/s with the share of time decoding vs in the model.
@@ -77,7 +77,7 @@ def input_only(model: str, root: Path, source: str, workers: int) -> tuple[int, 
     """Keyframes read (decoded, scaled) per second, no model."""
     import zoo
     from benchmarks.ava import annotations as ava
-    from benchmarks.ava.keyframes import AvaProtocol, KeyframeClips, keyframe_records
+    from zoo.input.keyframes import AvaProtocol, KeyframeClips, keyframe_records
 
     protocol = AvaProtocol.from_entry(zoo.get_entry(model))
     records = keyframe_records(ava.read_person_boxes(root / "boxes.csv", protocol.box_threshold), protocol)

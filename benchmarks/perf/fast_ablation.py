@@ -50,7 +50,7 @@ def ablate(name: str, *, device: str, dtype: str, batch: int, reps: int, step_se
 
 def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     import zoo
-    from benchmarks.speed import _input_label, autocast, randomize_norm_stats, time_models
+    from benchmarks.speed import input_label, autocast, randomize_norm_stats, time_models
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
@@ -74,7 +74,7 @@ def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     rows = []
     for label, (seconds, _peak) in result.items():
         diff = float((outputs[label].float() - outputs["plain"].float()).abs().max())
-        rows.append({"name": entry.name, "device": device, "dtype": dtype, "batch": batch, "input": _input_label(x),
+        rows.append({"name": entry.name, "device": device, "dtype": dtype, "batch": batch, "input": input_label(x),
                      "variant": label, "clips_s": batch / seconds, "speedup": base / seconds, "max_diff": diff,
                      "applied": applied[label]})
         log(f"{entry.name} {dtype} batch {batch} {label:<34} {batch / seconds:9.2f} clips/s {base / seconds:6.2f}x "
@@ -101,12 +101,12 @@ def markdown(rows: list[dict], machine: dict, command: str) -> str:
 
 def main(argv=None) -> int:
     from benchmarks.runtime.files import atomic_write
-    from benchmarks.speed import _parse_batches, machine_description
+    from benchmarks.speed import parse_batches, machine_description
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.perf.fast_ablation", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="+")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--batch", type=_parse_batches, default=[1])
+    p.add_argument("--batch", type=parse_batches, default=[1])
     p.add_argument("--dtype", default="fp32", help="comma-separated: fp32,bf16,fp16")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--out", default="results")

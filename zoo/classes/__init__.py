@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,42 @@ OFFICIAL_SOURCES = {
 
 class ClassListUnavailable(LookupError):
     """No class list ships for a dataset; the message says where the official one lives."""
+
+
+class ClassFileError(ValueError):
+    """A class-name file that cannot be read as one: the message names the file (and line)."""
+
+    def __init__(self, path, line: int | None, message: str):
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.message = str(path), line, message
+
+
+def read_class_file(path) -> list[str]:
+    """Class names in index order from a file: text (one per line) or JSON ``{name: index}``.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels.json")
+        >>> _ = open(path, "w").write('{"b": 1, "a": 0}')
+        >>> read_class_file(path)
+        ['a', 'b']
+    """
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        try:
+            mapping = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ClassFileError(path, err.lineno, f"not valid JSON: {err.msg}") from None
+        names = [None] * len(mapping)
+        for name, index in mapping.items():
+            i = int(index)
+            if not 0 <= i < len(names) or names[i] is not None:
+                raise ClassFileError(path, None, f"class {name!r}: index {index} is out of range or repeated")
+            names[i] = name
+        return names
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,206 @@
+"""One evaluation, described once: :class:`RunConfig`, and the run folder it writes.
+
+The command line builds a :class:`RunConfig` (:meth:`RunConfig.from_args`), and every way an
+evaluation runs takes it: :func:`benchmarks.evaluate.run_evaluation` (videos),
+:func:`benchmarks.ava.evaluate.run_ava_evaluation` (AVA keyframes), ``zoo reproduce`` (one per
+entry, :func:`dataclasses.replace`), and the torchrun ranks, which each build the same one
+from the same command. What identifies the job (entry, weights, views, data, protocol,
+precision, batch size) goes to ``config.json`` (:func:`check_config`): a rerun into the same
+folder resumes only when it is the same job; workers, device, progress and the folder
+itself may change between runs.
+
+A run folder holds ``config.json``, ``records.json`` (the items in order, what an offline
+merge needs), the result files of the evaluation, ``failures.jsonl`` and ``metrics.json``.
+
+Example:
+    >>> config = RunConfig("x3d_xs", data=DataFiles("val.csv", "videos/"), weights=Weights(pretrained=True),
+    ...                    views="10x3", workers=2)
+    >>> config.weights.record(), config.out_dir("x3d_xs_4x12_kinetics400").as_posix()
+    ('published', 'runs/evaluate/x3d_xs_4x12_kinetics400_10x3')
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmarks.runtime import shards
+from benchmarks.runtime.files import write_json_atomic
+
+#: The files of a run folder that every evaluation writes (its results have their own names).
+CONFIG_FILE = "config.json"
+RECORDS_FILE = "records.json"
+METRICS_FILE = "metrics.json"
+FAILURES_FILE = "failures.jsonl"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where the model's weights come from: the published checkpoint, a checkpoint source
+    (path, ``file://``, ``https://``, ``hf://``), a builder ``module:function(entry) -> model``
+    (custom and test models), or none of them (random weights from a fixed seed)."""
+
+    pretrained: bool = False
+    checkpoint: str | None = None
+    builder: str | None = None
+
+    def model_factory(self) -> Callable[[object], nn.Module]:
+        """``entry -> model``: the builder's function, else :func:`default_model_factory`."""
+        if self.builder:
+            return load_builder(self.builder)
+        return default_model_factory(self.pretrained, self.checkpoint)
+
+    def record(self, *, model: nn.Module | None = None, model_factory: Callable | None = None) -> str:
+        """What ``config.json`` says of the weights (a given model or factory overrides these)."""
+        if self.checkpoint:
+            return str(self.checkpoint)
+        if self.pretrained:
+            return "published"
+        if model is not None:
+            return "given model"
+        return "custom factory" if model_factory is not None or self.builder else "random init"
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """The dataset: annotation file, where the videos (or frame folders) are, and the files
+    some datasets need beside them (class list, SSv2 labels and frame list; AVA's person
+    boxes, label map and excluded timestamps). ``dataset`` is the annotation format
+    (default: the entry's dataset)."""
+
+    annotations: str | None = None
+    video_root: str | None = None
+    dataset: str | None = None
+    classes: str | None = None
+    labels: str | None = None
+    frame_list: str | None = None
+    boxes: str | None = None
+    label_map: str | None = None
+    excluded: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """An evaluation: which entry, with which weights, on which data, how.
+
+    ``entry``: a name or alias (or a :class:`zoo.ZooEntry`); ``views``: ``"CLIPSxCROPS"``
+    instead of the catalogue's; ``batch_size``: views (AVA: keyframes) per forward pass;
+    ``workers``: decoding processes; ``dtype``: autocast ``bf16``/``fp16``; ``fast``:
+    :func:`zoo.optimize`; ``protocol_of``: run under another entry's test protocol;
+    ``limit``: the first N videos (AVA: keyframes); ``out``: the run folder (default
+    :meth:`out_dir`); ``box_threshold`` (AVA): keep person boxes scoring at least this;
+    ``tables`` (AVA): regenerate the tables in this folder afterwards.
+    """
+
+    entry: object
+    data: DataFiles = field(default_factory=DataFiles)
+    weights: Weights = field(default_factory=Weights)
+    views: str | tuple[int, int] | None = None
+    batch_size: int | None = None
+    workers: int = 0
+    device: str = "cpu"
+    dtype: str = "fp32"
+    fast: bool = False
+    protocol_of: str | None = None
+    limit: int | None = None
+    out: str | None = None
+    box_threshold: float | None = None
+    tables: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunConfig:
+        """The configuration a ``zoo evaluate`` command line describes."""
+        data = DataFiles(**{f.name: getattr(args, f.name, None) for f in fields(DataFiles)})
+        weights = Weights(bool(getattr(args, "pretrained", False)), getattr(args, "checkpoint", None),
+                          getattr(args, "builder", None))
+        return cls(
+            entry=args.name, data=data, weights=weights, views=args.views, batch_size=args.batch_size,
+            workers=args.workers, device=args.device, dtype=getattr(args, "dtype", "fp32"),
+            fast=getattr(args, "fast", False), protocol_of=getattr(args, "protocol_of", None), limit=args.limit,
+            out=args.out, box_threshold=getattr(args, "box_threshold", None), tables=getattr(args, "tables", None),
+        )
+
+    def out_dir(self, name: str, *, ava: bool = False) -> Path:
+        """``out``, else ``runs/evaluate/<entry>_<views>[_protocol_of_<other>]`` (AVA: ``<entry>_ava``)
+        for the entry named ``name`` (with the catalogue's views when none are given)."""
+        if self.out:
+            return Path(self.out)
+        if ava:
+            return Path("runs", "evaluate", f"{name}_ava")
+        from zoo.registry import get_entry
+
+        rules = get_entry(self.protocol_of) if self.protocol_of else None
+        views = self.views
+        if views is None:
+            own = rules or get_entry(name)
+            views = f"{own.temporal_clips}x{own.spatial_crops}"
+        elif not isinstance(views, str):
+            views = f"{views[0]}x{views[1]}"
+        return Path("runs", "evaluate", f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else ""))
+
+
+def load_builder(spec: str) -> Callable:
+    """``module:function`` -> the function (``--builder``: ``entry -> model``)."""
+    module_name, _, fn_name = spec.partition(":")
+    if not fn_name:
+        raise ValueError(f"--builder must be module:function, got {spec!r}")
+    return getattr(importlib.import_module(module_name), fn_name)
+
+
+def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable:
+    """``zoo.create_model`` for an entry, with the published or a given checkpoint.
+
+    Without weights the model is drawn from a fixed seed, so every torchrun rank (and every
+    rerun that resumes) scores with the same random network.
+    """
+
+    def build(entry) -> nn.Module:
+        import zoo
+
+        if not pretrained and checkpoint is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                return zoo.create_model(entry.name)
+        return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
+
+    return build
+
+
+def check_config(out_dir: Path, job: dict) -> None:
+    """``out_dir/config.json`` records ``job``; a folder holding another job is refused (naming
+    every field that differs), so a resume never mixes two evaluations' results."""
+    path = Path(out_dir) / CONFIG_FILE
+    if path.exists():
+        old = json.loads(path.read_text())
+        diff = {k: (old.get(k), job.get(k)) for k in [*job, *(k for k in old if k not in job)] if old.get(k) != job.get(k)}
+        if diff:
+            detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
+            raise ValueError(f"{out_dir} holds results of a different evaluation ({detail}); use another --out")
+    else:
+        write_json_atomic(path, job)
+
+
+def check_same_job(ranks, out_dir: Path, job: dict, keys: list, items: str, causes: str) -> None:
+    """On a rank other than 0: are rank 0's config and records files visible here (is ``--out``
+    shared?), and do they name this rank's job (did every machine get the same command)?
+    ``items`` names the records (videos, keyframes), ``causes`` what makes them differ."""
+    if not ranks.distributed or ranks.is_main:
+        return
+    shards.wait_visible(out_dir, {CONFIG_FILE: 1, RECORDS_FILE: 1})
+    check_config(out_dir, job)
+    if not shards.wait_until(lambda: json.loads((Path(out_dir) / RECORDS_FILE).read_text())["keys"] == keys):
+        raise ValueError(f"rank {ranks.rank} reads other {items} than rank 0 ({causes}); "
+                         "every machine must run the same command on the same files")
+
+
+def absolute(path) -> str:
+    """A file's absolute path as ``config.json`` records it (empty when there is none)."""
+    return os.path.abspath(path) if path else ""
