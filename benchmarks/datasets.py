@@ -356,6 +356,187 @@ def _unique(records: list[VideoRecord], path) -> list[VideoRecord]:
     return records
 
 
+# --------------------------------------------------------------------------- transfer learning sets
+
+
+#: The transfer-learning formats :func:`read_transfer_split` reads.
+TRANSFER_DATASETS = ("ucf101", "hmdb51", "folders")
+
+
+def read_ucf101_classes(path) -> list[str]:
+    """UCF101's ``classInd.txt`` (``1 ApplyEyeMakeup`` lines, 1-based, in order) as names in index order."""
+    names: list[str] = []
+    with open(path) as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            parts = text.split()
+            if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) != len(names) + 1:
+                raise AnnotationError(path, line, f"expected '{len(names) + 1} <class name>', got {text.strip()!r}")
+            names.append(parts[1])
+    if not names:
+        raise AnnotationError(path, None, "no classes")
+    return names
+
+
+def read_ucf101(path, video_root, classes=None, name: str = "ucf101") -> VideoDataset:
+    """A UCF101 split list: ``trainlist0N.txt`` (``Class/v_Class_g08_c01.avi 1``, 1-based label)
+    or ``testlist0N.txt`` (``Class/v_Class_g01_c01.avi``, the class is the folder).
+
+    ``classes``: ``classInd.txt`` (default: beside the list). Labels are 0-based class indices
+    (``classInd`` order); a row whose label disagrees with its folder, an unknown folder or a
+    label out of range raises :class:`AnnotationError` naming file and line.
+
+    Example:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(root, "classInd.txt"), "w").write("1 ApplyEyeMakeup\\n2 Archery\\n")
+        >>> _ = open(os.path.join(root, "testlist01.txt"), "w").write("Archery/v_Archery_g01_c01.avi\\n")
+        >>> ds = read_ucf101(os.path.join(root, "testlist01.txt"), "UCF-101")
+        >>> [(r.key, r.path, r.label) for r in ds.records]
+        [('v_Archery_g01_c01', 'UCF-101/Archery/v_Archery_g01_c01.avi', 1)]
+    """
+    path = Path(path)
+    names = read_ucf101_classes(classes if classes is not None else path.parent / "classInd.txt")
+    lookup = {normalize_name(c): i for i, c in enumerate(names)}
+    records = []
+    with open(path) as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            parts = text.split()
+            rel = parts[0]
+            folder = rel.replace("\\", "/").split("/")[0] if "/" in rel.replace("\\", "/") else None
+            if len(parts) > 2 or folder is None or (len(parts) == 2 and not parts[1].isdigit()):
+                raise AnnotationError(path, line, f"expected '<Class>/<video> [<class number>]', got {text.strip()!r}")
+            label = _index_of(lookup, folder, path, line)
+            if len(parts) == 2 and int(parts[1]) - 1 != label:
+                raise AnnotationError(path, line, f"class number {parts[1]} is not {folder!r} ({label + 1} in the class list)")
+            key = os.path.splitext(os.path.basename(rel))[0]
+            records.append(VideoRecord(key, os.path.join(str(video_root), rel), label))
+    return VideoDataset(name, _unique(records, path), names, source=str(path))
+
+
+#: HMDB51 split files: what the number after each video means.
+HMDB51_SUBSETS = {"train": "1", "test": "2", "unused": "0"}
+
+
+def read_hmdb51(split_dir, video_root, split: int = 1, subset: str = "train", name: str = "hmdb51") -> VideoDataset:
+    """HMDB51's ``testTrainMulti_7030_splits``: one ``<class>_test_split<N>.txt`` per class,
+    ``<video>.avi <id>`` rows with id 1 (train), 2 (test) or 0 (unused).
+
+    Classes are the split files' class names sorted alphabetically (the usual index order);
+    videos are ``video_root/<class>/<video>``. ``subset``: ``train``, ``test`` or ``unused``.
+
+    Example:
+        >>> import os, tempfile
+        >>> splits = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(splits, "wave_test_split1.txt"), "w").write("a.avi 1\\nb.avi 2\\nc.avi 0\\n")
+        >>> _ = open(os.path.join(splits, "clap_test_split1.txt"), "w").write("d.avi 2\\n")
+        >>> ds = read_hmdb51(splits, "hmdb51", subset="test")
+        >>> ds.classes, [(r.path, r.label) for r in ds.records]
+        (['clap', 'wave'], [('hmdb51/clap/d.avi', 0), ('hmdb51/wave/b.avi', 1)])
+    """
+    if subset not in HMDB51_SUBSETS:
+        raise ValueError(f"subset must be one of {sorted(HMDB51_SUBSETS)}, got {subset!r}")
+    suffix = f"_test_split{int(split)}.txt"
+    files = sorted(p for p in Path(split_dir).iterdir() if p.name.endswith(suffix))
+    if not files:
+        raise AnnotationError(split_dir, None, f"no '<class>{suffix}' files")
+    names = [p.name[: -len(suffix)] for p in files]
+    wanted = HMDB51_SUBSETS[subset]
+    records = []
+    for label, (cls, file) in enumerate(zip(names, files)):
+        with open(file) as f:
+            for line, text in enumerate(f, 1):
+                if not text.strip():
+                    continue
+                parts = text.split()
+                if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+                    raise AnnotationError(file, line, f"expected '<video> 0|1|2', got {text.strip()!r}")
+                if parts[1] == wanted:
+                    key = os.path.splitext(parts[0])[0]
+                    records.append(VideoRecord(key, os.path.join(str(video_root), cls, parts[0]), label))
+    return VideoDataset(name, _unique(records, split_dir), names, source=str(split_dir), meta={"split": int(split)})
+
+
+def held_out(key: str, seed: int = 0) -> float:
+    """A video's place in ``[0, 1)`` for the folder layout's held-out split: a hash of its
+    ``<class>/<file>`` name and the seed, so the split is the same on every machine and a
+    video keeps its side when others are added."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def read_video_folders(root, subset: str = "all", val_fraction: float = 0.2, seed: int = 0,
+                       name: str = "folders") -> VideoDataset:
+    """A folder per class: ``root/<class>/<video>`` (video files, or frame folders).
+
+    Classes are the sub-folders sorted by name. ``subset``: ``all``, or ``train``/``val``: in each
+    class, the ``max(1, round(n * val_fraction))`` videos lowest by :func:`held_out` are ``val``
+    (none when the class has one video), the rest ``train``. A class folder without videos raises
+    :class:`AnnotationError`.
+
+    Example:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> for cls in ("jump", "run"):
+        ...     os.makedirs(os.path.join(root, cls))
+        ...     for i in range(5):
+        ...         _ = open(os.path.join(root, cls, f"{i}.mp4"), "wb")
+        >>> train, val = (read_video_folders(root, s) for s in ("train", "val"))
+        >>> len(train), len(val), val.classes
+        (8, 2, ['jump', 'run'])
+    """
+    if subset not in ("all", "train", "val"):
+        raise ValueError(f"subset must be all, train or val; got {subset!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"video folder {root} does not exist")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        raise AnnotationError(root, None, "no class folders (expected root/<class>/<video>)")
+    records = []
+    for label, cls in enumerate(names):
+        videos = sorted(
+            p.name for p in (root / cls).iterdir()
+            if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in VIDEO_EXTENSIONS)
+        )
+        if not videos:
+            raise AnnotationError(root / cls, None, f"class folder {cls!r} holds no videos ({', '.join(VIDEO_EXTENSIONS)} or frame folders)")
+        order = sorted(videos, key=lambda v: held_out(f"{cls}/{v}", seed))
+        n_val = max(1, round(len(videos) * val_fraction)) if len(videos) > 1 and val_fraction > 0 else 0
+        val = set(order[:n_val])
+        for video in videos:
+            if subset == "all" or (video in val) == (subset == "val"):
+                records.append(VideoRecord(f"{cls}/{video}", str(root / cls / video), label))
+    ds = VideoDataset(name, _unique(records, root), names, source=str(root))
+    ds.meta.update(subset=subset, val_fraction=val_fraction, seed=seed)
+    return ds
+
+
+def read_transfer_split(dataset: str, annotations, video_root=None, *, subset: str, split: int = 1,
+                        val_fraction: float = 0.2, seed: int = 0) -> VideoDataset:
+    """One side (``subset``: ``train`` or ``val``) of a transfer-learning set (:data:`TRANSFER_DATASETS`).
+
+    - ``ucf101``: ``annotations`` is the split list itself (``trainlist0N.txt`` or
+      ``testlist0N.txt``, ``classInd.txt`` beside it), videos under ``video_root``;
+    - ``hmdb51``: ``annotations`` the ``testTrainMulti_7030_splits`` folder, ``split`` 1-3;
+      ``val`` reads the test rows (id 2);
+    - ``folders``: ``annotations`` the class-folder root; ``val`` is its held-out share
+      (``val_fraction``, ``seed``), unless ``subset="all"``.
+    """
+    if dataset == "ucf101":
+        return read_ucf101(annotations, video_root)
+    if dataset == "hmdb51":
+        return read_hmdb51(annotations, video_root, split, "test" if subset == "val" else subset)
+    if dataset == "folders":
+        return read_video_folders(annotations, subset, val_fraction, seed)
+    raise ValueError(f"dataset must be one of {TRANSFER_DATASETS}, got {dataset!r}")
+
+
 def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None, frame_list=None) -> VideoDataset:
     """Read ``annotations`` for ``dataset`` (``kinetics400``, ``ssv2``, ``charades``), format by content.
 
