@@ -39,6 +39,13 @@ HUB_ALIASES = {
 }
 
 
+# PyTorchVideo's accelerator model zoo (pytorchvideo/models/hub/efficient_x3d_mobile_cpu.py)
+ACCELERATOR_ALIASES = {
+    "efficient_x3d_xs": "efficient_x3d_xs_4x12_kinetics400",
+    "efficient_x3d_s": "efficient_x3d_s_13x6_kinetics400",
+}
+
+
 # torchvision's Kinetics-400 video weights (zoo/catalog/torchvision.toml; tests/test_torchvision_entries.py)
 TORCHVISION_ALIASES = {
     "r3d_18": "r3d_18_16x2_kinetics400",
@@ -56,7 +63,7 @@ TORCHVISION_ALIASES = {
 
 @pytest.mark.parametrize("dataset", sorted(SEED_NAMES))
 def test_every_published_entry_is_listed(dataset):
-    extra = list(TORCHVISION_ALIASES.values()) if dataset == "kinetics400" else []
+    extra = [*ACCELERATOR_ALIASES.values(), *TORCHVISION_ALIASES.values()] if dataset == "kinetics400" else []
     assert zoo.list_models(dataset=dataset) == sorted(SEED_NAMES[dataset] + extra)
 
 
@@ -73,7 +80,7 @@ def test_hub_alias_resolves(alias, name):
 
 
 def test_every_alias_is_a_hub_name():
-    assert zoo.aliases() == {**HUB_ALIASES, **TORCHVISION_ALIASES}
+    assert zoo.aliases() == {**HUB_ALIASES, **ACCELERATOR_ALIASES, **TORCHVISION_ALIASES}
 
 
 def test_unknown_name_suggests_close_matches():
@@ -106,7 +113,8 @@ def test_entry_fields_from_the_published_table():
 
 def test_catalog_dataframe_has_every_field():
     df = zoo.catalog()
-    published = df[df.dataset.isin(SEED_NAMES) & ~df.name.isin(list(TORCHVISION_ALIASES.values()))]
+    others = [*ACCELERATOR_ALIASES.values(), *TORCHVISION_ALIASES.values()]
+    published = df[df.dataset.isin(SEED_NAMES) & ~df.name.isin(others)]
     assert len(published) == 22
     for column in ["name", "aliases", "arch", "depth", "dataset", "pretrain", "num_frames", "sampling_rate",
                    "crop_size", "side_size", "mean", "std", "temporal_clips", "spatial_crops", "top1", "top5",

@@ -62,10 +62,13 @@ def test_kinetics_table_cells(results):
     order = [key for key in rows if key[0] != "arch"]
     assert order[4:8] == [("SlowFast", "R50", "4x16"), ("SlowFast", "R50", "8x8"), ("SlowFast", "R101", "8x8"),
                           ("SlowFast", "R101", "16x8")]
-    # 16 PyTorchVideo rows, then torchvision's 10, marked as such (its two Swin3D-B rows differ by pretrain)
+    # 16 PyTorchVideo rows and its 2 accelerator ones, then torchvision's 10, marked as such (its two
+    # Swin3D-B rows differ by pretrain)
     body = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| arch")]
-    assert len(body) == 26 and len(order) == 25
-    assert order[16] == ("R3D (torchvision)", "18", "16x2") and order[-1] == ("Swin3D (torchvision)", "B", "32x2")
+    assert len(body) == 28 and len(order) == 27
+    assert order[14:16] == [("Efficient X3D", "XS", "4x12"), ("Efficient X3D", "S", "13x6")]
+    assert rows[("Efficient X3D", "XS", "4x12")][4:9] == ["68.50", "-", "88.00", "-", "- x 1 x 10"]  # no GFLOPs published
+    assert order[18] == ("R3D (torchvision)", "18", "16x2") and order[-1] == ("Swin3D (torchvision)", "B", "32x2")
     assert [c.strip() for c in body[-1].split("|")[1:4]] == ["Swin3D (torchvision)", "B", "ImageNet-22K"]
 
 

@@ -10,8 +10,8 @@ built on it: ``lint-imports`` checks this (contracts in ``pyproject.toml``).
 
 Example:
     >>> import zoo
-    >>> len(zoo.list_models(dataset="kinetics400"))  # 16 PyTorchVideo + 10 torchvision entries
-    26
+    >>> len(zoo.list_models(dataset="kinetics400"))  # 16 + 2 accelerator PyTorchVideo, 10 torchvision entries
+    28
 """
 
 from zoo.checkpoints import load_checkpoint
