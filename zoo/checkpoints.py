@@ -268,14 +268,74 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], 
     return model
 
 
+def head_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """The classifier of a zoo model, ``(name, module)``: its last ``nn.Linear`` (or 1x1x1
+    ``nn.Conv3d``, torchvision's S3D) in module order, the layer a new head replaces and whose
+    input is the video's embedding.
+
+    Example:
+        >>> import zoo
+        >>> head_layer(zoo.create_model("i3d_tiny_8x4_demo"))[0]
+        'blocks.6.proj'
+    """
+    found = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) or (isinstance(module, nn.Conv3d) and tuple(module.kernel_size) == (1, 1, 1)):
+            found = (name, module)
+    if found is None:
+        raise ValueError(f"{type(model).__name__} has no linear classifier")
+    return found
+
+
+def head_classes(model: nn.Module, state: Mapping[str, torch.Tensor]) -> int | None:
+    """Rows of the classifier (:func:`head_layer`) in ``state``, read in the model's key layout;
+    None when the state has no such weight."""
+    weight = adapt_layout(model, state).get(head_layer(model)[0] + ".weight")
+    return int(weight.shape[0]) if weight is not None else None
+
+
+def load_backbone(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> nn.Module:
+    """Load every weight of ``state`` except the classifier's (:func:`head_layer`), which keeps its
+    own (e.g. a new head sized to other classes). Every other key must fit, as in
+    :func:`load_state_dict_strict`.
+
+    Example:
+        >>> import torch
+        >>> old, new = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 400)), \\
+        ...     torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 10))
+        >>> _ = load_backbone(new, old.state_dict())
+        >>> torch.equal(new[0].weight, old[0].weight), tuple(new[1].weight.shape)
+        (True, (10, 3))
+    """
+    head = head_layer(model)[0] + "."
+    adapted = adapt_layout(model, state)
+    own = model.state_dict()
+    body = {k: v for k, v in adapted.items() if not k.startswith(head)}
+    expected = {k: v for k, v in own.items() if not k.startswith(head)}
+    missing = sorted(set(expected) - set(body))
+    unexpected = sorted(set(body) - set(expected))
+    wrong = [f"{k}: checkpoint {tuple(body[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in expected.items() if k in body and tuple(body[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{title}: {', '.join(items[:10])}" for title, items in
+                           (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)) if items)
+        raise CheckpointMismatchError(f"{source}: the backbone does not fit the model ({detail})")
+    model.load_state_dict({**own, **body}, strict=True)
+    return model
+
+
 def load_checkpoint(
     model: nn.Module,
     source: str | os.PathLike,
     *,
     sha256: str | None = None,
     progress: bool = True,
+    head: bool = True,
 ) -> nn.Module:
     """Load weights from ``source`` (path, file:// or https URL, hf://repo/file) into ``model``.
+
+    ``head=False``: every weight but the classifier's (:func:`load_backbone`), for a model whose
+    head was sized to other classes.
 
     Example:
         >>> import torch, tempfile, os, zoo
@@ -286,4 +346,6 @@ def load_checkpoint(
     """
     path = fetch(source, sha256=sha256, progress=progress)
     state = read_state_dict(path)
+    if not head:
+        return load_backbone(model, state, source=os.fspath(source))
     return load_state_dict_strict(model, state, source=os.fspath(source))

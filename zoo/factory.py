@@ -6,7 +6,7 @@ import os
 
 from torch import nn
 
-from zoo.checkpoints import load_checkpoint
+from zoo.checkpoints import fetch, head_classes, load_checkpoint, load_state_dict_strict, read_state_dict
 from zoo.registry import get_entry
 
 
@@ -23,8 +23,11 @@ def create_model(
 
     ``pretrained=True`` loads the published checkpoint (downloaded once into the torch hub
     cache); ``checkpoint`` loads another source instead (path, file://, https://, hf://).
-    ``overrides`` go to the builder (e.g. ``num_classes=10`` for fine-tuning; a different head
-    size cannot take the published weights). ``fast=True`` returns the inference fast paths
+    ``overrides`` go to the builder. ``num_classes=K`` sizes the head for other classes: with
+    ``pretrained=True`` every published weight but the head's is loaded (the new head keeps
+    its fresh initialisation), the start of a fine-tuning. A ``checkpoint`` whose head has
+    other rows than the entry's classes (a fine-tuned one) builds the model with that many
+    classes when ``num_classes`` is not given. ``fast=True`` returns the inference fast paths
     of :func:`zoo.optimize` (applied after the weights are loaded; defaults for the CPU).
 
     Example:
@@ -38,9 +41,15 @@ def create_model(
     model = build(entry, **overrides)
     model.zoo_entry = entry.name  # plain attribute: not part of the state dict
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, progress=progress)
+        state = read_state_dict(fetch(checkpoint, progress=progress))
+        rows = head_classes(model, state) if "num_classes" not in overrides else None
+        if rows is not None and rows != entry.num_classes:  # a fine-tuned checkpoint: its head's size
+            model = build(entry, **overrides, num_classes=rows)
+            model.zoo_entry = entry.name
+        load_state_dict_strict(model, state, source=os.fspath(checkpoint))
     elif pretrained:
-        load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress)
+        new_head = overrides.get("num_classes") not in (None, entry.num_classes)
+        load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress, head=not new_head)
     model = model.eval()
     if fast:
         from zoo.fast import optimize

@@ -1,0 +1,48 @@
+"""A new head for other classes: every backbone weight of the published checkpoint is kept."""
+
+import pytest
+import torch
+
+import zoo
+from zoo.checkpoints import CheckpointMismatchError, head_layer, read_state_dict
+
+DEMO = "i3d_tiny_8x4_demo"
+
+
+def test_head_swap_keeps_every_backbone_weight():
+    published = read_state_dict(zoo.get_entry(DEMO).url)
+    torch.manual_seed(0)
+    model = zoo.create_model(DEMO, pretrained=True, num_classes=3)
+    state = model.state_dict()
+    head = head_layer(model)[0]
+    assert head == "blocks.6.proj" and tuple(state[head + ".weight"].shape) == (3, published[head + ".weight"].shape[1])
+    body = [k for k in published if not k.startswith(head + ".")]
+    assert set(state) == set(published) and len(body) == len(published) - 2
+    for key in body:  # weights, biases and BatchNorm statistics alike
+        assert torch.equal(state[key], published[key]), key
+    # the new head is a fresh one (not a slice of the old)
+    assert not torch.equal(state[head + ".weight"], published[head + ".weight"][:3])
+    assert model(torch.zeros(2, 3, 8, 32, 32)).shape == (2, 3)
+    # the published class count is the plain published model
+    same = zoo.create_model(DEMO, pretrained=True, num_classes=5).state_dict()
+    assert all(torch.equal(same[k], published[k]) for k in published)
+
+
+def test_a_fine_tuned_checkpoint_builds_its_own_head_size(tmp_path):
+    torch.manual_seed(1)
+    tuned = zoo.create_model(DEMO, pretrained=True, num_classes=3)
+    path = tmp_path / "tuned.pyth"
+    torch.save({"model_state": tuned.state_dict()}, path)
+    loaded = zoo.create_model(DEMO, checkpoint=str(path))  # num_classes read from the head
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in tuned.state_dict().items())
+    assert zoo.create_model(DEMO, checkpoint=str(path), num_classes=3).state_dict().keys() == tuned.state_dict().keys()
+    with pytest.raises(CheckpointMismatchError, match="wrong shapes"):
+        zoo.create_model(DEMO, checkpoint=str(path), num_classes=4)
+
+
+@pytest.mark.parametrize("name, head", [("x3d_xs", "blocks.5.proj"), ("slowfast_r50", "blocks.6.proj"),
+                                        ("s3d_base_128x2_kinetics400", "classifier.1")])
+def test_head_layer_of_other_families(name, head):
+    model = zoo.create_model(name, num_classes=7)
+    found, module = head_layer(model)
+    assert found == head and (module.out_features if hasattr(module, "out_features") else module.out_channels) == 7
