@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.audit",
     "benchmarks.predict",
     "benchmarks.speed",
+    "benchmarks.finetune",
 )
 
 

@@ -1,0 +1,412 @@
+"""``zoo finetune``: an entry's weights with a new head, trained on UCF101, HMDB51 or a user's classes.
+
+The model is :func:`zoo.create_model` with ``num_classes`` set to the dataset's classes: the
+published (or a given) checkpoint's every weight but the head (:func:`zoo.checkpoints.load_backbone`),
+a fresh head. ``--mode linear`` trains the head alone (the backbone frozen and kept in eval
+mode, so its BatchNorm statistics stay the pretrained ones); ``--mode full`` trains everything,
+the backbone at ``backbone_lr_scale`` times the head's learning rate.
+
+Training clips are the reference's train transform (:mod:`zoo.input.training`: random clip
+start, short-side scale jitter, random crop, flip; the entry's frames, rate, mean/std and
+pathways), decoded in DataLoader workers; the clip of video ``i`` in epoch ``e`` comes from a
+generator seeded by ``(seed, e, i)`` and the epoch's order and dropout from ``(seed, e)``, so
+a run is the same whatever the number of workers, and a resumed one the same as an
+uninterrupted one. SGD (momentum 0.9) or AdamW, a linear warm-up then a cosine decay per
+step, bf16 autocast on a GPU.
+
+It is a plain PyTorch loop rather than Lightning (which PyTorchVideo's tutorial uses): the
+zoo's evaluation, checkpoints and run folders are plain PyTorch already, a loop of a hundred
+lines is all the training needs, and it keeps the dependency set and the exact order of
+random draws (which the resume guarantee rests on) under our control.
+
+The run folder (``--out``):
+
+- ``train_state.pt``: model, optimizer, schedule and history after the last finished epoch,
+  written atomically each epoch (the resume point: rerun the same command after a kill);
+- ``model.pyth``: the result in the zoo's layout (``{"model_state": ...}``), loadable by
+  ``zoo.create_model(name, checkpoint=...)`` (the head's size is read from the file) and by
+  ``zoo predict --checkpoint ... --classes classes.txt`` / ``zoo evaluate``;
+- ``classes.txt`` (class names in index order), ``val.txt`` (the validation videos as a
+  ``path label`` list, absolute paths, for ``zoo evaluate --annotations val.txt --video-root /``);
+- ``manifest.json``: entry, mode, classes, data, hyper-parameters, versions, per-epoch history
+  and the harness's multi-view accuracy on the validation videos (``eval/``).
+
+Example:
+    $ zoo finetune x3d_xs --dataset ucf101 --train ucfTrainTestlist/trainlist01.txt \\
+        --val ucfTrainTestlist/testlist01.txt --video-root UCF-101 --out runs/x3d_xs_ucf101 --mode full
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, read_transfer_split
+from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
+from benchmarks.runtime.workers import decoding_worker_init
+
+TRAIN_STATE = "train_state.pt"
+MODEL_FILE = "model.pyth"
+CLASSES_FILE = "classes.txt"
+VAL_LIST = "val.txt"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """One fine-tuning run (the ``zoo finetune`` arguments).
+
+    ``dataset``: ``ucf101`` | ``hmdb51`` | ``folders`` (:func:`benchmarks.datasets.read_transfer_split`);
+    ``train``/``val``: the split lists (UCF101), the splits folder (HMDB51, ``split`` 1-3) or
+    class-folder roots (``val`` None: the held-out ``val_fraction`` of ``train``);
+    ``weights``: ``"published"``, ``"none"`` (from scratch) or a checkpoint source;
+    ``mode``: ``"linear"`` or ``"full"``; ``lr``: the head's peak learning rate
+    (``backbone_lr_scale`` times it for the backbone in full mode); ``warmup_epochs`` of linear
+    warm-up, then cosine to zero; ``val_views``: the harness's views for the final measurement
+    (default the entry's); ``crop_size``: the training crop (default the entry's).
+
+    Example:
+        >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
+        'sgd'
+    """
+
+    entry: str
+    dataset: str
+    train: str
+    val: str | None = None
+    video_root: str | None = None
+    split: int = 1
+    val_fraction: float = 0.2
+    out: str = "runs/finetune"
+    mode: str = "full"
+    weights: str = "published"
+    epochs: int = 10
+    batch_size: int = 8
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    crop_size: int | None = None
+    workers: int = 2
+    seed: int = 0
+    device: str = "cpu"
+    val_views: str | None = None
+    evaluate: bool = True
+
+    def __post_init__(self):
+        if self.dataset not in TRANSFER_DATASETS:
+            raise ValueError(f"dataset must be one of {TRANSFER_DATASETS}, got {self.dataset!r}")
+        if self.mode not in ("linear", "full"):
+            raise ValueError(f"mode must be linear or full, got {self.mode!r}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+
+    def hyper_parameters(self) -> dict:
+        """What a resume must agree on (everything but where and how fast it runs)."""
+        skip = {"out", "workers", "device", "evaluate"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+class TrainClips(torch.utils.data.Dataset):
+    """Item ``i``: ``(clip, label)`` of ``records[i]`` for the current ``epoch`` (set before each
+    epoch's iterator is made; workers receive it with the dataset), or ``(None, label)`` when
+    the video cannot be read (the batch goes on without it)."""
+
+    def __init__(self, records, spec, seed: int):
+        self.records, self.spec, self.seed, self.epoch = records, spec, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        from zoo.input.source import VideoReadError
+        from zoo.input.training import clip_seed, read_train_clip
+
+        record = self.records[index]
+        generator = torch.Generator().manual_seed(clip_seed(self.seed, self.epoch, index))
+        try:
+            clip, _, _ = read_train_clip(record.source, self.spec, generator)
+        except VideoReadError:
+            return None, record.label
+        return clip, record.label
+
+
+def collate_clips(items):
+    """Stack the readable clips of a batch (SlowFast: each pathway); ``(None, None)`` if none."""
+    kept = [(c, y) for c, y in items if c is not None]
+    if not kept:
+        return None, None
+    clips, labels = zip(*kept)
+    if isinstance(clips[0], (list, tuple)):
+        batch = [torch.stack([c[p] for c in clips]) for p in range(len(clips[0]))]
+    else:
+        batch = torch.stack(clips)
+    return batch, torch.tensor(labels, dtype=torch.long)
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up from ``1 / warmup_steps`` to 1, then a cosine from 1 to 0 at ``total_steps``.
+
+    Example:
+        >>> [round(lr_factor(s, 2, 6), 3) for s in range(6)]
+        [0.5, 1.0, 1.0, 0.854, 0.5, 0.146]
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of an epoch's order and dropout."""
+    return seed * 100_003 + epoch
+
+
+def build_model(config: FinetuneConfig, num_classes: int) -> nn.Module:
+    """The entry's model with a ``num_classes`` head and the configured backbone weights."""
+    import zoo
+    from zoo.checkpoints import fetch, head_classes, load_backbone, load_state_dict_strict, read_state_dict
+
+    torch.manual_seed(config.seed)  # the new head's (or a scratch model's) initialisation
+    if config.weights == "published":
+        return zoo.create_model(config.entry, pretrained=True, num_classes=num_classes)
+    model = zoo.create_model(config.entry, num_classes=num_classes)
+    if config.weights != "none":
+        state = read_state_dict(fetch(config.weights))
+        if head_classes(model, state) == num_classes:
+            load_state_dict_strict(model, state, source=config.weights)
+        else:
+            load_backbone(model, state, source=config.weights)
+    return model
+
+
+def param_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
+    """The head's parameters at ``lr``; the backbone's at ``lr * backbone_lr_scale`` (full mode)
+    or frozen (linear mode: ``requires_grad`` off, not handed to the optimizer)."""
+    from zoo.checkpoints import head_layer
+
+    head_name = head_layer(model)[0] + "."
+    head, body = [], []
+    for name, p in model.named_parameters():
+        (head if name.startswith(head_name) else body).append(p)
+    if config.mode == "linear":
+        for p in body:
+            p.requires_grad_(False)
+        return [{"params": head, "lr": config.lr}]
+    return [{"params": head, "lr": config.lr}, {"params": body, "lr": config.lr * config.backbone_lr_scale}]
+
+
+def make_optimizer(groups, config: FinetuneConfig):
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def versions() -> dict:
+    """Versions of what a run depends on, for its manifest."""
+    import av
+    import torchvision
+
+    import zoo
+
+    return {"videozoo": zoo.__version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "av": av.__version__, "python": platform.python_version()}
+
+
+def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_step=None) -> dict:
+    """Run (or resume) a fine-tuning; returns the manifest. ``on_step(epoch, step)`` is called
+    after every optimiser step (a hook for tests and callers' own bookkeeping)."""
+    from tqdm.auto import tqdm
+
+    import zoo
+    from zoo.input.training import TrainSpec
+
+    say = log or (lambda _message: None)
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    entry = zoo.get_entry(config.entry)
+    train_ds = read_transfer_split(config.dataset, config.train, config.video_root, subset="train",
+                                   split=config.split, val_fraction=config.val_fraction, seed=config.seed)
+    val_source = config.val or config.train
+    val_ds = read_transfer_split(config.dataset, val_source, config.video_root, subset="val", split=config.split,
+                                 val_fraction=config.val_fraction, seed=config.seed)
+    if config.dataset == "folders" and config.val:
+        val_ds = read_transfer_split("folders", config.val, subset="all")
+    classes = train_ds.classes
+    if val_ds.classes != classes:
+        raise AnnotationError(val_source, None, f"the validation classes differ from the training ones ({len(val_ds.classes)} vs {len(classes)})")
+    if not train_ds.records:
+        raise AnnotationError(config.train, None, "no training videos")
+    device = torch.device(config.device)
+    model = build_model(config, len(classes)).to(device)
+    groups = param_groups(model, config)
+    optimizer = make_optimizer(groups, config)
+    steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = min(total, max(1, round(config.warmup_epochs * steps_per_epoch)))
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+
+    history: list[dict] = []
+    start_epoch = 0
+    state_path = out / TRAIN_STATE
+    if state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["hyper_parameters"] != config.hyper_parameters():
+            raise ValueError(f"{out} holds another fine-tuning (hyper-parameters differ); use another --out")
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        history, start_epoch = list(state["history"]), int(state["epoch"])
+        say(f"resuming {out} after epoch {start_epoch} of {config.epochs}")
+
+    spec = TrainSpec.from_entry(entry, crop_size=config.crop_size)
+    clips = TrainClips(train_ds.records, spec, config.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+    bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
+               unit="step", disable=not progress)
+    for epoch in range(start_epoch, config.epochs):
+        torch.manual_seed(epoch_seed(config.seed, epoch))
+        clips.epoch = epoch
+        order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+        loader = torch.utils.data.DataLoader(
+            clips, batch_size=config.batch_size, sampler=order.tolist(), num_workers=config.workers,
+            collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
+            pin_memory=device.type == "cuda")
+        if config.mode == "linear":
+            model.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
+        else:
+            model.train()
+        started, losses, seen = time.perf_counter(), [], 0
+        for step, (x, y) in enumerate(loader):
+            global_step = epoch * steps_per_epoch + step
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * lr_factor(global_step, warmup, total)
+            if x is None:  # no readable video in the batch
+                bar.update()
+                continue
+            x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
+            y = y.to(device)
+            with autocast if autocast is not None else contextlib.nullcontext():
+                loss = loss_fn(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+            seen += len(y)
+            bar.update()
+            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
+            if on_step is not None:
+                on_step(epoch, step)
+        record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)), "clips": seen,
+                  "unreadable": len(clips) - seen,
+                  "seconds": round(time.perf_counter() - started, 3),
+                  "lr": [round(g["lr"], 8) for g in optimizer.param_groups]}
+        history.append(record)
+        with atomic_path(state_path) as tmp:
+            torch.save({"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
+                        "epoch": epoch + 1, "history": history,
+                        "hyper_parameters": config.hyper_parameters()}, tmp)
+        say(f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f} ({seen} clips, {record['seconds']:.1f} s)")
+    bar.close()
+
+    model_path = out / MODEL_FILE
+    with atomic_path(model_path) as tmp:
+        torch.save({"model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
+    atomic_write(out / CLASSES_FILE, "".join(f"{c}\n" for c in classes))
+    atomic_write(out / VAL_LIST, "".join(f"{os.path.abspath(r.path)} {r.label}\n" for r in val_ds.records))
+    manifest = {
+        "entry": entry.name,
+        "mode": config.mode,
+        "weights": config.weights,
+        "classes": list(classes),
+        "data": {"dataset": config.dataset, "train": os.path.abspath(config.train),
+                 "val": os.path.abspath(val_source), "video_root": config.video_root and os.path.abspath(config.video_root),
+                 "split": config.split, "train_videos": len(train_ds), "val_videos": len(val_ds)},
+        "hyper_parameters": config.hyper_parameters(),
+        "train_clip": dataclasses.asdict(spec),
+        "versions": versions(),
+        "history": history,
+        "checkpoint": MODEL_FILE,
+        "load": f"zoo.create_model({entry.name!r}, checkpoint={str(model_path)!r})",
+    }
+    if config.evaluate and val_ds.records:
+        from benchmarks.evaluate import evaluate
+
+        metrics = evaluate(entry.name, val_ds, out / "eval", model=model.eval(), views=config.val_views,
+                           workers=config.workers, device=config.device, progress=progress, log=log)
+        manifest["val"] = {**metrics["metrics"], "videos": metrics["videos"], "failed": metrics["failed"],
+                           "views": metrics["views"], "folder": str(out / "eval")}
+    write_json_atomic(out / MANIFEST, manifest)
+    return manifest
+
+
+def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
+    names = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values["entry"] = args.name
+    return FinetuneConfig(**values)
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    try:
+        manifest = finetune(config_from_args(args), progress=not args.quiet)
+    except (AnnotationError, FileNotFoundError, ValueError) as err:
+        print(f"zoo finetune: {err}", file=sys.stderr)
+        return 2
+    val = manifest.get("val", {})
+    print(f"{manifest['entry']} ({manifest['mode']}): {len(manifest['classes'])} classes, "
+          f"final loss {manifest['history'][-1]['loss']:.4f}"
+          + (f", val top-1 {val['top1']:.2f} ({val.get('views')} views)" if "top1" in val else "")
+          + f"; {Path(args.out) / MODEL_FILE}")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``zoo finetune`` to the ``zoo`` command line."""
+    defaults = FinetuneConfig("-", "folders", "-")
+    p = subparsers.add_parser(
+        "finetune", help="train an entry with a new head on UCF101, HMDB51 or a folder per class (resumable)",
+        description="Fine-tune (or linear-probe) an entry's published weights with a head for the dataset's "
+        "classes; rerun the same command after a kill to resume from the last finished epoch.")
+    p.add_argument("name", help="canonical name or alias")
+    p.add_argument("--dataset", required=True, choices=TRANSFER_DATASETS)
+    p.add_argument("--train", required=True, help="ucf101: trainlist0N.txt (classInd.txt beside it); hmdb51: the "
+                   "testTrainMulti_7030_splits folder; folders: root/<class>/<video>")
+    p.add_argument("--val", help="ucf101: testlist0N.txt; hmdb51: the splits folder (default --train); folders: "
+                   "another root (default: the held-out --val-fraction of --train)")
+    p.add_argument("--video-root", help="ucf101/hmdb51: the folder of class folders of videos")
+    p.add_argument("--split", type=int, help="hmdb51 split (1-3)")
+    p.add_argument("--val-fraction", type=float, help=f"folders: held-out share per class (default {defaults.val_fraction})")
+    p.add_argument("--out", required=True, help="run folder (checkpoint, classes, manifest; resumes)")
+    p.add_argument("--mode", choices=["linear", "full"], help="linear: frozen backbone, head only; full (default): everything")
+    p.add_argument("--weights", help="published (default), none (from scratch), or a checkpoint source")
+    p.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"])
+    p.add_argument("--lr", type=float, help=f"head's peak learning rate (default {defaults.lr})")
+    p.add_argument("--backbone-lr-scale", type=float, help=f"full mode: backbone lr / head lr (default {defaults.backbone_lr_scale})")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--crop-size", type=int, help="training crop (default the entry's)")
+    p.add_argument("--workers", type=int, help=f"decoding processes (default {defaults.workers})")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--val-views", help="CLIPSxCROPS of the final multi-view measurement (default the entry's)")
+    p.add_argument("--no-evaluate", dest="evaluate", action="store_false", default=None,
+                   help="skip the final measurement on the validation videos")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_finetune)
+    return p

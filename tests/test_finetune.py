@@ -1,0 +1,93 @@
+"""zoo finetune: a short fine-tune on tiny generated videos lowers the loss, resumes after a kill
+to the same weights, and leaves a checkpoint the zoo and the harness load."""
+
+import json
+
+import pytest
+import torch
+
+import zoo
+from benchmarks.cli import main as zoo_main
+from benchmarks.demo.videos import CLASSES, VideoSpec, render_frames, write_video
+from benchmarks.finetune import CLASSES_FILE, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
+from zoo.checkpoints import read_state_dict
+
+DEMO = "i3d_tiny_8x4_demo"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """root/<class>/<video>.mp4: two of the demo's motions, 6 videos each (5 train, 1 held out)."""
+    root = tmp_path_factory.mktemp("clips")
+    for label in (0, 1):
+        for i in range(6):
+            spec = VideoSpec(label, 25, 40, seed=100 * label + i)
+            write_video(root / CLASSES[label] / f"{i}.mp4", render_frames(spec), spec.fps)
+    return root
+
+
+def config(folders, out, **kw):
+    base = dict(entry=DEMO, dataset="folders", train=str(folders), out=str(out), epochs=2, batch_size=5,
+                optimizer="adamw", lr=0.01, workers=0, evaluate=False, warmup_epochs=0.5)
+    return FinetuneConfig(**{**base, **kw})
+
+
+def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_path):
+    whole = finetune(config(folders, tmp_path / "whole"), progress=False, log=None)
+    losses = [e["loss"] for e in whole["history"]]
+    assert len(losses) == 2 and losses[1] < losses[0], losses
+    assert [e["clips"] for e in whole["history"]] == [10, 10]
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch, step):
+        if epoch == 1 and step == 0:  # one step into the second epoch
+            raise Killed
+
+    with pytest.raises(Killed):
+        finetune(config(folders, tmp_path / "resumed"), progress=False, log=None, on_step=kill)
+    saved = torch.load(tmp_path / "resumed" / TRAIN_STATE, weights_only=True)
+    assert saved["epoch"] == 1 and not (tmp_path / "resumed" / MODEL_FILE).exists()
+    messages = []
+    resumed = finetune(config(folders, tmp_path / "resumed"), progress=False, log=messages.append)
+    assert any("resuming" in m and "after epoch 1" in m for m in messages)
+    assert [e["loss"] for e in resumed["history"]] == losses  # epoch 1 kept from the file, epoch 2 redone
+    a = read_state_dict(tmp_path / "whole" / MODEL_FILE)
+    b = read_state_dict(tmp_path / "resumed" / MODEL_FILE)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # another run's hyper-parameters are refused, not mixed in
+    with pytest.raises(ValueError, match="another fine-tuning"):
+        finetune(config(folders, tmp_path / "resumed", lr=0.5), progress=False, log=None)
+
+
+def test_linear_mode_trains_only_the_head(folders, tmp_path):
+    manifest = finetune(config(folders, tmp_path / "linear", mode="linear", epochs=1), progress=False,
+                        log=None)
+    published = read_state_dict(zoo.get_entry(DEMO).url)
+    tuned = read_state_dict(tmp_path / "linear" / MODEL_FILE)
+    head = "blocks.6.proj."
+    assert all(torch.equal(tuned[k], published[k]) for k in published if not k.startswith(head))
+    assert tuned[head + "weight"].shape == (2, published[head + "weight"].shape[1])
+    assert manifest["mode"] == "linear"
+
+
+def test_cli_output_loads_in_the_zoo_and_the_harness(folders, tmp_path):
+    out = tmp_path / "cli"
+    code = zoo_main(["finetune", DEMO, "--dataset", "folders", "--train", str(folders), "--out", str(out),
+                     "--epochs", "1", "--batch-size", "5", "--workers", "0", "--val-views", "2x1", "--quiet"])
+    assert code == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["classes"] == ["moving_left", "moving_right"] == (out / CLASSES_FILE).read_text().split()
+    assert manifest["data"]["train_videos"] == 10 and manifest["data"]["val_videos"] == 2
+    assert {"torch", "av", "videozoo"} <= set(manifest["versions"]) and manifest["hyper_parameters"]["lr"] == 0.01
+    assert manifest["val"]["videos"] == 2 and manifest["val"]["views"] == "2x1"
+    model = zoo.create_model(DEMO, checkpoint=str(out / MODEL_FILE))
+    assert model(torch.zeros(1, 3, 8, 32, 32)).shape == (1, 2)
+    # the harness measures the checkpoint from the command line with the written lists
+    code = zoo_main(["evaluate", DEMO, "--checkpoint", str(out / MODEL_FILE), "--annotations", str(out / "val.txt"),
+                     "--video-root", "/", "--classes", str(out / CLASSES_FILE), "--views", "2x1", "--workers", "0",
+                     "--out", str(tmp_path / "eval"), "--quiet"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["videos"] == 2 and metrics["metrics"]["top1"] == manifest["val"]["top1"]
