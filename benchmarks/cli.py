@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.predict",
     "benchmarks.speed",
     "benchmarks.finetune",
+    "benchmarks.features",
 )
 
 
