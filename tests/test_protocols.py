@@ -24,9 +24,11 @@ from torchvision.io import encode_jpeg
 
 import zoo
 from zoo.input.frames import list_frames, read_frames
+from zoo.input import video
+from zoo.input.source import VideoReadError
 from zoo.input.video import read_views
 from tests.conftest import requires_pytorchvideo
-from tests.videos import frame_number, index_frame, write_index_video
+from tests.videos import frame_number, index_frame, write_frames, write_index_video, write_nvop_video
 from zoo.transforms import InputSpec, protocol_of, ptv_clip_times
 
 requires_cv2 = pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="opencv (FrameVideo's reader) not installed")
@@ -209,6 +211,48 @@ def test_kinetics_views_equal_pytorchvideo_on_generated_files(tmp_path, frames, 
         ours, _ = read_views(path, spec)
         reference = _ptv_kinetics_views(path, spec)
         torch.testing.assert_close(_fast(ours), reference, atol=2e-5, rtol=0)
+
+
+#: Files where one decode cannot give PyTorchVideo's clips (zoo.input.video.ptv_reference_case),
+#: 90 frames at 30 fps: MPEG-4 part 2 with N-VOPs at pictures 20, 50, 80 (Matroska, whose header
+#: has no duration, so the reference decodes the whole file once; AVI, one decode per clip),
+#: H.264 with B-frames in MPEG-TS (searched by byte position) and in AVI (decode-order stamps).
+CONTAINER_CASES = ("nvop.mkv", "nvop.avi", "b.ts", "b.avi")
+
+
+@requires_pytorchvideo
+@pytest.mark.parametrize("name", CONTAINER_CASES)
+def test_kinetics_views_equal_pytorchvideo_where_one_decode_cannot(tmp_path, name, monkeypatch):
+    path = tmp_path / name
+    if path.stem == "nvop":
+        write_nvop_video(path, 90, (20, 50, 80), width=64)
+    else:
+        write_frames(path, [index_frame(t, 48, 64) for t in range(90)], 30, bframes=2)
+    spec = _tiny("x3d_xs", "5x3")
+    reference = _ptv_kinetics_views(str(path), spec)
+    for overlap in (True, False):  # read_ptv_views and decode_ptv_clips
+        ours, _ = read_views(path, spec, overlap=overlap)
+        torch.testing.assert_close(ours, reference, atol=2e-5, rtol=0)
+    # the case is real: the one-decode path (packets' timestamps, one forward decode) gives
+    # other views of this file, or none
+    monkeypatch.setattr(video, "ptv_reference_case", lambda container, stream: None)
+    try:
+        one_decode, _ = read_views(path, spec, overlap=False)
+    except VideoReadError as err:
+        assert "could not be decoded" in err.reason
+    else:
+        assert (one_decode - reference).abs().max() > 1
+
+
+@requires_pytorchvideo
+def test_pytorchvideo_gives_no_clip_of_h264_in_mpeg_ps(tmp_path):
+    # what test_video's refusal of this file follows: frames without timestamps, no clip
+    from pytorchvideo.data.encoded_video import EncodedVideo
+
+    path = write_frames(tmp_path / "h.mpg", [index_frame(t, 48, 64) for t in range(60)], 30, bframes=2)
+    encoded = EncodedVideo.from_path(str(path), decode_audio=False, decoder="pyav")
+    assert encoded.get_clip(0, Fraction(1))["video"] is None
+    encoded.close()
 
 
 def test_kinetics_clip_picks_by_timestamp_hand_computed(tmp_path):

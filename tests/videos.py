@@ -57,6 +57,48 @@ def write_index_video(path, num_frames: int, fps: int, height: int = 48, width: 
     return write_frames(path, [index_frame(t, height, width) for t in range(num_frames)], fps)
 
 
+def nvop_packet(increment: int) -> bytes:
+    """An MPEG-4 part 2 B-VOP header with ``vop_coded = 0`` (an N-VOP, as DivX and XviD write for
+    a dropped frame): a stamped packet that decodes to no picture. ``increment``: the VOP's
+    time increment, 5 bits (the encoder's time increment resolution is 30 at 30 fps)."""
+    bits = "10" + "0" + "1" + format(increment % 30, "05b") + "1" + "0"
+    bits += "0" + "1" * ((8 - (len(bits) + 1) % 8) % 8)
+    return b"\x00\x00\x01\xb6" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def write_nvop_video(path, num_frames: int, nvop_frames, height: int = 48, width: int = 96) -> Path:
+    """An MPEG-4 part 2 file at 30 fps (B-frames, frame ``t`` encoding ``t``) whose pictures
+    ``nvop_frames`` (B-frames, so no other picture refers to them) are N-VOPs: their packets keep
+    their timestamps but decode to no picture. The container is ``path``'s suffix."""
+    path = Path(path)
+    source = path.with_name(path.stem + "-source.mkv")
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.height, stream.width, stream.pix_fmt = height, width, "yuv420p"
+        stream.options = {"qscale": "2"}
+        stream.codec_context.max_b_frames = 2
+        for t in range(num_frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(t, height, width), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if not packet.size:
+                continue
+            t = round(packet.pts * stream.time_base * 30)
+            if t in nvop_frames:
+                nvop = av.Packet(nvop_packet(t))
+                nvop.pts, nvop.dts, nvop.time_base = packet.pts, packet.dts, packet.time_base
+                packet = nvop
+            packet.stream = copy
+            out.mux(packet)
+    source.unlink()
+    return path
+
+
 def frame_number(rgb: torch.Tensor) -> int:
     """Frame index encoded in a ``(3, ...)`` RGB tensor in [0, 255] (robust to codec noise)."""
     r = float(rgb[0].float().median())

@@ -590,21 +590,32 @@ def ptv_video_clip_frames(
     if spec.clip_bounds == "ptv-0.1.0":  # float seconds throughout, as 0.1.0's sampler
         step = max(float(duration) - spec.clip_duration, 0) / spec.temporal_clips
         times = [(step * i, step * i + spec.clip_duration) for i in range(spec.temporal_clips)]
+        tb = float(time_base)  # 0.1.0's end is inclusive: as a half-open bound, one tick past it
+        bounds = [(int(float(start) / tb) + start_pts, int(float(end) / tb) + start_pts + 1) for start, end in times]
     else:
         times = ptv_clip_times(duration, spec.clip_duration, spec.temporal_clips)
+        bounds = ptv_clip_pts_bounds(time_base, start_pts, duration, spec)
     out = []
-    for index, (start, end) in enumerate(times):
-        if spec.clip_bounds == "ptv-0.1.0":
-            tb = float(time_base)
-            first, last = int(float(start) / tb) + start_pts, int(float(end) / tb) + start_pts
-            inside = [k for k, p in enumerate(pts_list) if first <= p <= last]
-        else:
-            first, stop = math.ceil(start / time_base) + start_pts, math.ceil(end / time_base) + start_pts
-            inside = [k for k, p in enumerate(pts_list) if first <= p < stop]
+    for index, ((start, end), (first, stop)) in enumerate(zip(times, bounds)):
+        inside = [k for k, p in enumerate(pts_list) if first <= p < stop]
         if not inside:
             raise ValueError(f"no frame in clip {index} [{float(start):.3f}, {float(end):.3f}) s")
         out.append(torch.tensor(inside, dtype=torch.long)[linspace_pick(len(inside), spec.num_frames)])
     return out
+
+
+def ptv_clip_pts_bounds(time_base: Fraction, start_pts: int, duration, spec: "InputSpec") -> list[tuple[int, int]]:
+    """``[first, stop)`` presentation timestamps of each ``"ptv"`` clip of a video file
+    (PyTorchVideo 0.1.5's ``EncodedVideoPyAV.get_clip``: ``secs_to_pts(..., round_mode="ceil")``
+    of the clip's start and end, with ``duration`` as :func:`ptv_duration` gives it).
+
+    Example (the clip of :func:`ptv_video_clip_frames`' example: ends just past pts 20480):
+        >>> spec = InputSpec(4, 12, 32, 32, (0.45,) * 3, (0.225,) * 3, temporal_rule="ptv")
+        >>> ptv_clip_pts_bounds(Fraction(1, 12800), 0, Fraction(4), spec)
+        [(0, 20481)]
+    """
+    return [(math.ceil(start / time_base) + start_pts, math.ceil(end / time_base) + start_pts)
+            for start, end in ptv_clip_times(duration, spec.clip_duration, spec.temporal_clips)]
 
 
 def ptv_duration(stream_duration: int | None, time_base: Fraction, start_pts: int, last_frame_pts: int | None):

@@ -12,6 +12,12 @@ pictures, from a fraction of the decoding. When the first needed frame is far in
 centred clip of a long video) it seeks to the keyframe before it instead of decoding the
 lead-in.
 
+Where one decode cannot give PyTorchVideo's time-based clips (MPEG-4 part 2, whose N-VOPs are
+packets with no picture; MPEG-TS and other containers FFmpeg seeks by byte position; AVI with
+B-frames, stamped in decode order: :func:`ptv_reference_case`), those clips are decoded as
+PyTorchVideo decodes them, one seek and decode per clip (:func:`_ptv_reference_pass`), so the
+views equal ``EncodedVideo.get_clip``'s there too.
+
 Problems with a file raise :class:`VideoReadError`, whose ``reason`` says which: a missing
 file, a zero-length file, a file FFmpeg cannot open or decode, a file with no video stream
 or no frames, or a truncated file (decoding stops well short of the frame count the
@@ -31,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -116,7 +123,9 @@ def decode_ptv_clips(path: str | os.PathLike, spec, *, thread_type: str | None =
     from the stream header (:func:`zoo.transforms.ptv_duration`). The timestamps are read first
     from the packets (demuxing, no decoding), then one forward decode converts only the frames
     the views use. Returns ``(frames, rows, indices, info)`` as :func:`decode_clips`, with each
-    frame keyed by its pts.
+    frame keyed by its pts. For the files :func:`ptv_reference_case` names, the clips are
+    decoded as PyTorchVideo decodes them instead (:func:`_ptv_reference_pass`; a pts whose
+    picture differs between two clips' decodes has a second, negative key).
     """
     kept: dict[int, np.ndarray] = {}
 
@@ -207,7 +216,8 @@ class _Stopped(Exception):
 def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_type=None, plan=None):
     """Demux the timestamps, pick the clips' frames, decode forward once (dropping unneeded
     non-reference frames: :func:`_decode_wanted`) and ``keep(pts, rgb)`` each needed frame
-    (first occurrence); ``plan(needed pts, indices)`` is told before decoding.
+    (first occurrence); ``plan(needed pts, indices)`` is told before decoding. The files
+    :func:`ptv_reference_case` names go to :func:`_ptv_reference_pass` instead.
     Returns ``(indices, info)``."""
     path, container = _open(path)
     try:
@@ -219,6 +229,12 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         fps = _stream_fps(stream)
         time_base = stream.time_base
         start_pts = stream.start_time if stream.start_time is not None else 0
+        case = ptv_reference_case(container, stream)
+        if case is not None:
+            if thread_type:
+                stream.thread_type = thread_type
+            indices, count, decoded, seeked = _ptv_reference_pass(path, container, stream, spec, case, keep, plan)
+            return indices, VideoInfo(str(path), fps, count, int(stream.frames or 0), decoded, seeked)
         try:
             pts, positions = ptv_clip_positions(container, stream, spec)
         except ValueError as err:
@@ -258,6 +274,165 @@ def _ptv_pass(path, spec, keep: Callable[[int, np.ndarray], None], *, thread_typ
         container.close()
     info = VideoInfo(str(path), fps, len(pts), int(stream.frames or 0), decoded, seeked)
     return indices, info
+
+
+#: Containers FFmpeg seeks by byte position (a search on the timestamps it reads), not by an
+#: index: a seek for a clip can land on a keyframe after the clip's start (measured on MPEG-TS
+#: and MPEG-PS). Raw elementary streams are searched the same way.
+BYTE_SEEK_FORMATS = frozenset({"mpegts", "mpegtsraw", "mpeg", "vob", "mpegvideo", "h264", "hevc", "m4v"})
+
+
+def ptv_reference_case(container, stream) -> str | None:
+    """Why one decode of ``stream`` cannot give PyTorchVideo's ``"ptv"`` clips, or None when it can.
+
+    The one-decode path picks each clip's frames from the packets' timestamps and decodes the
+    file once, forward. PyTorchVideo (0.1.5, ``EncodedVideoPyAV.get_clip``) instead seeks and
+    decodes once per clip and keeps the decoded frames whose pts falls in the clip, sorted by
+    pts. The two agree when a packet is one picture, its timestamp is the picture's display
+    time, and a seek lands at or before the clip. Not so:
+
+    - MPEG-4 part 2 (DivX, XviD): an N-VOP is a stamped packet that decodes to no picture;
+    - containers FFmpeg seeks by byte position (:data:`BYTE_SEEK_FORMATS`, e.g. MPEG-TS):
+      PyTorchVideo's per-clip seek can land on the keyframe after the clip's start, and its
+      clip then starts there;
+    - AVI with B-frames: AVI stamps packets in decode order, so each picture carries the
+      timestamp of its packet's place in decode order; PyTorchVideo sorts the pictures by
+      those, and stops at the first picture stamped past the clip's end.
+
+    For these, :func:`_ptv_reference_pass` does what PyTorchVideo does, clip by clip.
+    """
+    formats = set(container.format.name.split(","))
+    if stream.codec_context.name == "mpeg4":
+        return "MPEG-4 part 2 (its N-VOPs are stamped packets with no picture)"
+    if formats & BYTE_SEEK_FORMATS:
+        return f"{container.format.long_name or container.format.name} (seeks by byte position)"
+    if "avi" in formats and stream.codec_context.has_b_frames:
+        return "AVI with B-frames (timestamps in decode order)"
+    return None
+
+
+#: PyTorchVideo's seek margin (``_pyav_decode_stream``: "Seeking in the stream is imprecise.
+#: Thus, seek to an earlier pts by a margin pts"), in the stream's time base.
+PTV_SEEK_MARGIN = 1024
+
+
+def _ptv_reference_range(path, case: str, container, stream, first, stop, take, until: int | None = None) -> int:
+    """PyTorchVideo 0.1.5's ``_pyav_decode_stream(container, first, stop, stream)``, statement
+    for statement: seek backward to a keyframe at ``first - 1024`` (not below 0), decode, hand
+    ``take(position, frame)`` each frame with ``first <= pts < stop`` (the reference keeps them
+    in a dict by pts, so of two frames with one pts the later wins), stop at the first frame at
+    or past ``stop`` (or, ours, after the frame at position ``until``). Returns the frames decoded."""
+    container.seek(int(max(first - PTV_SEEK_MARGIN, 0)), any_frame=False, backward=True, stream=stream)
+    decoded = 0
+    for position, frame in enumerate(container.decode(stream)):
+        decoded += 1
+        if frame.pts is None:  # the reference's comparison fails on it (caught: its get_clip gives no clip)
+            raise VideoReadError(path, f"{case}: a decoded frame has no timestamp, so PyTorchVideo gives no clip")
+        if first <= frame.pts < stop:
+            take(position, frame)
+        elif frame.pts >= stop:
+            break
+        if until is not None and position >= until:
+            break
+    return decoded
+
+
+def _ptv_reference_pass(path, container, stream, spec, case: str, keep, plan):
+    """PyTorchVideo's ``"ptv"`` clips decoded as PyTorchVideo 0.1.5 decodes them, for the files
+    :func:`ptv_reference_case` names (``case``, its reason). Same contract as :func:`_ptv_pass`
+    (``plan`` is told after decoding, the picks depending on what came out); returns
+    ``(indices, stamped packets, frames decoded, seeked)``.
+
+    With a duration in the stream header, each clip is its own seek and decode
+    (:func:`_ptv_reference_range`), its frames those decoded in its bounds, sorted by pts, and
+    ``linspace`` picks among them. Without one, the reference decodes the whole video once, from
+    the start, and takes the duration from its last frame; so does this (twice: once for the
+    timestamps, once for the picked frames, rather than holding every frame). A frame is keyed
+    by its pts, unless two clips' decodes gave different pictures for one pts (a seek that lands
+    where decoding cannot restore a picture): the later one then gets a key of its own.
+    """
+    from zoo.transforms import linspace_pick, ptv_clip_pts_bounds, ptv_duration, ptv_video_clip_frames
+
+    if spec.clip_bounds != "ptv-0.1.5":
+        raise VideoReadError(path, f"{case}: PyTorchVideo's clips are only followed as 0.1.5 decodes them, "
+                                   f"not with clip bounds {spec.clip_bounds!r}")
+    time_base = stream.time_base
+    start_pts = stream.start_time if stream.start_time is not None else 0
+    picked: list[tuple[int, np.ndarray]] = []  # (pts, rgb) of each clip position, clip after clip
+    try:
+        if stream.duration is None:
+            last_at: dict[int, int] = {}  # pts -> position of its last frame (the one the reference keeps)
+            decoded = _ptv_reference_range(path, case, container, stream, start_pts, math.inf,
+                                           lambda position, frame: last_at.__setitem__(frame.pts, position))
+            if not last_at:
+                raise VideoReadError(path, f"{case}: no decodable frames")
+            pts = sorted(last_at)
+            duration = ptv_duration(None, time_base, start_pts, pts[-1])
+            try:
+                positions = ptv_video_clip_frames(pts, time_base, start_pts, duration, spec)
+            except ValueError as err:
+                raise VideoReadError(path, f"{case}: {err}") from None
+            needed = {last_at[pts[int(k)]]: pts[int(k)] for clip in positions for k in clip}
+            rgb: dict[int, np.ndarray] = {}
+
+            def convert(position, frame):
+                if position in needed:
+                    rgb[frame.pts] = frame.to_ndarray(format="rgb24")
+
+            # the same decode again, converting only the picked frames; it stops after the last
+            decoded += _ptv_reference_range(path, case, container, stream, start_pts, math.inf, convert,
+                                            until=max(needed))
+            if len(rgb) != len(set(needed.values())):  # the second decode gave other frames than the first
+                raise VideoReadError(path, f"{case}: decoding the file twice gave different frames")
+            picked = [(pts[int(k)], rgb[pts[int(k)]]) for clip in positions for k in clip]
+            seeked = False
+        else:
+            duration = ptv_duration(stream.duration, time_base, start_pts, None)
+            decoded, seeked = 0, False
+            for index, (first, stop) in enumerate(ptv_clip_pts_bounds(time_base, start_pts, duration, spec)):
+                frames: dict = {}  # pts -> frame, as the reference's dict
+
+                def take(position, frame, frames=frames):
+                    frames[frame.pts] = frame
+
+                decoded += _ptv_reference_range(path, case, container, stream, first, stop, take)
+                seeked = seeked or first - PTV_SEEK_MARGIN > start_pts
+                if not frames:
+                    raise VideoReadError(path, f"{case}: no frame in clip {index} (pts [{first}, {stop}))")
+                order = sorted(frames)
+                picked += [(order[int(k)], frames[order[int(k)]].to_ndarray(format="rgb24"))
+                           for k in linspace_pick(len(order), spec.num_frames)]
+        # the length the views are checked against: stamped packets, as the one-decode path
+        # counts them (a new demuxer: a seek to the start may land late in these containers)
+        _, fresh = _open(path)
+        try:
+            count = sum(1 for p in fresh.demux(fresh.streams.video[0]) if p.pts is not None and p.size)
+        finally:
+            fresh.close()
+    except av.error.FFmpegError as err:
+        raise VideoReadError(path, f"{case}: decoding failed ({err.__class__.__name__}: {err})") from None
+    keys: dict[int, list[tuple[int, np.ndarray]]] = {}  # pts -> [(key, picture)] of its distinct pictures
+    chosen: list[int] = []
+    spare = min(0, min(p for p, _ in picked)) - 1  # keys below every pts, for a pts's second picture
+    for pts_value, array in picked:
+        variants = keys.setdefault(pts_value, [])
+        key = next((k for k, seen in variants if seen is array or np.array_equal(seen, array)), None)
+        if key is None:
+            if variants:
+                key, spare = spare, spare - 1
+            else:
+                key = pts_value
+            variants.append((key, array))
+        chosen.append(key)
+    per_clip = spec.num_frames
+    indices = [torch.tensor(chosen[c * per_clip:(c + 1) * per_clip], dtype=torch.long)
+               for c in range(len(chosen) // per_clip)]
+    if plan is not None:
+        plan({k for v in keys.values() for k, _ in v}, indices)
+    for variants in keys.values():
+        for key, array in variants:
+            keep(key, array)
+    return indices, count, decoded, seeked
 
 
 def ptv_clip_positions(container, stream, spec) -> tuple[list[int], list[torch.Tensor]]:
