@@ -28,7 +28,10 @@ ranks (:mod:`benchmarks.runtime.shards`): rank K of W appends to ``scores.rank-K
 ``failures.rank-K-of-W.jsonl``), and rank 0 merges every score file of the folder, whatever
 world size wrote it, into ``metrics.json`` (:func:`merge_results`, also ``zoo merge``); a
 video in two files counts once, videos are taken in annotation order, so the metrics are
-those of a single-process run. ``records.json`` lists the evaluated videos in order. The
+those of a single-process run. The merge also consolidates the score files into the one
+``scores.jsonl`` (annotation order, each video once; then the rank files are deleted), so
+every run, one process or many, resumed or not, ends with one ``scores.jsonl`` and one
+``failures.jsonl``. ``records.json`` lists the evaluated videos in order. The
 metric is looked up by name (:data:`benchmarks.metrics.METRICS`).
 
 The run is described by one :class:`~benchmarks.run_config.RunConfig` (what the command line
@@ -230,6 +233,8 @@ def run_evaluation(
                          "(zoo evaluate ... --dataset ava --boxes ...)")
     if dtype == "fp16" and not str(device).startswith("cuda"):
         raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
+    if config.weights.artifact and (fast or dtype != "fp32"):
+        raise ValueError("--artifact runs the exported file as it was exported: --fast and --dtype do not apply")
     rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
     spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
     if dataset is None:
@@ -466,11 +471,16 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
 def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,
                   published: dict | None = None) -> dict:
     """The evaluation's result from every score and failure file in ``out_dir``, whichever
-    process or world size wrote them; writes ``metrics.json`` and the merged ``failures.jsonl``.
+    process or world size wrote them; writes ``metrics.json`` and leaves one ``scores.jsonl``
+    and one ``failures.jsonl``.
 
     Videos are taken in annotation order (``keys``, default: the folder's ``records.json``)
     and a video found in two files counts once, so the metrics are bit for bit those of a
-    single-process run. Model, views and dataset come from ``config.json``.
+    single-process run. The score files become the one ``scores.jsonl`` in that order, each
+    video once (:func:`benchmarks.runtime.shards.consolidate_results`: written, then the rank
+    files deleted, so a kill at any step loses no scored video); the failures likewise.
+    Model, views and dataset come from ``config.json``. Run it (``zoo merge``) only when no
+    evaluation is writing to the folder: the rank files it deletes are the running ranks'.
     """
     import zoo
 
@@ -487,7 +497,9 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         manifest = json.loads(manifest_path.read_text())
         keys = manifest["keys"] if keys is None else keys
         metric = manifest["metric"] if metric is None else metric
-    finished = shards.read_results(out_dir, SCORES_FILE)
+    # every score file (this run's ranks, earlier runs of any world size) into the one
+    # scores.jsonl, in annotation order, before the rank files go (kill-safe: see consolidate_results)
+    finished = shards.consolidate_results(out_dir, SCORES_FILE, keys)
     failed_lines = shards.read_results(out_dir, FAILURES_FILE)
     done = [finished[k] for k in keys if k in finished]
     failures = [failed_lines[k] for k in keys if k in failed_lines and k not in finished]

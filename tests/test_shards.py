@@ -135,18 +135,42 @@ def _torchrun(demo_set, out: Path, nproc: int = 2, extra=()) -> subprocess.Compl
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+def _one_file(out: Path) -> str:
+    """The text of ``out``'s one score file: a run leaves ``scores.jsonl`` and no rank file."""
+    assert [p.name for p in shards.result_files(out, "scores.jsonl")] == ["scores.jsonl"]
+    assert [p.name for p in shards.result_files(out, "failures.jsonl")] == ["failures.jsonl"]
+    return (out / "scores.jsonl").read_text()
+
+
+def _dead_two_rank_run(source: Path, out: Path, single: dict[str, str], cut_rank_1: bool) -> None:
+    """``out`` as a 2-rank run of ``source``'s job leaves it when it dies before its merge: each
+    rank's file with its share (rank 0 the even videos, rank 1 the odd ones), rank 1's cut in
+    the middle of its second line if ``cut_rank_1``; no scores.jsonl, no metrics."""
+    out.mkdir()
+    for name in ("config.json", "records.json"):
+        shutil.copy(source / name, out / name)
+    lines = list(single.values())
+    (out / "scores.rank-0-of-2.jsonl").write_text("".join(line + "\n" for line in lines[0::2]))
+    odd = lines[1::2]
+    text = "".join(line + "\n" for line in odd)
+    if cut_rank_1:
+        text = odd[0] + "\n" + odd[1][: len(odd[1]) // 2]
+    (out / "scores.rank-1-of-2.jsonl").write_text(text)
+
+
 def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(demo_set, reference, tmp_path):
     root, annotations = demo_set
     single = _lines(reference)
     assert len(single) == VIDEOS
+    reference_text = _one_file(reference)
+    order = json.loads((reference / "records.json").read_text())["keys"]
+    assert list(single) == [k for k in order if k in single]  # a one-process run: annotation order
 
-    # 2 ranks from scratch: every video once, the same bytes per video, the same metrics
+    # 2 ranks from scratch: one scores.jsonl, every video once, the same bytes in the same order, the same metrics
     two = tmp_path / "two"
     run = _torchrun(demo_set, two)
     assert run.returncode == 0, run.stderr
-    assert {p.name for p in shards.result_files(two, "scores.jsonl")} == {"scores.rank-0-of-2.jsonl", "scores.rank-1-of-2.jsonl"}
-    assert all((two / f"scores.rank-{r}-of-2.jsonl").read_text() for r in (0, 1))  # both ranks worked
-    assert _lines(two) == single
+    assert _one_file(two) == reference_text  # the rank files consolidated into it, then deleted
     assert _metrics(two) == _metrics(reference)
     assert (_metrics(two)["videos"], _metrics(two)["failed"], _metrics(two)["total"]) == (VIDEOS, 2, VIDEOS + 2)
     assert (two / "failures.jsonl").read_text() == (reference / "failures.jsonl").read_text()
@@ -154,24 +178,21 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     assert "(all 2 ranks): 100%" in run.stderr and f"{VIDEOS + 2}/{VIDEOS + 2}" in run.stderr  # rank 0's bar: the whole run
     assert run.stdout.count(f"over {VIDEOS}/{VIDEOS + 2} videos; 2 failed") == 1  # one summary, from rank 0
 
-    # the offline merge gives the same metrics.json from the rank files
+    # the offline merge gives the same metrics.json, and leaves the one file as it is
     (two / "metrics.json").unlink()
+    inode = (two / "scores.jsonl").stat().st_ino
     assert zoo_main(["merge", "--out", str(two), "--quiet"]) == 0
     assert _metrics(two) == _metrics(reference)
+    assert _one_file(two) == reference_text and (two / "scores.jsonl").stat().st_ino == inode
 
     # 2 -> 1: rank 1 died after its first video, in the middle of writing its second
     two_one = tmp_path / "two_then_one"
-    shutil.copytree(two, two_one)
-    (two_one / "metrics.json").unlink()
-    rank1 = two_one / "scores.rank-1-of-2.jsonl"
-    first, second = rank1.read_text().splitlines()[:2]
-    rank1.write_text(first + "\n" + second[: len(second) // 2])
-    missing = len((two / "scores.rank-1-of-2.jsonl").read_text().splitlines()) - 1
+    _dead_two_rank_run(two, two_one, single, cut_rank_1=True)
     with torch_threads(1):
         result = evaluate(DEMO_ENTRY, read_path_label_list(annotations, root, name="demo"), two_one, pretrained=True, workers=0,
                           progress=False, log=None)
-    assert result["timing"]["videos_this_run"] == missing  # only the dead rank's unfinished videos
-    assert _lines(two_one) == single
+    assert result["timing"]["videos_this_run"] == len(single) // 2 - 1  # only the dead rank's unfinished videos
+    assert _one_file(two_one) == reference_text
     assert _metrics(two_one) == _metrics(reference)
 
     # 1 -> 2, over the leftovers of a dead 2-rank run and a failure list that no longer holds
@@ -188,9 +209,69 @@ def test_two_ranks_equal_one_process_bit_for_bit_and_resume_across_world_sizes(d
     result = json.loads((one_two / "metrics.json").read_text())
     assert result["timing"]["videos_this_run"] == VIDEOS - 3
     assert (result["videos"], result["failed"], result["total"]) == (VIDEOS, 2, VIDEOS + 2)
-    assert not list(one_two.glob("failures.rank-*"))  # last run's failure lists, retried and merged away
-    assert _lines(one_two) == single  # nothing lost, nothing twice, the same bytes
+    assert _one_file(one_two) == reference_text  # nothing lost, nothing twice, the same bytes, annotation order
     assert _metrics(one_two) == _metrics(reference)
+
+
+KILL_AT_FIRST_RANK_FILE_DELETE = """
+import os, signal, sys
+from pathlib import Path
+unlink = Path.unlink
+def killed_on_a_rank_file(self, *args, **kwargs):
+    if ".rank-" in self.name:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no finally: as a kill from outside
+    return unlink(self, *args, **kwargs)
+Path.unlink = killed_on_a_rank_file
+from benchmarks.evaluate import merge_results
+merge_results(sys.argv[1])
+"""
+
+
+def test_a_merge_killed_before_deleting_the_rank_files_loses_nothing(demo_set, reference, tmp_path):
+    root, annotations = demo_set
+    single = _lines(reference)
+    reference_text = _one_file(reference)
+    out = tmp_path / "killed"
+    _dead_two_rank_run(reference, out, single, cut_rank_1=False)
+    keys = list(single)
+    # an earlier one-process run's file too, out of annotation order (a retried failure scored last)
+    (out / "scores.jsonl").write_text(single[keys[3]] + "\n" + single[keys[1]] + "\n")
+
+    merge = subprocess.run([sys.executable, "-c", KILL_AT_FIRST_RANK_FILE_DELETE, str(out)], cwd=REPO,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300)
+    assert merge.returncode == -signal.SIGKILL, merge.stderr
+    # killed after the consolidated file replaced the old one, before any rank file went
+    assert (out / "scores.jsonl").read_text() == reference_text
+    assert (out / "scores.rank-0-of-2.jsonl").exists() and (out / "scores.rank-1-of-2.jsonl").exists()
+    assert not (out / "metrics.json").exists()
+
+    # the next run (one process: another world size) reads every file, scores nothing again
+    with torch_threads(1):
+        result = evaluate(DEMO_ENTRY, read_path_label_list(annotations, root, name="demo"), out, pretrained=True, workers=0,
+                          progress=False, log=None)
+    assert result["timing"]["videos_this_run"] == 0
+    assert _one_file(out) == reference_text
+    assert _metrics(out) == _metrics(reference)
+
+
+def test_consolidation_orders_dedupes_and_keeps_every_record(tmp_path):
+    (tmp_path / "scores.jsonl").write_text('{"key": "c", "v": 0}\n{"key": "a", "v": 0}\n{"key": "x", "v"')
+    (tmp_path / "scores.rank-0-of-2.jsonl").write_text('{"key": "a", "v": 1}\n{"key": "d", "v": 1}\n')
+    (tmp_path / "scores.rank-1-of-2.jsonl").write_text('{"key": "b", "v": 1}\n{"key": "e", "v": 1}\n{"key": "f", "v')
+    (tmp_path / "scores.rank-0-of-1.jsonl").write_text('{"key": "z", "v": 2}\n{"key": "b",  "v": 2}\n')
+    merged = shards.consolidate_results(tmp_path, "scores.jsonl", ["a", "b", "c", "d", "e", "f"])
+    # annotation order; the first copy of a record (result_files order), byte for byte; cut lines
+    # dropped; a record of another job ("z") kept after the others, never lost
+    assert (tmp_path / "scores.jsonl").read_text() == (
+        '{"key": "a", "v": 0}\n{"key": "b",  "v": 2}\n{"key": "c", "v": 0}\n{"key": "d", "v": 1}\n'
+        '{"key": "e", "v": 1}\n{"key": "z", "v": 2}\n')
+    assert list(merged) == ["a", "b", "c", "d", "e", "z"] and merged["b"] == {"key": "b", "v": 2}
+    assert [p.name for p in shards.result_files(tmp_path, "scores.jsonl")] == ["scores.jsonl"]
+    assert merged == shards.read_results(tmp_path, "scores.jsonl")
+    # already one file in order: left as it is (a one-process run's file is not rewritten)
+    inode = (tmp_path / "scores.jsonl").stat().st_ino
+    assert shards.consolidate_results(tmp_path, "scores.jsonl", ["a", "b", "c", "d", "e", "f"]) == merged
+    assert (tmp_path / "scores.jsonl").stat().st_ino == inode
 
 
 def test_zoo_merge_refuses_a_folder_without_an_evaluation(tmp_path, capsys):

@@ -21,6 +21,8 @@ Files in the results folder (``base`` is e.g. ``scores.jsonl``):
 - resuming reads **every** result file of the folder (:func:`read_results`), whatever world
   size wrote it, so a run may resume with another number of ranks; a record found in two
   files counts once (the first file in :func:`result_files` order wins).
+- the merge at the end leaves the one file ``base``: :func:`consolidate_results` writes every
+  record once, in the job's order, then deletes the rank files (kill-safe at every step).
 
 The protocol of a sharded job (every rank makes the same collective calls, in this order,
 whatever fails, so an error on one rank never leaves the others waiting):
@@ -34,7 +36,7 @@ whatever fails, so an error on one rank never leaves the others waiting):
    barrier (rank 0 keeps the progress bar moving meanwhile, :class:`ShardProgress`), then
    the statuses are compared;
 4. :meth:`Ranks.gather` the per-rank statistics, and :meth:`Ranks.on_main`: rank 0 merges
-   every file into the final result and hands it to all ranks.
+   every file into the final result (and the one result file) and hands it to all ranks.
 
 Example (one process; the same calls under torchrun shard the work):
     >>> import tempfile, json
@@ -56,9 +58,11 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchmarks.runtime.files import atomic_path
 
 #: How long a rank waits for the others at a collective (seconds); ranks can finish their
 #: shares hours apart on a long evaluation. ``VIDEOZOO_DIST_TIMEOUT_S`` overrides it.
@@ -279,12 +283,20 @@ def read_keyed_lines(path, key: str = "key", repair: bool = True) -> dict[str, d
     file is truncated back to its last complete line so appends stay clean. A bad line
     elsewhere is an error naming the file and line.
     """
+    done: dict[str, dict] = {}
+    for k, record, _ in _keyed_lines(path, key, repair):
+        done.setdefault(k, record)
+    return done
+
+
+def _keyed_lines(path, key: str, repair: bool) -> Iterator[tuple[str, dict, bytes]]:
+    """``(key, record, the line's bytes with its newline)`` for each complete line of ``path``
+    (see :func:`read_keyed_lines` for a cut last line and ``repair``)."""
     path = Path(path)
     if not path.exists():
-        return {}
+        return
     data = path.read_bytes()
     *complete, partial = data.split(b"\n")  # ``partial``: text after the last newline
-    done: dict[str, dict] = {}
     for number, raw in enumerate(complete, 1):
         if not raw.strip():
             continue
@@ -292,12 +304,11 @@ def read_keyed_lines(path, key: str = "key", repair: bool = True) -> dict[str, d
             record = json.loads(raw)
         except json.JSONDecodeError:
             raise ValueError(f"{path}:{number}: not a JSON line; the results file is damaged") from None
-        done.setdefault(record[key], record)
+        yield record[key], record, raw + b"\n"
     good_end = len(data) - len(partial)
     if repair and good_end < len(data):
         with open(path, "r+b") as f:
             f.truncate(good_end)
-    return done
 
 
 def read_results(out_dir, base: str, key: str = "key", repair: bool = False) -> dict[str, dict]:
@@ -308,6 +319,53 @@ def read_results(out_dir, base: str, key: str = "key", repair: bool = False) -> 
         for k, record in read_keyed_lines(path, key, repair=repair).items():
             merged.setdefault(k, record)
     return merged
+
+
+def consolidate_results(out_dir, base: str, keys: Sequence[str], key: str = "key") -> dict[str, dict]:
+    """Make ``base`` in ``out_dir`` the one result file: every record of every result file for
+    ``base`` (:func:`result_files`, any world size), once each, in the order of ``keys``.
+
+    A record in two files is taken from the first, as :func:`read_results` takes it; a line
+    cut short by a kill is dropped; records whose key is not in ``keys`` follow in file order
+    (kept, never lost). Lines are copied byte for byte. Kill-safe at every step: the new
+    ``base`` is written beside the old one, synced to disk and renamed over it, and only then
+    are the rank files deleted; a run or merge that finds both reads every file and takes
+    each record once, then repeats this step. A lone ``base`` already in that order is left
+    as it is. Returns the records, key -> record, in the file's order.
+
+    Example (rank files of a 2-rank run, one record cut short by a kill):
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (out / "scores.rank-0-of-2.jsonl").write_text('{"key": "b", "v": 1}\\n{"key": "c", "v"')
+        >>> _ = (out / "scores.rank-1-of-2.jsonl").write_text('{"key": "a", "v": 2}\\n')
+        >>> list(consolidate_results(out, "scores.jsonl", ["a", "b", "c"]))
+        ['a', 'b']
+        >>> [p.name for p in result_files(out, "scores.jsonl")], (out / "scores.jsonl").read_text()
+        (['scores.jsonl'], '{"key": "a", "v": 2}\\n{"key": "b", "v": 1}\\n')
+    """
+    out_dir = Path(out_dir)
+    target = out_dir / base
+    files = result_files(out_dir, base)
+    lines: dict[str, tuple[dict, bytes]] = {}
+    in_base: list[str] = []  # the keys of ``base``'s lines, in its order, repeats included
+    for path in files:
+        for k, record, raw in _keyed_lines(path, key, repair=False):
+            if path == target:
+                in_base.append(k)
+            lines.setdefault(k, (record, raw))
+    wanted = set(keys)
+    order = [k for k in keys if k in lines] + [k for k in lines if k not in wanted]
+    whole = target.exists() and target.stat().st_size == sum(len(raw) for _, raw in lines.values())
+    if files != [target] or in_base != order or not whole:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as f:
+                f.writelines(lines[k][1] for k in order)
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the rank files go
+        for path in files:
+            if path != target:
+                path.unlink(missing_ok=True)
+    return {k: lines[k][0] for k in order}
 
 
 def remove_result_files(out_dir, base: str) -> None:
