@@ -304,7 +304,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             seen += len(y)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")

@@ -34,6 +34,9 @@ from benchmarks.runtime.files import atomic_path, atomic_write
 #: Class names, in class-index order (the demo model's output order).
 CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")
 
+#: The demo's transfer task (:mod:`benchmarks.perf.transfer_demo`): new classes, the same world.
+TRANSFER_CLASSES = ("moving_diagonal_down_right", "moving_diagonal_up_left", "shrinking")
+
 #: Split sizes the demo uses: the model is trained on ``train`` and its published accuracy
 #: is measured on the held-out ``val`` videos (a different seed stream, never trained on).
 DEFAULT_SPLITS = {"train": 300, "val": 100}
@@ -51,6 +54,8 @@ class VideoSpec:
     fps: int
     num_frames: int
     seed: int
+    #: the action drawn (default ``CLASSES[label]``); the transfer task's are :data:`TRANSFER_CLASSES`
+    action: str | None = None
 
 
 def _split_seed(split: str, seed: int) -> int:
@@ -90,7 +95,7 @@ def render_frames(spec: VideoSpec) -> np.ndarray:
     radius = rng.uniform(3.5, 6)
     t = np.linspace(0.0, 1.0, n)
     # The shape travels 30-60% of the frame across the video, starting anywhere that keeps it in view.
-    action = CLASSES[spec.label]
+    action = spec.action or CLASSES[spec.label]
     cx = np.full(n, rng.uniform(radius + 2, WIDTH - radius - 2))
     cy = np.full(n, rng.uniform(radius + 2, HEIGHT - radius - 2))
     radii = np.full(n, radius)
@@ -102,6 +107,15 @@ def render_frames(spec: VideoSpec) -> np.ndarray:
         span = rng.uniform(0.3, 0.6) * (HEIGHT - 2 * radius - 4)
         start = rng.uniform(radius + 2, HEIGHT - radius - 2 - span)
         cy = start + span * (t if action == "moving_down" else 1 - t)
+    elif action.startswith("moving_diagonal"):  # the transfer task: both axes at once
+        span_x = rng.uniform(0.3, 0.5) * (WIDTH - 2 * radius - 4)
+        span_y = rng.uniform(0.4, 0.6) * (HEIGHT - 2 * radius - 4)
+        x0 = rng.uniform(radius + 2, WIDTH - radius - 2 - span_x)
+        y0 = rng.uniform(radius + 2, HEIGHT - radius - 2 - span_y)
+        forward = t if action.endswith("down_right") else 1 - t
+        cx, cy = x0 + span_x * forward, y0 + span_y * forward
+    elif action == "shrinking":
+        radii = radius * 0.6 + (1 - t) * rng.uniform(3, 6)
     else:  # growing
         radii = radius * 0.6 + t * rng.uniform(3, 6)
     # distractors: random walks (no net direction), about the actor's size
@@ -180,6 +194,29 @@ def generate(
             atomic_write(stamp, json.dumps(key))
         annotations[split] = ann
     return annotations
+
+
+def generate_transfer(root: str | os.PathLike, per_class: dict[str, int], *, seed: int = 0,
+                      progress: bool = True) -> dict[str, Path]:
+    """Render the transfer task as class folders: ``root/<split>/<class>/<i>.mp4`` with
+    ``per_class[split]`` videos of each of :data:`TRANSFER_CLASSES`; returns ``{split: folder}``.
+    Files already there are kept (same seed, same bytes)."""
+    from tqdm.auto import tqdm
+
+    out = {}
+    for split, count in per_class.items():
+        rng = np.random.default_rng(_split_seed("transfer-" + split, seed))
+        jobs = []
+        for label, action in enumerate(TRANSFER_CLASSES):
+            for i in range(count):
+                fps = int(rng.choice([25, 30]))
+                spec = VideoSpec(label, fps, int(round(rng.uniform(1.6, 2.4) * fps)), int(rng.integers(2**31)), action)
+                jobs.append((Path(root) / split / action / f"{i:03d}.mp4", spec))
+        for path, spec in tqdm(jobs, desc=f"transfer videos ({split})", unit="video", disable=not progress):
+            if not path.is_file():
+                write_video(path, render_frames(spec), spec.fps)
+        out[split] = Path(root) / split
+    return out
 
 
 def default_root() -> Path:
