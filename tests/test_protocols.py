@@ -28,6 +28,7 @@ from zoo.input import video
 from zoo.input.source import VideoReadError
 from zoo.input.video import read_views
 from tests.conftest import requires_pytorchvideo
+from tests.test_video import NO_PTV_CLIP, write_no_ptv_clip_file
 from tests.videos import frame_number, index_frame, write_frames, write_index_video, write_nvop_video
 from zoo.transforms import InputSpec, protocol_of, ptv_clip_times
 
@@ -245,14 +246,21 @@ def test_kinetics_views_equal_pytorchvideo_where_one_decode_cannot(tmp_path, nam
 
 
 @requires_pytorchvideo
-def test_pytorchvideo_gives_no_clip_of_h264_in_mpeg_ps(tmp_path):
-    # what test_video's refusal of this file follows: frames without timestamps, no clip
+@pytest.mark.parametrize("name", sorted(NO_PTV_CLIP))
+def test_pytorchvideo_gives_no_clip_of_the_files_we_refuse(tmp_path, name):
+    # what test_video's refusals follow (H.264 in MPEG-PS; MPEG-TS seeks past a short clip)
     from pytorchvideo.data.encoded_video import EncodedVideo
 
-    path = write_frames(tmp_path / "h.mpg", [index_frame(t, 48, 64) for t in range(60)], 30, bframes=2)
+    path = write_no_ptv_clip_file(tmp_path / name)
+    spec = InputSpec(num_frames=4, sampling_rate=NO_PTV_CLIP[name][0], side_size=48, crop_size=48,
+                     temporal_clips=5, temporal_rule="ptv", mean=(0.45,) * 3, std=(0.225,) * 3)
     encoded = EncodedVideo.from_path(str(path), decode_audio=False, decoder="pyav")
-    assert encoded.get_clip(0, Fraction(1))["video"] is None
+    clips = [encoded.get_clip(start, end)["video"] for start, end in
+             ptv_clip_times(encoded.duration, spec.clip_duration, spec.temporal_clips)]
     encoded.close()
+    assert any(clip is None for clip in clips)
+    with pytest.raises(VideoReadError):
+        read_views(path, spec)
 
 
 def test_kinetics_clip_picks_by_timestamp_hand_computed(tmp_path):

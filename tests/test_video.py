@@ -157,12 +157,28 @@ def test_ptv_clips_of_an_mpeg_ts_file_start_where_pytorchvideos_seek_lands(tmp_p
     assert all(clip[0] >= start and clip[0] % 30 == 0 for clip, start in zip(got, starts))
 
 
-def test_ptv_clips_of_h264_in_mpeg_ps_are_refused_naming_the_container(tmp_path):
-    # H.264 in MPEG-PS decodes to frames without timestamps: PyTorchVideo's get_clip gives no
-    # clip for them (test_protocols checks), so the video is refused, not read another way
-    path = write_frames(tmp_path / "h.mpg", [index_frame(t, 48, 64) for t in range(60)], 30, bframes=2)
-    spec = InputSpec(num_frames=4, sampling_rate=12, side_size=48, crop_size=48, temporal_rule="ptv", **PIXELS)
-    with pytest.raises(VideoReadError, match=r"MPEG-PS.*byte position.*no timestamp, so PyTorchVideo gives no clip"):
+#: Files of which PyTorchVideo's get_clip gives no clip (test_protocols checks it does not):
+#: H.264 in MPEG-PS decodes to frames without timestamps; in MPEG-TS, 8-frame clips (4 x 2)
+#: whose seek lands on the keyframe after the clip's end (keyframes at frames 0, 30, 60).
+NO_PTV_CLIP = {
+    "h.mpg": (8, r"MPEG-PS.*byte position.*no timestamp, so PyTorchVideo gives no clip"),
+    "short.ts": (2, r"MPEG-TS.*byte position.*give no frame for clip 1 \(pts .*\), so it gives no clip"),
+}
+
+
+def write_no_ptv_clip_file(path):
+    """The file of :data:`NO_PTV_CLIP` named ``path``'s name: 90 frames at 30 fps, B-frames."""
+    return write_frames(path, [index_frame(t, 48, 64) for t in range(90)], 30, bframes=2)
+
+
+@pytest.mark.parametrize("name", sorted(NO_PTV_CLIP))
+def test_ptv_clips_pytorchvideo_cannot_give_are_refused_naming_the_container(tmp_path, name):
+    # not read another way: the reference has no views of these files to equal
+    rate, reason = NO_PTV_CLIP[name]
+    path = write_no_ptv_clip_file(tmp_path / name)
+    spec = InputSpec(num_frames=4, sampling_rate=rate, side_size=48, crop_size=48, temporal_clips=5,
+                     temporal_rule="ptv", **PIXELS)
+    with pytest.raises(VideoReadError, match=reason):
         read_views(path, spec)
 
 

@@ -398,7 +398,9 @@ def _ptv_reference_pass(path, container, stream, spec, case: str, keep, plan):
                 decoded += _ptv_reference_range(path, case, container, stream, first, stop, take)
                 seeked = seeked or first - PTV_SEEK_MARGIN > start_pts
                 if not frames:
-                    raise VideoReadError(path, f"{case}: no frame in clip {index} (pts [{first}, {stop}))")
+                    # the seek landed past the clip's end: the reference's get_clip gives no clip
+                    raise VideoReadError(path, f"{case}: PyTorchVideo's seek and decode give no frame for clip "
+                                               f"{index} (pts [{first}, {stop})), so it gives no clip")
                 order = sorted(frames)
                 picked += [(order[int(k)], frames[order[int(k)]].to_ndarray(format="rgb24"))
                            for k in linspace_pick(len(order), spec.num_frames)]
