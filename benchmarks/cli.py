@@ -33,6 +33,7 @@ SUBCOMMAND_MODULES = (
     "benchmarks.speed",
     "benchmarks.finetune",
     "benchmarks.features",
+    "benchmarks.export",
 )
 
 
@@ -121,6 +122,8 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
+    weights.add_argument("--artifact", help="an exported file (zoo export: .onnx or .pte, its manifest beside it), run "
+                         "by its runtime under the same protocol, views, aggregation and metrics")
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
     p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
                    "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")

@@ -46,20 +46,28 @@ FAILURES_FILE = "failures.jsonl"
 class Weights:
     """Where the model's weights come from: the published checkpoint, a checkpoint source
     (path, ``file://``, ``https://``, ``hf://``), a builder ``module:function(entry) -> model``
-    (custom and test models), or none of them (random weights from a fixed seed)."""
+    (custom and test models), an exported file run by its runtime (``zoo export``), or none
+    of them (random weights from a fixed seed)."""
 
     pretrained: bool = False
     checkpoint: str | None = None
     builder: str | None = None
+    artifact: str | None = None
 
     def model_factory(self) -> Callable[[object], nn.Module]:
-        """``entry -> model``: the builder's function, else :func:`default_model_factory`."""
+        """``entry -> model``: the artifact's runtime, the builder's function, else :func:`default_model_factory`."""
+        if self.artifact:
+            return artifact_factory(self.artifact)
         if self.builder:
             return load_builder(self.builder)
         return default_model_factory(self.pretrained, self.checkpoint)
 
     def record(self, *, model: nn.Module | None = None, model_factory: Callable | None = None) -> str:
         """What ``config.json`` says of the weights (a given model or factory overrides these)."""
+        if self.artifact:
+            from zoo.deploy.artifact import file_sha256
+
+            return f"artifact {Path(self.artifact).name} sha256 {file_sha256(self.artifact)}"
         if self.checkpoint:
             return str(self.checkpoint)
         if self.pretrained:
@@ -120,7 +128,7 @@ class RunConfig:
         """The configuration a ``zoo evaluate`` command line describes."""
         data = DataFiles(**{f.name: getattr(args, f.name, None) for f in fields(DataFiles)})
         weights = Weights(bool(getattr(args, "pretrained", False)), getattr(args, "checkpoint", None),
-                          getattr(args, "builder", None))
+                          getattr(args, "builder", None), getattr(args, "artifact", None))
         return cls(
             entry=args.name, data=data, weights=weights, views=args.views, batch_size=args.batch_size,
             workers=args.workers, device=args.device, dtype=getattr(args, "dtype", "fp32"),
@@ -153,6 +161,21 @@ def load_builder(spec: str) -> Callable:
     if not fn_name:
         raise ValueError(f"--builder must be module:function, got {spec!r}")
     return getattr(importlib.import_module(module_name), fn_name)
+
+
+def artifact_factory(artifact) -> Callable:
+    """``entry -> the exported file run by its runtime`` (:func:`zoo.deploy.artifact.load_artifact`);
+    a file exported from another entry is refused."""
+
+    def build(entry) -> nn.Module:
+        from zoo.deploy.artifact import load_artifact
+
+        model = load_artifact(artifact)
+        if model.zoo_entry != entry.name:
+            raise ValueError(f"{artifact} was exported from {model.zoo_entry}, not {entry.name}")
+        return model
+
+    return build
 
 
 def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable:

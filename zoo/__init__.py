@@ -3,10 +3,12 @@
 The library, the bottom layer: the registry and its catalogue (``registry``, ``catalog/``,
 ``classes/``), our builders (``models/``, ``factory``), checkpoints (``checkpoints``), the
 input path (``input/``: decoding, frame folders, AVA keyframes; ``transforms``: each entry's
-test protocol as views), scoring (``scoring``, ``view_batches``), :func:`predict` and the fast
-paths (``fast``, ``host_memory``). It imports torch, torchvision, PyAV (only once a video is
-decoded) and the third-party libraries it needs, never the harness (``benchmarks``), which is
-built on it: ``lint-imports`` checks this (contracts in ``pyproject.toml``).
+test protocol as views), scoring (``scoring``, ``view_batches``), :func:`predict`, the fast
+paths (``fast``, ``host_memory``) and deployment (``deploy/``: :func:`export` to ONNX Runtime
+or ExecuTorch, and the exported file run back as a model). It imports torch, torchvision,
+PyAV (only once a video is decoded), the runtimes (only once a file is exported or run) and
+the third-party libraries it needs, never the harness (``benchmarks``), which is built on it:
+``lint-imports`` checks this (contracts in ``pyproject.toml``).
 
 Example:
     >>> import zoo
@@ -15,6 +17,7 @@ Example:
 """
 
 from zoo.checkpoints import load_checkpoint
+from zoo.deploy.export import export
 from zoo.factory import create_model
 from zoo.fast import optimize
 from zoo.input.source import VideoReadError
@@ -42,6 +45,7 @@ __all__ = [
     "all_entries",
     "catalog",
     "create_model",
+    "export",
     "get_entry",
     "list_models",
     "load_checkpoint",

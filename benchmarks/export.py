@@ -1,0 +1,80 @@
+"""``zoo export``: an entry as an ONNX Runtime or ExecuTorch file, with its manifest.
+
+The export itself is the library's (:func:`zoo.export`); this command adds the calibration
+set read from an annotation file (the first ``--calibration-videos`` videos, read through the
+entry's own test protocol) and the check clip.
+
+Command line:
+    $ zoo export x3d_xs --pretrained --format onnx --out x3d_xs.onnx --check-video clip.mp4
+    $ zoo export efficient_x3d_xs --pretrained --format executorch --int8 \\
+          --calibration k400/val.csv --video-root k400/val --calibration-videos 32 --out ex3d_xs_int8.pte
+    $ zoo evaluate efficient_x3d_xs --artifact ex3d_xs_int8.pte --annotations k400/val.csv --video-root k400/val
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.datasets import AnnotationError, load_dataset
+from zoo.deploy.artifact import FORMATS, read_manifest
+
+
+def calibration_videos(dataset: str, annotations, video_root, count: int) -> list[str]:
+    """The first ``count`` videos (files or frame folders) of an annotation file, in its order."""
+    records = load_dataset(dataset, annotations, video_root).records[:count]
+    return [r.source for r in records]
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import zoo
+
+    try:
+        entry = zoo.get_entry(args.name)
+        out = Path(args.out or f"{entry.name}{'_int8' if args.int8 else ''}{FORMATS[args.format]}")
+        calibration = []
+        if args.int8:
+            if not (args.calibration and args.video_root):
+                raise ValueError("--int8 needs --calibration ANNOTATIONS and --video-root (the clips it is calibrated on)")
+            calibration = calibration_videos(args.dataset or entry.dataset, args.calibration, args.video_root,
+                                             args.calibration_videos)
+        path = zoo.export(entry.name, out, format=args.format, int8=args.int8, pretrained=args.pretrained,
+                          checkpoint=args.checkpoint, calibration=calibration, check_video=args.check_video,
+                          batch=args.batch, rewrite_2d=True if args.rewrite_2d else None)
+    except (AnnotationError, OSError, ValueError, RuntimeError) as err:
+        print(f"zoo export: {err}", file=sys.stderr)
+        return 2
+    manifest = read_manifest(path)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, {manifest['format']}{', int8' if manifest['int8'] else ''}): "
+          f"max |exported - eager| {manifest['max_abs_diff']:.3g} (output scale {manifest['output_scale']:.3g}) "
+          f"on {manifest['check_input']}; manifest {path}.manifest.json")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``zoo export`` to the ``zoo`` command line."""
+    p = subparsers.add_parser(
+        "export",
+        help="export an entry to ONNX Runtime or ExecuTorch (XNNPACK), fp32 or int8, with a manifest",
+        description="Export an entry at its test clip, BN folded, 3D convolutions rewritten as 2D for "
+        "ExecuTorch; int8 calibrated on videos of an annotation file through the entry's test protocol. "
+        "Writes the file and <file>.manifest.json (inputs, protocol, classes, sha256, versions, max diff).",
+    )
+    p.add_argument("name", help="canonical name or alias")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--pretrained", action="store_true", help="the published checkpoint")
+    weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
+    p.add_argument("--format", choices=sorted(FORMATS), default="onnx")
+    p.add_argument("--int8", action="store_true", help="quantize (PT2E XNNPACK / ONNX Runtime static QDQ)")
+    p.add_argument("--calibration", metavar="ANNOTATIONS", help="int8: annotation file of the calibration videos")
+    p.add_argument("--video-root", help="int8: folder of the calibration videos")
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "demo"],
+                   help="format of --calibration (default: the entry's dataset)")
+    p.add_argument("--calibration-videos", type=int, default=16, help="int8: how many videos (default 16)")
+    p.add_argument("--check-video", help="a real clip to compare the exported file with the eager model on")
+    p.add_argument("--batch", type=int, default=1, help="views per call of the exported model (default 1)")
+    p.add_argument("--rewrite-2d", action="store_true", help="ONNX too: 3D convolutions and pools as 2D ones")
+    p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte)")
+    p.set_defaults(func=_cmd_export)
+    return p

@@ -1,0 +1,164 @@
+"""Deployment: the 2D rewrite against the 3D operators, export round trips, manifests, --artifact."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from benchmarks.cli import main as zoo_main
+from zoo.deploy.artifact import ArtifactError, load_artifact, manifest_path, read_manifest
+from zoo.deploy.export import ExportError
+from zoo.deploy.rewrite import FrameConv, avg_pool3d_as_2d, max_pool3d_as_2d, rewrite_3d
+from zoo.fast import example_input, fold_batch_norms
+
+onnxruntime = pytest.importorskip("onnxruntime", reason="the deploy extra (videozoo[deploy]) is not installed")
+
+
+def _random_conv3d(rng: random.Random) -> nn.Conv3d:
+    groups = rng.choice([1, 2, "depthwise"])
+    channels = rng.choice([2, 4, 6])
+    kernel = tuple(rng.randint(1, 5) for _ in range(3))
+    conv = nn.Conv3d(
+        channels, channels * (2 if groups == "depthwise" else rng.choice([1, 2])) if groups != 2 else 4,
+        kernel, stride=tuple(rng.randint(1, 3) for _ in range(3)), padding=tuple(rng.randint(0, k // 2 + 1) for k in kernel),
+        dilation=tuple(rng.randint(1, 2) for _ in range(3)), groups=channels if groups == "depthwise" else groups,
+        bias=rng.random() < 0.5,
+    ) if groups != 2 else nn.Conv3d(4, 6, kernel, stride=tuple(rng.randint(1, 3) for _ in range(3)),
+                                    padding=tuple(rng.randint(0, k // 2 + 1) for k in kernel),
+                                    dilation=tuple(rng.randint(1, 2) for _ in range(3)), groups=2, bias=True)
+    return conv
+
+
+def test_any_conv3d_equals_its_frame_convolutions():
+    rng = random.Random(0)
+    checked = 0
+    while checked < 40:
+        conv = _random_conv3d(rng)
+        x = torch.randn(2, conv.in_channels, rng.randint(5, 11), rng.randint(9, 14), rng.randint(9, 14))
+        try:
+            expected = conv(x)
+        except RuntimeError:  # a kernel larger than the padded input: nn.Conv3d refuses it too
+            continue
+        frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        actual = frames(x)
+        assert actual.shape == expected.shape, conv
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=str(conv))
+        checked += 1
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [
+    ((1, 3, 3), (1, 2, 2), (0, 1, 1), 1), ((2, 1, 1), (2, 1, 1), 0, 1), ((3, 3, 3), (1, 2, 2), (1, 1, 1), 1),
+    ((3, 2, 2), (2, 1, 1), (1, 0, 1), (2, 1, 1)),
+])
+def test_3d_pools_equal_their_2d_forms(kernel, stride, padding, dilation):
+    x = torch.randn(2, 3, 9, 11, 10)
+    torch.testing.assert_close(max_pool3d_as_2d(x, kernel, stride, padding, dilation),
+                               nn.functional.max_pool3d(x, kernel, stride, padding, dilation))
+    if dilation == 1:
+        for include in (True, False):
+            torch.testing.assert_close(avg_pool3d_as_2d(x, kernel, stride, padding, count_include_pad=include),
+                                       nn.functional.avg_pool3d(x, kernel, stride, padding, count_include_pad=include))
+
+
+FAMILIES = ["i3d_tiny_8x4_demo", "x3d_xs", "efficient_x3d_xs", "slowfast_r50", "c2d_r50", "csn_r101", "r2plus1d_r50",
+            "r3d_18", "s3d", "mvit_base_16x4"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_rewritten_equals_the_original(name):
+    model = zoo.create_model(name).eval()
+    # MViT's position embeddings and S3D's fixed head pool want their own clip size
+    big = name.startswith(("mvit", "s3d"))
+    x = example_input(model, frames=16 if big else 8, size=224 if big else 64)
+    args = x if isinstance(x, tuple) else (x,)
+    fold_batch_norms(model, x)
+    program = rewrite_3d(torch.export.export(model, args), args, check=False)
+    assert not [n for n in program.graph.nodes if "3d" in str(n.target)]
+    with torch.no_grad():
+        expected, actual = model(*args), program.module()(*args)
+    assert (actual - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
+@pytest.fixture(scope="module")
+def demo_videos(tmp_path_factory):
+    from benchmarks.demo import videos as demo_data
+
+    root = tmp_path_factory.mktemp("demo")
+    annotations = demo_data.generate(root, {"val": demo_data.DEFAULT_SPLITS["val"]}, limit=6, progress=False)["val"]
+    return root, annotations
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "executorch"])
+def test_export_round_trip_and_artifact_evaluation(fmt, demo_videos, tmp_path, capsys):
+    if fmt == "executorch":
+        pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    root, annotations = demo_videos
+    first = root / annotations.read_text().split()[0]
+    path = tmp_path / f"demo.{'onnx' if fmt == 'onnx' else 'pte'}"
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--format", fmt, "--check-video", str(first),
+                     "--out", str(path)]) == 0
+    manifest = read_manifest(path)
+    assert manifest["entry"] == "i3d_tiny_8x4_demo" and manifest["inputs"] == [[1, 3, 8, 32, 32]]
+    assert manifest["max_abs_diff"] <= 1e-4 * manifest["output_scale"] and manifest["check_input"] == str(first)
+    assert manifest["classes"] == zoo.classes.class_names("demo") and manifest["views"] == "5x3"
+    assert manifest["rewrite_2d"] is (fmt == "executorch") and manifest["protocol"]["temporal_rule"] == "pyslowfast"
+    # the harness runs the file under the same protocol: the same top-1 as the eager model
+    common = ["--annotations", str(annotations), "--video-root", str(root), "--workers", "0", "--quiet", "--dataset",
+              "kinetics400", "--classes", str(tmp_path / "classes.txt")]
+    (tmp_path / "classes.txt").write_text("\n".join(zoo.classes.class_names("demo")) + "\n")
+    assert zoo_main(["evaluate", "i3d_tiny_8x4_demo", "--pretrained", "--out", str(tmp_path / "eager"), *common]) == 0
+    assert zoo_main(["evaluate", "i3d_tiny_8x4_demo", "--artifact", str(path), "--out", str(tmp_path / "art"), *common]) == 0
+    eager = json.loads((tmp_path / "eager" / "metrics.json").read_text())
+    exported = json.loads((tmp_path / "art" / "metrics.json").read_text())
+    assert exported["metrics"]["top1"] == eager["metrics"]["top1"] and exported["videos"] == 6
+    scores = [[json.loads(line)["scores"] for line in (tmp_path / d / "scores.jsonl").read_text().splitlines()]
+              for d in ("eager", "art")]
+    assert torch.allclose(torch.tensor(scores[0]), torch.tensor(scores[1]), atol=1e-5)
+    assert json.loads((tmp_path / "art" / "config.json").read_text())["weights"].startswith(f"artifact {path.name} sha256")
+
+
+def test_int8_onnx_is_calibrated_on_the_entrys_views(demo_videos, tmp_path):
+    root, annotations = demo_videos
+    path = tmp_path / "demo_int8.onnx"
+    held_out = root / annotations.read_text().splitlines()[4].split()[0]  # not among the calibration videos
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(annotations),
+                     "--video-root", str(root), "--dataset", "demo", "--calibration-videos", "2", "--out", str(path),
+                     "--check-video", str(held_out)]) == 0
+    manifest = read_manifest(path)
+    assert manifest["int8"] and manifest["calibration"]["inputs"] == 2 * 15  # 2 videos x 5x3 views, one per call
+    assert len(manifest["calibration"]["videos"]) == 2
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantized
+    assert manifest["max_abs_diff"] < 0.1 * manifest["output_scale"]  # int8 error, not a broken model
+
+
+def test_refusals_name_the_reason(tmp_path):
+    with pytest.raises(ExportError, match="unknown format 'tflite'"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.tflite", format="tflite")
+    with pytest.raises(ExportError, match="int8 needs calibration clips"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx", int8=True)
+    path = zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx")
+    manifest = json.loads(manifest_path(path).read_text())
+    assert load_artifact(path).zoo_entry == "i3d_tiny_8x4_demo"
+    path.write_bytes(path.read_bytes() + b"\0")  # the file changed after export
+    with pytest.raises(ArtifactError, match="does not match its manifest"):
+        load_artifact(path)
+    manifest_path(path).unlink()
+    with pytest.raises(ArtifactError, match="manifest m.onnx.manifest.json is missing"):
+        read_manifest(path)
+    assert manifest["sha256"] != ""
+
+
+@pytest.mark.slow
+def test_ava_detector_to_executorch_is_refused_naming_roi_align(tmp_path):
+    pytest.importorskip("executorch")
+    with pytest.raises(ExportError, match=r"no kernel for \{'torchvision::roi_align'\}"):
+        zoo.export("slow_r50_4x16_ava", tmp_path / "ava.pte", format="executorch")

@@ -1,0 +1,14 @@
+"""Deployment: a zoo model as a file for a runtime, and that file run back as a model.
+
+- ``rewrite``: 3D convolutions and pools as 2D ones, on any exported graph (ExecuTorch's
+  XNNPACK has no 3D kernels);
+- ``export``: :func:`zoo.export` (ONNX Runtime or ExecuTorch, fp32 or int8 calibrated on the
+  entry's own test views), with a manifest beside the file;
+- ``artifact``: the manifest (sha256-checked) and :class:`~zoo.deploy.artifact.ArtifactModel`,
+  which runs a file like the eager model, for the evaluation and predict.
+
+The library's top layer, beside ``prediction``: it builds on the factory, the fast paths'
+BN folding, the input path (calibration and check clips) and scoring. The runtimes (``onnx``,
+``onnxruntime``, ``onnxscript``, ``executorch``) are the optional extra ``videozoo[deploy]``,
+imported only when a file is written or run.
+"""

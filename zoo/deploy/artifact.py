@@ -1,0 +1,144 @@
+"""An exported model on disk: the file, its manifest, and a module that runs it.
+
+Beside every artifact (``model.onnx``, ``model.pte``) :func:`zoo.deploy.export` writes
+``<artifact>.manifest.json``: the entry, the input (shapes, frames, sizes, mean/std, the test
+protocol with its views, SlowFast's two pathways), the class names in output order, what the
+outputs are (logits or probabilities), the sha256 of the file, the versions of torch and of the
+runtime, how it was made (format, int8, the 2D rewrite, the calibration set) and the measured
+max ``|exported - eager|`` on a real clip. :func:`load_artifact` refuses a file whose sha256
+is not the manifest's, and returns an :class:`ArtifactModel`, which the evaluation runs like
+any model: a batch of views in, ``(B, classes)`` out.
+
+Example:
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
+    >>> _ = open(path, "wb").write(b"not really a model")
+    >>> _ = open(manifest_path(path), "w").write(json.dumps({"sha256": "0" * 64}))
+    >>> read_manifest(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    zoo.deploy.artifact.ArtifactError: .../m.onnx: sha256 ... does not match its manifest (000...); ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: The runtimes an artifact can be made for, by file suffix.
+FORMATS = {"onnx": ".onnx", "executorch": ".pte"}
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be used as it is: the message names the file and why."""
+
+
+def manifest_path(artifact) -> Path:
+    """Where an artifact's manifest lives: ``<artifact>.manifest.json``."""
+    return Path(f"{artifact}.manifest.json")
+
+
+def file_sha256(path) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(artifact, manifest: dict) -> Path:
+    """Write ``manifest`` (with the artifact's sha256 filled in) beside ``artifact``, atomically."""
+    manifest = {**manifest, "file": Path(artifact).name, "sha256": file_sha256(artifact)}
+    path = manifest_path(artifact)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(artifact) -> dict:
+    """The manifest of ``artifact``, after checking that the file is the one it describes."""
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise ArtifactError(f"{artifact}: no such file")
+    path = manifest_path(artifact)
+    if not path.is_file():
+        raise ArtifactError(f"{artifact}: its manifest {path.name} is missing (zoo export writes it beside the file)")
+    manifest = json.loads(path.read_text())
+    actual = file_sha256(artifact)
+    if manifest.get("sha256") != actual:
+        raise ArtifactError(f"{artifact}: sha256 {actual} does not match its manifest ({manifest.get('sha256')}); "
+                            "the file was changed or replaced after export: export it again")
+    return manifest
+
+
+class ArtifactModel(nn.Module):
+    """An exported model run by its runtime (ONNX Runtime or ExecuTorch) as a module.
+
+    Takes what the eager model takes (a ``(B, C, T, H, W)`` batch of views, or SlowFast's
+    ``[slow, fast]``) and runs it in pieces of the batch size it was exported for.
+    ``zoo_entry`` and ``output_activation`` come from the manifest, so the evaluation and
+    :func:`zoo.predict` treat it as the entry's model.
+    """
+
+    def __init__(self, artifact, manifest: dict, threads: int | None = None):
+        super().__init__()
+        self.artifact, self.manifest = str(artifact), manifest
+        self.zoo_entry = manifest["entry"]
+        self.output_activation = manifest["output_activation"]
+        self.batch = int(manifest["batch"])
+        self.format = manifest["format"]
+        self._run = runner(self.artifact, self.format, threads)
+
+    def forward(self, x) -> torch.Tensor:
+        inputs = list(x) if isinstance(x, (list, tuple)) else [x]
+        total = inputs[0].shape[0]
+        outputs = []
+        for start in range(0, total, self.batch):
+            chunk = [t[start: start + self.batch].detach().cpu().float().contiguous() for t in inputs]
+            short = self.batch - chunk[0].shape[0]
+            if short:  # the last piece, filled up to the exported batch with copies of its first item
+                chunk = [torch.cat([t, t[:1].expand(short, *t.shape[1:])]) for t in chunk]
+            outputs.append(self._run(chunk)[: self.batch - short])
+        return torch.cat(outputs)
+
+
+def runner(path: str, fmt: str, threads: int | None = None):
+    """A function running the artifact at ``path`` on a list of CPU tensors, returning its first output.
+
+    ``threads``: the runtime's intra-op threads (ONNX Runtime; default torch's count).
+    ExecuTorch's XNNPACK picks its own thread pool.
+    """
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+
+        def run(chunk):
+            return torch.from_numpy(session.run(None, {n: t.numpy() for n, t in zip(names, chunk)})[0])
+
+        return run
+    if fmt == "executorch":
+        from executorch.runtime import Runtime
+
+        method = Runtime.get().load_program(path).load_method("forward")
+
+        def run(chunk):
+            return method.execute(chunk)[0].clone()
+
+        return run
+    raise ArtifactError(f"{path}: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def load_artifact(artifact, threads: int | None = None) -> ArtifactModel:
+    """An :class:`ArtifactModel` of ``artifact``, its sha256 checked against its manifest."""
+    return ArtifactModel(artifact, read_manifest(artifact), threads)

@@ -1,0 +1,247 @@
+"""3D convolutions and pools as 2D ones, for runtimes without 3D kernels (ExecuTorch's XNNPACK).
+
+XNNPACK, the CPU backend of ExecuTorch, partitions 1D/2D convolutions only, and ExecuTorch's
+portable kernels refuse 5-D inputs ("Expect input tensor to be 3-D or 4-D"), so a video model
+exported as it is cannot run there. PyTorchVideo's accelerator rewrote five hand-written
+patterns of its own EfficientX3D; this rewrite works on the exported graph of any model, so
+every family of the zoo goes through it:
+
+- a 3D convolution (any kernel, stride, padding, dilation, groups) is a 2D convolution of each
+  frame per temporal tap, the taps summed (:class:`FrameConv`; a 1x1x1 or 1xKxK kernel is one
+  2D convolution over all frames at once, as a batch);
+- 3D max/average pooling is 2D pooling of each frame, then the same reduction over temporal
+  windows (both are separable: a window is a box); adaptive average pooling to one position is
+  a mean.
+
+Each replacement is checked numerically against the operation it replaces
+(:func:`rewrite_3d`). BatchNorm is folded into the convolutions before export
+(:func:`zoo.fast.fold_batch_norms`) and swish is ``nn.SiLU`` in our builders, one operator.
+
+Example:
+    >>> import torch
+    >>> conv = torch.nn.Conv3d(4, 6, (3, 3, 3), stride=(2, 1, 2), padding=(1, 0, 1), dilation=(1, 2, 1), groups=2)
+    >>> x = torch.randn(2, 4, 7, 9, 9)
+    >>> frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    >>> bool((frames(x) - conv(x)).abs().max() < 1e-5)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: The 3D operators of an exported (training IR) graph that the rewrite replaces.
+REPLACED_OPS = ("aten.conv3d.default", "aten.max_pool3d.default", "aten.avg_pool3d.default",
+                "aten.adaptive_avg_pool3d.default")
+
+
+class UnsupportedOperator(ValueError):
+    """A 3D operation the rewrite cannot express in 2D; the message names it and why."""
+
+
+def _triple(value, default: int) -> tuple[int, int, int]:
+    if value is None or (isinstance(value, Sequence) and len(value) == 0):
+        return (default,) * 3
+    if isinstance(value, int):
+        return (value,) * 3
+    value = tuple(int(v) for v in value)
+    return value * 3 if len(value) == 1 else value
+
+
+def _frames(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, T, H, W)`` -> ``(B*T, C, H, W)``: every frame an image of the batch."""
+    b, c, t, h, w = x.shape
+    return x.transpose(1, 2).reshape(b * t, c, h, w)
+
+
+def _clip(y: torch.Tensor, batch: int) -> torch.Tensor:
+    """``(B*T, C, H, W)`` -> ``(B, C, T, H, W)``."""
+    bt, c, h, w = y.shape
+    return y.reshape(batch, bt // batch, c, h, w).transpose(1, 2)
+
+
+def _window_count(length: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _temporal_windows(y: torch.Tensor, kernel: int, stride: int, dilation: int, count: int) -> list[torch.Tensor]:
+    """The ``kernel`` taps of each temporal window: tap ``j`` of window ``t`` is frame ``t*stride + j*dilation``."""
+    return [y[:, :, j * dilation: j * dilation + (count - 1) * stride + 1: stride] for j in range(kernel)]
+
+
+class FrameConv(nn.Module):
+    """A 3D convolution as 2D convolutions of each frame, one per temporal tap, summed.
+
+    Tap ``k`` (weight ``w[:, :, k]``) of output frame ``t`` sees input frame
+    ``t * stride_t + k * dilation_t - padding_t`` (zeros outside the clip), as ``nn.Conv3d``.
+    """
+
+    def __init__(self, taps: list[nn.Conv2d], stride_t: int, padding_t: int, dilation_t: int):
+        super().__init__()
+        self.taps = nn.ModuleList(taps)
+        self.stride_t, self.padding_t, self.dilation_t = stride_t, padding_t, dilation_t
+
+    @classmethod
+    def from_conv3d(cls, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding, dilation, groups: int) -> FrameConv:
+        """From a 3D convolution's weight ``(out, in/groups, kT, kH, kW)`` and its settings."""
+        if isinstance(padding, str):
+            raise UnsupportedOperator(f"conv3d with padding={padding!r}: give the padding as numbers")
+        stride, padding, dilation = _triple(stride, 1), _triple(padding, 0), _triple(dilation, 1)
+        out_channels, in_per_group, kernel_t = weight.shape[:3]
+        taps = []
+        for k in range(kernel_t):
+            conv = nn.Conv2d(in_per_group * groups, out_channels, tuple(weight.shape[3:]), stride=stride[1:],
+                             padding=padding[1:], dilation=dilation[1:], groups=groups, bias=bias is not None and k == 0)
+            with torch.no_grad():
+                conv.weight.copy_(weight[:, :, k])
+                if conv.bias is not None:
+                    conv.bias.copy_(bias)  # added once, by the first tap
+            taps.append(conv)
+        return cls(taps, stride[0], padding[0], dilation[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        if self.padding_t:
+            x = F.pad(x, (0, 0, 0, 0, self.padding_t, self.padding_t))
+        count = _window_count(x.shape[2], len(self.taps), self.stride_t, 0, self.dilation_t)
+        if len(self.taps) == 1 and self.stride_t == 1:
+            return _clip(self.taps[0](_frames(x)), batch)  # every frame at once: one 2D convolution
+        out = None
+        for conv, frames in zip(self.taps, _temporal_windows(x, len(self.taps), self.stride_t, self.dilation_t, count)):
+            y = conv(_frames(frames))
+            out = y if out is None else out + y
+        return _clip(out, batch)
+
+
+def max_pool3d_as_2d(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """``F.max_pool3d`` as 2D max pooling of each frame, then the max over temporal windows."""
+    kernel = _triple(kernel_size, 1)
+    stride = _triple(stride, 0) if stride not in ((), [], None) else kernel
+    padding, dilation = _triple(padding, 0), _triple(dilation, 1)
+    if ceil_mode:
+        raise UnsupportedOperator("max_pool3d with ceil_mode=True: the windows past the end are not rewritten")
+    batch = x.shape[0]
+    y = _clip(F.max_pool2d(_frames(x), kernel[1:], stride[1:], padding[1:], dilation[1:]), batch)
+    if kernel[0] == 1 and stride[0] == 1:
+        return y
+    if padding[0]:
+        y = F.pad(y, (0, 0, 0, 0, padding[0], padding[0]), value=float("-inf"))
+    count = _window_count(y.shape[2], kernel[0], stride[0], 0, dilation[0])
+    taps = _temporal_windows(y, kernel[0], stride[0], dilation[0], count)
+    out = taps[0]
+    for tap in taps[1:]:
+        out = torch.maximum(out, tap)
+    return out
+
+
+def avg_pool3d_as_2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+                     divisor_override=None):
+    """``F.avg_pool3d`` as 2D average pooling of each frame, then the mean over temporal windows.
+
+    Separable: a window is a box, so its count of valid positions is the product of the
+    temporal and the spatial counts, with or without the padding counted.
+    """
+    kernel = _triple(kernel_size, 1)
+    stride = _triple(stride, 0) if stride not in ((), [], None) else kernel
+    padding = _triple(padding, 0)
+    if ceil_mode or divisor_override:
+        raise UnsupportedOperator("avg_pool3d with ceil_mode or divisor_override is not rewritten")
+    batch = x.shape[0]
+    y = _clip(F.avg_pool2d(_frames(x), kernel[1:], stride[1:], padding[1:], count_include_pad=count_include_pad), batch)
+    if kernel[0] == 1 and stride[0] == 1:
+        return y
+    length = y.shape[2]
+    if padding[0]:
+        y = F.pad(y, (0, 0, 0, 0, padding[0], padding[0]))
+    count = _window_count(y.shape[2], kernel[0], stride[0], 0, 1)
+    total = sum(_temporal_windows(y, kernel[0], stride[0], 1, count))
+    if count_include_pad or not padding[0]:
+        return total / kernel[0]
+    starts = [t * stride[0] - padding[0] for t in range(count)]  # valid frames of each window: a constant per window
+    valid = torch.tensor([min(s + kernel[0], length) - max(s, 0) for s in starts], dtype=y.dtype)
+    return total / valid.view(1, 1, -1, 1, 1)
+
+
+def adaptive_avg_pool3d_as_mean(x, output_size):
+    """``F.adaptive_avg_pool3d`` to one position: the mean over frames and positions."""
+    if tuple(_triple(output_size, 1)) != (1, 1, 1):
+        raise UnsupportedOperator(f"adaptive_avg_pool3d to {tuple(output_size)}: only to one position is rewritten")
+    return x.mean(dim=(2, 3, 4), keepdim=True)
+
+
+#: ``aten.conv3d.default``'s arguments in order (the exported node may give some as keywords).
+CONV3D_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+
+_FUNCTIONS = {
+    "aten.max_pool3d.default": max_pool3d_as_2d,
+    "aten.avg_pool3d.default": avg_pool3d_as_2d,
+    "aten.adaptive_avg_pool3d.default": adaptive_avg_pool3d_as_mean,
+}
+
+
+def _attr(module: nn.Module, target: str) -> torch.Tensor:
+    for part in target.split("."):
+        module = getattr(module, part)
+    return module
+
+
+def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: bool = True,
+               atol: float = 1e-4) -> torch.export.ExportedProgram:
+    """``program`` (from ``torch.export.export``) with every 3D convolution and pool in 2D.
+
+    The rewritten graph's output is checked on ``example`` against the original's (max
+    difference within ``atol`` of the output's scale; each replacement alone is tested against
+    the operator it replaces in ``tests/test_deploy.py``), and the graph is exported again.
+    Returns the new program; raises :class:`UnsupportedOperator` naming any 3D operator left.
+    """
+    module = program.module()
+    graph = module.graph
+    replaced = 0
+    for node in list(graph.nodes):
+        name = str(node.target)
+        if node.op != "call_function" or name not in REPLACED_OPS:
+            continue
+        if name == "aten.conv3d.default":
+            args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
+            bias = args.get("bias")
+            replacement = FrameConv.from_conv3d(
+                _attr(module, args["weight"].target).detach(),
+                None if bias is None else _attr(module, bias.target).detach(),
+                args.get("stride"), args.get("padding", 0), args.get("dilation"), args.get("groups", 1) or 1,
+            )
+            submodule = f"frame_conv_{replaced}"
+            module.add_submodule(submodule, replacement)
+            with graph.inserting_before(node):
+                new = graph.call_module(submodule, (args["input"],))
+        else:
+            with graph.inserting_before(node):
+                new = graph.call_function(_FUNCTIONS[name], node.args, node.kwargs)
+        node.replace_all_uses_with(new)
+        graph.erase_node(node)
+        replaced += 1
+    graph.lint()
+    module.recompile()
+    if check and replaced:
+        _check_outputs(program, module, example, atol)
+    rewritten = torch.export.export(module, example)
+    left = sorted({str(n.target) for n in rewritten.graph.nodes if n.op == "call_function" and "3d" in str(n.target)})
+    if left:
+        raise UnsupportedOperator(f"3D operators the rewrite does not cover: {', '.join(left)}")
+    return rewritten
+
+
+def _check_outputs(original: torch.export.ExportedProgram, rewritten: nn.Module, example: tuple, atol: float) -> None:
+    """The rewritten module's output equals the original's on ``example`` (the rewrite's check)."""
+    with torch.no_grad():
+        expected, actual = original.module()(*example), rewritten(*example)
+    expected = expected if isinstance(expected, (list, tuple)) else [expected]
+    actual = actual if isinstance(actual, (list, tuple)) else [actual]
+    for e, a in zip(expected, actual):
+        scale = max(e.abs().max().item(), 1e-6)
+        diff = (e - a).abs().max().item()
+        if diff > atol * scale:
+            raise RuntimeError(f"the 2D rewrite differs from the model by {diff:.3g} (output scale {scale:.3g})")
