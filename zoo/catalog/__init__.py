@@ -49,3 +49,31 @@ def load_entries() -> list[dict]:
                 record["url"] = str(PACKAGE_ROOT / record["url"])
             records.append(record)
     return records
+
+
+@lru_cache(maxsize=1)
+def _anchor_records() -> tuple[dict, ...]:
+    text = resources.files(__name__).joinpath("transfer_anchors.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    defaults = data.get("defaults", {})
+    return tuple({**defaults, **raw} for raw in data.get("anchor", []))
+
+
+def load_transfer_anchors(dataset: str | None = None) -> list[dict]:
+    """Peers' published fine-tuning results from Kinetics-400 weights (``transfer_anchors.toml``).
+
+    One dict per published row, in file order (``dataset`` ``"ucf101"`` or ``"hmdb51"`` keeps
+    that dataset's): ``name``, ``arch``, ``backbone``, ``dataset``, ``split``, ``pretrain``,
+    ``input``, ``test_views``, ``top1``, ``top5``, and where they were read: ``repo``, ``tag``,
+    ``source`` (the README) and ``config`` (paths inside ``repo`` at ``tag``).
+
+    Example:
+        >>> rows = load_transfer_anchors("ucf101")
+        >>> [(r["arch"], r["top1"]) for r in rows][:2]
+        [('SlowOnly', 92.78), ('TSM', 94.5)]
+        >>> rows[0]["repo"], rows[0]["tag"], rows[0]["source"]
+        ('open-mmlab/mmaction2', 'v0.24.1', 'configs/recognition/slowonly/README.md')
+    """
+    if dataset is not None and dataset not in ("ucf101", "hmdb51"):
+        raise ValueError(f"dataset must be ucf101 or hmdb51, got {dataset!r}")
+    return [dict(r) for r in _anchor_records() if dataset is None or r["dataset"] == dataset]
