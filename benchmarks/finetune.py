@@ -214,6 +214,51 @@ def make_optimizer(groups, config: FinetuneConfig):
     return torch.optim.SGD(groups, momentum=0.9, weight_decay=config.weight_decay)
 
 
+def epoch_loader(clips: TrainClips, epoch: int, config: FinetuneConfig) -> torch.utils.data.DataLoader:
+    """Epoch ``epoch``'s batches of ``clips``: its order from ``(seed, epoch)``, decoded in
+    ``config.workers`` DataLoader workers (the data path :mod:`benchmarks.perf.train_throughput`
+    measures); sets ``clips.epoch`` so every clip comes from ``(seed, epoch, index)``.
+
+    Example:
+        >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2, workers=0)
+        >>> clips = TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0)
+        >>> loader = epoch_loader(clips, 1, config)
+        >>> clips.epoch, sorted(loader.sampler), len(loader)
+        (1, [0, 1, 2], 2)
+    """
+    clips.epoch = epoch
+    order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+    return torch.utils.data.DataLoader(
+        clips, batch_size=config.batch_size, sampler=order.tolist(), num_workers=config.workers,
+        collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
+        pin_memory=torch.device(config.device).type == "cuda")
+
+
+def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
+    """One optimiser step on a batch (``x`` a tensor, or a list of pathways) on the model's
+    device, bf16 autocast on a GPU; returns the batch's loss.
+
+    Example:
+        >>> model = nn.Linear(4, 2)
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> x, y = torch.ones(3, 4), torch.tensor([0, 1, 1])
+        >>> first = train_step(model, optimizer, x, y)
+        >>> train_step(model, optimizer, x, y) < first
+        True
+    """
+    device = next(model.parameters()).device
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
+    y = y.to(device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    with autocast:
+        loss = loss_fn(model(x).float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def versions() -> dict:
     """Versions of what a run depends on, for its manifest."""
     import av
@@ -274,17 +319,11 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
     spec = TrainSpec.from_entry(entry, crop_size=config.crop_size)
     clips = TrainClips(train_ds.records, spec, config.seed)
     loss_fn = nn.CrossEntropyLoss()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
                unit="step", disable=not progress)
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        clips.epoch = epoch
-        order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
-        loader = torch.utils.data.DataLoader(
-            clips, batch_size=config.batch_size, sampler=order.tolist(), num_workers=config.workers,
-            collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
-            pin_memory=device.type == "cuda")
+        loader = epoch_loader(clips, epoch, config)
         if config.mode == "linear":
             model.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
         else:
@@ -297,14 +336,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
             if x is None:  # no readable video in the batch
                 bar.update()
                 continue
-            x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
-            y = y.to(device)
-            with autocast if autocast is not None else contextlib.nullcontext():
-                loss = loss_fn(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(train_step(model, optimizer, x, y, loss_fn=loss_fn))
             seen += len(y)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
