@@ -818,12 +818,22 @@ def generated_pages(data: Data | None = None) -> dict[str, str]:
         pages[f"results/{n}.md"] = result_page(n, pages)
     pages["results/index.md"] = results_index(data, result_names)
     pages["reference/cli.md"] = cli_page()
+    pages["reference/layout.md"] = layout_page()
     modules = api_modules()
     pages["reference/api/index.md"] = api_index(modules)
     for mods in modules.values():
         for m in mods:
             pages[f"reference/api/{m}.md"] = api_page(m)
     return pages
+
+
+def layout_page() -> str:
+    """README's "Code layout" section (the one place it is written), as a page."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    m = re.search(r"^## Code layout\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    if not m:
+        raise GenerationError("README.md has no '## Code layout' section (the reference's layout page is made from it)")
+    return "# Code layout\n\n*From README.md.*\n\n" + m.group(1).strip() + "\n"
 
 
 def results_index(data: Data, names: list[str]) -> str:
