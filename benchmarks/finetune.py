@@ -74,7 +74,9 @@ class FinetuneConfig:
     ``mode``: ``"linear"`` or ``"full"``; ``lr``: the head's peak learning rate
     (``backbone_lr_scale`` times it for the backbone in full mode); ``warmup_epochs`` of linear
     warm-up, then cosine to zero; ``val_views``: the harness's views for the final measurement
-    (default the entry's); ``crop_size``: the training crop (default the entry's).
+    (default the entry's); ``crop_size``: the training crop (default the entry's);
+    ``epoch_val_views``: the views of the validation top-1 after each epoch (progress bar and
+    history; ``None``: none), which no weight depends on.
 
     Example:
         >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
@@ -104,6 +106,7 @@ class FinetuneConfig:
     device: str = "cpu"
     val_views: str | None = None
     evaluate: bool = True
+    epoch_val_views: str | None = "1x1"
 
     def __post_init__(self):
         if self.dataset not in TRANSFER_DATASETS:
@@ -115,7 +118,7 @@ class FinetuneConfig:
 
     def hyper_parameters(self) -> dict:
         """What a resume must agree on (everything but where and how fast it runs)."""
-        skip = {"out", "workers", "device", "evaluate"}
+        skip = {"out", "workers", "device", "evaluate", "epoch_val_views"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -214,8 +217,34 @@ def make_optimizer(groups, config: FinetuneConfig):
     return torch.optim.SGD(groups, momentum=0.9, weight_decay=config.weight_decay)
 
 
-def epoch_loader(clips: TrainClips, epoch: int, config: FinetuneConfig) -> torch.utils.data.DataLoader:
-    """Epoch ``epoch``'s batches of ``clips``: its order from ``(seed, epoch)``, decoded in
+def global_batches(size: int, config: FinetuneConfig, epoch: int) -> list[list[int]]:
+    """Epoch ``epoch``'s batches of ``config.batch_size`` video indices, in the order drawn from
+    ``(seed, epoch)``: the same whatever the number of processes.
+
+    Example:
+        >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2)
+        >>> sorted(i for batch in global_batches(5, config, 0) for i in batch), len(global_batches(5, config, 0))
+        ([0, 1, 2, 3, 4], 3)
+    """
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch))).tolist()
+    return [order[i : i + config.batch_size] for i in range(0, size, config.batch_size)]
+
+
+def rank_share(batch: list[int], rank: int, world_size: int) -> list[int]:
+    """Rank ``rank``'s part of a global batch (every ``world_size``-th video from ``rank``); a
+    rank the batch is too short for takes its first video, so every rank steps.
+
+    Example:
+        >>> rank_share([7, 3, 5], 0, 2), rank_share([7, 3, 5], 1, 2), rank_share([7], 1, 2)
+        ([7, 5], [3], [7])
+    """
+    return batch[rank::world_size] or batch[:1]
+
+
+def epoch_loader(clips: TrainClips, epoch: int, config: FinetuneConfig, rank: int = 0,
+                 world_size: int = 1) -> torch.utils.data.DataLoader:
+    """Epoch ``epoch``'s batches of ``clips`` for one rank (:func:`global_batches`, then
+    :func:`rank_share`: the DistributedSampler's job, keeping one global batch per step), decoded in
     ``config.workers`` DataLoader workers (the data path :mod:`benchmarks.perf.train_throughput`
     measures); sets ``clips.epoch`` so every clip comes from ``(seed, epoch, index)``.
 
@@ -223,13 +252,15 @@ def epoch_loader(clips: TrainClips, epoch: int, config: FinetuneConfig) -> torch
         >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2, workers=0)
         >>> clips = TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0)
         >>> loader = epoch_loader(clips, 1, config)
-        >>> clips.epoch, sorted(loader.sampler), len(loader)
+        >>> clips.epoch, sorted(i for b in loader.batch_sampler for i in b), len(loader)
         (1, [0, 1, 2], 2)
+        >>> [len(b) for b in epoch_loader(clips, 1, config, rank=1, world_size=2).batch_sampler]
+        [1, 1]
     """
     clips.epoch = epoch
-    order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+    batches = [rank_share(b, rank, world_size) for b in global_batches(len(clips), config, epoch)]
     return torch.utils.data.DataLoader(
-        clips, batch_size=config.batch_size, sampler=order.tolist(), num_workers=config.workers,
+        clips, batch_sampler=batches, num_workers=config.workers,
         collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
         pin_memory=torch.device(config.device).type == "cuda")
 
@@ -259,6 +290,93 @@ def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
     return loss.item()
 
 
+def shared_step(net: nn.Module, optimizer, x, y, global_size: int, ranks) -> tuple[float, int]:
+    """One optimiser step of a torchrun job: this rank's part of a global batch of
+    ``global_size`` videos through ``net`` (a ``DistributedDataParallel``). Each rank's summed
+    loss is scaled by ``world_size / global_size``, so DDP's mean of the gradients is the
+    gradient of the global batch's mean loss, as one process computes it. Returns the global
+    batch's mean loss and its number of clips (summed over the ranks)."""
+    import torch.distributed as dist
+
+    device = next(net.parameters()).device
+    x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
+    y = y.to(device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    with autocast:
+        loss_sum = nn.functional.cross_entropy(net(x).float(), y, reduction="sum")
+    optimizer.zero_grad(set_to_none=True)
+    (loss_sum * (ranks.world_size / global_size)).backward()
+    optimizer.step()
+    total = torch.tensor([float(loss_sum.detach()), float(len(y))], dtype=torch.float64)
+    dist.all_reduce(total, group=ranks.group)
+    return float(total[0] / total[1]), int(total[1])
+
+
+def all_ready(x, ranks) -> bool:
+    """Whether every rank has a readable clip in its batch (a rank without one cannot step, so
+    then none does); always ``x is not None`` in one process.
+
+    Example:
+        >>> from benchmarks.runtime.shards import Ranks
+        >>> all_ready(None, Ranks()), all_ready(torch.zeros(1), Ranks())
+        (False, True)
+    """
+    if not ranks.distributed:
+        return x is not None
+    import torch.distributed as dist
+
+    ready = torch.tensor([0 if x is None else 1])
+    dist.all_reduce(ready, op=dist.ReduceOp.MIN, group=ranks.group)
+    return bool(ready.item())
+
+
+class ValViews(torch.utils.data.Dataset):
+    """Item ``i``: ``(views, label)`` of ``records[i]`` by the harness's input path, or ``None``
+    when the video cannot be read."""
+
+    def __init__(self, records, spec):
+        self.records, self.spec = records, spec
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        from zoo.input.source import VideoReadError
+        from zoo.input.video import read_views
+
+        record = self.records[index]
+        try:
+            views, _ = read_views(record.source, self.spec)
+        except VideoReadError:
+            return None
+        return views, record.label
+
+
+@torch.no_grad()
+def epoch_top1(model: nn.Module, records, spec, ranks, workers: int = 0) -> float | None:
+    """Validation top-1 (%) of ``model`` on ``records`` with ``spec``'s views (softmax averaged
+    over a video's views), each rank scoring every ``world_size``-th video; ``None`` if no video
+    could be read. Leaves the model in eval mode."""
+    device = next(model.parameters()).device
+    model.eval()
+    loader = torch.utils.data.DataLoader(
+        ValViews(records[ranks.rank :: ranks.world_size], spec), batch_size=None, num_workers=workers,
+        worker_init_fn=decoding_worker_init if workers else None)
+    counts = torch.zeros(2, dtype=torch.float64)
+    for item in loader:
+        if item is None:
+            continue
+        views, label = item
+        views = [v.to(device) for v in views] if isinstance(views, list) else views.to(device)
+        scores = model(views).float().softmax(-1).mean(0)
+        counts += torch.tensor([float(int(scores.argmax()) == label), 1.0], dtype=torch.float64)
+    if ranks.distributed:
+        import torch.distributed as dist
+
+        dist.all_reduce(counts, group=ranks.group)
+    return 100.0 * float(counts[0] / counts[1]) if counts[1] else None
+
+
 def versions() -> dict:
     """Versions of what a run depends on, for its manifest."""
     import av
@@ -272,13 +390,24 @@ def versions() -> dict:
 
 def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_step=None) -> dict:
     """Run (or resume) a fine-tuning; returns the manifest. ``on_step(epoch, step)`` is called
-    after every optimiser step (a hook for tests and callers' own bookkeeping)."""
+    after every optimiser step (a hook for tests and callers' own bookkeeping).
+
+    Under torchrun (no flag: like ``zoo evaluate``, :func:`benchmarks.runtime.shards.join`;
+    gloo on the CPU, NCCL on GPUs) the model is wrapped in ``DistributedDataParallel`` and each
+    step's global batch of ``batch_size`` videos is shared out among the ranks
+    (:func:`rank_share`), so the run follows the same global batches and the same mean loss as
+    one process; rank 0 alone writes the state, the checkpoint and the manifest, and the final
+    measurement is sharded as ``zoo evaluate``'s is.
+    """
     from tqdm.auto import tqdm
 
     import zoo
+    from benchmarks.runtime.shards import join
     from zoo.input.training import TrainSpec
+    from zoo.transforms import InputSpec
 
-    say = log or (lambda _message: None)
+    ranks = join(device=config.device)
+    say = (log or (lambda _message: None)) if ranks.is_main else (lambda _message: None)
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -295,8 +424,10 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
         raise AnnotationError(val_source, None, f"the validation classes differ from the training ones ({len(val_ds.classes)} vs {len(classes)})")
     if not train_ds.records:
         raise AnnotationError(config.train, None, "no training videos")
-    device = torch.device(config.device)
-    model = build_model(config, len(classes)).to(device)
+    if config.batch_size < ranks.world_size:
+        raise ValueError(f"batch size {config.batch_size} is smaller than the {ranks.world_size} ranks")
+    device = torch.device(ranks.device(config.device))
+    model = ranks.in_waves(lambda: build_model(config, len(classes))).to(device)
     groups = param_groups(model, config)
     optimizer = make_optimizer(groups, config)
     steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
@@ -318,47 +449,67 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
 
     spec = TrainSpec.from_entry(entry, crop_size=config.crop_size)
     clips = TrainClips(train_ds.records, spec, config.seed)
+    val_spec = InputSpec.from_entry(entry, config.epoch_val_views) if config.epoch_val_views and val_ds.records else None
     loss_fn = nn.CrossEntropyLoss()
+    net = model
+    if ranks.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
-               unit="step", disable=not progress)
+               unit="step", disable=not progress or not ranks.is_main)
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        loader = epoch_loader(clips, epoch, config)
+        loader = epoch_loader(clips, epoch, config, ranks.rank, ranks.world_size)
+        sizes = [len(b) for b in global_batches(len(clips), config, epoch)]
         if config.mode == "linear":
-            model.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
+            net.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
         else:
-            model.train()
+            net.train()
         started, losses, seen = time.perf_counter(), [], 0
         for step, (x, y) in enumerate(loader):
             global_step = epoch * steps_per_epoch + step
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * lr_factor(global_step, warmup, total)
-            if x is None:  # no readable video in the batch
+            if not all_ready(x, ranks):  # no readable video in a batch
                 bar.update()
                 continue
-            losses.append(train_step(model, optimizer, x, y, loss_fn=loss_fn))
-            seen += len(y)
+            if ranks.distributed:
+                loss, count = shared_step(net, optimizer, x, y, sizes[step], ranks)
+            else:
+                loss, count = train_step(model, optimizer, x, y, loss_fn=loss_fn), len(y)
+            losses.append(loss)
+            seen += count
             bar.update()
-            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
+            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}", **({"val_top1": history[-1]["val_top1"]}
+                            if history and history[-1].get("val_top1") is not None else {}))
             if on_step is not None:
                 on_step(epoch, step)
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)), "clips": seen,
                   "unreadable": len(clips) - seen,
                   "seconds": round(time.perf_counter() - started, 3),
                   "lr": [round(g["lr"], 8) for g in optimizer.param_groups]}
+        if val_spec is not None:
+            top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers)
+            record["val_top1"] = None if top1 is None else round(top1, 2)
+            record["val_views"] = val_spec.views_label
+            bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", val_top1=record["val_top1"])
         history.append(record)
-        with atomic_path(state_path) as tmp:
-            torch.save({"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                        "epoch": epoch + 1, "history": history,
-                        "hyper_parameters": config.hyper_parameters()}, tmp)
-        say(f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f} ({seen} clips, {record['seconds']:.1f} s)")
+        if ranks.is_main:
+            with atomic_path(state_path) as tmp:
+                torch.save({"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
+                            "epoch": epoch + 1, "history": history,
+                            "hyper_parameters": config.hyper_parameters()}, tmp)
+        say(f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f} ({seen} clips, {record['seconds']:.1f} s)"
+            + (f", val top-1 {record['val_top1']} ({record['val_views']} views)" if "val_top1" in record else ""))
     bar.close()
 
     model_path = out / MODEL_FILE
-    with atomic_path(model_path) as tmp:
-        torch.save({"model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
-    atomic_write(out / CLASSES_FILE, "".join(f"{c}\n" for c in classes))
-    atomic_write(out / VAL_LIST, "".join(f"{os.path.abspath(r.path)} {r.label}\n" for r in val_ds.records))
+    if ranks.is_main:
+        with atomic_path(model_path) as tmp:
+            torch.save({"model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
+        atomic_write(out / CLASSES_FILE, "".join(f"{c}\n" for c in classes))
+        atomic_write(out / VAL_LIST, "".join(f"{os.path.abspath(r.path)} {r.label}\n" for r in val_ds.records))
     manifest = {
         "entry": entry.name,
         "mode": config.mode,
@@ -381,7 +532,8 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
                            workers=config.workers, device=config.device, progress=progress, log=log)
         manifest["val"] = {**metrics["metrics"], "videos": metrics["videos"], "failed": metrics["failed"],
                            "views": metrics["views"], "folder": str(out / "eval")}
-    write_json_atomic(out / MANIFEST, manifest)
+    if ranks.is_main:
+        write_json_atomic(out / MANIFEST, manifest)
     return manifest
 
 
@@ -389,6 +541,8 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     names = {f.name for f in dataclasses.fields(FinetuneConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     values["entry"] = args.name
+    if str(values.get("epoch_val_views", "")).lower() == "none":
+        values["epoch_val_views"] = None
     return FinetuneConfig(**values)
 
 
@@ -399,6 +553,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         print(f"zoo finetune: {err}", file=sys.stderr)
         return 2
     val = manifest.get("val", {})
+    from benchmarks.runtime.shards import is_main_process
+
+    if not is_main_process():
+        return 0
     print(f"{manifest['entry']} ({manifest['mode']}): {len(manifest['classes'])} classes, "
           f"final loss {manifest['history'][-1]['loss']:.4f}"
           + (f", val top-1 {val['top1']:.2f} ({val.get('views')} views)" if "top1" in val else "")
@@ -437,6 +595,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--val-views", help="CLIPSxCROPS of the final multi-view measurement (default the entry's)")
+    p.add_argument("--epoch-val-views", help="CLIPSxCROPS of the validation top-1 after each epoch (default "
+                   f"{defaults.epoch_val_views}; 'none': no per-epoch validation)")
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", default=None,
                    help="skip the final measurement on the validation videos")
     p.add_argument("--quiet", action="store_true")
