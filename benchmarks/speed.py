@@ -610,6 +610,10 @@ def parse_batches(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.runtime:  # the deployment runtimes' table (results/deploy.md) instead of speed.md
+        from benchmarks.deploy_speed import run as run_runtimes
+
+        return run_runtimes(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -716,6 +720,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(the demo entry's trained checkpoint, full protocol)")
     p.add_argument("--resume", action="store_true", help="keep rows of an earlier speed.csv in --out, skip those models")
     p.add_argument("--setting", help="a sentence on the setting, printed above the tables")
+    p.add_argument("--runtime", metavar="LIST", help="deployment runtimes instead: comma-separated from reference, eager, "
+                   "fast, onnx, executorch, int8 (per entry, batch 1, the reference measured in the same run; "
+                   "results/deploy.md|csv)")
+    p.add_argument("--runtime-threads", default="1,all", help="with --runtime: thread counts (default 1,all)")
+    p.add_argument("--calibration-video", nargs="+", help="with --runtime int8: videos to calibrate on (entry's protocol)")
     p.add_argument("--out", default="results", help="folder for speed.md and speed.csv")
     p.set_defaults(func=_cmd_speed)
     return p

@@ -162,3 +162,23 @@ def test_ava_detector_to_executorch_is_refused_naming_roi_align(tmp_path):
     pytest.importorskip("executorch")
     with pytest.raises(ExportError, match=r"no kernel for \{'torchvision::roi_align'\}"):
         zoo.export("slow_r50_4x16_ava", tmp_path / "ava.pte", format="executorch")
+
+
+def test_speed_runtime_table_and_coverage_matrix(tmp_path):
+    from benchmarks.deploy_report import read_rows
+    from benchmarks.perf.deploy_coverage import main as coverage_main
+
+    assert zoo_main(["speed", "i3d_tiny_8x4_demo", "--runtime", "eager,onnx", "--runtime-threads", "1", "--reps", "2",
+                     "--out", str(tmp_path)]) == 0
+    rows = read_rows(tmp_path / "deploy_latency.csv")
+    assert [(r["runtime"], r["threads"]) for r in rows] == [("eager", "1"), ("onnx", "1")]  # no reference for the demo
+    onnx = rows[1]
+    assert float(onnx["median_ms"]) > 0 and float(onnx["file_mb"]) > 0.1 and onnx["vs_eager"]
+    # real-time factor: the clip's 8 x 4 frames at 30 fps over the latency
+    assert float(onnx["realtime_factor"]) == pytest.approx(8 * 4 / 30 / (float(onnx["median_ms"]) / 1e3), rel=0.05)
+    assert coverage_main(["i3d_tiny_8x4_demo", "--formats", "onnx", "--out", str(tmp_path)]) == 0
+    coverage = read_rows(tmp_path / "deploy_coverage.csv")
+    assert [(r["name"], r["format"], r["status"]) for r in coverage] == [("i3d_tiny_8x4_demo", "onnx", "ok")]
+    assert float(coverage[0]["relative_diff"]) < 1e-4
+    report = (tmp_path / "deploy.md").read_text()
+    assert "| i3d_tiny_8x4_demo | onnx " in report and "ok (" in report and (tmp_path / "deploy.csv").is_file()

@@ -130,6 +130,11 @@ def runner(path: str, fmt: str, threads: int | None = None):
     if fmt == "executorch":
         from executorch.runtime import Runtime
 
+        try:  # the kernels of int8 files' (de)quantize ops outside XNNPACK's partitions register on import
+            import executorch.kernels.quantized  # noqa: F401
+        except ImportError:
+            pass
+
         method = Runtime.get().load_program(path).load_method("forward")
 
         def run(chunk):

@@ -42,6 +42,10 @@ class ExportError(ValueError):
     """A model that cannot be exported as asked; the message names the operator or option and why."""
 
 
+class RuntimeFailure(ExportError):
+    """The file was written but its runtime cannot load or run it; the message says why."""
+
+
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -185,7 +189,11 @@ def export(
                      "runtime": {"onnx": {"onnx": _version("onnx"), "onnxruntime": _version("onnxruntime")},
                                  "executorch": {"executorch": _version("executorch"), "torchao": _version("torchao")}}[format]},
     }
-    exported = runner(str(path), format)([t.contiguous() for t in args])
+    try:
+        exported = runner(str(path), format)([t.contiguous() for t in args])
+    except Exception as err:  # the runtime's own message, first line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+        raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}") from err
     manifest["max_abs_diff"] = float((exported - eager).abs().max())
     manifest["output_scale"] = float(eager.abs().max())
     write_manifest(path, manifest)

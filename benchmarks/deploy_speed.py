@@ -1,0 +1,191 @@
+"""``zoo speed --runtime ...``: one clip's latency on each runtime, beside PyTorchVideo's eager model.
+
+For each entry, at its test clip, batch 1, with the same random weights (BatchNorm statistics
+randomised) in every variant:
+
+- ``reference``: PyTorchVideo's own model (where it builds; measured in the same run);
+- ``eager``: our model as built; ``fast``: :func:`zoo.optimize` (BN folding, torch.compile);
+- ``onnx`` / ``executorch``: :func:`zoo.export` to that runtime, run through
+  :class:`zoo.deploy.artifact.ArtifactModel`; ``int8`` adds ``onnx-int8`` and
+  ``executorch-int8``, calibrated on ``--calibration-video`` files through the entry's test
+  protocol (random clips when none are given: latency only, the manifest says so).
+
+Each thread count (``--threads 1,all``) times the variants interleaved (``--reps`` rounds,
+median and p90), after one warm-up call each; also the load time (building or loading the
+file), the file size, the peak memory growth of a call and the real-time factor (clip seconds
+over latency). Rows go to ``results/deploy_latency.csv`` and :mod:`benchmarks.deploy_report`
+rewrites ``results/deploy.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.deploy_report import LATENCY_COLUMNS, LATENCY_FILE, write_report
+from benchmarks.speed import PeakMemory, build_reference, randomize_norm_stats
+
+RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
+
+TARGET_FPS = 30.0  # the clip's seconds: frames x rate at the rate the protocols resample to
+
+
+def set_threads(count: int) -> None:
+    """Torch's and ExecuTorch's XNNPACK thread pools to ``count`` (ONNX Runtime's is per session)."""
+    torch.set_num_threads(count)
+    try:
+        from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool  # its only public knob
+
+        _unsafe_reset_threadpool(count)
+    except ImportError:
+        pass
+
+
+def build_variants(name: str, runtimes: list[str], workdir: Path, threads: int, calibration=()) -> dict:
+    """``{variant: (callable, load_s, file_mb)}`` for one entry (see the module docstring)."""
+    import zoo
+    from zoo.deploy.artifact import load_artifact
+    from zoo.fast import example_input
+
+    entry = zoo.get_entry(name)
+    torch.manual_seed(0)
+    ours = randomize_norm_stats(zoo.create_model(entry.name)).eval()
+    example = example_input(ours)
+    variants: dict = {}
+    if "reference" in runtimes:
+        start = time.perf_counter()
+        reference = build_reference(entry)
+        if reference is not None:
+            missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
+            if not (missing or unexpected):  # the same weights, so the same arithmetic
+                variants["reference"] = (reference.eval(), time.perf_counter() - start, None)
+        if entry.arch == "efficient_x3d":
+            # the accelerator's claim is against vanilla X3D: PyTorchVideo's X3D of the same depth
+            # (its own random weights; the same FLOPs but for the head's pooling)
+            vanilla = build_reference(zoo.get_entry(f"x3d_{entry.depth}"))
+            if vanilla is not None:
+                variants["reference-vanilla-x3d"] = (randomize_norm_stats(vanilla).eval(), 0.0, None)
+    if "eager" in runtimes:
+        variants["eager"] = (ours, 0.0, None)
+    if "fast" in runtimes:
+        start = time.perf_counter()
+        copy = zoo.create_model(entry.name)
+        copy.load_state_dict(ours.state_dict())
+        fast = zoo.optimize(copy.eval(), example)
+        variants["fast"] = (fast, time.perf_counter() - start, None)
+    formats = [f for f in ("onnx", "executorch") if f in runtimes]
+    for fmt in formats:
+        for int8 in ([False, True] if "int8" in runtimes else [False]):
+            label = fmt + ("-int8" if int8 else "")
+            path = workdir / f"{entry.name}_{label}{'.onnx' if fmt == 'onnx' else '.pte'}"
+            cal = list(calibration) or [example_input(ours) + 0.05 * torch.randn_like(example_input(ours))
+                                        for _ in range(8)]
+            zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else ())
+            start = time.perf_counter()
+            model = load_artifact(path, threads=threads)
+            variants[label] = (model, time.perf_counter() - start, path.stat().st_size / 1e6)
+    return variants
+
+
+def time_variants(variants: dict, example, reps: int) -> dict[str, tuple[float, float, float]]:
+    """``{variant: (median_s, p90_s, peak_mb)}``, the variants interleaved round by round."""
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    peaks: dict[str, float] = {}
+    args = example if isinstance(example, tuple) else (example,)
+    with torch.inference_mode():
+        for key, (model, _, _) in variants.items():
+            with PeakMemory("cpu") as peak:
+                model(*args)  # warm-up (and the peak memory of a call)
+            peaks[key] = peak.peak_mb
+        for _ in range(reps):
+            for key, (model, _, _) in variants.items():
+                start = time.perf_counter()
+                model(*args)
+                times[key].append(time.perf_counter() - start)
+    result = {}
+    for key, values in times.items():
+        ordered = sorted(values)
+        result[key] = (statistics.median(values), ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], peaks[key])
+    return result
+
+
+def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int, command: str,
+            calibration=(), log=print) -> list[dict]:
+    """The latency rows of one entry (every variant at every thread count)."""
+    import zoo
+    from zoo.fast import example_input
+
+    entry = zoo.get_entry(name)
+    clip_s = entry.num_frames * entry.sampling_rate / TARGET_FPS
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in thread_counts:
+            set_threads(threads)
+            variants = build_variants(entry.name, runtimes, Path(tmp), threads, calibration)
+            example = example_input(next(iter(variants.values()))[0] if "eager" not in variants else variants["eager"][0])
+            timed = time_variants(variants, example, reps)
+            ref = timed.get("reference", (None,))[0]
+            eager = timed.get("eager", (None,))[0]
+            vanilla = timed.get("reference-vanilla-x3d", (None,))[0]
+            for key, (median, p90, peak) in timed.items():
+                _, load_s, file_mb = variants[key]
+                rows.append({
+                    "name": entry.name, "runtime": key, "threads": threads, "median_ms": f"{median * 1e3:.1f}",
+                    "p90_ms": f"{p90 * 1e3:.1f}", "load_s": f"{load_s:.2f}" if load_s else "",
+                    "file_mb": f"{file_mb:.1f}" if file_mb else "", "peak_mb": f"{peak:.0f}", "clip_s": f"{clip_s:.2f}",
+                    "realtime_factor": f"{clip_s / median:.1f}", "vs_reference": f"{ref / median:.2f}" if ref else "",
+                    "vs_eager": f"{eager / median:.2f}" if eager else "",
+                    "vs_vanilla": f"{vanilla / median:.2f}" if vanilla else "",
+                    "top1_published": entry.published.get("top1", ""), "command": command, "note": "",
+                })
+                log(f"{entry.name} {key} {threads} thread(s): {median * 1e3:.1f} ms"
+                    + (f" ({ref / median:.2f}x reference)" if ref else ""))
+    return rows
+
+
+def run(args) -> int:
+    """``zoo speed NAMES --runtime ...`` (called by :mod:`benchmarks.speed`)."""
+    import zoo
+
+    runtimes = [r.strip() for r in args.runtime.split(",") if r.strip()]
+    unknown = [r for r in runtimes if r not in RUNTIMES]
+    if unknown:
+        raise SystemExit(f"zoo speed: unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
+    if "reference" not in runtimes:
+        runtimes.insert(0, "reference")  # always measured in the same run: the ratios are against it
+    counts = [os.cpu_count() or 1 if t == "all" else int(t) for t in args.runtime_threads.split(",")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LATENCY_FILE
+    names = [zoo.get_entry(n).name for n in (args.names or ["x3d_xs", "efficient_x3d_xs"])]
+    kept = [r for r in _read(path) if r["name"] not in names]  # a new measurement replaces an entry's rows
+    rows = list(kept)
+    for name in names:
+        rows += measure(name, runtimes, counts, args.reps, args.command_line, calibration=args.calibration_video or ())
+        _write(path, rows)  # after each entry: a killed run keeps what it finished
+    report = write_report(out)
+    print(f"zoo speed: {path} and {report}")
+    return 0
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    from benchmarks.runtime.files import atomic_path
+
+    with atomic_path(path, suffix=".csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, LATENCY_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
