@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,32 @@ SEEK_AFTER_SECONDS = 2.0
 #: shortfalls are common metadata rounding and are handled by clamping.
 TRUNCATION_TOLERANCE_FRAMES = 2
 TRUNCATION_TOLERANCE_SHARE = 0.02
+
+
+_CONVERTERS = threading.local()
+
+
+def rgb24(frame: av.VideoFrame) -> np.ndarray:
+    """``frame.to_ndarray(format="rgb24")``, bit for bit, through one swscale context per thread.
+
+    PyAV gives each frame its own converter, so every frame pays for building a new swscale
+    context (its filter tables), several times the conversion itself on a small frame; one
+    :class:`av.video.reformatter.VideoReformatter` kept per thread builds it once per size and
+    format (``sws_getCachedContext``) and converts the same way.
+
+    Example:
+        >>> frame = av.VideoFrame.from_ndarray(np.full((4, 6, 3), 200, np.uint8), format="rgb24").reformat(format="yuv420p")
+        >>> np.array_equal(rgb24(frame), frame.to_ndarray(format="rgb24")), rgb24(frame).shape
+        (True, (4, 6, 3))
+    """
+    if not isinstance(frame, av.VideoFrame):  # a stand-in with PyAV's method (tests)
+        return frame.to_ndarray(format="rgb24")
+    converter = getattr(_CONVERTERS, "converter", None)
+    if converter is None:
+        from av.video.reformatter import VideoReformatter
+
+        converter = _CONVERTERS.converter = VideoReformatter()
+    return converter.reformat(frame, format="rgb24").to_ndarray()
 
 
 @contextlib.contextmanager
@@ -377,7 +404,7 @@ def _ptv_reference_pass(path, container, stream, spec, case: str, keep, plan):
 
             def convert(position, frame):
                 if position in needed:
-                    rgb[frame.pts] = frame.to_ndarray(format="rgb24")
+                    rgb[frame.pts] = rgb24(frame)
 
             # the same decode again, converting only the picked frames; it stops after the last
             decoded += _ptv_reference_range(path, case, container, stream, start_pts, math.inf, convert,
@@ -402,7 +429,7 @@ def _ptv_reference_pass(path, container, stream, spec, case: str, keep, plan):
                     raise VideoReadError(path, f"{case}: PyTorchVideo's seek and decode give no frame for clip "
                                                f"{index} (pts [{first}, {stop})), so it gives no clip")
                 order = sorted(frames)
-                picked += [(order[int(k)], frames[order[int(k)]].to_ndarray(format="rgb24"))
+                picked += [(order[int(k)], rgb24(frames[order[int(k)]]))
                            for k in linspace_pick(len(order), spec.num_frames)]
         # the length the views are checked against: stamped packets, as the one-decode path
         # counts them (a new demuxer: a seek to the start may land late in these containers)
@@ -509,7 +536,7 @@ def _decode_wanted(container, stream, seek_pts, wanted: set[int], last: int, don
                 decoded += 1
                 if frame.pts in wanted and frame.pts not in done:
                     done.add(frame.pts)
-                    keep(frame.pts, frame.to_ndarray(format="rgb24"))
+                    keep(frame.pts, rgb24(frame))
                 if frame.pts is not None and frame.pts >= last:
                     return decoded
     finally:
@@ -644,7 +671,7 @@ def _decode(container, path: Path, plan: _FramePlan, indices_for, thread_type):
                 decoded += 1
                 seen = max(seen, idx)
                 if idx in wanted and idx not in kept:
-                    kept[idx] = frame.to_ndarray(format="rgb24")
+                    kept[idx] = rgb24(frame)
                 if idx >= last:
                     break
         finally:
