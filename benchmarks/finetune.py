@@ -123,9 +123,10 @@ class FinetuneConfig:
 
 
 class TrainClips(torch.utils.data.Dataset):
-    """Item ``i``: ``(clip, label)`` of ``records[i]`` for the current ``epoch`` (set before each
-    epoch's iterator is made; workers receive it with the dataset), or ``(None, label)`` when
-    the video cannot be read (the batch goes on without it)."""
+    """Item ``(epoch, i)``: ``(clip, label)`` of ``records[i]`` in ``epoch`` (item ``i``: in
+    ``self.epoch``), or ``(None, label)`` when the video cannot be read (the batch goes on
+    without it). The epoch travels with the index (:class:`EpochBatches`), so workers kept alive
+    from one epoch to the next make each epoch's clips."""
 
     def __init__(self, records, spec, seed: int):
         self.records, self.spec, self.seed, self.epoch = records, spec, seed, 0
@@ -133,12 +134,13 @@ class TrainClips(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, key):
         from zoo.input.source import VideoReadError
         from zoo.input.training import clip_seed, read_train_clip
 
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         record = self.records[index]
-        generator = torch.Generator().manual_seed(clip_seed(self.seed, self.epoch, index))
+        generator = torch.Generator().manual_seed(clip_seed(self.seed, epoch, index))
         try:
             clip, _, _ = read_train_clip(record.source, self.spec, generator)
         except VideoReadError:
@@ -241,28 +243,49 @@ def rank_share(batch: list[int], rank: int, world_size: int) -> list[int]:
     return batch[rank::world_size] or batch[:1]
 
 
-def epoch_loader(clips: TrainClips, epoch: int, config: FinetuneConfig, rank: int = 0,
+class EpochBatches:
+    """The batch sampler of a run: one rank's share (:func:`rank_share`: the DistributedSampler's
+    job, keeping one global batch per step) of each of epoch ``epoch``'s :func:`global_batches`,
+    as ``(epoch, index)`` items of :class:`TrainClips`. Set ``epoch`` before each epoch's iterator.
+
+    Example:
+        >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2)
+        >>> batches = EpochBatches(3, config)
+        >>> batches.epoch = 1
+        >>> len(batches), sorted(item for b in batches for item in b)
+        (2, [(1, 0), (1, 1), (1, 2)])
+        >>> [len(b) for b in EpochBatches(3, config, rank=1, world_size=2)]
+        [1, 1]
+    """
+
+    def __init__(self, size: int, config: FinetuneConfig, rank: int = 0, world_size: int = 1):
+        self.size, self.config, self.rank, self.world_size, self.epoch = size, config, rank, world_size, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.config.batch_size)
+
+    def __iter__(self):
+        for batch in global_batches(self.size, self.config, self.epoch):
+            yield [(self.epoch, i) for i in rank_share(batch, self.rank, self.world_size)]
+
+
+def train_loader(clips: TrainClips, config: FinetuneConfig, rank: int = 0,
                  world_size: int = 1) -> torch.utils.data.DataLoader:
-    """Epoch ``epoch``'s batches of ``clips`` for one rank (:func:`global_batches`, then
-    :func:`rank_share`: the DistributedSampler's job, keeping one global batch per step), decoded in
-    ``config.workers`` DataLoader workers (the data path :mod:`benchmarks.perf.train_throughput`
-    measures); sets ``clips.epoch`` so every clip comes from ``(seed, epoch, index)``.
+    """A run's loader of training batches (:class:`EpochBatches`: set ``loader.batch_sampler.epoch``
+    before each epoch), decoded in ``config.workers`` DataLoader workers kept alive from one epoch
+    to the next (the data path :mod:`benchmarks.perf.train_throughput` measures).
 
     Example:
         >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2, workers=0)
-        >>> clips = TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0)
-        >>> loader = epoch_loader(clips, 1, config)
-        >>> clips.epoch, sorted(i for b in loader.batch_sampler for i in b), len(loader)
-        (1, [0, 1, 2], 2)
-        >>> [len(b) for b in epoch_loader(clips, 1, config, rank=1, world_size=2).batch_sampler]
-        [1, 1]
+        >>> loader = train_loader(TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0), config)
+        >>> loader.batch_sampler.epoch = 1
+        >>> len(loader), sorted(i for b in loader.batch_sampler for _, i in b)
+        (2, [0, 1, 2])
     """
-    clips.epoch = epoch
-    batches = [rank_share(b, rank, world_size) for b in global_batches(len(clips), config, epoch)]
     return torch.utils.data.DataLoader(
-        clips, batch_sampler=batches, num_workers=config.workers,
+        clips, batch_sampler=EpochBatches(len(clips), config, rank, world_size), num_workers=config.workers,
         collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
-        pin_memory=torch.device(config.device).type == "cuda")
+        persistent_workers=config.workers > 0, pin_memory=torch.device(config.device).type == "cuda")
 
 
 def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
@@ -458,16 +481,23 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
                unit="step", disable=not progress or not ranks.is_main)
+    loader = train_loader(clips, config, ranks.rank, ranks.world_size)
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        loader = epoch_loader(clips, epoch, config, ranks.rank, ranks.world_size)
+        loader.batch_sampler.epoch = epoch
+        state = torch.get_rng_state()
+        batches = iter(loader)
+        if torch.equal(state, torch.get_rng_state()):
+            # a kept-alive iterator draws no base seed from the global generator; a new one does:
+            # draw it, so dropout's stream is the same with workers kept alive as without them
+            torch.empty((), dtype=torch.int64).random_()
         sizes = [len(b) for b in global_batches(len(clips), config, epoch)]
         if config.mode == "linear":
             net.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
         else:
             net.train()
         started, losses, seen = time.perf_counter(), [], 0
-        for step, (x, y) in enumerate(loader):
+        for step, (x, y) in enumerate(batches):
             global_step = epoch * steps_per_epoch + step
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * lr_factor(global_step, warmup, total)

@@ -91,3 +91,13 @@ def test_cli_output_loads_in_the_zoo_and_the_harness(folders, tmp_path):
     assert code == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["videos"] == 2 and metrics["metrics"]["top1"] == manifest["val"]["top1"]
+
+
+def test_workers_kept_alive_across_epochs_make_the_same_run(folders, tmp_path):
+    """Decoding workers live from one epoch to the next (the epoch travels with each index):
+    2 workers give the weights 0 workers give."""
+    runs = [finetune(config(folders, tmp_path / f"w{w}", workers=w, epoch_val_views=None), progress=False, log=None)
+            for w in (0, 2)]
+    assert [e["loss"] for e in runs[0]["history"]] == [e["loss"] for e in runs[1]["history"]]
+    a, b = (read_state_dict(tmp_path / f"w{w}" / MODEL_FILE) for w in (0, 2))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -10,10 +10,10 @@ from benchmarks.perf import train_throughput
 def test_train_throughput_reports_the_three_rates(tmp_path):
     report = tmp_path / "r.json"
     argv = ["--root", str(tmp_path), "--per-class", "2", "--batch-size", "3", "--workers", "0", "--epochs", "1",
-            "--rounds", "1", "--report", str(report), "--table", str(tmp_path / "t.md")]
+            "--rounds", "1", "--threads", "1", "--report", str(report), "--table", str(tmp_path / "t.md")]
     assert train_throughput.main(argv) == 0
     data = json.loads(report.read_text())
-    m = data["medians"]
+    m = data["runs"][0]["medians"]
     assert data["videos"] == 6 and m["data_clips_per_s"] > 0 and m["model_steps_per_s"] > 0
     assert m["train_share"] == pytest.approx(m["train_steps_per_s"] / m["model_steps_per_s"])
     assert "training / model only" in (tmp_path / "t.md").read_text()
