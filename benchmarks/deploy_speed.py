@@ -47,50 +47,58 @@ def set_threads(count: int) -> None:
         pass
 
 
-def build_variants(name: str, runtimes: list[str], workdir: Path, threads: int, calibration=()) -> dict:
-    """``{variant: (callable, load_s, file_mb)}`` for one entry (see the module docstring)."""
+def build_variants(name: str, runtimes: list[str], workdir: Path, calibration=()) -> tuple[dict, dict]:
+    """``({variant: (module, load_s)}, {variant: exported file})`` for one entry (see the module
+    docstring); the files are loaded per thread count by :func:`load_files`."""
     import zoo
-    from zoo.deploy.artifact import load_artifact
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
     torch.manual_seed(0)
     ours = randomize_norm_stats(zoo.create_model(entry.name)).eval()
     example = example_input(ours)
-    variants: dict = {}
+    modules: dict = {}
     if "reference" in runtimes:
         start = time.perf_counter()
         reference = build_reference(entry)
         if reference is not None:
             missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
             if not (missing or unexpected):  # the same weights, so the same arithmetic
-                variants["reference"] = (reference.eval(), time.perf_counter() - start, None)
+                modules["reference"] = (reference.eval(), time.perf_counter() - start)
         if entry.arch == "efficient_x3d":
             # the accelerator's claim is against vanilla X3D: PyTorchVideo's X3D of the same depth
             # (its own random weights; the same FLOPs but for the head's pooling)
             vanilla = build_reference(zoo.get_entry(f"x3d_{entry.depth}"))
             if vanilla is not None:
-                variants["reference-vanilla-x3d"] = (randomize_norm_stats(vanilla).eval(), 0.0, None)
+                modules["reference-vanilla-x3d"] = (randomize_norm_stats(vanilla).eval(), 0.0)
     if "eager" in runtimes:
-        variants["eager"] = (ours, 0.0, None)
+        modules["eager"] = (ours, 0.0)
     if "fast" in runtimes:
         start = time.perf_counter()
         copy = zoo.create_model(entry.name)
         copy.load_state_dict(ours.state_dict())
-        fast = zoo.optimize(copy.eval(), example)
-        variants["fast"] = (fast, time.perf_counter() - start, None)
-    formats = [f for f in ("onnx", "executorch") if f in runtimes]
-    for fmt in formats:
+        modules["fast"] = (zoo.optimize(copy.eval(), example), time.perf_counter() - start)
+    files: dict = {}
+    for fmt in (f for f in ("onnx", "executorch") if f in runtimes):
         for int8 in ([False, True] if "int8" in runtimes else [False]):
             label = fmt + ("-int8" if int8 else "")
             path = workdir / f"{entry.name}_{label}{'.onnx' if fmt == 'onnx' else '.pte'}"
-            cal = list(calibration) or [example_input(ours) + 0.05 * torch.randn_like(example_input(ours))
-                                        for _ in range(8)]
+            cal = list(calibration) or [example + 0.05 * torch.randn_like(example) for _ in range(8)]
             zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else ())
-            start = time.perf_counter()
-            model = load_artifact(path, threads=threads)
-            variants[label] = (model, time.perf_counter() - start, path.stat().st_size / 1e6)
-    return variants
+            files[label] = path
+    return modules, files
+
+
+def load_files(files: dict, threads: int) -> dict:
+    """``{variant: (ArtifactModel, load_s, file_mb)}``, each session with ``threads`` threads."""
+    from zoo.deploy.artifact import load_artifact
+
+    loaded = {}
+    for label, path in files.items():
+        start = time.perf_counter()
+        model = load_artifact(path, threads=threads)
+        loaded[label] = (model, time.perf_counter() - start, path.stat().st_size / 1e6)
+    return loaded
 
 
 def time_variants(variants: dict, example, reps: int) -> dict[str, tuple[float, float, float]]:
@@ -125,10 +133,11 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
     clip_s = entry.num_frames * entry.sampling_rate / TARGET_FPS
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        modules, files = build_variants(entry.name, runtimes, Path(tmp), calibration)
+        example = example_input(zoo.create_model(entry.name))
         for threads in thread_counts:
             set_threads(threads)
-            variants = build_variants(entry.name, runtimes, Path(tmp), threads, calibration)
-            example = example_input(next(iter(variants.values()))[0] if "eager" not in variants else variants["eager"][0])
+            variants = {k: (m, load_s, None) for k, (m, load_s) in modules.items()} | load_files(files, threads)
             timed = time_variants(variants, example, reps)
             ref = timed.get("reference", (None,))[0]
             eager = timed.get("eager", (None,))[0]

@@ -68,6 +68,15 @@ def _window_count(length: int, kernel: int, stride: int, padding: int, dilation:
     return (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _pad_frames(x: torch.Tensor, padding: int, value: float = 0.0) -> torch.Tensor:
+    """``padding`` frames of ``value`` before and after the clip, by concatenation: XNNPACK
+    refuses a quantized 5-D constant pad ("StaticConstantPad ... invalid_parameter")."""
+    if not padding:
+        return x
+    edge = torch.full((x.shape[0], x.shape[1], padding, *x.shape[3:]), value, dtype=x.dtype, device=x.device)
+    return torch.cat([edge, x, edge], dim=2)
+
+
 def _temporal_windows(y: torch.Tensor, kernel: int, stride: int, dilation: int, count: int) -> list[torch.Tensor]:
     """The ``kernel`` taps of each temporal window: tap ``j`` of window ``t`` is frame ``t*stride + j*dilation``."""
     return [y[:, :, j * dilation: j * dilation + (count - 1) * stride + 1: stride] for j in range(kernel)]
@@ -105,8 +114,7 @@ class FrameConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        if self.padding_t:
-            x = F.pad(x, (0, 0, 0, 0, self.padding_t, self.padding_t))
+        x = _pad_frames(x, self.padding_t)
         count = _window_count(x.shape[2], len(self.taps), self.stride_t, 0, self.dilation_t)
         if len(self.taps) == 1 and self.stride_t == 1:
             return _clip(self.taps[0](_frames(x)), batch)  # every frame at once: one 2D convolution
@@ -128,8 +136,7 @@ def max_pool3d_as_2d(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode
     y = _clip(F.max_pool2d(_frames(x), kernel[1:], stride[1:], padding[1:], dilation[1:]), batch)
     if kernel[0] == 1 and stride[0] == 1:
         return y
-    if padding[0]:
-        y = F.pad(y, (0, 0, 0, 0, padding[0], padding[0]), value=float("-inf"))
+    y = _pad_frames(y, padding[0], float("-inf"))
     count = _window_count(y.shape[2], kernel[0], stride[0], 0, dilation[0])
     taps = _temporal_windows(y, kernel[0], stride[0], dilation[0], count)
     out = taps[0]
@@ -155,8 +162,7 @@ def avg_pool3d_as_2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, coun
     if kernel[0] == 1 and stride[0] == 1:
         return y
     length = y.shape[2]
-    if padding[0]:
-        y = F.pad(y, (0, 0, 0, 0, padding[0], padding[0]))
+    y = _pad_frames(y, padding[0])
     count = _window_count(y.shape[2], kernel[0], stride[0], 0, 1)
     total = sum(_temporal_windows(y, kernel[0], stride[0], 1, count))
     if count_include_pad or not padding[0]:
