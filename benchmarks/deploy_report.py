@@ -2,7 +2,8 @@
 
 Two measurements feed it, each into its own CSV (appended row by row, so either resumes):
 ``zoo speed --runtime ...`` (:mod:`benchmarks.deploy_speed`, ``deploy_latency.csv``) and
-``python -m benchmarks.perf.deploy_coverage`` (``deploy_coverage.csv``). :func:`write_report`
+``python -m benchmarks.perf.deploy_coverage`` (``deploy_coverage.csv``), and the demo model's
+accuracy per runtime, ``python -m benchmarks.perf.deploy_demo`` (``deploy_demo.csv``). :func:`write_report`
 regenerates the Markdown, ``deploy.csv`` (the latency rows) and
 ``deploy_latency_vs_top1.png`` from both.
 
@@ -29,6 +30,8 @@ COVERAGE_COLUMNS = ["name", "format", "status", "max_abs_diff", "relative_diff",
 LATENCY_FILE = "deploy_latency.csv"
 LATENCY_COLUMNS = ["name", "runtime", "threads", "median_ms", "p90_ms", "load_s", "file_mb", "peak_mb", "clip_s",
                    "realtime_factor", "vs_reference", "vs_eager", "vs_vanilla", "top1_published", "command", "note"]
+DEMO_FILE = "deploy_demo.csv"
+DEMO_COLUMNS = ["runtime", "top1", "top5", "videos", "calibration", "wall_s", "command"]
 REPORT = "deploy.md"
 PLOT = "deploy_latency_vs_top1.png"
 
@@ -117,6 +120,14 @@ def write_report(out) -> Path:
               "(int8) for X3D-XS.", "", latency_table(latency)]
     if plot_latency_vs_top1(latency, out / PLOT):
         lines += [f"![published top-1 against latency]({PLOT})", ""]
+    demo = read_rows(out / DEMO_FILE)
+    if demo:
+        lines += ["## Accuracy of the exported demo model (harness-measured, 5x3 views, 100 held-out videos)", "",
+                  "`zoo evaluate --artifact` runs each file under the same protocol, aggregation and metrics as the "
+                  "eager model (`python -m benchmarks.perf.deploy_demo`; int8 calibrated on training videos).", "",
+                  tabulate([[r["runtime"], r["top1"], r["top5"], r["videos"], r["calibration"] or "-"] for r in demo],
+                           headers=["runtime", "top-1", "top-5", "videos", "int8 calibration"], tablefmt="github",
+                           disable_numparse=True), ""]
     lines += ["## Coverage: every entry x runtime", "",
               "`zoo.export` at the entry's test clip (random weights, BatchNorm statistics randomised), run by the "
               "runtime and compared with the eager model: `ok` with max |exported - eager| over the output's scale, "

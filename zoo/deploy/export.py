@@ -66,14 +66,17 @@ def _flat(x) -> list[torch.Tensor]:
 
 
 class _FlatInputs(nn.Module):
-    """The model with one tensor per input (runtimes take flat tensor lists, not SlowFast's list)."""
+    """The model with one tensor per input (runtimes take flat tensor lists, not SlowFast's list):
+    ``slow, fast`` for SlowFast, then ``boxes`` for an AVA detector."""
 
     def __init__(self, model: nn.Module, pathways: bool):
         super().__init__()
         self.model, self.pathways = model, pathways
 
     def forward(self, *tensors):
-        return self.model(list(tensors)) if self.pathways else self.model(*tensors)
+        if not self.pathways:
+            return self.model(*tensors)
+        return self.model(list(tensors[:2]), *tensors[2:])
 
 
 def check_views(entry, video, batch: int):
@@ -171,7 +174,7 @@ def export(
         "rewrite_2d": rewrite_2d,
         "batch": batch,
         "inputs": [list(t.shape) for t in args],
-        "input_names": ["slow", "fast"] if pathways else (["clip", "boxes"] if entry.dataset == "ava" else ["clip"]),
+        "input_names": (["slow", "fast"] if pathways else ["clip"]) + (["boxes"] if entry.dataset == "ava" else []),
         "frames": entry.num_frames,
         "sampling_rate": entry.sampling_rate,
         "side_size": entry.side_size,
