@@ -51,6 +51,20 @@ def test_any_conv3d_equals_its_frame_convolutions():
         checked += 1
 
 
+@pytest.mark.parametrize("conv, view", [
+    (nn.Conv3d(8, 16, 1, stride=(1, 2, 2)), "pointwise"),  # X3D's shortcut projection
+    (nn.Conv3d(8, 8, (5, 1, 1), padding=(2, 0, 0), groups=8), "temporal"),  # X3D's stem, depthwise in time
+    (nn.Conv3d(8, 16, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0), dilation=(2, 1, 1)), "temporal"),
+    (nn.Conv3d(8, 16, (1, 3, 3), padding=(0, 1, 1)), ""),  # per frame
+])
+@pytest.mark.parametrize("height", [10, 9])  # an odd height cannot take the pointwise view's stride: per frame
+def test_kernels_that_need_no_frame_reordering(conv, view, height):
+    frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    assert frames.view == view
+    x = torch.randn(2, 8, 7, height, 12)
+    torch.testing.assert_close(frames(x), conv(x), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("kernel, stride, padding, dilation", [
     ((1, 3, 3), (1, 2, 2), (0, 1, 1), 1), ((2, 1, 1), (2, 1, 1), 0, 1), ((3, 3, 3), (1, 2, 2), (1, 1, 1), 1),
     ((3, 2, 2), (2, 1, 1), (1, 0, 1), (2, 1, 1)),
@@ -139,6 +153,14 @@ def test_int8_onnx_is_calibrated_on_the_entrys_views(demo_videos, tmp_path):
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantized
     assert manifest["max_abs_diff"] < 0.1 * manifest["output_scale"]  # int8 error, not a broken model
+
+
+def test_export_leaves_the_given_model_as_it_was(tmp_path):
+    model = zoo.create_model("i3d_tiny_8x4_demo", pretrained=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    zoo.export(model, tmp_path / "m.onnx")
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)  # BN not folded
 
 
 def test_refusals_name_the_reason(tmp_path):

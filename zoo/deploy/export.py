@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import tempfile
@@ -135,8 +136,8 @@ def export(
         entry = get_entry(model_or_name)
         model = create_model(entry.name, pretrained=pretrained and checkpoint is None, checkpoint=checkpoint,
                              progress=False)
-    else:
-        model, entry = model_or_name, get_entry(model_or_name.zoo_entry)
+    else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
+        model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
     if int8 and not calibration:
         raise ExportError("int8 needs calibration clips: pass calibration= (videos) or zoo export --calibration FILE")
     model = model.eval().float()

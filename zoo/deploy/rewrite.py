@@ -87,12 +87,17 @@ class FrameConv(nn.Module):
 
     Tap ``k`` (weight ``w[:, :, k]``) of output frame ``t`` sees input frame
     ``t * stride_t + k * dilation_t - padding_t`` (zeros outside the clip), as ``nn.Conv3d``.
+    Two common kernels need no frame reordering at all (the ``(B, C, T, H, W)`` tensor is
+    viewed as an image): a 1x1x1 kernel is a 1x1 convolution of ``(B, C, T*H, W)``, and a
+    temporal-only ``kx1x1`` kernel a ``kx1`` convolution of ``(B, C, T, H*W)``.
     """
 
-    def __init__(self, taps: list[nn.Conv2d], stride_t: int, padding_t: int, dilation_t: int):
+    def __init__(self, taps: list[nn.Conv2d], stride_t: int, padding_t: int, dilation_t: int,
+                 viewed: nn.Conv2d | None = None, view: str = ""):
         super().__init__()
         self.taps = nn.ModuleList(taps)
         self.stride_t, self.padding_t, self.dilation_t = stride_t, padding_t, dilation_t
+        self.viewed, self.view = viewed, view  # "pointwise" or "temporal": the reorder-free form
 
     @classmethod
     def from_conv3d(cls, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding, dilation, groups: int) -> FrameConv:
@@ -110,17 +115,37 @@ class FrameConv(nn.Module):
                 if conv.bias is not None:
                     conv.bias.copy_(bias)  # added once, by the first tap
             taps.append(conv)
-        return cls(taps, stride[0], padding[0], dilation[0])
+        viewed, view = None, ""
+        spatial_point = tuple(weight.shape[3:]) == (1, 1) and padding[1:] == (0, 0)
+        if spatial_point and kernel_t == 1 and padding[0] == 0 and stride[0] == 1:
+            viewed, view = taps[0], "pointwise"
+        elif spatial_point and stride[1:] == (1, 1):
+            viewed = nn.Conv2d(in_per_group * groups, out_channels, (kernel_t, 1), stride=(stride[0], 1),
+                               padding=(padding[0], 0), dilation=(dilation[0], 1), groups=groups, bias=bias is not None)
+            with torch.no_grad():
+                viewed.weight.copy_(weight[:, :, :, :, 0])
+                if bias is not None:
+                    viewed.bias.copy_(bias)
+            view = "temporal"
+        return cls(taps, stride[0], padding[0], dilation[0], viewed, view)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch = x.shape[0]
+        batch, channels, frames, height, width = x.shape
+        if self.view == "temporal":
+            y = self.viewed(x.reshape(batch, channels, frames, height * width))
+            return y.reshape(batch, y.shape[1], y.shape[2], height, width)
+        if self.view == "pointwise":
+            sh, sw = self.viewed.stride
+            if height % sh == 0:  # rows t*H + h, every sh-th: every sh-th row of each frame
+                y = self.viewed(x.reshape(batch, channels, frames * height, width))
+                return y.reshape(batch, y.shape[1], frames, height // sh, y.shape[-1])
         x = _pad_frames(x, self.padding_t)
         count = _window_count(x.shape[2], len(self.taps), self.stride_t, 0, self.dilation_t)
         if len(self.taps) == 1 and self.stride_t == 1:
             return _clip(self.taps[0](_frames(x)), batch)  # every frame at once: one 2D convolution
         out = None
-        for conv, frames in zip(self.taps, _temporal_windows(x, len(self.taps), self.stride_t, self.dilation_t, count)):
-            y = conv(_frames(frames))
+        for conv, frames_k in zip(self.taps, _temporal_windows(x, len(self.taps), self.stride_t, self.dilation_t, count)):
+            y = conv(_frames(frames_k))
             out = y if out is None else out + y
         return _clip(out, batch)
 
