@@ -49,7 +49,7 @@ def latency_table(rows: list[dict]) -> str:
     if not rows:
         return "_no latency measured yet (`zoo speed NAMES --runtime eager,fast,onnx,executorch,int8`)_\n"
     headers = ["entry", "runtime", "threads", "median ms", "p90 ms", "x reference", "x eager", "x vanilla X3D",
-               "real-time factor", "load s", "file MB", "peak MB"]
+               "real-time factor", "load s", "file MB", "RSS growth in a call, MB"]
     body = [[r["name"], r["runtime"], r["threads"], r["median_ms"], r["p90_ms"], r["vs_reference"] or "-",
              r["vs_eager"] or "-", r.get("vs_vanilla") or "-", r["realtime_factor"], r["load_s"] or "-",
              r["file_mb"] or "-", r["peak_mb"] or "-"] for r in rows]
@@ -114,7 +114,8 @@ def write_report(out) -> Path:
     lines += ["## Latency per clip (batch 1, this machine's CPU)", ""]
     lines += [f"Command: `{c}`" for c in commands] + ([""] if commands else [])
     lines += ["Median and p90 of interleaved repetitions; `x reference` is PyTorchVideo's eager model measured in "
-              "the same run (same weights, same input); the real-time factor is the clip's seconds "
+              "the same run (same weights, same input), all variants interleaved round by round, so other load on the "
+              "machine slows them alike but widens the p90; the real-time factor is the clip's seconds "
               "(frames x rate / 30 fps) over the latency; `x vanilla X3D` (efficient X3D rows) is against PyTorchVideo's "
               "vanilla X3D of the same depth, the comparison of the accelerator's published 4.6x (fp32) and 6.5x "
               "(int8) for X3D-XS.", "", latency_table(latency)]
