@@ -657,3 +657,38 @@ def test_dataloader_workers_decode_without_the_extra_thread(index_videos, monkey
     in_worker, _ = read_views(index_videos[30], spec)
     assert overlapped == [1]
     torch.testing.assert_close(in_worker, in_main, atol=1e-5, rtol=0)
+
+
+FORK_AFTER_DECODE = """
+import sys, numpy as np, torch
+from zoo.input.video import rgb24, read_views
+from zoo.transforms import InputSpec
+import zoo
+
+path = sys.argv[1]
+spec = InputSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
+parent, _ = read_views(path, spec)  # the parent converts frames first
+
+class Views(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+    def __getitem__(self, i):
+        return read_views(path, spec)[0]
+
+children = list(torch.utils.data.DataLoader(Views(), batch_size=None, num_workers=2))
+assert all(torch.equal(parent, c) for c in children)
+print("ok")
+"""
+
+
+def test_decoding_in_forked_workers_after_the_parent_decoded(tmp_path):
+    """The RGB converter kept per thread (video.rgb24) leaves a forked DataLoader worker nothing
+    to wait on: the parent decodes, then two workers decode the same views."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "v.mp4"
+    write_frames(path, [np.full((48, 64, 3), 6 * i, np.uint8) for i in range(40)], fps=25)
+    run = subprocess.run([sys.executable, "-c", FORK_AFTER_DECODE, str(path)], capture_output=True, text=True,
+                         timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

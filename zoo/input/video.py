@@ -71,9 +71,9 @@ def rgb24(frame: av.VideoFrame) -> np.ndarray:
     """``frame.to_ndarray(format="rgb24")``, bit for bit, through one swscale context per thread.
 
     PyAV gives each frame its own converter, so every frame pays for building a new swscale
-    context (its filter tables), several times the conversion itself on a small frame; one
-    :class:`av.video.reformatter.VideoReformatter` kept per thread builds it once per size and
-    format (``sws_getCachedContext``) and converts the same way.
+    context (its filter tables and thread pool), several times the conversion itself on a small
+    frame; one :class:`av.video.reformatter.VideoReformatter` kept per thread builds it once per
+    size and format (``sws_getCachedContext``) and converts the same way, in the calling thread.
 
     Example:
         >>> frame = av.VideoFrame.from_ndarray(np.full((4, 6, 3), 200, np.uint8), format="rgb24").reformat(format="yuv420p")
@@ -87,7 +87,9 @@ def rgb24(frame: av.VideoFrame) -> np.ndarray:
         from av.video.reformatter import VideoReformatter
 
         converter = _CONVERTERS.converter = VideoReformatter()
-    return converter.reformat(frame, format="rgb24").to_ndarray()
+    # threads=1: no swscale thread pool, which a forked process (a DataLoader worker) would
+    # inherit without its threads and wait on for ever; slices converted in one thread are the same
+    return converter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
 
 @contextlib.contextmanager
