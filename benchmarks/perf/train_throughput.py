@@ -56,6 +56,18 @@ def data_path(clips: TrainClips, config: FinetuneConfig, epochs: range) -> tuple
     return time.perf_counter() - start, seen
 
 
+def clip_cost(clips: TrainClips, epoch: int) -> float:
+    """CPU seconds of one training clip made in this process with one torch thread (a worker's
+    work: decode, scale, crop, flip, normalise), over every video once."""
+    from zoo.input.video import torch_threads
+
+    with torch_threads(1):
+        start = time.process_time()
+        for i in range(len(clips)):
+            clips[(epoch, i)]
+        return (time.process_time() - start) / len(clips)
+
+
 def model_only(model, optimizer, batches: list, steps: int) -> float:
     """Seconds for ``steps`` training steps cycling through in-memory ``batches`` (after one warm-up step)."""
     train_step(model, optimizer, *batches[0])
@@ -88,6 +100,10 @@ def measure(model, optimizer, clips: TrainClips, config: FinetuneConfig, batches
          "train_steps_per_s": t_steps / t_seconds, "train_clips_per_s": t_clips / t_seconds}
     x["data_share"] = x["data_clips_per_s"] / x["model_clips_per_s"]
     x["train_share"] = x["train_steps_per_s"] / x["model_steps_per_s"]
+    x["clip_cpu_ms"] = 1000 * clip_cost(clips, epochs.start)
+    x["model_ms_per_clip"] = 1000 / x["model_clips_per_s"]
+    # the CPUs all busy, the model never waiting: clips/s <= cpus / (clip + step CPU per clip)
+    x["bound_share"] = min(1.0, (os.cpu_count() or 1) / (x["clip_cpu_ms"] + x["model_ms_per_clip"]) * x["model_ms_per_clip"])
     return x
 
 
@@ -102,23 +118,32 @@ def markdown(report: dict) -> str:
             f"{r['cpus']} CPUs shared with other users (load average before / after: {r['load_before']} / "
             f"{r['load_after']}); 1 torch thread per worker. Medians of {r['rounds']} interleaved rounds per "
             "thread count.\n\n")
-    return head + "\n".join(section(run) for run in r["runs"])
+    best = max(run["medians"]["model_steps_per_s"] for run in r["runs"])
+    return head + "\n".join(section(run, best) for run in r["runs"])
 
 
-def section(run: dict) -> str:
-    """One thread count's figures and rounds."""
+def section(run: dict, best_model_steps: float | None = None) -> str:
+    """One thread count's figures and rounds; flagged when its model-only rate is under half the
+    best thread count's (threads contending for CPUs other processes hold: its shares say nothing)."""
     m = run["medians"]
+    collapsed = best_model_steps is not None and m["model_steps_per_s"] < 0.5 * best_model_steps
     rows = "\n".join(
         f"| {i + 1} | {x['data_clips_per_s']:.1f} | {x['model_steps_per_s']:.2f} ({x['model_clips_per_s']:.1f} clips/s) "
         f"| {x['train_steps_per_s']:.2f} | {x['data_share']:.0%} | {x['train_share']:.0%} |" for i, x in enumerate(run["rounds"]))
     verdict = "**met**" if m["train_share"] >= 0.9 else "**not met**"
     return (
         f"## torch threads {run['threads']} in the main process\n\n"
-        f"- data path (loader alone): **{m['data_clips_per_s']:.1f} clips/s**\n"
+        + (f"**The model's own rate collapsed at this thread count** ({m['model_steps_per_s']:.2f} steps/s against "
+           f"{best_model_steps:.2f} at the best one: its threads wait on CPUs other processes hold), so the shares "
+           "below compare a starved model with the loader and say nothing about the data path.\n\n" if collapsed else "")
+        + f"- data path (loader alone): **{m['data_clips_per_s']:.1f} clips/s**\n"
         f"- model only (batches in memory): **{m['model_steps_per_s']:.2f} steps/s** = {m['model_clips_per_s']:.1f} clips/s\n"
         f"- training (loader + steps): **{m['train_steps_per_s']:.2f} steps/s** = {m['train_clips_per_s']:.1f} clips/s\n"
         f"- data path / model only: **{m['data_share']:.0%}** (the loader's capacity against the model's demand)\n"
-        f"- training / model only: **{m['train_share']:.0%}** (target >= 90%: {verdict})\n\n"
+        f"- training / model only: **{m['train_share']:.0%}** (target >= 90%: {verdict})\n"
+        f"- CPU per clip: making it {m['clip_cpu_ms']:.2f} ms (one thread), the model's step (wall time, taken as its CPU) {m['model_ms_per_clip']:.2f} ms: "
+        f"with every CPU busy and the model never waiting, the loop could reach at most **{m['bound_share']:.0%}** of "
+        "model only on this machine's CPUs if nothing else ran on them\n\n"
         "| round | data path clips/s | model-only steps/s | training steps/s | data / model | training / model |\n"
         "|---|---|---|---|---|---|\n" + rows + "\n")
 
@@ -137,7 +162,14 @@ def main(argv=None) -> int:
                    help="torch threads in the main process, one measurement each (default torch's)")
     p.add_argument("--report", help="write the figures as JSON here")
     p.add_argument("--table", help="write the Markdown page here")
+    p.add_argument("--render", help="write --table from this --report file (no measurement)")
     args = p.parse_args(argv)
+    if args.render:
+        text = markdown(json.loads(Path(args.render).read_text()))
+        if args.table:
+            Path(args.table).write_text(text)
+        print(text)
+        return 0
     folder = videos.generate_transfer(Path(args.root) / "throughput", {"train": args.per_class}, progress=False)["train"]
     dataset = read_transfer_split("folders", str(folder), subset="all")
     config = FinetuneConfig(args.entry, "folders", str(folder), batch_size=args.batch_size, workers=args.workers,
