@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.deploy_report import LATENCY_COLUMNS, LATENCY_FILE, write_report
-from benchmarks.speed import PeakMemory, build_reference, randomize_norm_stats
+from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
 
 RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
 

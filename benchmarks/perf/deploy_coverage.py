@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.deploy_report import COVERAGE_COLUMNS, COVERAGE_FILE, write_report
-from benchmarks.speed import randomize_norm_stats
+from benchmarks.references import randomize_norm_stats
 
 
 def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
