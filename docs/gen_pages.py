@@ -48,14 +48,15 @@ DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
 #: Every table of ``results/`` the site shows, in navigation order (path under results/ without .md).
 RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
-    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation",
+    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "deploy", "finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
 RESULT_TITLES = {
     "kinetics400": "Kinetics-400", "ssv2": "Something-Something V2", "charades": "Charades", "ava": "AVA",
     "demo": "Demo", "complexity": "Complexity", "protocols": "Test protocols", "speed": "Speed (CPU)",
     "eval_throughput": "Evaluation throughput", "host_memory": "Host memory", "gpu/speed": "Speed (GPU)",
-    "gpu/fast_ablation": "Fast paths on GPU",
+    "gpu/fast_ablation": "Fast paths on GPU", "deploy": "Deployment (runtimes, coverage)",
+    "finetune": "Transfer learning (demo)", "train_throughput": "Training throughput",
 }
 PLOT = "kinetics400_flops_vs_top1.png"
 #: Modules left out of the API reference: moved-module shims (they only forward, with a warning).
