@@ -68,7 +68,11 @@ def coverage_table(rows: list[dict]) -> str:
         else:
             text = f"{r['status']}: {r['reason']}".replace("|", "/")
         cells.setdefault(r["name"], {})[r["format"]] = text
-    body = [[name, *[cells[name].get(f, "-") for f in formats]] for name in cells]
+    import zoo
+
+    names = [e.name for e in zoo.all_entries()]  # every entry, measured or not, in catalogue order
+    names += [n for n in cells if n not in names]
+    body = [[name, *[cells.get(name, {}).get(f, "-") for f in formats]] for name in names]
     return tabulate(body, headers=["entry", *formats], tablefmt="github", disable_numparse=True) + "\n"
 
 
@@ -132,7 +136,8 @@ def write_report(out) -> Path:
     lines += ["## Coverage: every entry x runtime", "",
               "`zoo.export` at the entry's test clip (random weights, BatchNorm statistics randomised), run by the "
               "runtime and compared with the eager model: `ok` with max |exported - eager| over the output's scale, "
-              "or what failed and why (`python -m benchmarks.perf.deploy_coverage`).", "", coverage_table(coverage)]
+              "or what failed and why; `-`: not measured yet (resumable: `python -m benchmarks.perf.deploy_coverage "
+              "[NAMES]` adds the missing rows).", "", coverage_table(coverage)]
     atomic_write(out / REPORT, "\n".join(lines))
     if latency:
         text = io.StringIO()
