@@ -134,7 +134,7 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         modules, files = build_variants(entry.name, runtimes, Path(tmp), calibration)
-        example = example_input(zoo.create_model(entry.name))
+        example = example_input(entry)  # the entry's test clip, as the files were exported for
         for threads in thread_counts:
             set_threads(threads)
             variants = {k: (m, load_s, None) for k, (m, load_s) in modules.items()} | load_files(files, threads)

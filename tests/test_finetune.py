@@ -8,8 +8,8 @@ import torch
 
 import zoo
 from benchmarks.cli import main as zoo_main
-from benchmarks.demo.videos import CLASSES, VideoSpec, render_frames, write_video
 from benchmarks.finetune import CLASSES_FILE, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
+from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 
 DEMO = "i3d_tiny_8x4_demo"
@@ -18,12 +18,7 @@ DEMO = "i3d_tiny_8x4_demo"
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """root/<class>/<video>.mp4: two of the demo's motions, 6 videos each (5 train, 1 held out)."""
-    root = tmp_path_factory.mktemp("clips")
-    for label in (0, 1):
-        for i in range(6):
-            spec = VideoSpec(label, 25, 40, seed=100 * label + i)
-            write_video(root / CLASSES[label] / f"{i}.mp4", render_frames(spec), spec.fps)
-    return root
+    return write_demo_class_folders(tmp_path_factory.mktemp("clips"))
 
 
 def config(folders, out, **kw):

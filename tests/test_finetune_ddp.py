@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.demo.videos import CLASSES, VideoSpec, render_frames, write_video
 from benchmarks.finetune import MANIFEST, MODEL_FILE, FinetuneConfig, finetune
+from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 from zoo.input.video import torch_threads
 
@@ -24,12 +24,7 @@ ARGS = dict(epochs=2, batch_size=4, optimizer="adamw", lr=0.01, mode="linear", w
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """root/<class>/<video>.mp4: two of the demo's motions, 6 videos each (5 train, 1 held out)."""
-    root = tmp_path_factory.mktemp("clips")
-    for label in (0, 1):
-        for i in range(6):
-            spec = VideoSpec(label, 25, 40, seed=100 * label + i)
-            write_video(root / CLASSES[label] / f"{i}.mp4", render_frames(spec), spec.fps)
-    return root
+    return write_demo_class_folders(tmp_path_factory.mktemp("clips"))
 
 
 def test_two_ranks_reach_the_single_process_weights_and_only_rank_0_writes(folders, tmp_path):

@@ -171,3 +171,14 @@ def write_colour_dataset(root, classes_and_labels, name: str = "val.txt") -> Pat
         lines.append(f"v{i}.mp4 {label}")
     (root / name).write_text("\n".join(lines) + "\n")
     return root / name
+
+
+def write_demo_class_folders(root) -> Path:
+    """``root/<class>/<i>.mp4``: two of the demo's motions, 6 videos each (the fine-tuning tests' data)."""
+    from benchmarks.demo.videos import CLASSES, VideoSpec, render_frames, write_video
+
+    for label in (0, 1):
+        for i in range(6):
+            spec = VideoSpec(label, 25, 40, seed=100 * label + i)
+            write_video(Path(root) / CLASSES[label] / f"{i}.mp4", render_frames(spec), spec.fps)
+    return Path(root)
