@@ -13,7 +13,7 @@ import zoo
 from benchmarks.cli import main as zoo_main
 from zoo.deploy.artifact import ArtifactError, load_artifact, manifest_path, read_manifest
 from zoo.deploy.export import ExportError
-from zoo.deploy.rewrite import FrameConv, avg_pool3d_as_2d, max_pool3d_as_2d, rewrite_3d
+from zoo.deploy.rewrite import FrameConv, avg_pool3d_as_2d, max_pool3d_as_2d, mean_as_2d, rewrite_3d
 from zoo.fast import example_input, fold_batch_norms
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the deploy extra (videozoo[deploy]) is not installed")
@@ -44,11 +44,61 @@ def test_any_conv3d_equals_its_frame_convolutions():
             expected = conv(x)
         except RuntimeError:  # a kernel larger than the padded input: nn.Conv3d refuses it too
             continue
-        frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-        actual = frames(x)
-        assert actual.shape == expected.shape, conv
-        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=str(conv))
+        # without the frame count (per-frame taps) and with it (the banded form where it applies)
+        for count in (None, x.shape[2]):
+            frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation,
+                                           conv.groups, frames=count)
+            actual = frames(x)
+            assert actual.shape == expected.shape, conv
+            torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=f"{conv} ({frames.view or 'taps'})")
         checked += 1
+
+
+@pytest.mark.parametrize("conv, frames, banded", [
+    (nn.Conv3d(6, 6, 3, padding=1, groups=6), 4, True),  # X3D's depthwise 3x3x3 at 4 frames
+    (nn.Conv3d(6, 6, 3, stride=(1, 2, 2), padding=1, groups=6), 4, True),
+    (nn.Conv3d(6, 6, (3, 3, 3), stride=(2, 1, 1), padding=(1, 1, 1), dilation=(2, 1, 1), groups=6), 6, True),
+    (nn.Conv3d(6, 6, 3, padding=1, groups=6), 13, False),  # X3D-S's 13 frames: 13/3 the multiply-adds, taps
+    (nn.Conv3d(6, 12, 3, padding=1, groups=3), 4, False),  # not depthwise
+])
+def test_depthwise_convolutions_of_few_frames_are_one_banded_conv2d(conv, frames, banded):
+    """The banded form: frames folded into channels of the clip's own layout, one grouped Conv2d."""
+    module = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
+                                   frames=frames)
+    assert (module.view == "banded") == banded
+    if banded:
+        assert isinstance(module.viewed, nn.Conv2d) and module.viewed.groups == conv.groups and not module.taps
+        # tap k of output frame t sits at input frame t*stride + k*dilation - padding, zero elsewhere
+        out_frames = (frames + 2 * conv.padding[0] - conv.dilation[0] * 2 - 1) // conv.stride[0] + 1
+        band = module.viewed.weight.reshape(6, out_frames, 1, frames, 3, 3)
+        for t in range(out_frames):
+            for s in range(frames):
+                k, rest = divmod(s - t * conv.stride[0] + conv.padding[0], conv.dilation[0])
+                expected = conv.weight[:, :, k] if rest == 0 and 0 <= k < 3 else torch.zeros_like(conv.weight[:, :, 0])
+                torch.testing.assert_close(band[:, t, :, s], expected)
+    x = torch.randn(2, 6, frames, 9, 10)
+    torch.testing.assert_close(module(x), conv(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dim, keepdim", [((2, 3, 4), True), ((2, 3, 4), False), ((-2, -1), True), ((3, 4), False),
+                                          ((1, 2, 3), False), (2, True)])
+def test_clip_means_take_the_4d_form_xnnpack_partitions(dim, keepdim):
+    x = torch.randn(2, 5, 3, 4, 6)
+    torch.testing.assert_close(mean_as_2d(x, dim, keepdim), x.mean(dim, keepdim=keepdim))
+    program = torch.export.export(Mean(dim, keepdim), (x,))
+    means = [n.args[0].meta["val"].dim() for n in program.graph.nodes if "mean" in str(n.target)]
+    rewritten = rewrite_3d(program, (x,))
+    after = [n.args[0].meta["val"].dim() for n in rewritten.graph.nodes if "mean" in str(n.target)]
+    assert means == [5] and after == ([4] if set(d % 5 for d in (dim if isinstance(dim, tuple) else (dim,))) in ({2, 3, 4}, {3, 4}) else [5])
+
+
+class Mean(nn.Module):
+    def __init__(self, dim, keepdim):
+        super().__init__()
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        return x.mean(self.dim, keepdim=self.keepdim)
 
 
 @pytest.mark.parametrize("conv, view", [

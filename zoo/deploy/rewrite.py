@@ -8,7 +8,12 @@ every family of the zoo goes through it:
 
 - a 3D convolution (any kernel, stride, padding, dilation, groups) is a 2D convolution of each
   frame per temporal tap, the taps summed (:class:`FrameConv`; a 1x1x1 or 1xKxK kernel is one
-  2D convolution over all frames at once, as a batch);
+  2D convolution over all frames at once, as a batch). Three forms need no frame reordering,
+  the clip's memory viewed as an image: 1x1x1 and temporal-only kx1x1 kernels, and a depthwise
+  convolution of few frames as one grouped 2D convolution with frames folded into channels
+  (the "banded" form: X3D's 3x3x3 depthwise convolutions);
+- a mean over a clip's frames and positions is a mean of a 4-D view (XNNPACK partitions no
+  5-D mean: squeeze-excitation blocks otherwise fall back to ExecuTorch's portable kernels);
 - 3D max/average pooling is 2D pooling of each frame, then the same reduction over temporal
   windows (both are separable: a window is a box); adaptive average pooling to one position is
   a mean.
@@ -97,15 +102,22 @@ class FrameConv(nn.Module):
         super().__init__()
         self.taps = nn.ModuleList(taps)
         self.stride_t, self.padding_t, self.dilation_t = stride_t, padding_t, dilation_t
-        self.viewed, self.view = viewed, view  # "pointwise" or "temporal": the reorder-free form
+        self.viewed, self.view = viewed, view  # "pointwise", "temporal" or "banded": the reorder-free forms
 
     @classmethod
-    def from_conv3d(cls, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding, dilation, groups: int) -> FrameConv:
-        """From a 3D convolution's weight ``(out, in/groups, kT, kH, kW)`` and its settings."""
+    def from_conv3d(cls, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding, dilation, groups: int,
+                    frames: int | None = None) -> FrameConv:
+        """From a 3D convolution's weight ``(out, in/groups, kT, kH, kW)`` and its settings;
+        ``frames``: the input's frame count, where known (it allows the banded form)."""
         if isinstance(padding, str):
             raise UnsupportedOperator(f"conv3d with padding={padding!r}: give the padding as numbers")
         stride, padding, dilation = _triple(stride, 1), _triple(padding, 0), _triple(dilation, 1)
         out_channels, in_per_group, kernel_t = weight.shape[:3]
+        if frames and kernel_t > 1 and in_per_group == 1 and frames <= BANDED_MAX_FRAME_RATIO * kernel_t:
+            banded = _banded_conv2d(weight, bias, stride, padding, dilation, groups, frames)
+            module = cls([], stride[0], padding[0], dilation[0], banded, "banded")
+            module.out_channels = out_channels
+            return module
         taps = []
         for k in range(kernel_t):
             conv = nn.Conv2d(in_per_group * groups, out_channels, tuple(weight.shape[3:]), stride=stride[1:],
@@ -131,6 +143,9 @@ class FrameConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, channels, frames, height, width = x.shape
+        if self.view == "banded":
+            y = self.viewed(x.reshape(batch, channels * frames, height, width))
+            return y.reshape(batch, self.out_channels, -1, y.shape[-2], y.shape[-1])
         if self.view == "temporal":
             y = self.viewed(x.reshape(batch, channels, frames, height * width))
             return y.reshape(batch, y.shape[1], y.shape[2], height, width)
@@ -148,6 +163,40 @@ class FrameConv(nn.Module):
             y = conv(_frames(frames_k))
             out = y if out is None else out + y
         return _clip(out, batch)
+
+
+
+#: The banded form (below) costs ``frames / kT`` times a depthwise convolution's multiply-adds;
+#: it is used up to this ratio, where dropping the per-frame transposes still pays (X3D's 3x3x3
+#: depthwise convolutions at 4 frames: 4/3).
+BANDED_MAX_FRAME_RATIO = 2
+
+
+def _banded_conv2d(weight, bias, stride, padding, dilation, groups: int, frames: int) -> nn.Conv2d:
+    """A 3D convolution as one 2D convolution of ``(B, C*T, H, W)``, the clip's own memory layout.
+
+    Frames become channels: input channel ``c*T + s`` is frame ``s`` of channel ``c``, output
+    channel ``o*T' + t`` frame ``t`` of channel ``o``, and the weight from input frame ``s`` to
+    output frame ``t`` is tap ``k`` where ``s = t*stride + k*dilation - padding`` (zero where no
+    tap reaches, which is also the temporal zero padding). Each group's channels stay contiguous,
+    so ``groups`` carries over. No frame is reordered, at ``frames / kT`` times the multiply-adds.
+    """
+    out_channels, in_per_group, kernel_t = weight.shape[:3]
+    out_frames = _window_count(frames, kernel_t, stride[0], padding[0], dilation[0])
+    band = weight.new_zeros(out_channels, out_frames, in_per_group, frames, *weight.shape[3:])
+    for t in range(out_frames):
+        for k in range(kernel_t):
+            s = t * stride[0] + k * dilation[0] - padding[0]
+            if 0 <= s < frames:
+                band[:, t, :, s] = weight[:, :, k]
+    conv = nn.Conv2d(in_per_group * groups * frames, out_channels * out_frames, tuple(weight.shape[3:]),
+                     stride=stride[1:], padding=padding[1:], dilation=dilation[1:], groups=groups,
+                     bias=bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(band.reshape(out_channels * out_frames, in_per_group * frames, *weight.shape[3:]))
+        if bias is not None:
+            conv.bias.copy_(bias.repeat_interleave(out_frames))
+    return conv
 
 
 def max_pool3d_as_2d(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
@@ -201,13 +250,35 @@ def adaptive_avg_pool3d_as_mean(x, output_size):
     """``F.adaptive_avg_pool3d`` to one position: the mean over frames and positions."""
     if tuple(_triple(output_size, 1)) != (1, 1, 1):
         raise UnsupportedOperator(f"adaptive_avg_pool3d to {tuple(output_size)}: only to one position is rewritten")
-    return x.mean(dim=(2, 3, 4), keepdim=True)
+    return mean_as_2d(x, (2, 3, 4), keepdim=True)
+
+
+def mean_as_2d(x, dim=None, keepdim=False, *, dtype=None):
+    """``x.mean(dim)`` of a clip over its frames and positions (or positions alone) as a mean of a
+    4-D view over its last two dimensions, the only mean XNNPACK takes: a 5-D mean falls
+    outside its partitions (every squeeze-excitation block of X3D then ran on ExecuTorch's
+    portable kernel and cut the graph in two). Any other mean is left as it was."""
+    if x.dim() != 5 or dim is None or dtype is not None:
+        return torch.mean(x, dim, keepdim, dtype=dtype)
+    dims = {d % 5 for d in ([dim] if isinstance(dim, int) else dim)}
+    b, c, t, h, w = x.shape
+    if dims == {2, 3, 4}:
+        y = x.reshape(b, c, t, h * w).mean((2, 3), keepdim=True)
+        return y.reshape(b, c, 1, 1, 1) if keepdim else y.reshape(b, c)
+    if dims == {3, 4}:
+        y = x.reshape(b, c * t, h, w).mean((2, 3), keepdim=True)
+        return y.reshape(b, c, t, 1, 1) if keepdim else y.reshape(b, c, t)
+    return torch.mean(x, dim, keepdim)
 
 
 #: ``aten.conv3d.default``'s arguments in order (the exported node may give some as keywords).
 CONV3D_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 
+#: Operators kept but given a 4-D form that XNNPACK partitions (``mean_as_2d``).
+VIEWED_OPS = ("aten.mean.dim",)
+
 _FUNCTIONS = {
+    "aten.mean.dim": mean_as_2d,
     "aten.max_pool3d.default": max_pool3d_as_2d,
     "aten.avg_pool3d.default": avg_pool3d_as_2d,
     "aten.adaptive_avg_pool3d.default": adaptive_avg_pool3d_as_mean,
@@ -218,6 +289,15 @@ def _attr(module: nn.Module, target: str) -> torch.Tensor:
     for part in target.split("."):
         module = getattr(module, part)
     return module
+
+
+def _frames_of(node) -> int | None:
+    """The frame count of a 5-D input node, from the exporter's shape metadata (None if unknown or symbolic)."""
+    value = getattr(node, "meta", {}).get("val")
+    shape = getattr(value, "shape", None)
+    if shape is None or len(shape) != 5:
+        return None
+    return shape[2] if isinstance(shape[2], int) else None
 
 
 def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: bool = True,
@@ -234,7 +314,7 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
     replaced = 0
     for node in list(graph.nodes):
         name = str(node.target)
-        if node.op != "call_function" or name not in REPLACED_OPS:
+        if node.op != "call_function" or name not in REPLACED_OPS + VIEWED_OPS:
             continue
         if name == "aten.conv3d.default":
             args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
@@ -243,6 +323,7 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
                 _attr(module, args["weight"].target).detach(),
                 None if bias is None else _attr(module, bias.target).detach(),
                 args.get("stride"), args.get("padding", 0), args.get("dilation"), args.get("groups", 1) or 1,
+                frames=_frames_of(args["input"]),
             )
             submodule = f"frame_conv_{replaced}"
             module.add_submodule(submodule, replacement)
