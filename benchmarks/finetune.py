@@ -28,8 +28,14 @@ The run folder (``--out``):
   ``zoo predict --checkpoint ... --classes classes.txt`` / ``zoo evaluate``;
 - ``classes.txt`` (class names in index order), ``val.txt`` (the validation videos as a
   ``path label`` list, absolute paths, for ``zoo evaluate --annotations val.txt --video-root /``);
-- ``manifest.json``: entry, mode, classes, data, hyper-parameters, versions, per-epoch history
-  and the harness's multi-view accuracy on the validation videos (``eval/``).
+- ``manifest.json``: entry, mode, classes, data, hyper-parameters, versions, per-epoch history,
+  the harness's multi-view accuracy on the validation videos (``eval/``) and when it finished.
+
+The command line then adds the run's row to ``results/finetune.csv`` and remakes
+``results/finetune.md`` (``--results DIR``; ``none`` skips; :mod:`benchmarks.finetune_table`):
+the same run folder again replaces its row. Measure the checkpoint on other data with
+``zoo evaluate NAME --checkpoint RUN/model.pyth --classes RUN/classes.txt --dataset
+ucf101|hmdb51|folders ...``, in the class order it trained with.
 
 Example:
     $ zoo finetune x3d_xs --dataset ucf101 --train ucfTrainTestlist/trainlist01.txt \\
@@ -44,15 +50,17 @@ import dataclasses
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, read_transfer_split
+from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
 from benchmarks.runtime.workers import decoding_worker_init
 
@@ -554,6 +562,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
         "history": history,
         "checkpoint": MODEL_FILE,
         "load": f"zoo.create_model({entry.name!r}, checkpoint={str(model_path)!r})",
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if config.evaluate and val_ds.records:
         from benchmarks.evaluate import evaluate
@@ -576,6 +585,37 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     return FinetuneConfig(**values)
 
 
+def command_line(args: argparse.Namespace, environ=None) -> str:
+    """The command that ran, as a results row records it: ``zoo`` and its arguments (the ones
+    :func:`benchmarks.cli.main` parsed), or under torchrun the launcher's equivalent.
+
+    Example:
+        >>> args = argparse.Namespace(argv=["finetune", "x3d_xs", "--train", "my clips"])
+        >>> command_line(args, environ={})
+        "zoo finetune x3d_xs --train 'my clips'"
+        >>> command_line(args, environ={"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"})
+        "torchrun --nnodes 2 --nproc-per-node 2 -m benchmarks.cli finetune x3d_xs --train 'my clips'"
+    """
+    environ = os.environ if environ is None else environ
+    argv = getattr(args, "argv", None)
+    words = shlex.join(sys.argv[1:] if argv is None else argv)
+    world = int(environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        local = int(environ.get("LOCAL_WORLD_SIZE", world))
+        return f"torchrun --nnodes {max(1, world // local)} --nproc-per-node {local} -m benchmarks.cli {words}"
+    return f"zoo {words}"
+
+
+def record_in_results(manifest: dict, args: argparse.Namespace) -> Path | None:
+    """Add the finished run's row to ``args.results``'s ``finetune.csv`` and remake its
+    ``finetune.md`` (:func:`benchmarks.finetune_table.record_run`); ``--results none``: nothing."""
+    if str(args.results).lower() == "none":
+        return None
+    from benchmarks.finetune_table import manifest_row, record_run
+
+    return record_run(args.results, manifest_row(manifest, os.path.abspath(args.out), command_line(args)))
+
+
 def _cmd_finetune(args: argparse.Namespace) -> int:
     try:
         manifest = finetune(config_from_args(args), progress=not args.quiet)
@@ -591,6 +631,14 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
           f"final loss {manifest['history'][-1]['loss']:.4f}"
           + (f", val top-1 {val['top1']:.2f} ({val.get('views')} views)" if "top1" in val else "")
           + f"; {Path(args.out) / MODEL_FILE}")
+    try:
+        page = record_in_results(manifest, args)
+    except (OSError, ValueError) as err:
+        print(f"zoo finetune: the run is done ({args.out}), but its row could not be added to "
+              f"{args.results}: {err}", file=sys.stderr)
+        return 2
+    if page is not None:
+        print(f"row added to {page.with_suffix('.csv')} and {page}")
     return 0
 
 
@@ -629,6 +677,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    f"{defaults.epoch_val_views}; 'none': no per-epoch validation)")
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", default=None,
                    help="skip the final measurement on the validation videos")
+    p.add_argument("--results", default="results", help="add the finished run's row to DIR/finetune.csv and remake "
+                   "DIR/finetune.md (default: results; the same run folder again replaces its row; 'none': skip)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_finetune)
     return p

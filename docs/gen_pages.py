@@ -56,7 +56,7 @@ RESULT_TITLES = {
     "demo": "Demo", "complexity": "Complexity", "protocols": "Test protocols", "speed": "Speed (CPU)",
     "eval_throughput": "Evaluation throughput", "host_memory": "Host memory", "gpu/speed": "Speed (GPU)",
     "gpu/fast_ablation": "Fast paths on GPU", "deploy": "Deployment (runtimes, coverage)",
-    "finetune": "Transfer learning (demo)", "train_throughput": "Training throughput",
+    "finetune": "Transfer learning", "train_throughput": "Training throughput",
 }
 PLOT = "kinetics400_flops_vs_top1.png"
 #: Modules left out of the API reference: moved-module shims (they only forward, with a warning).

@@ -70,7 +70,8 @@ def test_linear_mode_trains_only_the_head(folders, tmp_path):
 def test_cli_output_loads_in_the_zoo_and_the_harness(folders, tmp_path):
     out = tmp_path / "cli"
     code = zoo_main(["finetune", DEMO, "--dataset", "folders", "--train", str(folders), "--out", str(out),
-                     "--epochs", "1", "--batch-size", "5", "--workers", "0", "--val-views", "2x1", "--quiet"])
+                     "--epochs", "1", "--batch-size", "5", "--workers", "0", "--val-views", "2x1", "--quiet",
+                     "--results", str(tmp_path / "results")])
     assert code == 0
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["classes"] == ["moving_left", "moving_right"] == (out / CLASSES_FILE).read_text().split()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchmarks.finetune import MANIFEST, MODEL_FILE, FinetuneConfig, finetune
+from benchmarks.finetune_table import read_rows
 from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 from zoo.input.video import torch_threads
@@ -35,7 +36,7 @@ def test_two_ranks_reach_the_single_process_weights_and_only_rank_0_writes(folde
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "benchmarks.cli", "finetune", DEMO, "--dataset", "folders", "--train", str(folders),
-               "--out", str(two), "--quiet"]
+               "--out", str(two), "--quiet", "--results", str(tmp_path / "results")]
     command += [a for k, v in ARGS.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -52,3 +53,6 @@ def test_two_ranks_reach_the_single_process_weights_and_only_rank_0_writes(folde
     assert manifest["val"]["videos"] == single["val"]["videos"] == 2
     assert manifest["val"]["top1"] == single["val"]["top1"]
     assert not [p.name for p in two.rglob("*rank-*")]  # the sharded measurement merged its rank files
+    rows = read_rows(tmp_path / "results")  # rank 0 alone adds the run's row, naming the launcher
+    assert [r["run"] for r in rows] == [str(two.resolve())] and rows[0]["top1"] == str(round(manifest["val"]["top1"], 2))
+    assert rows[0]["command"].startswith("torchrun --nnodes 1 --nproc-per-node 2 -m benchmarks.cli finetune")
