@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.datasets import TRANSFER_DATASETS
 from benchmarks.run_config import CONFIG_FILE, FAILURES_FILE, RunConfig
 
 #: Harness modules that add subcommands (each defines ``add_parser(subparsers)``).
@@ -76,6 +77,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from benchmarks.datasets import AnnotationError
     from benchmarks.runtime.shards import ShardError
 
+    problem = _data_arguments_problem(args)
+    if problem:
+        print(f"zoo evaluate: {problem}", file=sys.stderr)
+        return 2
     try:
         entry = zoo.get_entry(args.name)
         config = RunConfig.from_args(args)
@@ -97,6 +102,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``zoo evaluate``'s data arguments for ``--dataset``, if anything."""
+    dataset, video_root, split = (getattr(args, k, None) for k in ("dataset", "video_root", "split"))
+    if dataset == "folders":
+        if video_root:
+            return "--dataset folders reads every video under --annotations (root/<class>/<video>); drop --video-root"
+    elif not video_root:
+        return "--video-root is required (the folder holding the videos; only --dataset folders has none)"
+    if split is not None and dataset != "hmdb51":
+        return "--split is HMDB51's (--dataset hmdb51); a UCF101 split is its list file (testlist0N.txt)"
+    return None
+
+
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``zoo evaluate`` to the ``zoo`` command line."""
     import torch
@@ -110,11 +128,18 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         "(cuda:LOCAL_RANK), and rank 0 merges; zoo merge --out redoes the merge offline.",
     )
     p.add_argument("name", help="canonical name or alias")
-    p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, Charades CSV")
-    p.add_argument("--video-root", required=True, help="folder holding the videos, or frame folders (one per video), "
-                   "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"], help="annotation format (default: the entry's dataset)")
-    p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index})")
+    p.add_argument("--annotations", required=True, help="Kinetics CSV or 'path label' list, SSv2 validation JSON, "
+                   "Charades CSV; ucf101: testlist0N.txt (classInd.txt beside it); hmdb51: the "
+                   "testTrainMulti_7030_splits folder (--split); folders: root/<class>/<video>, every video")
+    p.add_argument("--video-root", help="folder holding the videos, or frame folders (one per video), "
+                   "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos; "
+                   "ucf101/hmdb51: the folder of class folders (required, except with --dataset folders)")
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava", *TRANSFER_DATASETS],
+                   help="annotation format (default: the entry's dataset); ucf101, hmdb51, folders: a fine-tuned "
+                   "checkpoint's data (zoo finetune), labelled in the class order it trained with")
+    p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index}); "
+                   "ucf101/hmdb51/folders: the zoo finetune run's classes.txt, checked against the data's classes")
+    p.add_argument("--split", type=int, help="hmdb51: the split (1-3) whose test videos (id 2) are measured (default 1)")
     p.add_argument("--labels", help="SSv2 labels JSON (default: labels.json beside the annotations)")
     p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (JPEG frames under --video-root), "
                    "the layout the published number was measured on; Charades: pass its frame list as --annotations")
@@ -220,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as typed, for the records that name it (zoo finetune's results row)
     try:
         return int(args.func(args) or 0)
     except KeyError as err:  # unknown model names carry their suggestions

@@ -42,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import json
 import os
@@ -537,17 +538,92 @@ def read_transfer_split(dataset: str, annotations, video_root=None, *, subset: s
     raise ValueError(f"dataset must be one of {TRANSFER_DATASETS}, got {dataset!r}")
 
 
-def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None, frame_list=None) -> VideoDataset:
-    """Read ``annotations`` for ``dataset`` (``kinetics400``, ``ssv2``, ``charades``), format by content.
+def _some(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def align_classes(dataset: VideoDataset, classes) -> VideoDataset:
+    """``dataset`` with its labels as indices into ``classes``: the checkpoint's class list in
+    index order (a file, e.g. the ``classes.txt`` of the ``zoo finetune`` run that made it, or a
+    list of names).
+
+    It must name the dataset's classes (compared as :func:`normalize_name` does), in any order:
+    in another order, the labels are renumbered to the list's, which is what the checkpoint's
+    outputs mean. A list naming other classes raises :class:`AnnotationError` saying which
+    classes are in the data but not in the list, and which the other way round.
+
+    Example:
+        >>> ds = VideoDataset("folders", [VideoRecord("run/0.mp4", "run/0.mp4", 1)], ["jump", "run"])
+        >>> [r.label for r in align_classes(ds, ["run", "jump"]).records]
+        [0]
+        >>> align_classes(ds, ["jump", "walk"])
+        Traceback (most recent call last):
+        ...
+        benchmarks.datasets.AnnotationError: the class list: it names other classes than the data's (2 here, 2 in the data): in the data, not in the list: 'run'; in the list, not in the data: 'walk'
+    """
+    where = str(classes) if isinstance(classes, (str, os.PathLike)) else "the class list"
+    names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else list(classes)
+    index = {normalize_name(c): i for i, c in enumerate(names)}
+    if len(index) != len(names):
+        seen: set[str] = set()
+        twice = [c for c in names if normalize_name(c) in seen or seen.add(normalize_name(c))]
+        raise AnnotationError(where, None, f"names a class twice: {_some(twice)}")
+    ours = {normalize_name(c) for c in dataset.classes or []}
+    missing = [c for c in dataset.classes or [] if normalize_name(c) not in index]
+    extra = [c for c in names if normalize_name(c) not in ours]
+    if missing or extra:
+        parts = ([f"in the data, not in the list: {_some(missing)}"] if missing else []) + (
+            [f"in the list, not in the data: {_some(extra)}"] if extra else [])
+        raise AnnotationError(where, None, f"it names other classes than the data's ({len(names)} here, "
+                              f"{len(dataset.classes or [])} in the data): " + "; ".join(parts))
+    order = [index[normalize_name(c)] for c in dataset.classes]
+    records = dataset.records
+    if order != list(range(len(order))):
+        records = [dataclasses.replace(r, label=tuple(order[i] for i in r.label) if isinstance(r.label, tuple)
+                                       else order[r.label]) for r in records]
+    return VideoDataset(dataset.name, records, names, dataset.multilabel, dataset.metric, dataset.source,
+                        {**dataset.meta, "classes": where})
+
+
+def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=None, frame_list=None,
+                 split: int = 1) -> VideoDataset:
+    """Read ``annotations`` for ``dataset`` (``kinetics400``, ``ssv2``, ``charades``, or a
+    transfer set: ``ucf101``, ``hmdb51``, ``folders``), format by content.
 
     ``classes``: class list (Kinetics, plain lists, Charades classes file); ``labels``: the
     SSv2 labels JSON (default: ``labels.json`` next to the annotations); ``frame_list``:
     PySlowFast's SSv2 frame-list CSV (frames under ``video_root``). A Charades frame list may
     be given as ``annotations`` itself (its header tells).
+
+    The transfer sets are read for evaluation as ``zoo finetune`` reads them: ``ucf101``, a
+    split list (``testlist0N.txt``, ``classInd.txt`` beside it); ``hmdb51``, the
+    ``testTrainMulti_7030_splits`` folder, split ``split``'s test videos (id 2); ``folders``,
+    every video under ``annotations/<class>/`` (``video_root`` unused). Their labels follow the
+    readers' class order, the one ``zoo finetune`` trains with; ``classes`` (the run's
+    ``classes.txt``) must name the same classes (:func:`align_classes`).
+
+    Example:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> for video in ("jump/a.mp4", "run/b.mp4"):
+        ...     os.makedirs(os.path.join(root, os.path.dirname(video)), exist_ok=True)
+        ...     _ = open(os.path.join(root, video), "wb")
+        >>> ds = load_dataset("folders", root, None)
+        >>> ds.classes, [(r.key, r.label) for r in ds.records]
+        (['jump', 'run'], [('jump/a.mp4', 0), ('run/b.mp4', 1)])
     """
     annotations = Path(annotations)
     if not annotations.exists():
-        raise FileNotFoundError(f"annotation file {annotations} does not exist")
+        raise FileNotFoundError(f"annotations {annotations} do not exist")
+    if dataset in TRANSFER_DATASETS:
+        if dataset == "ucf101":
+            data = read_ucf101(annotations, video_root)
+        elif dataset == "hmdb51":
+            data = read_hmdb51(annotations, video_root, split, "test")
+        else:
+            data = read_video_folders(annotations, "all")
+        return data if classes is None else align_classes(data, classes)
     if dataset == "ssv2":
         labels = labels or annotations.parent / "labels.json"
         return read_ssv2(annotations, labels, video_root, frame_list=frame_list)

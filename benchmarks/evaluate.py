@@ -66,7 +66,7 @@ from torch import nn
 
 from benchmarks import metrics as metrics_lib
 from benchmarks.compat import moved_names
-from benchmarks.datasets import VideoDataset, VideoRecord, load_dataset
+from benchmarks.datasets import TRANSFER_DATASETS, VideoDataset, VideoRecord, load_dataset
 from benchmarks.run_config import (
     CONFIG_FILE,
     FAILURES_FILE,
@@ -311,7 +311,8 @@ def run_evaluation(
 
     def merge():
         shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
-        return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric, published=dict(entry.published))
+        return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric,
+                             published=published_on(entry, dataset.name))
 
     result = ranks.on_main(merge)
     if log is not None and ranks.is_main:
@@ -323,7 +324,20 @@ def config_dataset(config: RunConfig, entry) -> VideoDataset:
     """The annotations ``config.data`` names, read in its format (default: the entry's dataset's)."""
     data = config.data
     return load_dataset(data.dataset or entry.dataset, data.annotations, data.video_root, classes=data.classes,
-                        labels=data.labels, frame_list=data.frame_list)
+                        labels=data.labels, frame_list=data.frame_list, split=data.split or 1)
+
+
+def published_on(entry, dataset: str) -> dict:
+    """The entry's published metrics, to set beside a result on ``dataset``: none on a transfer
+    set (:data:`benchmarks.datasets.TRANSFER_DATASETS`), where the model is a fine-tuned head whose
+    classes the published figures are not of.
+
+    Example:
+        >>> from zoo.registry import get_entry
+        >>> sorted(published_on(get_entry("x3d_xs"), "kinetics400")), published_on(get_entry("x3d_xs"), "ucf101")
+        (['top1', 'top5'], {})
+    """
+    return {} if dataset in TRANSFER_DATASETS else dict(entry.published)
 
 
 def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=None, model_factory=None) -> dict:
@@ -519,7 +533,7 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         "views": config["views"],
         "protocol_of": config.get("protocol_of", config["model"]),
         "metrics": values,
-        "published": published if published is not None else dict(zoo.get_entry(config["model"]).published),
+        "published": published if published is not None else published_on(zoo.get_entry(config["model"]), config["dataset"]),
         "videos": len(done),
         "failed": len(failures),
         "total": len(keys),

@@ -41,6 +41,11 @@ RECORDS_FILE = "records.json"
 METRICS_FILE = "metrics.json"
 FAILURES_FILE = "failures.jsonl"
 
+#: The transfer-learning sets (:data:`benchmarks.datasets.TRANSFER_DATASETS`): data other than an
+#: entry's own, so the default run folder names them (a fine-tuned checkpoint measured on UCF101
+#: does not land in the folder of the entry's own evaluation).
+TRANSFER_SETS = ("ucf101", "hmdb51", "folders")
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -82,7 +87,7 @@ class DataFiles:
     """The dataset: annotation file, where the videos (or frame folders) are, and the files
     some datasets need beside them (class list, SSv2 labels and frame list; AVA's person
     boxes, label map and excluded timestamps). ``dataset`` is the annotation format
-    (default: the entry's dataset)."""
+    (default: the entry's dataset); ``split``: HMDB51's split (default 1)."""
 
     annotations: str | None = None
     video_root: str | None = None
@@ -93,6 +98,7 @@ class DataFiles:
     boxes: str | None = None
     label_map: str | None = None
     excluded: str | None = None
+    split: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,14 @@ class RunConfig:
         )
 
     def out_dir(self, name: str, *, ava: bool = False) -> Path:
-        """``out``, else ``runs/evaluate/<entry>_<views>[_protocol_of_<other>]`` (AVA: ``<entry>_ava``)
-        for the entry named ``name`` (with the catalogue's views when none are given)."""
+        """``out``, else ``runs/evaluate/<entry>_<views>[_protocol_of_<other>][_<transfer set>]`` (AVA:
+        ``<entry>_ava``) for the entry named ``name`` (with the catalogue's views when none are
+        given; the transfer set, :data:`TRANSFER_SETS`, when the data is one).
+
+        Example:
+            >>> RunConfig("x3d_xs", data=DataFiles("testlist01.txt", dataset="ucf101")).out_dir("x3d_xs").as_posix()
+            'runs/evaluate/x3d_xs_10x3_ucf101'
+        """
         if self.out:
             return Path(self.out)
         if ava:
@@ -152,7 +164,8 @@ class RunConfig:
             views = f"{own.temporal_clips}x{own.spatial_crops}"
         elif not isinstance(views, str):
             views = f"{views[0]}x{views[1]}"
-        return Path("runs", "evaluate", f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else ""))
+        other_data = f"_{self.data.dataset}" if self.data.dataset in TRANSFER_SETS else ""
+        return Path("runs", "evaluate", f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else "") + other_data)
 
 
 def load_builder(spec: str) -> Callable:
