@@ -4,7 +4,11 @@ The model is :func:`zoo.create_model` with ``num_classes`` set to the dataset's 
 published (or a given) checkpoint's every weight but the head (:func:`zoo.checkpoints.load_backbone`),
 a fresh head. ``--mode linear`` trains the head alone (the backbone frozen and kept in eval
 mode, so its BatchNorm statistics stay the pretrained ones); ``--mode full`` trains everything,
-the backbone at ``backbone_lr_scale`` times the head's learning rate.
+the backbone at ``backbone_lr_scale`` times the head's learning rate. ``--head-epochs N`` (full
+mode) makes it LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features and
+Underperform Out-of-Distribution"): the first ``N`` epochs train the head alone exactly as
+linear mode does, the rest everything; one schedule runs over all the epochs, so the budget is
+that of the other modes.
 
 Training clips are the reference's train transform (:mod:`zoo.input.training`: random clip
 start, short-side scale jitter, random crop, flip; the entry's frames, rate, mean/std and
@@ -47,6 +51,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import platform
@@ -80,7 +85,9 @@ class FinetuneConfig:
     class-folder roots (``val`` None: the held-out ``val_fraction`` of ``train``);
     ``weights``: ``"published"``, ``"none"`` (from scratch) or a checkpoint source;
     ``mode``: ``"linear"`` or ``"full"``; ``lr``: the head's peak learning rate
-    (``backbone_lr_scale`` times it for the backbone in full mode); ``warmup_epochs`` of linear
+    (``backbone_lr_scale`` times it for the backbone in full mode); ``head_epochs`` (full mode):
+    the first epochs train the head alone as linear mode does (backbone frozen, model in eval
+    mode), the rest everything (LP-FT), the same schedule over all; ``warmup_epochs`` of linear
     warm-up, then cosine to zero; ``val_views``: the harness's views for the final measurement
     (default the entry's); ``crop_size``: the training crop (default the entry's);
     ``epoch_val_views``: the views of the validation top-1 after each epoch (progress bar and
@@ -106,6 +113,7 @@ class FinetuneConfig:
     optimizer: str = "sgd"
     lr: float = 0.01
     backbone_lr_scale: float = 0.1
+    head_epochs: int = 0
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     crop_size: int | None = None
@@ -123,11 +131,36 @@ class FinetuneConfig:
             raise ValueError(f"mode must be linear or full, got {self.mode!r}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if self.head_epochs and self.mode != "full":
+            raise ValueError("head_epochs is for full mode (linear mode trains the head alone throughout)")
+        if not 0 <= self.head_epochs < self.epochs:
+            raise ValueError(f"head_epochs must be at least 0 and fewer than the {self.epochs} epochs, "
+                             f"got {self.head_epochs} (all of them: --mode linear)")
 
     def hyper_parameters(self) -> dict:
         """What a resume must agree on (everything but where and how fast it runs)."""
         skip = {"out", "workers", "device", "evaluate", "epoch_val_views"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+    def same_run(self, saved: dict | None) -> bool:
+        """Whether ``saved`` (the ``hyper_parameters`` of a train state or a manifest, as read
+        back) are this run's; one written before a field existed holds that field's
+        :data:`ADDED_HYPER_PARAMETERS` value.
+
+        Example:
+            >>> config = FinetuneConfig("x3d_xs", "folders", "clips/")
+            >>> old = {k: v for k, v in config.hyper_parameters().items() if k != "head_epochs"}
+            >>> config.same_run(old), dataclasses.replace(config, head_epochs=2).same_run(old)
+            (True, False)
+        """
+        if saved is None:
+            return False
+        return {**ADDED_HYPER_PARAMETERS, **saved} == json.loads(json.dumps(self.hyper_parameters()))
+
+
+#: Hyper-parameters added after runs were written, with the value those runs had (a train state
+#: or manifest without the field reads back with it).
+ADDED_HYPER_PARAMETERS = {"head_epochs": 0}
 
 
 class TrainClips(torch.utils.data.Dataset):
@@ -205,15 +238,35 @@ def build_model(config: FinetuneConfig, num_classes: int) -> nn.Module:
     return model
 
 
-def param_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
-    """The head's parameters at ``lr``; the backbone's at ``lr * backbone_lr_scale`` (full mode)
-    or frozen (linear mode: ``requires_grad`` off, not handed to the optimizer)."""
+def head_and_backbone(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """The head's parameters and the backbone's (every other one)."""
     from zoo.checkpoints import head_layer
 
     head_name = head_layer(model)[0] + "."
     head, body = [], []
     for name, p in model.named_parameters():
         (head if name.startswith(head_name) else body).append(p)
+    return head, body
+
+
+def head_only(config: FinetuneConfig, epoch: int) -> bool:
+    """Whether epoch ``epoch`` (from 0) trains the head alone: every epoch of linear mode, the
+    first ``head_epochs`` of full mode.
+
+    Example:
+        >>> config = FinetuneConfig("x3d_xs", "folders", "clips/", epochs=4, head_epochs=2)
+        >>> [head_only(config, e) for e in range(4)]
+        [True, True, False, False]
+    """
+    return config.mode == "linear" or epoch < config.head_epochs
+
+
+def param_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
+    """The head's parameters at ``lr``; the backbone's at ``lr * backbone_lr_scale`` (full mode)
+    or frozen (linear mode: ``requires_grad`` off, not handed to the optimizer). In full mode's
+    head-only epochs the backbone's ``requires_grad`` is off (:func:`finetune`), so its
+    gradients stay ``None`` and the optimizer leaves it (and its weight decay) alone."""
+    head, body = head_and_backbone(model)
     if config.mode == "linear":
         for p in body:
             p.requires_grad_(False)
@@ -341,6 +394,19 @@ def shared_step(net: nn.Module, optimizer, x, y, global_size: int, ranks) -> tup
     total = torch.tensor([float(loss_sum.detach()), float(len(y))], dtype=torch.float64)
     dist.all_reduce(total, group=ranks.group)
     return float(total[0] / total[1]), int(total[1])
+
+
+def wrap(model: nn.Module, net, ranks, device) -> nn.Module:
+    """What the loop steps: ``model`` itself in one process; under torchrun a new
+    ``DistributedDataParallel`` of it (``net``, the previous one, unhooked), which reduces the
+    gradients of the parameters that need one now (LP-FT's head-only epochs: the head's)."""
+    if not ranks.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if net is not None and hasattr(net, "_remove_autograd_hooks"):  # torch >= 2.1
+        net._remove_autograd_hooks()
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def all_ready(x, ranks) -> bool:
@@ -471,7 +537,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
     state_path = out / TRAIN_STATE
     if state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state["hyper_parameters"] != config.hyper_parameters():
+        if not config.same_run(state["hyper_parameters"]):
             raise ValueError(f"{out} holds another fine-tuning (hyper-parameters differ); use another --out")
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
@@ -482,11 +548,8 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
     clips = TrainClips(train_ds.records, spec, config.seed)
     val_spec = InputSpec.from_entry(entry, config.epoch_val_views) if config.epoch_val_views and val_ds.records else None
     loss_fn = nn.CrossEntropyLoss()
-    net = model
-    if ranks.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    backbone = head_and_backbone(model)[1]
+    net, frozen = None, None
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
                unit="step", disable=not progress or not ranks.is_main)
     loader = train_loader(clips, config, ranks.rank, ranks.world_size)
@@ -500,7 +563,15 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
             # draw it, so dropout's stream is the same with workers kept alive as without them
             torch.empty((), dtype=torch.int64).random_()
         sizes = [len(b) for b in global_batches(len(clips), config, epoch)]
-        if config.mode == "linear":
+        if head_only(config, epoch) != frozen:  # the first epoch run, and LP-FT's change of phase
+            frozen = head_only(config, epoch)
+            for p in backbone:
+                p.requires_grad_(not frozen)
+            net = wrap(model, net, ranks, device)  # DDP reduces the parameters that need a gradient
+            if config.head_epochs:
+                say(f"epoch {epoch + 1}: " + ("the head alone" if frozen else "everything")
+                    + f" from here ({config.head_epochs} head-only epochs)")
+        if frozen:
             net.eval()  # frozen backbone: its BatchNorm statistics stay the pretrained ones
         else:
             net.train()
@@ -527,6 +598,8 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
                   "unreadable": len(clips) - seen,
                   "seconds": round(time.perf_counter() - started, 3),
                   "lr": [round(g["lr"], 8) for g in optimizer.param_groups]}
+        if config.head_epochs:
+            record["trained"] = "head" if frozen else "all"
         if val_spec is not None:
             top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers)
             record["val_top1"] = None if top1 is None else round(top1, 2)
@@ -666,6 +739,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["sgd", "adamw"])
     p.add_argument("--lr", type=float, help=f"head's peak learning rate (default {defaults.lr})")
     p.add_argument("--backbone-lr-scale", type=float, help=f"full mode: backbone lr / head lr (default {defaults.backbone_lr_scale})")
+    p.add_argument("--head-epochs", type=int, help="full mode: the first N epochs train the head alone (backbone "
+                   "frozen, BatchNorm statistics kept), the rest everything (LP-FT; one schedule over all the "
+                   f"epochs; default {defaults.head_epochs})")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--crop-size", type=int, help="training crop (default the entry's)")

@@ -44,6 +44,9 @@ def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_p
         finetune(config(folders, tmp_path / "resumed"), progress=False, log=None, on_step=kill)
     saved = torch.load(tmp_path / "resumed" / TRAIN_STATE, weights_only=True)
     assert saved["epoch"] == 1 and not (tmp_path / "resumed" / MODEL_FILE).exists()
+    # a state written before head_epochs existed resumes as head_epochs 0
+    del saved["hyper_parameters"]["head_epochs"]
+    torch.save(saved, tmp_path / "resumed" / TRAIN_STATE)
     messages = []
     resumed = finetune(config(folders, tmp_path / "resumed"), progress=False, log=messages.append)
     assert any("resuming" in m and "after epoch 1" in m for m in messages)
@@ -65,6 +68,49 @@ def test_linear_mode_trains_only_the_head(folders, tmp_path):
     assert all(torch.equal(tuned[k], published[k]) for k in published if not k.startswith(head))
     assert tuned[head + "weight"].shape == (2, published[head + "weight"].shape[1])
     assert manifest["mode"] == "linear"
+
+
+def test_head_epochs_train_the_head_alone_first_and_resume_across_the_phase_change(folders, tmp_path):
+    """LP-FT: in the head-only epochs no backbone weight or BatchNorm statistic moves; after them
+    the backbone trains; a run killed in either phase resumes to the uninterrupted run's weights."""
+    lpft = dict(mode="full", epochs=3, head_epochs=2, epoch_val_views=None)
+    whole = finetune(config(folders, tmp_path / "whole", **lpft), progress=False, log=None)
+    assert [e["trained"] for e in whole["history"]] == ["head", "head", "all"]
+    assert whole["hyper_parameters"]["head_epochs"] == 2
+    published = read_state_dict(zoo.get_entry(DEMO).url)
+    head = "blocks.6.proj."
+    backbone = [k for k in published if not k.startswith(head)]
+    assert any(k.endswith("running_mean") for k in backbone)  # BatchNorm statistics are among them
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(at):
+        def hook(epoch, step):
+            if (epoch, step) == at:
+                raise Killed
+        return hook
+
+    out, heads = tmp_path / "resumed", []
+    for at, finished in [((1, 0), 1), ((2, 0), 2)]:  # one step into the 2nd head-only epoch, then the 1st full one
+        with pytest.raises(Killed):
+            finetune(config(folders, out, **lpft), progress=False, log=None, on_step=kill_at(at))
+        saved = torch.load(out / TRAIN_STATE, weights_only=True)
+        assert saved["epoch"] == finished
+        state = saved["model_state"]
+        assert all(torch.equal(state[k], published[k]) for k in backbone), f"the backbone moved in epoch {finished}"
+        heads.append(state[head + "weight"])
+    assert not torch.equal(*heads)  # the head trains meanwhile
+    resumed = finetune(config(folders, out, **lpft), progress=False, log=None)
+    assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in whole["history"]]
+    a, b = read_state_dict(tmp_path / "whole" / MODEL_FILE), read_state_dict(out / MODEL_FILE)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    moved = [k for k in backbone if not torch.equal(a[k], published[k])]
+    assert any(k.endswith("weight") for k in moved) and any(k.endswith("running_mean") for k in moved)
+    with pytest.raises(ValueError, match="fewer than the 3 epochs"):
+        config(folders, out, mode="full", epochs=3, head_epochs=3)
+    with pytest.raises(ValueError, match="for full mode"):
+        config(folders, out, mode="linear", head_epochs=1)
 
 
 def test_cli_output_loads_in_the_zoo_and_the_harness(folders, tmp_path):
