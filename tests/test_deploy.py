@@ -13,6 +13,7 @@ import zoo
 from benchmarks.cli import main as zoo_main
 from zoo.deploy.artifact import ArtifactError, load_artifact, manifest_path, read_manifest
 from zoo.deploy.export import ExportError
+from zoo.deploy.layout import frames_layout
 from zoo.deploy.rewrite import FrameConv, avg_pool3d_as_2d, max_pool3d_as_2d, mean_as_2d, rewrite_3d
 from zoo.fast import example_input, fold_batch_norms
 
@@ -52,6 +53,46 @@ def test_any_conv3d_equals_its_frame_convolutions():
             assert actual.shape == expected.shape, conv
             torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=f"{conv} ({frames.view or 'taps'})")
         checked += 1
+
+
+def test_any_stride_1_conv3d_equals_its_frames_layout_form():
+    """The frames layout: a one-video clip as (T, C, H, W); each tap reads only the frames it
+    reaches (no padded copy), zero frames complete it, the bias sits on a tap reaching all."""
+    rng = random.Random(1)
+    checked = 0
+    while checked < 30:
+        kt, pad, dil, frames = rng.randint(1, 5), rng.randint(0, 3), rng.randint(1, 2), rng.randint(1, 8)
+        conv = nn.Conv3d(4, 6, (kt, 3, 2), padding=(pad, 1, 0), dilation=(dil, 1, 1), groups=rng.choice([1, 2]),
+                         bias=rng.random() < 0.7).eval()
+        x = torch.randn(1, 4, frames, 7, 6)
+        try:
+            expected = conv(x)
+        except RuntimeError:
+            continue
+        program = frames_layout(torch.export.export(conv, (x,)), (x,), check=False)
+        assert "aten.conv3d.default" not in {str(n.target) for n in program.graph.nodes}
+        actual = program.module()(x)
+        assert actual.shape == expected.shape
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=str((kt, pad, dil, frames)))
+        checked += 1
+
+
+def test_frames_layout_keeps_a_block_in_frames_and_leaves_batches_alone():
+    """X3D's block (pointwise, depthwise 3x3x3, squeeze-excitation, swish, shortcut) stays in
+    frames from the first conversion to the last; a batch of two videos is left as it was."""
+    block = zoo.create_model("efficient_x3d_xs").s2.pathway0_res0.eval()
+    x = torch.randn(1, block.layers.conv_0.kernel.conv.in_channels, 4, 12, 12)
+    fold_batch_norms(block, x)  # as zoo.export does first
+    framed = frames_layout(torch.export.export(block, (x,)), (x,))
+    ops = [str(n.target) for n in framed.graph.nodes if n.op == "call_function"]
+    assert "aten.conv3d.default" not in ops and not [o for o in ops if "5d" in o or "3d" in o]
+    # one clip-shaped value is left: the block's output, made a clip once at the end
+    clips = [n for n in framed.graph.nodes if n.op == "call_function" and n.meta["val"].dim() == 5]
+    assert len(clips) == 1 and list(clips[0].users)[0].op == "output"
+    torch.testing.assert_close(framed.module()(x), block(x), atol=1e-5, rtol=1e-5)
+    batch = torch.randn(2, *x.shape[1:])
+    program = torch.export.export(block, (batch,))
+    assert frames_layout(program, (batch,)) is program
 
 
 @pytest.mark.parametrize("conv, frames, banded", [
@@ -143,11 +184,17 @@ def test_every_family_rewritten_equals_the_original(name):
     x = example_input(model, frames=16 if big else 8, size=224 if big else 64)
     args = x if isinstance(x, tuple) else (x,)
     fold_batch_norms(model, x)
-    program = rewrite_3d(torch.export.export(model, args), args, check=False)
-    assert not [n for n in program.graph.nodes if "3d" in str(n.target)]
-    with torch.no_grad():
-        expected, actual = model(*args), program.module()(*args)
-    assert (actual - expected).abs().max() <= 1e-4 * expected.abs().max()
+    exported = torch.export.export(model, args)
+    framed = frames_layout(exported, args, check=False)  # export's path: the frames layout, then the rewrite
+    for program in (rewrite_3d(exported, args, check=False), rewrite_3d(framed, args, check=False)):
+        assert not [n for n in program.graph.nodes if "3d" in str(n.target)]
+        with torch.no_grad():
+            expected, actual = model(*args), program.module()(*args)
+        assert (actual - expected).abs().max() <= 1e-4 * expected.abs().max()
+    # the frames layout took the clip out of 5-D for the convolutions it could
+    convs = [n for n in exported.graph.nodes if str(n.target) == "aten.conv3d.default"]
+    framed_convs = [n for n in framed.graph.nodes if str(n.target) == "aten.conv3d.default"]
+    assert len(framed_convs) < len(convs)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,10 @@
 
 The model (published weights, a checkpoint, or one given) has its BatchNorm folded into the
 convolutions, is exported with ``torch.export`` at the entry's test clip (batch ``batch``),
-and for ExecuTorch (or on request for ONNX) goes through the 2D rewrite
-(:mod:`zoo.deploy.rewrite`). int8 is calibrated on views of real videos built by the entry's
+and for ExecuTorch (or on request for ONNX) goes through the 2D rewrite: a one-video clip is
+kept as a batch of frames from its first operator to its last (:mod:`zoo.deploy.layout`, so
+XNNPACK transposes nothing between convolutions), and what that leaves in 3D is rewritten
+with 2D operators (:mod:`zoo.deploy.rewrite`). int8 is calibrated on views of real videos built by the entry's
 own test protocol (:func:`zoo.input.video.read_views`): PT2E with the XNNPACK quantizer for
 ExecuTorch, ONNX Runtime's static quantization (QDQ, per channel) for ONNX. The artifact is
 then run by its runtime on a real clip (``check_video``; random input when none is given,
@@ -31,6 +33,7 @@ from torch import nn
 
 from zoo.classes import ClassListUnavailable, class_names
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
+from zoo.deploy.layout import frames_layout
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
 from zoo.fast import example_input, fold_batch_norms
@@ -158,7 +161,7 @@ def export(
         eager = flat(*args)
     program = _export_program(flat, args, entry)
     if rewrite_2d:
-        program = rewrite_3d(program, args)
+        program = rewrite_3d(frames_layout(program, args), args)
     calibration_set = _calibration_set(entry, calibration, batch) if int8 else []
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:

@@ -48,7 +48,8 @@ class UnsupportedOperator(ValueError):
     """A 3D operation the rewrite cannot express in 2D; the message names it and why."""
 
 
-def _triple(value, default: int) -> tuple[int, int, int]:
+def as_triple(value, default: int) -> tuple[int, int, int]:
+    """A 3D operator's size argument (an int, one or three values, or empty for ``default``) as three ints."""
     if value is None or (isinstance(value, Sequence) and len(value) == 0):
         return (default,) * 3
     if isinstance(value, int):
@@ -111,7 +112,7 @@ class FrameConv(nn.Module):
         ``frames``: the input's frame count, where known (it allows the banded form)."""
         if isinstance(padding, str):
             raise UnsupportedOperator(f"conv3d with padding={padding!r}: give the padding as numbers")
-        stride, padding, dilation = _triple(stride, 1), _triple(padding, 0), _triple(dilation, 1)
+        stride, padding, dilation = as_triple(stride, 1), as_triple(padding, 0), as_triple(dilation, 1)
         out_channels, in_per_group, kernel_t = weight.shape[:3]
         if frames and kernel_t > 1 and in_per_group == 1 and frames <= BANDED_MAX_FRAME_RATIO * kernel_t:
             banded = _banded_conv2d(weight, bias, stride, padding, dilation, groups, frames)
@@ -201,9 +202,9 @@ def _banded_conv2d(weight, bias, stride, padding, dilation, groups: int, frames:
 
 def max_pool3d_as_2d(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
     """``F.max_pool3d`` as 2D max pooling of each frame, then the max over temporal windows."""
-    kernel = _triple(kernel_size, 1)
-    stride = _triple(stride, 0) if stride not in ((), [], None) else kernel
-    padding, dilation = _triple(padding, 0), _triple(dilation, 1)
+    kernel = as_triple(kernel_size, 1)
+    stride = as_triple(stride, 0) if stride not in ((), [], None) else kernel
+    padding, dilation = as_triple(padding, 0), as_triple(dilation, 1)
     if ceil_mode:
         raise UnsupportedOperator("max_pool3d with ceil_mode=True: the windows past the end are not rewritten")
     batch = x.shape[0]
@@ -226,9 +227,9 @@ def avg_pool3d_as_2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, coun
     Separable: a window is a box, so its count of valid positions is the product of the
     temporal and the spatial counts, with or without the padding counted.
     """
-    kernel = _triple(kernel_size, 1)
-    stride = _triple(stride, 0) if stride not in ((), [], None) else kernel
-    padding = _triple(padding, 0)
+    kernel = as_triple(kernel_size, 1)
+    stride = as_triple(stride, 0) if stride not in ((), [], None) else kernel
+    padding = as_triple(padding, 0)
     if ceil_mode or divisor_override:
         raise UnsupportedOperator("avg_pool3d with ceil_mode or divisor_override is not rewritten")
     batch = x.shape[0]
@@ -248,7 +249,7 @@ def avg_pool3d_as_2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, coun
 
 def adaptive_avg_pool3d_as_mean(x, output_size):
     """``F.adaptive_avg_pool3d`` to one position: the mean over frames and positions."""
-    if tuple(_triple(output_size, 1)) != (1, 1, 1):
+    if tuple(as_triple(output_size, 1)) != (1, 1, 1):
         raise UnsupportedOperator(f"adaptive_avg_pool3d to {tuple(output_size)}: only to one position is rewritten")
     return mean_as_2d(x, (2, 3, 4), keepdim=True)
 
@@ -285,7 +286,8 @@ _FUNCTIONS = {
 }
 
 
-def _attr(module: nn.Module, target: str) -> torch.Tensor:
+def module_attribute(module: nn.Module, target: str) -> torch.Tensor:
+    """The tensor a ``get_attr`` node names (``"block.conv.weight"``) in ``module``."""
     for part in target.split("."):
         module = getattr(module, part)
     return module
@@ -320,8 +322,8 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
             args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
             bias = args.get("bias")
             replacement = FrameConv.from_conv3d(
-                _attr(module, args["weight"].target).detach(),
-                None if bias is None else _attr(module, bias.target).detach(),
+                module_attribute(module, args["weight"].target).detach(),
+                None if bias is None else module_attribute(module, bias.target).detach(),
                 args.get("stride"), args.get("padding", 0), args.get("dilation"), args.get("groups", 1) or 1,
                 frames=_frames_of(args["input"]),
             )
@@ -338,7 +340,7 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
     graph.lint()
     module.recompile()
     if check and replaced:
-        _check_outputs(program, module, example, atol)
+        check_outputs(program, module, example, atol)
     rewritten = torch.export.export(module, example)
     left = sorted({str(n.target) for n in rewritten.graph.nodes if n.op == "call_function" and "3d" in str(n.target)})
     if left:
@@ -346,7 +348,7 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
     return rewritten
 
 
-def _check_outputs(original: torch.export.ExportedProgram, rewritten: nn.Module, example: tuple, atol: float) -> None:
+def check_outputs(original: torch.export.ExportedProgram, rewritten: nn.Module, example: tuple, atol: float) -> None:
     """The rewritten module's output equals the original's on ``example`` (the rewrite's check)."""
     with torch.no_grad():
         expected, actual = original.module()(*example), rewritten(*example)

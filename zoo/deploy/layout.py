@@ -1,0 +1,267 @@
+"""A one-video clip kept as a batch of frames through the exported graph, for XNNPACK.
+
+XNNPACK computes 2D operators in NHWC, and ExecuTorch's XNNPACK delegate gives every reshape
+an NCHW input (``ChannelsLastTaggedReshapePass``), so each reshape between two convolutions
+costs two transposes of the whole activation. The 2D rewrite (:mod:`zoo.deploy.rewrite`)
+views 5-D clips as images with reshapes, so a video network paid several transposes per
+convolution. This pass takes a clip of one video, ``(1, C, T, H, W)``, into the frames layout
+``(T, C, H, W)`` once, where the graph first uses it, and keeps it there:
+
+- a 3D convolution with temporal stride 1 is a 2D convolution of the frames per temporal tap,
+  a tap reading a slice of whole frames (contiguous in either layout), the taps summed; a
+  temporal kernel of 1 is one 2D convolution;
+- 3D pools that pool no frames together are 2D pools; a mean over frames and positions is a
+  2D mean, then a mean over frames;
+- elementwise operators and concatenation act on frames as they did on the clip (a
+  ``(1, C, 1, 1, 1)`` operand, a squeeze-excitation scale, broadcasts as ``(1, C, 1, 1)``).
+
+Anything else gets its clip back where it needs it (one transpose), and the 2D rewrite then
+takes what is left. Batches of more than one video are left to the 2D rewrite alone.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv3d(4, 4, 1))
+    >>> x = torch.randn(1, 3, 4, 8, 8)
+    >>> program = frames_layout(torch.export.export(net.eval(), (x,)), (x,))
+    >>> sorted({str(n.target) for n in program.graph.nodes if n.op == "call_function" and "conv" in str(n.target)})
+    ['aten.conv2d.default']
+    >>> bool((program.module()(x) - net(x)).abs().max() < 1e-5)
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from zoo.deploy.rewrite import CONV3D_ARGS, FrameConv, as_triple, check_outputs, module_attribute
+
+
+def to_frames(x: torch.Tensor) -> torch.Tensor:
+    """``(1, C, T, H, W)`` -> ``(T, C, H, W)``: the clip's frames as a batch of images."""
+    return x.reshape(x.shape[1:]).permute(1, 0, 2, 3)
+
+
+def to_clip(y: torch.Tensor) -> torch.Tensor:
+    """``(T, C, H, W)`` -> ``(1, C, T, H, W)``."""
+    return y.permute(1, 0, 2, 3).reshape(1, y.shape[1], y.shape[0], y.shape[2], y.shape[3])
+
+
+class FramesConv(nn.Module):
+    """A 3D convolution (temporal stride 1) of a clip in the frames layout ``(T, C, H, W)``.
+
+    Tap ``k`` is a 2D convolution of the frames it reaches: output frame ``t`` reads input
+    frame ``t + k*dilation - padding``, so a tap computes only the output frames whose input
+    frame exists, reading a slice of whole frames (none for a tap that reaches every frame:
+    the centre tap of a padded kernel), and its output is completed with zero frames. No
+    padded copy of the clip is made, and the bias goes to a tap that reaches every frame.
+    """
+
+    def __init__(self, taps: list[nn.Conv2d], bias: torch.Tensor | None, padding_t: int, dilation_t: int,
+                 frames: int, out_shape: tuple[int, int, int, int]):
+        super().__init__()
+        out_frames = out_shape[0]
+        self.ranges = []  # per tap: (first, end) output frames it reaches, and its input offset
+        kept = []
+        for k, conv in enumerate(taps):
+            offset = k * dilation_t - padding_t
+            first, end = max(0, -offset), min(out_frames, frames - offset)
+            if end > first:  # a tap that reaches no frame (all padding) adds nothing
+                self.ranges.append((first, end, offset))
+                kept.append(conv)
+        self.taps = nn.ModuleList(kept)
+        self.out_frames = out_frames
+        full = [i for i, (first, end, _) in enumerate(self.ranges) if (first, end) == (0, out_frames)]
+        extra_bias = None
+        if bias is not None and full:
+            self.taps[full[0]].bias = nn.Parameter(bias.detach().clone())
+        elif bias is not None:
+            extra_bias = bias.detach().reshape(1, -1, 1, 1).clone()
+        self.register_buffer("extra_bias", extra_bias, persistent=False)
+        # constants of the graph, not operators: XNNPACK has no kernel that makes zeros
+        sizes = {n for first, end, _ in self.ranges for n in (first, out_frames - end) if n}
+        for size in sorted(sizes if self.ranges else {out_frames}):  # no tap reaching a frame: all zeros
+            self.register_buffer(f"zeros_{size}", torch.zeros(size, *out_shape[1:]), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for conv, (first, end, offset) in zip(self.taps, self.ranges):
+            source = x if (first + offset, end + offset) == (0, x.shape[0]) else x[first + offset: end + offset]
+            y = conv(source)
+            pieces = ([getattr(self, f"zeros_{first}")] if first else []) + [y] + (
+                [getattr(self, f"zeros_{self.out_frames - end}")] if end < self.out_frames else [])
+            y = torch.cat(pieces) if len(pieces) > 1 else y
+            out = y if out is None else out + y
+        if out is None:
+            out = getattr(self, f"zeros_{self.out_frames}")
+        return out if self.extra_bias is None else out + self.extra_bias
+
+
+def frames_mean(y: torch.Tensor, dims: set[int], keepdim: bool, channels: int, frames: int) -> torch.Tensor:
+    """``clip.mean(dims)`` of a clip in the frames layout: positions by a 2D mean; frames by a
+    2D mean of the ``(1, C, T, 1)`` permutation (XNNPACK takes means of the last two dims only)."""
+    y = y.mean((2, 3), keepdim=True)  # (T, C, 1, 1)
+    if dims == {3, 4}:
+        return y if keepdim else to_clip(y).reshape(1, channels, frames)
+    y = y.permute(2, 1, 0, 3).mean((2, 3), keepdim=True)  # (1, C, 1, 1)
+    return y if keepdim else y.reshape(1, channels)
+
+
+UNARY_OPS = {"aten.relu.default", "aten.relu_.default", "aten.silu.default", "aten.silu_.default",
+             "aten.sigmoid.default", "aten.sigmoid_.default", "aten.hardswish.default", "aten.hardswish_.default",
+             "aten.hardtanh.default", "aten.hardtanh_.default", "aten.gelu.default", "aten.tanh.default",
+             "aten.clamp.default", "aten.dropout.default", "aten.clone.default"}
+BINARY_OPS = {"aten.add.Tensor", "aten.add_.Tensor", "aten.mul.Tensor", "aten.mul_.Tensor", "aten.sub.Tensor",
+              "aten.sub_.Tensor", "aten.div.Tensor", "aten.div_.Tensor"}
+
+
+def _clip_shape(node) -> tuple[int, ...] | None:
+    """The shape of a one-video 5-D tensor node, else None."""
+    value = getattr(node, "meta", {}).get("val") if isinstance(node, torch.fx.Node) else None
+    shape = getattr(value, "shape", None)
+    if shape is None or len(shape) != 5 or shape[0] != 1 or not all(isinstance(d, int) for d in shape):
+        return None
+    return tuple(shape)
+
+
+class _Pass:
+    def __init__(self, module: torch.fx.GraphModule):
+        self.module, self.graph = module, module.graph
+        self.frames: dict[torch.fx.Node, torch.fx.Node] = {}  # a clip node -> the same tensor as frames
+        self.translated = 0
+
+    def frames_of(self, node: torch.fx.Node) -> torch.fx.Node:
+        if node not in self.frames:
+            with self.graph.inserting_after(node):
+                self.frames[node] = self.graph.call_function(to_frames, (node,))
+        return self.frames[node]
+
+    def replace(self, node: torch.fx.Node, new: torch.fx.Node, clip_result: bool = True) -> None:
+        """``node``'s users take ``new`` (frames) through ``to_clip``, which later translated users skip."""
+        if clip_result:
+            with self.graph.inserting_after(new):
+                back = self.graph.call_function(to_clip, (new,))
+            back.meta["val"] = node.meta.get("val")  # the clip's shape, which later translations read
+            self.frames[back] = new
+            new = back
+        node.replace_all_uses_with(new)
+        self.graph.erase_node(node)
+        self.translated += 1
+
+    def call(self, node, function, args, kwargs=None, clip_result=True):
+        with self.graph.inserting_before(node):
+            new = self.graph.call_function(function, tuple(args), kwargs or {})
+        self.replace(node, new, clip_result)
+
+    def conv3d(self, node) -> None:
+        args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
+        shape = _clip_shape(args["input"])
+        padding = args.get("padding", 0)
+        if shape is None or isinstance(padding, str):
+            return
+        stride, padding, dilation = as_triple(args.get("stride"), 1), as_triple(padding, 0), as_triple(args.get("dilation"), 1)
+        if stride[0] != 1:
+            return  # strided taps would be strided slices, which XNNPACK does not take: the 2D rewrite does these
+        bias = args.get("bias")
+        out_shape = _clip_shape(node)
+        if out_shape is None:
+            return
+        frame_conv = FrameConv.from_conv3d(module_attribute(self.module, args["weight"].target).detach(), None,
+                                           stride, padding, dilation, args.get("groups", 1) or 1)
+        replacement = FramesConv(list(frame_conv.taps),
+                                 None if bias is None else module_attribute(self.module, bias.target).detach(),
+                                 padding[0], dilation[0], shape[2], (out_shape[2], out_shape[1], out_shape[3], out_shape[4]))
+        name = f"frames_conv_{self.translated}"
+        self.module.add_submodule(name, replacement)
+        source = self.frames_of(args["input"])
+        with self.graph.inserting_before(node):
+            new = self.graph.call_module(name, (source,))
+        self.replace(node, new)
+
+    def pool(self, node, name: str) -> None:
+        x, kernel, *rest = node.args
+        if _clip_shape(x) is None or node.kwargs:
+            return
+        kernel = as_triple(kernel, 1)
+        stride = as_triple(rest[0], 0) if rest and rest[0] not in ((), [], None) else kernel
+        padding = as_triple(rest[1], 0) if len(rest) > 1 else (0, 0, 0)
+        if (kernel[0], stride[0], padding[0]) != (1, 1, 0):
+            return  # windows over frames: the 2D rewrite does these
+        if name == "aten.max_pool3d.default":
+            dilation = as_triple(rest[2], 1) if len(rest) > 2 else (1, 1, 1)
+            ceil = rest[3] if len(rest) > 3 else False
+            if dilation[0] != 1:
+                return
+            self.call(node, F.max_pool2d, [self.frames_of(x), kernel[1:], stride[1:], padding[1:], dilation[1:], ceil])
+        else:
+            ceil = rest[2] if len(rest) > 2 else False
+            include = rest[3] if len(rest) > 3 else True
+            divisor = rest[4] if len(rest) > 4 else None
+            self.call(node, F.avg_pool2d, [self.frames_of(x), kernel[1:], stride[1:], padding[1:], ceil, include, divisor])
+
+    def mean(self, node) -> None:
+        x, dim, *rest = node.args
+        shape = _clip_shape(x)
+        keepdim = rest[0] if rest else node.kwargs.get("keepdim", False)
+        if shape is None or dim is None or node.kwargs.get("dtype") is not None:
+            return
+        dims = {d % 5 for d in ([dim] if isinstance(dim, int) else dim)}
+        if dims not in ({2, 3, 4}, {3, 4}):
+            return
+        self.call(node, frames_mean, [self.frames_of(x), dims, keepdim, shape[1], shape[2]], clip_result=keepdim)
+
+    def elementwise(self, node) -> None:
+        if _clip_shape(node) is None:
+            return
+        args = []
+        for arg in node.args:
+            if isinstance(arg, torch.fx.Node):
+                if _clip_shape(arg) is None:
+                    return  # another rank broadcasting into the clip: left as it is
+                arg = self.frames_of(arg)
+            args.append(arg)
+        self.call(node, node.target, args, dict(node.kwargs))
+
+    def cat(self, node) -> None:
+        tensors, *rest = node.args
+        dim = (rest[0] if rest else node.kwargs.get("dim", 0)) % 5
+        if dim not in (1, 2) or not all(_clip_shape(t) is not None for t in tensors):
+            return
+        self.call(node, torch.cat, [[self.frames_of(t) for t in tensors], 1 if dim == 1 else 0])
+
+    def run(self) -> int:
+        for node in list(self.graph.nodes):
+            if node.op != "call_function":
+                continue
+            name = str(node.target)
+            if name == "aten.conv3d.default":
+                self.conv3d(node)
+            elif name in ("aten.max_pool3d.default", "aten.avg_pool3d.default"):
+                self.pool(node, name)
+            elif name == "aten.mean.dim":
+                self.mean(node)
+            elif name in UNARY_OPS or name in BINARY_OPS:
+                self.elementwise(node)
+            elif name == "aten.cat.default":
+                self.cat(node)
+        self.graph.eliminate_dead_code()
+        self.graph.lint()
+        self.module.recompile()
+        return self.translated
+
+
+def frames_layout(program: torch.export.ExportedProgram, example: tuple, *, check: bool = True,
+                  atol: float = 1e-4) -> torch.export.ExportedProgram:
+    """``program`` with its one-video clips in the frames layout (see the module docstring).
+
+    The new graph's output is checked on ``example`` against the original's (max difference
+    within ``atol`` of the output's scale) and exported again; a program with no one-video
+    clip comes back as it was.
+    """
+    module = program.module()
+    if not _Pass(module).run():
+        return program
+    if check:
+        check_outputs(program, module, example, atol)
+    return torch.export.export(module, example)
