@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import dataclasses
 import json
 import math
@@ -166,8 +167,8 @@ ADDED_HYPER_PARAMETERS = {"head_epochs": 0}
 class TrainClips(torch.utils.data.Dataset):
     """Item ``(epoch, i)``: ``(clip, label)`` of ``records[i]`` in ``epoch`` (item ``i``: in
     ``self.epoch``), or ``(None, label)`` when the video cannot be read (the batch goes on
-    without it). The epoch travels with the index (:class:`EpochBatches`), so workers kept alive
-    from one epoch to the next make each epoch's clips."""
+    without it). The epoch travels with the index (:class:`RunBatches`), so workers reading
+    ahead across epochs make each epoch's clips."""
 
     def __init__(self, records, spec, seed: int):
         self.records, self.spec, self.seed, self.epoch = records, spec, seed, 0
@@ -304,49 +305,56 @@ def rank_share(batch: list[int], rank: int, world_size: int) -> list[int]:
     return batch[rank::world_size] or batch[:1]
 
 
-class EpochBatches:
+class RunBatches:
     """The batch sampler of a run: one rank's share (:func:`rank_share`: the DistributedSampler's
-    job, keeping one global batch per step) of each of epoch ``epoch``'s :func:`global_batches`,
-    as ``(epoch, index)`` items of :class:`TrainClips`. Set ``epoch`` before each epoch's iterator.
+    job, keeping one global batch per step) of every :func:`global_batches` of ``epochs``, one
+    epoch after the other, as ``(epoch, index)`` items of :class:`TrainClips`.
+
+    One sampler for the whole run, so the loader's workers read ahead across the end of an
+    epoch: with a sampler per epoch, every epoch began with the model waiting for its first
+    batch while the workers started on it (a few batches per epoch on small sets).
 
     Example:
         >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2)
-        >>> batches = EpochBatches(3, config)
-        >>> batches.epoch = 1
-        >>> len(batches), sorted(item for b in batches for item in b)
-        (2, [(1, 0), (1, 1), (1, 2)])
-        >>> [len(b) for b in EpochBatches(3, config, rank=1, world_size=2)]
+        >>> batches = RunBatches(3, config, range(1, 3))
+        >>> len(batches), batches.steps(1), sorted(item for b in batches for item in b)[:3]
+        (4, 2, [(1, 0), (1, 1), (1, 2)])
+        >>> [len(b) for b in RunBatches(3, config, range(1), rank=1, world_size=2)]
         [1, 1]
     """
 
-    def __init__(self, size: int, config: FinetuneConfig, rank: int = 0, world_size: int = 1):
-        self.size, self.config, self.rank, self.world_size, self.epoch = size, config, rank, world_size, 0
+    def __init__(self, size: int, config: FinetuneConfig, epochs: range, rank: int = 0, world_size: int = 1):
+        self.size, self.config, self.epochs, self.rank, self.world_size = size, config, epochs, rank, world_size
 
-    def __len__(self) -> int:
+    def steps(self, epoch: int) -> int:
+        """Batches (optimiser steps) in epoch ``epoch``."""
         return math.ceil(self.size / self.config.batch_size)
 
+    def __len__(self) -> int:
+        return sum(self.steps(e) for e in self.epochs)
+
     def __iter__(self):
-        for batch in global_batches(self.size, self.config, self.epoch):
-            yield [(self.epoch, i) for i in rank_share(batch, self.rank, self.world_size)]
+        for epoch in self.epochs:
+            for batch in global_batches(self.size, self.config, epoch):
+                yield [(epoch, i) for i in rank_share(batch, self.rank, self.world_size)]
 
 
-def train_loader(clips: TrainClips, config: FinetuneConfig, rank: int = 0,
+def train_loader(clips: TrainClips, config: FinetuneConfig, epochs: range, rank: int = 0,
                  world_size: int = 1) -> torch.utils.data.DataLoader:
-    """A run's loader of training batches (:class:`EpochBatches`: set ``loader.batch_sampler.epoch``
-    before each epoch), decoded in ``config.workers`` DataLoader workers kept alive from one epoch
-    to the next (the data path :mod:`benchmarks.perf.train_throughput` measures).
+    """A run's loader of the training batches of ``epochs`` (:class:`RunBatches`), decoded in
+    ``config.workers`` DataLoader workers that read ahead across epochs (the data path
+    :mod:`benchmarks.perf.train_throughput` measures).
 
     Example:
         >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", batch_size=2, workers=0)
-        >>> loader = train_loader(TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0), config)
-        >>> loader.batch_sampler.epoch = 1
+        >>> loader = train_loader(TrainClips(["a.mp4", "b.mp4", "c.mp4"], spec=None, seed=0), config, range(1, 2))
         >>> len(loader), sorted(i for b in loader.batch_sampler for _, i in b)
         (2, [0, 1, 2])
     """
     return torch.utils.data.DataLoader(
-        clips, batch_sampler=EpochBatches(len(clips), config, rank, world_size), num_workers=config.workers,
+        clips, batch_sampler=RunBatches(len(clips), config, epochs, rank, world_size), num_workers=config.workers,
         collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
-        persistent_workers=config.workers > 0, pin_memory=torch.device(config.device).type == "cuda")
+        pin_memory=torch.device(config.device).type == "cuda")
 
 
 def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
@@ -552,15 +560,17 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
     net, frozen = None, None
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
                unit="step", disable=not progress or not ranks.is_main)
-    loader = train_loader(clips, config, ranks.rank, ranks.world_size)
+    loader = train_loader(clips, config, range(start_epoch, config.epochs), ranks.rank, ranks.world_size)
+    batches = None
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        loader.batch_sampler.epoch = epoch
         state = torch.get_rng_state()
-        batches = iter(loader)
+        if batches is None:  # one iterator for the whole run: its workers read ahead across epochs
+            batches = iter(loader)
         if torch.equal(state, torch.get_rng_state()):
-            # a kept-alive iterator draws no base seed from the global generator; a new one does:
-            # draw it, so dropout's stream is the same with workers kept alive as without them
+            # making the iterator drew its base seed from the global generator, in the first epoch
+            # this process runs; draw once in every other epoch too, so dropout's stream is the
+            # same in an epoch whether the run was resumed there or not
             torch.empty((), dtype=torch.int64).random_()
         sizes = [len(b) for b in global_batches(len(clips), config, epoch)]
         if head_only(config, epoch) != frozen:  # the first epoch run, and LP-FT's change of phase
@@ -576,7 +586,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
         else:
             net.train()
         started, losses, seen = time.perf_counter(), [], 0
-        for step, (x, y) in enumerate(batches):
+        for step, (x, y) in enumerate(itertools.islice(batches, loader.batch_sampler.steps(epoch))):
             global_step = epoch * steps_per_epoch + step
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * lr_factor(global_step, warmup, total)
