@@ -265,17 +265,30 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"zoo predict: {message}", file=sys.stderr)
         return 2
 
+    from zoo.deploy.artifact import ArtifactError, load_artifact
+
     try:
-        entry = zoo.get_entry(args.model)
+        if args.artifact:  # the exported file run by its runtime; its manifest names the entry
+            model = load_artifact(args.artifact)
+            if args.model and zoo.get_entry(args.model).name != model.zoo_entry:
+                return fail(f"--model {args.model} is not the artifact's entry {model.zoo_entry}: leave --model out")
+            entry = zoo.get_entry(model.zoo_entry)
+        elif not args.model:
+            return fail("name the model: --model NAME (or --artifact FILE, whose manifest names it)")
+        else:
+            entry = zoo.get_entry(args.model)
         if args.classes:
             library.load_class_file(args.classes)  # a bad --classes file is an error before any decoding
-        model = zoo.create_model(entry.name, pretrained=args.pretrained, checkpoint=args.checkpoint,
-                                 progress=not args.quiet)
-    except (zoo.UnknownModelError, zoo.BuilderNotAvailableError) as err:
+        if not args.artifact:
+            model = zoo.create_model(entry.name, pretrained=args.pretrained, checkpoint=args.checkpoint,
+                                     progress=not args.quiet)
+    except (zoo.UnknownModelError, zoo.BuilderNotAvailableError, ArtifactError) as err:
         return fail(str(err))
     except (library.PredictError, OSError, RuntimeError, ValueError) as err:
         return fail(str(err))
-    if not (args.pretrained or args.checkpoint):
+    if args.artifact and args.device != "cpu":
+        args.device = "cpu"  # the runtimes run on the CPU; the views stay there
+    if not (args.pretrained or args.checkpoint or args.artifact):
         print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): the scores mean nothing",
               file=sys.stderr)
     device = args.device
@@ -335,9 +348,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "if any failed.",
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or frame folders")
-    p.add_argument("--model", required=True, help="entry name or alias (zoo list)")
+    p.add_argument("--model", help="entry name or alias (zoo list); not needed with --artifact")
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
+    weights.add_argument("--artifact", metavar="FILE", help="a file from zoo export (.onnx, .pte), run by its runtime "
+                         "(its manifest beside it names the entry and the class order; its sha256 is checked)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     p.add_argument("--top", type=int, default=5, help="classes to show per video (default 5)")
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")

@@ -233,6 +233,17 @@ def test_export_round_trip_and_artifact_evaluation(fmt, demo_videos, tmp_path, c
               for d in ("eager", "art")]
     assert torch.allclose(torch.tensor(scores[0]), torch.tensor(scores[1]), atol=1e-5)
     assert json.loads((tmp_path / "art" / "config.json").read_text())["weights"].startswith(f"artifact {path.name} sha256")
+    # zoo predict runs the file too (its manifest names the entry): the eager model's top classes and scores
+    capsys.readouterr()
+    assert zoo_main(["predict", str(first), "--artifact", str(path), "--json", "--quiet"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert zoo_main(["predict", str(first), "--model", "i3d_tiny_8x4_demo", "--pretrained", "--json", "--quiet"]) == 0
+    from_eager = json.loads(capsys.readouterr().out)
+    assert [t["class"] for t in from_file["top"]] == [t["class"] for t in from_eager["top"]]
+    assert torch.allclose(torch.tensor([t["score"] for t in from_file["top"]]),
+                          torch.tensor([t["score"] for t in from_eager["top"]]), atol=1e-5)
+    assert zoo_main(["predict", str(first), "--artifact", str(path), "--model", "x3d_xs"]) == 2
+    assert "not the artifact's entry i3d_tiny_8x4_demo" in capsys.readouterr().err
 
 
 def test_int8_onnx_is_calibrated_on_the_entrys_views(demo_videos, tmp_path):
