@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--mode", choices=["full", "linear"], default="full")
-    p.add_argument("--epochs", type=int, default=2, help="epochs per measurement")
+    p.add_argument("--epochs", type=int, default=20, help="epochs per measurement (a run trains 15-40: its start weighs little)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()],
                    help="torch threads in the main process, one measurement each (default torch's)")
