@@ -352,7 +352,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (downloaded once)")
     weights.add_argument("--artifact", metavar="FILE", help="a file from zoo export (.onnx, .pte), run by its runtime "
-                         "(its manifest beside it names the entry and the class order; its sha256 is checked)")
+                         "on the CPU (its manifest beside it names the entry; its sha256 is checked; a "
+                         "fine-tuned model's names: --classes)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     p.add_argument("--top", type=int, default=5, help="classes to show per video (default 5)")
     p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")

@@ -14,7 +14,7 @@ from benchmarks.cli import main as zoo_main
 from zoo.deploy.artifact import ArtifactError, load_artifact, manifest_path, read_manifest
 from zoo.deploy.export import ExportError
 from zoo.deploy.layout import frames_layout
-from zoo.deploy.rewrite import FrameConv, avg_pool3d_as_2d, max_pool3d_as_2d, mean_as_2d, rewrite_3d
+from zoo.deploy.rewrite import FrameConv, UnsupportedOperator, avg_pool3d_as_2d, max_pool3d_as_2d, mean_as_2d, rewrite_3d
 from zoo.fast import example_input, fold_batch_norms
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the deploy extra (videozoo[deploy]) is not installed")
@@ -323,3 +323,47 @@ def test_speed_runtime_table_and_coverage_matrix(tmp_path):
     assert float(coverage[0]["relative_diff"]) < 1e-4
     report = (tmp_path / "deploy.md").read_text()
     assert "| i3d_tiny_8x4_demo | onnx " in report and "ok (" in report and (tmp_path / "deploy.csv").is_file()
+
+
+def test_graphs_the_passes_must_leave_or_refuse():
+    """A clone into a 5-D memory format stays in the clip (frames have no such format); a conv3d
+    whose weight is computed in the graph is left by the frames layout and refused by the rewrite."""
+
+    class Clone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(3, 4, 1)
+
+        def forward(self, x):
+            return self.conv(x).clone(memory_format=torch.channels_last_3d)
+
+    class Computed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(4, 3, 3, 3, 3))
+
+        def forward(self, x):
+            return nn.functional.conv3d(x, self.weight * 2, padding=1)
+
+    x = torch.randn(1, 3, 4, 5, 6)
+    clone = Clone().eval()
+    torch.testing.assert_close(frames_layout(torch.export.export(clone, (x,)), (x,)).module()(x), clone(x))
+    framed = frames_layout(torch.export.export(Computed().eval(), (x,)), (x,))
+    assert "aten.conv3d.default" in {str(n.target) for n in framed.graph.nodes}
+    with pytest.raises(UnsupportedOperator, match="weight is computed in the graph"):
+        rewrite_3d(framed, (x,))
+
+
+def test_an_ava_detectors_file_is_refused_by_predict_and_evaluate(tmp_path, capsys):
+    """AVA detectors export with one clip size and one box; the harness would feed other sizes,
+    so loading such a file for zoo predict / zoo evaluate says why instead of failing inside."""
+    from zoo.deploy.artifact import write_manifest
+
+    path = tmp_path / "ava.onnx"
+    path.write_bytes(b"not run")
+    write_manifest(path, {"entry": "slow_r50_4x16_ava", "format": "onnx", "batch": 1, "output_activation": "sigmoid",
+                          "inputs": [[1, 3, 4, 256, 320], [1, 5]], "input_names": ["clip", "boxes"]})
+    with pytest.raises(ArtifactError, match="AVA detector's file"):
+        load_artifact(path)
+    assert zoo_main(["predict", str(path), "--artifact", str(path)]) == 2
+    assert "run AVA detectors from their checkpoint" in capsys.readouterr().err

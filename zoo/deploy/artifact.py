@@ -89,6 +89,12 @@ class ArtifactModel(nn.Module):
 
     def __init__(self, artifact, manifest: dict, threads: int | None = None):
         super().__init__()
+        if "boxes" in manifest.get("input_names", []):
+            # exported for one clip size and one box: AVA's clips keep their video's aspect and
+            # a keyframe has any number of people, so the harness cannot feed the file
+            raise ArtifactError(f"{artifact}: an AVA detector's file takes a {manifest['inputs'][0]} clip and "
+                                f"{manifest['inputs'][-1][0]} box(es), fixed at export; zoo predict and zoo evaluate "
+                                "run AVA detectors from their checkpoint (--pretrained / --checkpoint)")
         self.artifact, self.manifest = str(artifact), manifest
         self.zoo_entry = manifest["entry"]
         self.output_activation = manifest["output_activation"]

@@ -158,8 +158,9 @@ class _Pass:
         args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
         shape = _clip_shape(args["input"])
         padding = args.get("padding", 0)
-        if shape is None or isinstance(padding, str):
-            return
+        computed = [t for t in (args["weight"], args.get("bias")) if t is not None and getattr(t, "op", None) != "get_attr"]
+        if shape is None or isinstance(padding, str) or computed:
+            return  # a weight computed in the graph: the 2D rewrite says so
         stride, padding, dilation = as_triple(args.get("stride"), 1), as_triple(padding, 0), as_triple(args.get("dilation"), 1)
         if stride[0] != 1:
             return  # strided taps would be strided slices, which XNNPACK does not take: the 2D rewrite does these
@@ -214,6 +215,8 @@ class _Pass:
     def elementwise(self, node) -> None:
         if _clip_shape(node) is None:
             return
+        if node.kwargs.get("memory_format") not in (None, torch.contiguous_format, torch.preserve_format):
+            return  # a clone into a 5-D memory format (channels_last_3d) means nothing for frames
         args = []
         for arg in node.args:
             if isinstance(arg, torch.fx.Node):

@@ -321,6 +321,9 @@ def rewrite_3d(program: torch.export.ExportedProgram, example: tuple, *, check: 
         if name == "aten.conv3d.default":
             args = dict(zip(CONV3D_ARGS, node.args)) | dict(node.kwargs)
             bias = args.get("bias")
+            if any(t is not None and getattr(t, "op", None) != "get_attr" for t in (args["weight"], bias)):
+                raise UnsupportedOperator(f"conv3d {node.name}: its weight is computed in the graph, not a parameter; "
+                                          "the rewrite needs the weight's values")
             replacement = FrameConv.from_conv3d(
                 module_attribute(module, args["weight"].target).detach(),
                 None if bias is None else module_attribute(module, bias.target).detach(),
