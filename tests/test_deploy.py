@@ -367,3 +367,15 @@ def test_an_ava_detectors_file_is_refused_by_predict_and_evaluate(tmp_path, caps
         load_artifact(path)
     assert zoo_main(["predict", str(path), "--artifact", str(path)]) == 2
     assert "run AVA detectors from their checkpoint" in capsys.readouterr().err
+
+
+def test_native_log_lines_reach_the_runtime_failure_message(capfd):
+    """ExecuTorch says why a file cannot load only in its C++ log (fd 2): the export quotes it."""
+    import os
+
+    from zoo.deploy.export import NativeLog
+
+    with NativeLog() as log:
+        os.write(2, b"[XNNCompiler.cpp:664] Failed to define tensor 10 with code: xnn_status_unsupported_parameter\n")
+        assert log.lines() == ["[XNNCompiler.cpp:664] Failed to define tensor 10 with code: xnn_status_unsupported_parameter"]
+    assert "xnn_status_unsupported_parameter" in capfd.readouterr().err  # still shown

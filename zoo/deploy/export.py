@@ -196,15 +196,52 @@ def export(
                      "runtime": {"onnx": {"onnx": _version("onnx"), "onnxruntime": _version("onnxruntime")},
                                  "executorch": {"executorch": _version("executorch"), "torchao": _version("torchao")}}[format]},
     }
-    try:
-        exported = runner(str(path), format)([t.contiguous() for t in args])
-    except Exception as err:  # the runtime's own message, first line
-        first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-        raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}") from err
+    with NativeLog() as log:
+        try:
+            exported = runner(str(path), format)([t.contiguous() for t in args])
+        except Exception as err:  # the runtime's own message, first line, and what its log said went wrong
+            first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+            said = [line for line in log.lines() if "fail" in line.lower() or "error" in line.lower()][:2]
+            raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}"
+                                 + (f" ({'; '.join(said)})" if said else "")) from err
     manifest["max_abs_diff"] = float((exported - eager).abs().max())
     manifest["output_scale"] = float(eager.abs().max())
     write_manifest(path, manifest)
     return path
+
+
+class NativeLog:
+    """The process's stderr (file descriptor 2) copied to a file for the block, and still shown.
+
+    ExecuTorch's runtime writes why it failed (``XNNCompiler ... Failed to define tensor 10 with
+    code: xnn_status_unsupported_parameter``) to the C++ log, while its Python error says only
+    ``error: 0x1``; the export's error message quotes the log's lines instead.
+    """
+
+    def __enter__(self):
+        import sys
+
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile(mode="w+b")
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def lines(self) -> list[str]:
+        self.file.flush()
+        self.file.seek(0)
+        return [line.strip() for line in self.file.read().decode(errors="replace").splitlines() if line.strip()]
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        text = self.lines()
+        self.file.close()
+        if text:  # still shown, after the block
+            import sys
+
+            sys.stderr.write("\n".join(text) + "\n")
+        return False
 
 
 def _export_program(flat: nn.Module, args: tuple, entry) -> torch.export.ExportedProgram:
