@@ -201,7 +201,8 @@ def export(
             exported = runner(str(path), format)([t.contiguous() for t in args])
         except Exception as err:  # the runtime's own message, first line, and what its log said went wrong
             first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-            said = [line for line in log.lines() if "fail" in line.lower() or "error" in line.lower()][:2]
+            said = [line for line in log.lines() if ("fail" in line.lower() or "error" in line.lower())
+                    and "cpuinfo" not in line][:2]  # not the CPU probe's notes, which ExecuTorch prints on first load
             raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}"
                                  + (f" ({'; '.join(said)})" if said else "")) from err
     manifest["max_abs_diff"] = float((exported - eager).abs().max())
