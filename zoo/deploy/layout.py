@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.deploy.rewrite import CONV3D_ARGS, FrameConv, as_triple, check_outputs, module_attribute
+from zoo.deploy.rewrite import CONV3D_ARGS, as_triple, check_outputs, module_attribute, tap_convs
 
 
 def to_frames(x: torch.Tensor) -> torch.Tensor:
@@ -168,9 +168,9 @@ class _Pass:
         out_shape = _clip_shape(node)
         if out_shape is None:
             return
-        frame_conv = FrameConv.from_conv3d(module_attribute(self.module, args["weight"].target).detach(), None,
-                                           stride, padding, dilation, args.get("groups", 1) or 1)
-        replacement = FramesConv(list(frame_conv.taps),
+        taps = tap_convs(module_attribute(self.module, args["weight"].target).detach(), None,
+                         stride, padding, dilation, args.get("groups", 1) or 1)
+        replacement = FramesConv(taps,
                                  None if bias is None else module_attribute(self.module, bias.target).detach(),
                                  padding[0], dilation[0], shape[2], (out_shape[2], out_shape[1], out_shape[3], out_shape[4]))
         name = f"frames_conv_{self.translated}"

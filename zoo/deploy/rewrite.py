@@ -119,15 +119,7 @@ class FrameConv(nn.Module):
             module = cls([], stride[0], padding[0], dilation[0], banded, "banded")
             module.out_channels = out_channels
             return module
-        taps = []
-        for k in range(kernel_t):
-            conv = nn.Conv2d(in_per_group * groups, out_channels, tuple(weight.shape[3:]), stride=stride[1:],
-                             padding=padding[1:], dilation=dilation[1:], groups=groups, bias=bias is not None and k == 0)
-            with torch.no_grad():
-                conv.weight.copy_(weight[:, :, k])
-                if conv.bias is not None:
-                    conv.bias.copy_(bias)  # added once, by the first tap
-            taps.append(conv)
+        taps = tap_convs(weight, bias, stride, padding, dilation, groups)
         viewed, view = None, ""
         spatial_point = tuple(weight.shape[3:]) == (1, 1) and padding[1:] == (0, 0)
         if spatial_point and kernel_t == 1 and padding[0] == 0 and stride[0] == 1:
@@ -165,6 +157,24 @@ class FrameConv(nn.Module):
             out = y if out is None else out + y
         return _clip(out, batch)
 
+
+
+def tap_convs(weight: torch.Tensor, bias: torch.Tensor | None, stride, padding, dilation, groups: int) -> list[nn.Conv2d]:
+    """A 3D convolution's temporal taps as 2D convolutions of a frame: tap ``k`` has the weight
+    ``weight[:, :, k]`` and the convolution's spatial stride, padding, dilation and groups; the
+    bias (if any) goes to tap 0, so the taps' sum adds it once. ``stride``/``padding``/``dilation``:
+    three values each (:func:`as_triple`)."""
+    out_channels, in_per_group, kernel_t = weight.shape[:3]
+    taps = []
+    for k in range(kernel_t):
+        conv = nn.Conv2d(in_per_group * groups, out_channels, tuple(weight.shape[3:]), stride=stride[1:],
+                         padding=padding[1:], dilation=dilation[1:], groups=groups, bias=bias is not None and k == 0)
+        with torch.no_grad():
+            conv.weight.copy_(weight[:, :, k])
+            if conv.bias is not None:
+                conv.bias.copy_(bias)
+        taps.append(conv)
+    return taps
 
 
 #: The banded form (below) costs ``frames / kT`` times a depthwise convolution's multiply-adds;
