@@ -14,8 +14,8 @@ Training clips are the reference's train transform (:mod:`zoo.input.training`: r
 start, short-side scale jitter, random crop, flip; the entry's frames, rate, mean/std and
 pathways), decoded in DataLoader workers; the clip of video ``i`` in epoch ``e`` comes from a
 generator seeded by ``(seed, e, i)`` and the epoch's order and dropout from ``(seed, e)``, so
-a run is the same whatever the number of workers, and a resumed one the same as an
-uninterrupted one. SGD (momentum 0.9) or AdamW, a linear warm-up then a cosine decay per
+a run is the same whatever the number of workers (at the same model threads, ``--threads``),
+and a resumed one the same as an uninterrupted one. SGD (momentum 0.9) or AdamW, a linear warm-up then a cosine decay per
 step, bf16 autocast on a GPU.
 
 It is a plain PyTorch loop rather than Lightning (which PyTorchVideo's tutorial uses): the
@@ -68,6 +68,7 @@ from torch import nn
 
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
+from benchmarks.runtime.cpus import CpuShare
 from benchmarks.runtime.workers import decoding_worker_init
 
 TRAIN_STATE = "train_state.pt"
@@ -92,7 +93,9 @@ class FinetuneConfig:
     warm-up, then cosine to zero; ``val_views``: the harness's views for the final measurement
     (default the entry's); ``crop_size``: the training crop (default the entry's);
     ``epoch_val_views``: the views of the validation top-1 after each epoch (progress bar and
-    history; ``None``: none), which no weight depends on.
+    history; ``None``: none), which no weight depends on; ``threads``: on a CPU, the model's
+    torch threads (default the CPUs less one per worker; the workers decode at low priority:
+    :func:`cpu_share`).
 
     Example:
         >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
@@ -119,6 +122,7 @@ class FinetuneConfig:
     warmup_epochs: float = 1.0
     crop_size: int | None = None
     workers: int = 2
+    threads: int | None = None
     seed: int = 0
     device: str = "cpu"
     val_views: str | None = None
@@ -140,7 +144,7 @@ class FinetuneConfig:
 
     def hyper_parameters(self) -> dict:
         """What a resume must agree on (everything but where and how fast it runs)."""
-        skip = {"out", "workers", "device", "evaluate", "epoch_val_views"}
+        skip = {"out", "workers", "threads", "device", "evaluate", "epoch_val_views"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
     def same_run(self, saved: dict | None) -> bool:
@@ -191,16 +195,44 @@ class TrainClips(torch.utils.data.Dataset):
 
 
 def collate_clips(items):
-    """Stack the readable clips of a batch (SlowFast: each pathway); ``(None, None)`` if none."""
+    """Stack the readable clips of a batch (SlowFast: each pathway); ``(None, None)`` if none.
+
+    The labels stay a tuple of ints (:func:`train_step` makes the tensor): a worker hands every
+    tensor to the main process through a shared-memory file whose descriptor costs a socket
+    handshake on both sides, a third of the main process's share of the data path for 8 ints.
+
+    Example:
+        >>> batch, labels = collate_clips([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
+        >>> batch.shape, labels
+        (torch.Size([2, 3, 2]), (1, 4))
+    """
     kept = [(c, y) for c, y in items if c is not None]
     if not kept:
         return None, None
     clips, labels = zip(*kept)
     if isinstance(clips[0], (list, tuple)):
-        batch = [torch.stack([c[p] for c in clips]) for p in range(len(clips[0]))]
+        batch = [stack_to_share([c[p] for c in clips]) for p in range(len(clips[0]))]
     else:
-        batch = torch.stack(clips)
-    return batch, torch.tensor(labels, dtype=torch.long)
+        batch = stack_to_share(clips)
+    return batch, tuple(int(y) for y in labels)
+
+
+def stack_to_share(tensors) -> torch.Tensor:
+    """``torch.stack(tensors)``; in a DataLoader worker, straight into shared memory, as torch's
+    own collate does: handing the batch to the main process then moves no bytes (a plain
+    stack is copied into a new shared segment on the way, half a worker's cost of passing it).
+
+    Example:
+        >>> stack_to_share([torch.zeros(2), torch.ones(2)])
+        tensor([[0., 0.],
+                [1., 1.]])
+    """
+    if torch.utils.data.get_worker_info() is None:
+        return torch.stack(tensors)
+    first = tensors[0]
+    storage = first.untyped_storage()._new_shared(len(tensors) * first.numel() * first.element_size())
+    out = first.new(storage).view(len(tensors), *first.shape)
+    return torch.stack(tensors, out=out)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -353,13 +385,27 @@ def train_loader(clips: TrainClips, config: FinetuneConfig, epochs: range, rank:
     """
     return torch.utils.data.DataLoader(
         clips, batch_sampler=RunBatches(len(clips), config, epochs, rank, world_size), num_workers=config.workers,
-        collate_fn=collate_clips, worker_init_fn=decoding_worker_init if config.workers else None,
+        collate_fn=collate_clips, worker_init_fn=cpu_share(config, world_size).worker_init() if config.workers else None,
         pin_memory=torch.device(config.device).type == "cuda")
 
 
+def cpu_share(config: FinetuneConfig, world_size: int = 1) -> CpuShare:
+    """How a run of ``config`` shares the CPUs between the model's threads and its decoding
+    workers (:class:`benchmarks.runtime.cpus.CpuShare`: on a CPU, ``config.threads`` or the CPUs
+    less one per worker, and the workers at the lowest priority, so the model's step goes first).
+
+    Example:
+        >>> config = FinetuneConfig("i3d_tiny_8x4_demo", "folders", "clips/", workers=2, threads=1)
+        >>> cpu_share(config).model_threads
+        1
+    """
+    return CpuShare.plan(config.workers, config.threads, device=config.device, world_size=world_size)
+
+
 def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
-    """One optimiser step on a batch (``x`` a tensor, or a list of pathways) on the model's
-    device, bf16 autocast on a GPU; returns the batch's loss.
+    """One optimiser step on a batch (``x`` a tensor, or a list of pathways; ``y`` the class
+    indices, a tensor or a sequence of ints) on the model's device, bf16 autocast on a GPU;
+    returns the batch's loss.
 
     Example:
         >>> model = nn.Linear(4, 2)
@@ -372,7 +418,7 @@ def train_step(model: nn.Module, optimizer, x, y, *, loss_fn=None) -> float:
     device = next(model.parameters()).device
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
-    y = y.to(device)
+    y = torch.as_tensor(y, dtype=torch.long).to(device)  # the loader's labels: a tuple of ints
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     with autocast:
         loss = loss_fn(model(x).float(), y)
@@ -392,7 +438,7 @@ def shared_step(net: nn.Module, optimizer, x, y, global_size: int, ranks) -> tup
 
     device = next(net.parameters()).device
     x = [t.to(device, non_blocking=True) for t in x] if isinstance(x, list) else x.to(device, non_blocking=True)
-    y = y.to(device)
+    y = torch.as_tensor(y, dtype=torch.long).to(device)  # the loader's labels: a tuple of ints
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     with autocast:
         loss_sum = nn.functional.cross_entropy(net(x).float(), y, reduction="sum")
@@ -458,15 +504,16 @@ class ValViews(torch.utils.data.Dataset):
 
 
 @torch.no_grad()
-def epoch_top1(model: nn.Module, records, spec, ranks, workers: int = 0) -> float | None:
+def epoch_top1(model: nn.Module, records, spec, ranks, workers: int = 0, worker_init=None) -> float | None:
     """Validation top-1 (%) of ``model`` on ``records`` with ``spec``'s views (softmax averaged
     over a video's views), each rank scoring every ``world_size``-th video; ``None`` if no video
-    could be read. Leaves the model in eval mode."""
+    could be read. Leaves the model in eval mode. ``worker_init``: the workers' start (default
+    :func:`benchmarks.runtime.workers.decoding_worker_init`; a run's :meth:`CpuShare.worker_init`)."""
     device = next(model.parameters()).device
     model.eval()
     loader = torch.utils.data.DataLoader(
         ValViews(records[ranks.rank :: ranks.world_size], spec), batch_size=None, num_workers=workers,
-        worker_init_fn=decoding_worker_init if workers else None)
+        worker_init_fn=(worker_init or decoding_worker_init) if workers else None)
     counts = torch.zeros(2, dtype=torch.float64)
     for item in loader:
         if item is None:
@@ -503,16 +550,28 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
     (:func:`rank_share`), so the run follows the same global batches and the same mean loss as
     one process; rank 0 alone writes the state, the checkpoint and the manifest, and the final
     measurement is sharded as ``zoo evaluate``'s is.
+
+    On a CPU the run's model threads and decoding workers share the CPUs as :func:`cpu_share`
+    plans; the caller's torch thread count is restored at the end.
     """
+    from benchmarks.runtime.shards import join
+
+    ranks = join(device=config.device)
+    share = cpu_share(config, ranks.world_size)
+    with share.applied():
+        return run_finetune(config, ranks, share, progress=progress, log=log, on_step=on_step)
+
+
+def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bool, log, on_step) -> dict:
+    """:func:`finetune`'s run, in the process group ``ranks`` with the CPUs shared as ``share``."""
     from tqdm.auto import tqdm
 
     import zoo
-    from benchmarks.runtime.shards import join
     from zoo.input.training import TrainSpec
     from zoo.transforms import InputSpec
 
-    ranks = join(device=config.device)
     say = (log or (lambda _message: None)) if ranks.is_main else (lambda _message: None)
+    say(f"CPUs: {share.describe()}")
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -611,7 +670,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_ste
         if config.head_epochs:
             record["trained"] = "head" if frozen else "all"
         if val_spec is not None:
-            top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers)
+            top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers, share.worker_init())
             record["val_top1"] = None if top1 is None else round(top1, 2)
             record["val_views"] = val_spec.views_label
             bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", val_top1=record["val_top1"])
@@ -756,6 +815,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--crop-size", type=int, help="training crop (default the entry's)")
     p.add_argument("--workers", type=int, help=f"decoding processes (default {defaults.workers})")
+    p.add_argument("--threads", type=int, help="CPU: the model's torch threads (default: the CPUs less one per "
+                   "worker, at least 1); the workers decode at the lowest priority, in the CPU time the model leaves")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--val-views", help="CLIPSxCROPS of the final multi-view measurement (default the entry's)")

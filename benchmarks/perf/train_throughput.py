@@ -11,6 +11,10 @@ made anew for each measurement so its start is counted; the reference's train tr
   on batches already in memory, the ceiling a training run can reach;
 - **training**: steps/s of the loader and the steps together, the loop ``zoo finetune`` runs.
 
+Each thread count runs with the CPU share ``zoo finetune --threads N`` uses
+(:func:`benchmarks.finetune.cpu_share`: N torch threads for the model, the workers at the lowest
+priority); the default is ``zoo finetune``'s own (the CPUs less one per worker).
+
 The shares: the data path's clips/s against the model's (the loader's capacity: above 100% it
 could keep the model busy if it had the CPU to itself), and training against model only (the
 share of the model's rate a real run gets: the issue's target, >= 90%). Rounds are interleaved
@@ -24,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -32,12 +37,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 
 from benchmarks.datasets import read_transfer_split
 from benchmarks.demo import videos
-from benchmarks.finetune import (FinetuneConfig, TrainClips, build_model, make_optimizer, param_groups, train_loader,
-                                 train_step)
+from benchmarks.finetune import (FinetuneConfig, TrainClips, build_model, cpu_share, make_optimizer, param_groups,
+                                 train_loader, train_step)
 
 
 def epochs_of(clips: TrainClips, config: FinetuneConfig, epochs: range):
@@ -130,6 +134,7 @@ def section(run: dict, best_model_steps: float | None = None) -> str:
     verdict = "**met**" if m["train_share"] >= 0.9 else "**not met**"
     return (
         f"## torch threads {run['threads']} in the main process\n\n"
+        + (f"CPUs: {run['cpus']} (as `zoo finetune --threads {run['threads']}` shares them).\n\n" if run.get("cpus") else "")
         + (f"**The model's own rate collapsed at this thread count** ({m['model_steps_per_s']:.2f} steps/s against "
            f"{best_model_steps:.2f} at the best one: its threads wait on CPUs other processes hold), so the shares "
            "below compare a starved model with the loader and say nothing about the data path.\n\n" if collapsed else "")
@@ -155,8 +160,9 @@ def main(argv=None) -> int:
     p.add_argument("--mode", choices=["full", "linear"], default="full")
     p.add_argument("--epochs", type=int, default=20, help="epochs per measurement (a run trains 15-40: its start weighs little)")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()],
-                   help="torch threads in the main process, one measurement each (default torch's)")
+    p.add_argument("--threads", type=int, nargs="+",
+                   help="torch threads in the main process, one measurement each (default `zoo finetune`'s: "
+                   "the CPUs less one per worker); the workers at the lowest priority, as in `zoo finetune`")
     p.add_argument("--report", help="write the figures as JSON here")
     p.add_argument("--table", help="write the Markdown page here")
     p.add_argument("--render", help="write --table from this --report file (no measurement)")
@@ -181,16 +187,18 @@ def main(argv=None) -> int:
     batches = [(x, y) for x, y in epochs_of(clips, config, range(1)) if y is not None]  # the model-only inputs
     load_before = os.getloadavg()
     runs, epoch = [], 1
-    for threads in args.threads:
-        torch.set_num_threads(threads)
+    for threads in args.threads or [cpu_share(config).model_threads]:
+        run_config = dataclasses.replace(config, threads=threads)
+        share = cpu_share(run_config)
         rounds = []
-        for r in range(args.rounds):
-            epochs = range(epoch, epoch + args.epochs)
-            epoch += args.epochs
-            rounds.append(measure(model, optimizer, clips, config, batches, epochs))
-            print(f"threads {threads}, round {r + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in rounds[-1].items()),
-                  flush=True)
-        runs.append({"threads": threads, "rounds": rounds,
+        with share.applied():
+            for r in range(args.rounds):
+                epochs = range(epoch, epoch + args.epochs)
+                epoch += args.epochs
+                rounds.append(measure(model, optimizer, clips, run_config, batches, epochs))
+                print(f"threads {threads}, round {r + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in rounds[-1].items()),
+                      flush=True)
+        runs.append({"threads": threads, "cpus": share.describe(), "rounds": rounds,
                      "medians": {k: statistics.median(x[k] for x in rounds) for k in rounds[0]}})
     command = "python -m benchmarks.perf.train_throughput " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
