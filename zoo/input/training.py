@@ -134,17 +134,21 @@ class TrainSpec:
         else:
             row_of = {f: r for r, f in enumerate(distinct)}
             rows = [row_of[f] for f in choice.frames]
-        clip = frames[torch.tensor(rows, dtype=torch.long)].permute(0, 3, 1, 2).float()  # (T, C, H, W)
+        # (T, C, H, W) over the frames' own (T, H, W, C) memory: the float copy and the scaling
+        # keep that layout (channels last), the same values with one copy less
+        clip = frames.index_select(0, torch.tensor(rows, dtype=torch.long)).permute(0, 3, 1, 2).float()
         clip = short_side_scale(clip, choice.side)
         size = self.crop_size
         clip = clip[..., choice.y : choice.y + size, choice.x : choice.x + size]
         if clip.shape[-2:] != (size, size):
             raise ValueError(f"crop at ({choice.y}, {choice.x}) leaves the {clip.shape[-2]}x{clip.shape[-1]} frame")
+        clip = clip.transpose(0, 1)  # (C, T, H, W), still a view
         if choice.flip:
             clip = clip.flip(-1)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0
-        std = torch.tensor(self.std).view(1, 3, 1, 1) * 255.0
-        clip = ((clip - mean) / std).permute(1, 0, 2, 3).contiguous()  # (C, T, H, W)
+        mean = torch.tensor(self.mean).view(3, 1, 1, 1) * 255.0
+        std = torch.tensor(self.std).view(3, 1, 1, 1) * 255.0
+        out = torch.empty(clip.shape)  # contiguous (C, T, H, W), normalised in one pass
+        clip = torch.sub(clip, mean, out=out).div_(std)
         if self.alpha:
             slow, fast = pack_pathways(clip[None], self.alpha)
             return [slow[0], fast[0]]
