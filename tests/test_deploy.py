@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 
 import pytest
 import torch
@@ -379,3 +380,63 @@ def test_native_log_lines_reach_the_runtime_failure_message(capfd):
         os.write(2, b"[XNNCompiler.cpp:664] Failed to define tensor 10 with code: xnn_status_unsupported_parameter\n")
         assert log.lines() == ["[XNNCompiler.cpp:664] Failed to define tensor 10 with code: xnn_status_unsupported_parameter"]
     assert "xnn_status_unsupported_parameter" in capfd.readouterr().err  # still shown
+
+
+class _SwishBlock(nn.Module):
+    """A conv, a Swish and a squeeze-excitation gate: X3D's two uses of the sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        y = nn.functional.silu(self.conv(x))
+        return y * torch.sigmoid(self.fc(y.mean((2, 3), keepdim=True)))
+
+
+def test_int8_swish_runs_in_the_xnnpack_delegate():
+    pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from zoo.deploy.xnnpack import Int8SigmoidQuantizer, partitioner, silu_as_sigmoid_mul
+
+    torch.manual_seed(0)
+    model, x = _SwishBlock().eval(), torch.rand(1, 3, 8, 8)
+    program = torch.export.export(model, (x,))
+    prepared = prepare_pt2e(silu_as_sigmoid_mul(program.module()), Int8SigmoidQuantizer())
+    for _ in range(4):
+        prepared(torch.rand(1, 3, 8, 8))
+    quantized = convert_pt2e(prepared)
+    targets = [str(n.target) for n in quantized.graph.nodes if n.op == "call_function"]
+    assert "aten.silu.default" not in targets and targets.count("aten.sigmoid.default") == 2
+    for node in quantized.graph.nodes:
+        if node.target == torch.ops.aten.sigmoid.default:  # int8 in, XNNPACK's fixed int8 range out
+            assert "dequantize" in str(node.args[0].target)
+            (out,) = node.users
+            assert "quantize_per_tensor" in str(out.target) and out.args[1:3] == (1.0 / 256, -128)
+    # 1/256 steps on [0, 1): the int8 block stays near the float one
+    assert (quantized(x) - model(x)).abs().max() < 0.05 * model(x).abs().max()
+
+    import executorch.backends.xnnpack.xnnpack_preprocess as preprocess
+
+    def xnnpack_nodes(parts) -> Counter:
+        """The XNNPACK graph's node kinds, as the delegate serializes them."""
+        seen, serialize = Counter(), preprocess.serialize_xnnpack_binary
+
+        def spy(graph, *args, **kwargs):
+            seen.update(type(n.xnode_union).__name__ for n in graph.xnodes)
+            return serialize(graph, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(preprocess, "serialize_xnnpack_binary", spy)
+            lowered = to_edge_transform_and_lower(torch.export.export(quantized, (x,)), partitioner=parts)
+        assert [str(n.target) for n in lowered.exported_program().graph.nodes if n.op == "call_function"] == [
+            "executorch_call_delegate", "<built-in function getitem>"]  # one delegate runs it all
+        return seen
+
+    stock, ours = xnnpack_nodes([XnnpackPartitioner()]), xnnpack_nodes([partitioner()])
+    assert stock["XNNSigmoid"] == ours["XNNSigmoid"] == 2
+    # the stock rule takes a sigmoid in float only: a dequantize and a quantize (XNNConvert) around each
+    assert stock["XNNConvert"] - ours["XNNConvert"] == 2 * 2

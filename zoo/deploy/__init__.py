@@ -4,6 +4,7 @@
   XNNPACK has no 3D kernels);
 - ``export``: :func:`zoo.export` (ONNX Runtime or ExecuTorch, fp32 or int8 calibrated on the
   entry's own test views), with a manifest beside the file;
+- ``xnnpack``: ExecuTorch's XNNPACK quantizer and partitioner with int8 Swish;
 - ``artifact``: the manifest (sha256-checked) and :class:`~zoo.deploy.artifact.ArtifactModel`,
   which runs a file like the eager model, for the evaluation and predict.
 

@@ -301,24 +301,21 @@ def _write_onnx(program, args: tuple, path: Path, int8: bool, calibration: list)
 
 
 def _write_pte(program, args: tuple, path: Path, int8: bool, calibration: list) -> None:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
+    from zoo.deploy.xnnpack import Int8SigmoidQuantizer, partitioner, silu_as_sigmoid_mul
+
     if int8:
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-        prepared = prepare_pt2e(program.module(), quantizer)
+        # Swish in int8 too (zoo.deploy.xnnpack): the stock quantizer leaves it in float
+        prepared = prepare_pt2e(silu_as_sigmoid_mul(program.module()), Int8SigmoidQuantizer())
         with torch.no_grad():
             for item in calibration:
                 prepared(*item)
         program = torch.export.export(convert_pt2e(prepared), args)
     try:
-        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+        lowered = to_edge_transform_and_lower(program, partitioner=[partitioner()]).to_executorch()
     except Exception as err:
         first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         if "Missing out variants" in first:  # an operator ExecuTorch has no kernel for
