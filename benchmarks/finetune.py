@@ -197,9 +197,12 @@ class TrainClips(torch.utils.data.Dataset):
 def collate_clips(items):
     """Stack the readable clips of a batch (SlowFast: each pathway); ``(None, None)`` if none.
 
-    The labels stay a tuple of ints (:func:`train_step` makes the tensor): a worker hands every
-    tensor to the main process through a shared-memory file whose descriptor costs a socket
-    handshake on both sides, a third of the main process's share of the data path for 8 ints.
+    The stacking is torch's ``default_collate``: in a DataLoader worker it stacks straight into
+    shared memory, so handing the batch to the main process moves no bytes (a plain stack is
+    copied into a new shared segment on the way, half a worker's cost of passing it). The labels
+    stay a tuple of ints (:func:`train_step` makes the tensor): every tensor a worker hands over
+    costs a shared-memory segment and its hand-over, a third of the main process's share of the
+    data path for 8 ints.
 
     Example:
         >>> batch, labels = collate_clips([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
@@ -210,29 +213,8 @@ def collate_clips(items):
     if not kept:
         return None, None
     clips, labels = zip(*kept)
-    if isinstance(clips[0], (list, tuple)):
-        batch = [stack_to_share([c[p] for c in clips]) for p in range(len(clips[0]))]
-    else:
-        batch = stack_to_share(clips)
-    return batch, tuple(int(y) for y in labels)
-
-
-def stack_to_share(tensors) -> torch.Tensor:
-    """``torch.stack(tensors)``; in a DataLoader worker, straight into shared memory, as torch's
-    own collate does: handing the batch to the main process then moves no bytes (a plain
-    stack is copied into a new shared segment on the way, half a worker's cost of passing it).
-
-    Example:
-        >>> stack_to_share([torch.zeros(2), torch.ones(2)])
-        tensor([[0., 0.],
-                [1., 1.]])
-    """
-    if torch.utils.data.get_worker_info() is None:
-        return torch.stack(tensors)
-    first = tensors[0]
-    storage = first.untyped_storage()._new_shared(len(tensors) * first.numel() * first.element_size())
-    out = first.new(storage).view(len(tensors), *first.shape)
-    return torch.stack(tensors, out=out)
+    # a list of pathways per clip collates to a list of stacked pathways
+    return torch.utils.data.default_collate(list(clips)), tuple(int(y) for y in labels)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from benchmarks.finetune import FinetuneConfig, collate_clips, cpu_share, stack_to_share
+from benchmarks.finetune import FinetuneConfig, collate_clips, cpu_share
 from benchmarks.runtime.cpus import WORKER_NICENESS, CpuShare
 
 
@@ -46,7 +46,8 @@ class _Probe(torch.utils.data.Dataset):
 
 
 def _probe_collate(items):
-    return stack_to_share([c for c, _ in items]), items[0][1]
+    batch, _ = collate_clips([(c, 0) for c, _ in items])  # the training loader's own collate
+    return batch, items[0][1]
 
 
 def test_workers_decode_at_low_priority_and_hand_batches_over_by_name():
