@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import itertools
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -69,6 +70,7 @@ from torch import nn
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
 from benchmarks.runtime.cpus import CpuShare
+from benchmarks.runtime.batch_slots import SlotLoader
 from benchmarks.runtime.workers import decoding_worker_init
 
 TRAIN_STATE = "train_state.pt"
@@ -192,29 +194,6 @@ class TrainClips(torch.utils.data.Dataset):
         except VideoReadError:
             return None, record.label
         return clip, record.label
-
-
-def collate_clips(items):
-    """Stack the readable clips of a batch (SlowFast: each pathway); ``(None, None)`` if none.
-
-    The stacking is torch's ``default_collate``: in a DataLoader worker it stacks straight into
-    shared memory, so handing the batch to the main process moves no bytes (a plain stack is
-    copied into a new shared segment on the way, half a worker's cost of passing it). The labels
-    stay a tuple of ints (:func:`train_step` makes the tensor): every tensor a worker hands over
-    costs a shared-memory segment and its hand-over, a third of the main process's share of the
-    data path for 8 ints.
-
-    Example:
-        >>> batch, labels = collate_clips([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
-        >>> batch.shape, labels
-        (torch.Size([2, 3, 2]), (1, 4))
-    """
-    kept = [(c, y) for c, y in items if c is not None]
-    if not kept:
-        return None, None
-    clips, labels = zip(*kept)
-    # a list of pathways per clip collates to a list of stacked pathways
-    return torch.utils.data.default_collate(list(clips)), tuple(int(y) for y in labels)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -356,7 +335,8 @@ class RunBatches:
 def train_loader(clips: TrainClips, config: FinetuneConfig, epochs: range, rank: int = 0,
                  world_size: int = 1) -> torch.utils.data.DataLoader:
     """A run's loader of the training batches of ``epochs`` (:class:`RunBatches`), decoded in
-    ``config.workers`` DataLoader workers that read ahead across epochs (the data path
+    ``config.workers`` DataLoader workers that read ahead across epochs and hand each batch over
+    through a reused shared slot (:mod:`benchmarks.runtime.batch_slots`; the data path
     :mod:`benchmarks.perf.train_throughput` measures).
 
     Example:
@@ -365,9 +345,14 @@ def train_loader(clips: TrainClips, config: FinetuneConfig, epochs: range, rank:
         >>> len(loader), sorted(i for b in loader.batch_sampler for _, i in b)
         (2, [0, 1, 2])
     """
-    return torch.utils.data.DataLoader(
+    if config.workers:
+        # the workers are forked from this process: import the decoders (PyAV: 50 ms) here, once,
+        # rather than in each worker before its first clip, while the run waits for its first batches
+        for module in ("zoo.input.frames", "zoo.input.video"):
+            importlib.import_module(module)
+    return SlotLoader(
         clips, batch_sampler=RunBatches(len(clips), config, epochs, rank, world_size), num_workers=config.workers,
-        collate_fn=collate_clips, worker_init_fn=cpu_share(config, world_size).worker_init() if config.workers else None,
+        capacity=config.batch_size, worker_init_fn=cpu_share(config, world_size).worker_init() if config.workers else None,
         pin_memory=torch.device(config.device).type == "cuda")
 
 

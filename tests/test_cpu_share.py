@@ -5,7 +5,8 @@ import os
 import pytest
 import torch
 
-from benchmarks.finetune import FinetuneConfig, collate_clips, cpu_share
+from benchmarks.finetune import FinetuneConfig, cpu_share
+from benchmarks.runtime.batch_slots import readable_batch
 from benchmarks.runtime.cpus import WORKER_NICENESS, CpuShare
 
 
@@ -46,7 +47,7 @@ class _Probe(torch.utils.data.Dataset):
 
 
 def _probe_collate(items):
-    batch, _ = collate_clips([(c, 0) for c, _ in items])  # the training loader's own collate
+    batch, _ = readable_batch([(c, 0) for c, _ in items])  # the training loader's own collate
     return batch, items[0][1]
 
 
@@ -62,8 +63,8 @@ def test_workers_decode_at_low_priority_and_hand_batches_over_by_name():
 
 
 def test_a_batch_holds_the_readable_clips_and_their_labels_as_ints():
-    batch, labels = collate_clips([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
+    batch, labels = readable_batch([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
     assert batch.shape == (2, 3, 2) and labels == (1, 4) and not batch.is_shared()  # no worker: a plain stack
-    (slow, fast), labels = collate_clips([([torch.zeros(1), torch.zeros(2)], 0), ([torch.ones(1), torch.ones(2)], 3)])
+    (slow, fast), labels = readable_batch([([torch.zeros(1), torch.zeros(2)], 0), ([torch.ones(1), torch.ones(2)], 3)])
     assert slow.tolist() == [[0.0], [1.0]] and fast.shape == (2, 2) and labels == (0, 3)
-    assert collate_clips([(None, 0)]) == (None, None)
+    assert readable_batch([(None, 0)]) == (None, None)

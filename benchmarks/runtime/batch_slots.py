@@ -1,0 +1,176 @@
+"""Training batches handed from the decoding workers to the main process through reused slots.
+
+Torch's DataLoader gives each batch a worker makes a new shared-memory segment: the worker
+creates and maps it, the main process maps it again when the batch arrives (through
+``torch_shm_manager``, a round trip to another process) and unmaps it when the step is done.
+For the demo model's 17 ms step on this VM's 2 CPUs that hand-over cost the main process about
+0.7 ms a batch, and its step ran 2-5% slower on freshly mapped pages
+(`results/train_throughput.md`). Here each worker instead keeps a small ring of shared batches
+("slots") that it fills in turn, and sends the main process only the slot's number and the
+labels; the main process maps a worker's ring once, at its first batch, and copies each batch
+out of its slot as it arrives, into memory it reuses.
+
+Why a ring of ``prefetch_factor + 2`` slots is never overwritten too early: the DataLoader sends
+a worker its batch ``i`` only after the main process has received the same worker's batch
+``i - prefetch_factor`` (it hands out work round robin, one batch for each batch received), and
+:func:`received` copies a batch out before it asks for the next one. So when a worker fills slot
+``i mod depth``, at most batches ``i - prefetch_factor .. i - 1`` of that worker are still
+waiting, in other slots.
+
+Example:
+    >>> import torch
+    >>> collate = ClipSlots(capacity=2)
+    >>> collate([(torch.ones(3), 1), (None, 0), (torch.zeros(3), 2)])  # in the main process: a plain batch
+    (tensor([[1., 1., 1.],
+            [0., 0., 0.]]), (1, 2))
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+#: Slots beyond the DataLoader's prefetch factor in each worker's ring (see the module docstring).
+SPARE_SLOTS = 2
+
+
+@dataclass
+class SlotBatch:
+    """What a worker sends for a batch: where it lies (``ring``, ``slot``, ``count`` clips) and,
+    with a ring's first batch only, the ring itself (its shared tensors, one list of pathways
+    per slot). ``pathways``: whether a clip is a list of pathways (SlowFast) or one tensor."""
+
+    ring: str
+    slot: int
+    count: int
+    pathways: bool
+    slots: list[list[torch.Tensor]] | None = None
+
+
+class _Ring:
+    """A worker's slots for batches of one clip layout."""
+
+    _made = itertools.count()
+
+    def __init__(self, shapes, dtypes, capacity: int, depth: int):
+        self.id = f"{os.getpid()}-{next(self._made)}"
+        self.slots = [[torch.empty((capacity, *shape), dtype=dtype).share_memory_() for shape, dtype in zip(shapes, dtypes)]
+                      for _ in range(depth)]
+        self.capacity, self.filled, self.sent = capacity, 0, False
+
+
+# this worker process's rings, by clip layout (shapes, dtypes, capacity, depth)
+_RINGS: dict[tuple, _Ring] = {}
+
+
+def _readable(items) -> tuple[list, tuple[int, ...]] | tuple[None, None]:
+    """The readable clips of a batch's ``(clip, label)`` items and their labels as ints."""
+    kept = [(c, y) for c, y in items if c is not None]
+    if not kept:
+        return None, None
+    clips, labels = zip(*kept)
+    return list(clips), tuple(int(y) for y in labels)
+
+
+def _stacked(per_clip: list[list[torch.Tensor]], pathways: bool):
+    stacked = [torch.stack(p) for p in zip(*per_clip)]
+    return stacked if pathways else stacked[0]
+
+
+def readable_batch(items):
+    """``(batch, labels)`` of ``(clip, label)`` items in this process: the readable clips stacked
+    (SlowFast: each pathway) and their labels as a tuple of ints (:func:`benchmarks.finetune.train_step`
+    makes the tensor); ``(None, None)`` if no clip could be read.
+
+    Example:
+        >>> import torch
+        >>> batch, labels = readable_batch([(torch.zeros(3, 2), 1), (None, 0), (torch.ones(3, 2), 4)])
+        >>> batch.shape, labels
+        (torch.Size([2, 3, 2]), (1, 4))
+    """
+    clips, labels = _readable(items)
+    if clips is None:
+        return None, None
+    pathways = isinstance(clips[0], (list, tuple))
+    return _stacked([list(c) if pathways else [c] for c in clips], pathways), labels
+
+
+class ClipSlots:
+    """A training DataLoader's ``collate_fn`` for ``(clip, label)`` items (``clip``: a tensor,
+    a list of pathways, or None for an unreadable video, which the batch goes without).
+
+    In a worker it stacks the readable clips into the next slot of the worker's ring and
+    returns ``(SlotBatch, labels)``, which :func:`received` turns back into ``(batch, labels)``
+    in the main process; without workers it returns ``(batch, labels)`` directly. ``capacity``:
+    the largest batch (a larger one gets a new ring); ``prefetch_factor``: the DataLoader's.
+    """
+
+    def __init__(self, capacity: int, prefetch_factor: int = 2):
+        self.capacity, self.depth = capacity, prefetch_factor + SPARE_SLOTS
+
+    def __call__(self, items):
+        clips, labels = _readable(items)
+        if clips is None:
+            return None, None
+        pathways = isinstance(clips[0], (list, tuple))
+        per_clip = [list(c) if pathways else [c] for c in clips]
+        if torch.utils.data.get_worker_info() is None:
+            return _stacked(per_clip, pathways), labels
+        first = per_clip[0]
+        capacity = max(self.capacity, len(clips))
+        key = (tuple(tuple(t.shape) for t in first), tuple(t.dtype for t in first), capacity, self.depth)
+        ring = _RINGS.get(key)
+        if ring is None:
+            ring = _RINGS[key] = _Ring(key[0], key[1], capacity, self.depth)
+        slot = ring.filled % self.depth
+        for k, target in enumerate(ring.slots[slot]):
+            torch.stack([c[k] for c in per_clip], out=target[:len(clips)])
+        ring.filled += 1
+        message = SlotBatch(ring.id, slot, len(clips), pathways, None if ring.sent else ring.slots)
+        ring.sent = True
+        return message, labels
+
+
+def received(batches: Iterable, pin_memory: bool = False) -> Iterator:
+    """``(batch, labels)`` for each ``(SlotBatch, labels)`` of a DataLoader with :class:`ClipSlots`
+    workers (anything else passes as it is): each batch copied out of its slot on arrival (into
+    page-locked memory with ``pin_memory``, for an asynchronous copy to a GPU)."""
+    rings: dict[str, list[list[torch.Tensor]]] = {}
+    for x, y in batches:
+        if isinstance(x, SlotBatch):
+            if x.slots is not None:
+                rings[x.ring] = x.slots
+            tensors = [t[:x.count].pin_memory() if pin_memory else t[:x.count].clone() for t in rings[x.ring][x.slot]]
+            x = tensors if x.pathways else tensors[0]
+        elif pin_memory and x is not None:  # made in this process (no workers)
+            x = [t.pin_memory() for t in x] if isinstance(x, list) else x.pin_memory()
+        yield x, y
+
+
+class SlotLoader(torch.utils.data.DataLoader):
+    """A DataLoader whose workers hand batches over through :class:`ClipSlots` (see the module
+    docstring); iterating it yields ``(batch, labels)`` as a plain DataLoader would.
+
+    Example:
+        >>> import torch
+        >>> data = [(torch.full((2,), float(i)), i) for i in range(5)]
+        >>> loader = SlotLoader(data, batch_size=2, capacity=2)
+        >>> [(x[:, 0].tolist(), y) for x, y in loader]
+        [([0.0, 1.0], (0, 1)), ([2.0, 3.0], (2, 3)), ([4.0], (4,))]
+    """
+
+    def __init__(self, dataset, *, capacity: int, pin_memory: bool = False, **kwargs):
+        """``capacity``: the largest batch; ``pin_memory``: batches come out in page-locked memory
+        (copied there from their slot, so the DataLoader's own pinning thread is not used);
+        anything else as :class:`torch.utils.data.DataLoader` takes it, but ``collate_fn``."""
+        if "collate_fn" in kwargs:
+            raise TypeError("SlotLoader collates with ClipSlots")
+        super().__init__(dataset, collate_fn=ClipSlots(capacity, kwargs.get("prefetch_factor") or 2), **kwargs)
+        self.pin_batches = pin_memory
+
+    def __iter__(self):
+        return received(super().__iter__(), self.pin_batches)

@@ -1,0 +1,68 @@
+"""The training loader's hand-over of batches through reused shared slots (benchmarks.runtime.batch_slots)."""
+
+import time
+
+import torch
+
+from benchmarks.runtime.batch_slots import SPARE_SLOTS, ClipSlots, SlotBatch, SlotLoader
+
+
+class _Clips(torch.utils.data.Dataset):
+    """Item i: a clip filled with i (every 5th unreadable), or SlowFast's two pathways."""
+
+    def __init__(self, n, pathways=False):
+        self.n, self.pathways = n, pathways
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if i % 5 == 3:
+            return None, i
+        clip = torch.full((2, 3), float(i))
+        return ([clip, torch.full((4,), -float(i))] if self.pathways else clip), i
+
+
+def _expected(indices):
+    return [i for i in indices if i % 5 != 3]
+
+
+def test_every_batch_arrives_intact_while_the_workers_run_ahead_of_a_slow_step():
+    loader = SlotLoader(_Clips(61), batch_size=4, capacity=4, num_workers=2)
+    seen = []
+    for k, (x, y) in enumerate(loader):
+        want = _expected(range(4 * k, min(4 * k + 4, 61)))
+        if k % 3 == 0:
+            time.sleep(0.02)  # the workers fill the slots ahead meanwhile
+        assert list(y) == want and x[:, 0, 0].tolist() == [float(i) for i in want]
+        assert not x.is_shared()  # copied out of the slot: the worker may refill it
+        seen += want
+    assert seen == _expected(range(61))  # the last batch holds a single clip
+
+
+def test_slowfast_pathways_come_back_as_a_list():
+    batches = list(SlotLoader(_Clips(10, pathways=True), batch_size=3, capacity=3, num_workers=2))
+    (slow, fast), labels = batches[0]
+    assert labels == (0, 1, 2) and slow.shape == (3, 2, 3) and fast[:, 0].tolist() == [0.0, -1.0, -2.0]
+    assert [y for _, y in batches] == [(0, 1, 2), (4, 5), (6, 7), (9,)]  # 3 and 8 unreadable
+
+
+def test_a_worker_sends_its_ring_once_then_slot_numbers_in_turn():
+    raw = torch.utils.data.DataLoader(_Clips(40), batch_size=2, num_workers=2, collate_fn=ClipSlots(capacity=2))
+    messages = [x for x, _ in raw if x is not None]
+    depth = 2 + SPARE_SLOTS  # the DataLoader's default prefetch factor, plus the spares
+    rings = {}
+    for m in messages:
+        assert isinstance(m, SlotBatch)
+        rings.setdefault(m.ring, []).append(m)
+    assert len(rings) == 2  # one ring per worker
+    for ring in rings.values():
+        assert ring[0].slots is not None and len(ring[0].slots) == depth
+        assert all(m.slots is None for m in ring[1:])  # the ring's memory crosses over once
+        assert [m.slot for m in ring] == [k % depth for k in range(len(ring))]
+
+
+def test_without_workers_a_batch_is_stacked_in_place():
+    (x, y), = list(SlotLoader(_Clips(3), batch_size=3, capacity=3))
+    assert y == (0, 1, 2) and x.shape == (3, 2, 3)
+    assert list(SlotLoader([(None, 3)], batch_size=1, capacity=1)) == [(None, None)]  # no readable clip
