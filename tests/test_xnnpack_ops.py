@@ -1,0 +1,44 @@
+"""The per-operator ExecuTorch profile's arithmetic, on hand-made Inspector tables (no export)."""
+
+import pandas as pd
+
+from benchmarks.perf import xnnpack_ops
+
+
+def _frame(events: list[tuple[str, float, bool]]) -> pd.DataFrame:
+    return pd.DataFrame({"event_name": [e[0] for e in events], "min (ms)": [e[1] for e in events],
+                         "is_delegated_op": [e[2] for e in events]})
+
+
+FP32 = _frame([("Method::init", 50.0, False), ("Convolution (NHWC, F32) DWConv #1", 2.0, True),
+               ("Convolution (NHWC, F32) DWConv #2", 2.0, True), ("Fully Connected (NC, F32) GEMM #3", 6.0, True),
+               ("Sigmoid (NC) #4", 0.4, True), ("DELEGATE_CALL", 11.0, False), ("native_call_mean.out", 0.02, False),
+               ("DELEGATE_CALL", 0.01, False), ("Method::execute", 11.1, False)])
+INT8 = _frame([("Convolution (NHWC, QC8) DWConv #1", 1.8, True), ("Convolution (NHWC, QC8) DWConv #2", 1.8, True),
+               ("Fully Connected (NC, QS8, QC8W) GEMM #3", 2.0, True), ("Invalid Unary Op #4", 0.1, True),
+               ("Convert (NC) #5", 0.1, True), ("DELEGATE_CALL", 6.5, False), ("native_call_mean.out", 0.02, False)])
+
+
+def test_kinds_totals_and_the_limiting_kinds():
+    fp32, int8 = xnnpack_ops.summarize(FP32), xnnpack_ops.summarize(INT8)
+    assert fp32["kinds"]["depthwise conv"][:2] == (2, 4.0) and int8["kinds"]["sigmoid"][:2] == (1, 0.1)
+    assert round(fp32["ops_ms"], 6) == 10.4 and fp32["delegate_ms"] == 11.01 and fp32["outside"] == {"mean.out": (1, 0.02)}
+    rows = xnnpack_ops.rows_of("m", fp32, int8, runs=5, threads=1, command="cmd")
+    by_kind = {r["kind"]: r for r in rows}
+    assert rows[0]["kind"] == "pointwise conv / linear (GEMM)" and by_kind["pointwise conv / linear (GEMM)"]["fp32_over_int8"] == "3.00"
+    assert by_kind["convert (quantize / dequantize)"]["fp32_ops"] == 0 and by_kind[xnnpack_ops.SUM_OF_OPS]["int8_ms"] == "5.800"
+    assert [r["kind"] for r in rows[-3:]] == [xnnpack_ops.SUM_OF_OPS, xnnpack_ops.DELEGATE, xnnpack_ops.OUTSIDE]
+    text = xnnpack_ops.explain(rows)
+    # depthwise (4.0 -> 3.6) and convert (int8 only) gain < 1.5x: 3.7 of int8's 5.8 ms
+    assert "take 3.70 ms, 64% of int8's operator time: depthwise conv 4.00 -> 3.60 ms (1.11x)" in text
+    assert "Most of the saving is pointwise conv / linear (GEMM): 6.00 -> 2.00 ms" in text
+
+
+def test_results_replace_an_entrys_rows(tmp_path):
+    fp32, int8 = xnnpack_ops.summarize(FP32), xnnpack_ops.summarize(INT8)
+    for name, command in (("a", "first"), ("b", "b"), ("a", "second")):
+        xnnpack_ops.write_results(tmp_path, xnnpack_ops.rows_of(name, fp32, int8, 5, 1, command))
+    rows = xnnpack_ops.read_rows(tmp_path / xnnpack_ops.CSV_FILE)
+    assert [r["name"] for r in rows].count("a") == len(rows) // 2 and {r["command"] for r in rows} == {"b", "second"}
+    page = (tmp_path / xnnpack_ops.REPORT).read_text()
+    assert page.index("## b") < page.index("## a") and "outside the delegate (mean.out)" in page
