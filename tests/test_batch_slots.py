@@ -49,12 +49,14 @@ def test_slowfast_pathways_come_back_as_a_list():
 
 def test_a_worker_sends_its_ring_once_then_slot_numbers_in_turn():
     raw = torch.utils.data.DataLoader(_Clips(40), batch_size=2, num_workers=2, collate_fn=ClipSlots(capacity=2))
-    messages = [x for x, _ in raw if x is not None]
     depth = 2 + SPARE_SLOTS  # the DataLoader's default prefetch factor, plus the spares
-    rings = {}
-    for m in messages:
+    rings, leases = {}, {}
+    for m, _ in raw:
+        if m is None:
+            continue
         assert isinstance(m, SlotBatch)
         rings.setdefault(m.ring, []).append(m)
+        leases.setdefault(m.ring, m.leases)[m.slot] = 0  # copied out, as `received` does
     assert len(rings) == 2  # one ring per worker
     for ring in rings.values():
         assert ring[0].slots is not None and len(ring[0].slots) == depth
@@ -66,3 +68,16 @@ def test_without_workers_a_batch_is_stacked_in_place():
     (x, y), = list(SlotLoader(_Clips(3), batch_size=3, capacity=3))
     assert y == (0, 1, 2) and x.shape == (3, 2, 3)
     assert list(SlotLoader([(None, 3)], batch_size=1, capacity=1)) == [(None, None)]  # no readable clip
+
+
+def test_a_slot_not_yet_copied_out_is_never_refilled():
+    # a main process that never copies a batch out (raw messages, no `received`): once a worker
+    # has lent all its slots it hands its batches over the usual way, and the lent ones stay intact
+    raw = torch.utils.data.DataLoader(_Clips(40), batch_size=2, num_workers=1, collate_fn=ClipSlots(capacity=2))
+    out = [(x, y) for x, y in raw if x is not None]
+    depth = 2 + SPARE_SLOTS
+    assert all(isinstance(x, SlotBatch) for x, _ in out[:depth])
+    assert all(isinstance(x, torch.Tensor) and x[:, 0, 0].tolist() == [float(i) for i in y] for x, y in out[depth:])
+    slots = out[0][0].slots
+    for x, y in out[:depth]:
+        assert slots[x.slot][0][:x.count, 0, 0].tolist() == [float(i) for i in y]

@@ -10,12 +10,12 @@ For the demo model's 17 ms step on this VM's 2 CPUs that hand-over cost the main
 labels; the main process maps a worker's ring once, at its first batch, and copies each batch
 out of its slot as it arrives, into memory it reuses.
 
-Why a ring of ``prefetch_factor + 2`` slots is never overwritten too early: the DataLoader sends
-a worker its batch ``i`` only after the main process has received the same worker's batch
-``i - prefetch_factor`` (it hands out work round robin, one batch for each batch received), and
-:func:`received` copies a batch out before it asks for the next one. So when a worker fills slot
-``i mod depth``, at most batches ``i - prefetch_factor .. i - 1`` of that worker are still
-waiting, in other slots.
+Each slot has a lease, a shared flag the worker sets when it fills the slot and the main process
+clears once it has copied the batch out; a worker never fills a leased slot (it then hands that
+batch over the usual way). With ``prefetch_factor + 2`` slots that does not happen in practice:
+the DataLoader sends a worker its batch ``i`` only after the main process has received the same
+worker's batch ``i - prefetch_factor`` (work goes round robin, one batch for each received), and
+:func:`received` copies a batch out before it asks for the next one.
 
 Example:
     >>> import torch
@@ -49,6 +49,7 @@ class SlotBatch:
     count: int
     pathways: bool
     slots: list[list[torch.Tensor]] | None = None
+    leases: torch.Tensor | None = None  # with the ring: one shared flag per slot
 
 
 class _Ring:
@@ -60,7 +61,8 @@ class _Ring:
         self.id = f"{os.getpid()}-{next(self._made)}"
         self.slots = [[torch.empty((capacity, *shape), dtype=dtype).share_memory_() for shape, dtype in zip(shapes, dtypes)]
                       for _ in range(depth)]
-        self.capacity, self.filled, self.sent = capacity, 0, False
+        self.leases = torch.zeros(depth, dtype=torch.int32).share_memory_()  # 1: the main process has not copied it yet
+        self.capacity, self.filled, self.sent, self.fallbacks = capacity, 0, False, 0
 
 
 # this worker process's rings, by clip layout (shapes, dtypes, capacity, depth)
@@ -127,10 +129,14 @@ class ClipSlots:
         if ring is None:
             ring = _RINGS[key] = _Ring(key[0], key[1], capacity, self.depth)
         slot = ring.filled % self.depth
+        ring.filled += 1
+        if ring.leases[slot]:  # not copied out yet (module docstring): torch's own hand-over
+            ring.fallbacks += 1
+            return _stacked(per_clip, pathways), labels
         for k, target in enumerate(ring.slots[slot]):
             torch.stack([c[k] for c in per_clip], out=target[:len(clips)])
-        ring.filled += 1
-        message = SlotBatch(ring.id, slot, len(clips), pathways, None if ring.sent else ring.slots)
+        ring.leases[slot] = 1
+        message = SlotBatch(ring.id, slot, len(clips), pathways, *((None, None) if ring.sent else (ring.slots, ring.leases)))
         ring.sent = True
         return message, labels
 
@@ -139,12 +145,14 @@ def received(batches: Iterable, pin_memory: bool = False) -> Iterator:
     """``(batch, labels)`` for each ``(SlotBatch, labels)`` of a DataLoader with :class:`ClipSlots`
     workers (anything else passes as it is): each batch copied out of its slot on arrival (into
     page-locked memory with ``pin_memory``, for an asynchronous copy to a GPU)."""
-    rings: dict[str, list[list[torch.Tensor]]] = {}
+    rings: dict[str, tuple[list[list[torch.Tensor]], torch.Tensor]] = {}
     for x, y in batches:
         if isinstance(x, SlotBatch):
             if x.slots is not None:
-                rings[x.ring] = x.slots
-            tensors = [t[:x.count].pin_memory() if pin_memory else t[:x.count].clone() for t in rings[x.ring][x.slot]]
+                rings[x.ring] = x.slots, x.leases
+            slots, leases = rings[x.ring]
+            tensors = [t[:x.count].pin_memory() if pin_memory else t[:x.count].clone() for t in slots[x.slot]]
+            leases[x.slot] = 0  # copied: the worker may fill the slot again
             x = tensors if x.pathways else tensors[0]
         elif pin_memory and x is not None:  # made in this process (no workers)
             x = [t.pin_memory() for t in x] if isinstance(x, list) else x.pin_memory()
