@@ -33,9 +33,11 @@ def batch_worker_init(worker_id: int, niceness: int = 0) -> None:
     Torch's default hand-over (``file_descriptor``) sends each shared tensor's descriptor over a
     socket that the main process opens to the worker, so receiving a batch waits for a busy
     worker to answer (1.3 ms of the demo model's 17 ms step on this VM's 2 CPUs). With
-    ``file_system``, set here in the worker alone, the main process maps the batch by its
-    shared-memory name through torch's ``torch_shm_manager``, which also removes the names of
-    batches a killed run left behind.
+    ``file_system``, set here in the worker alone, the main process maps shared memory by its
+    name through torch's ``torch_shm_manager``, which also removes the names of segments a
+    killed run left behind. (Training batches now cross in reused slots,
+    :mod:`benchmarks.runtime.batch_slots`, mapped once per worker; a batch a worker cannot put
+    in a slot, and validation's, still cross this way.)
     """
     decoding_worker_init(worker_id)
     if niceness and hasattr(os, "nice"):
