@@ -394,10 +394,29 @@ class _SwishBlock(nn.Module):
         return y * torch.sigmoid(self.fc(y.mean((2, 3), keepdim=True)))
 
 
+def _xnnpack_nodes(module: torch.fx.GraphModule, x: torch.Tensor, partitioner) -> Counter:
+    """The XNNPACK graph's node kinds, as the delegate serializes them, for ``module`` lowered
+    with ``partitioner``; one delegate must run it all."""
+    import executorch.backends.xnnpack.xnnpack_preprocess as preprocess
+    from executorch.exir import to_edge_transform_and_lower
+
+    seen, serialize = Counter(), preprocess.serialize_xnnpack_binary
+
+    def spy(graph, *args, **kwargs):
+        seen.update(type(n.xnode_union).__name__ for n in graph.xnodes)
+        return serialize(graph, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(preprocess, "serialize_xnnpack_binary", spy)
+        lowered = to_edge_transform_and_lower(torch.export.export(module, (x,)), partitioner=[partitioner])
+    assert [str(n.target) for n in lowered.exported_program().graph.nodes if n.op == "call_function"] == [
+        "executorch_call_delegate", "<built-in function getitem>"]  # one delegate runs it all
+    return seen
+
+
 def test_int8_swish_runs_in_the_xnnpack_delegate():
     pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from zoo.deploy.xnnpack import Int8SigmoidQuantizer, partitioner, silu_as_sigmoid_mul
@@ -419,24 +438,37 @@ def test_int8_swish_runs_in_the_xnnpack_delegate():
     # 1/256 steps on [0, 1): the int8 block stays near the float one
     assert (quantized(x) - model(x)).abs().max() < 0.05 * model(x).abs().max()
 
-    import executorch.backends.xnnpack.xnnpack_preprocess as preprocess
-
-    def xnnpack_nodes(parts) -> Counter:
-        """The XNNPACK graph's node kinds, as the delegate serializes them."""
-        seen, serialize = Counter(), preprocess.serialize_xnnpack_binary
-
-        def spy(graph, *args, **kwargs):
-            seen.update(type(n.xnode_union).__name__ for n in graph.xnodes)
-            return serialize(graph, *args, **kwargs)
-
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(preprocess, "serialize_xnnpack_binary", spy)
-            lowered = to_edge_transform_and_lower(torch.export.export(quantized, (x,)), partitioner=parts)
-        assert [str(n.target) for n in lowered.exported_program().graph.nodes if n.op == "call_function"] == [
-            "executorch_call_delegate", "<built-in function getitem>"]  # one delegate runs it all
-        return seen
-
-    stock, ours = xnnpack_nodes([XnnpackPartitioner()]), xnnpack_nodes([partitioner()])
+    stock, ours = _xnnpack_nodes(quantized, x, XnnpackPartitioner()), _xnnpack_nodes(quantized, x, partitioner())
     assert stock["XNNSigmoid"] == ours["XNNSigmoid"] == 2
     # the stock rule takes a sigmoid in float only: a dequantize and a quantize (XNNConvert) around each
     assert stock["XNNConvert"] - ours["XNNConvert"] == 2 * 2
+
+
+def test_zero_frames_are_pads_the_delegate_runs_in_int8():
+    """A temporal tap's zero frames are a constant pad of the frames (no constant tensors, which
+    XNNPACK transposed at every call), in the delegate in fp32 and in int8 (no dequantize and
+    quantize around it), and the int8 pad pads with exact zeros."""
+    pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from zoo.deploy.xnnpack import Int8SigmoidQuantizer, partitioner
+
+    torch.manual_seed(0)
+    conv, x = nn.Conv3d(4, 4, (3, 3, 3), padding=1, groups=4).eval(), torch.randn(1, 4, 4, 6, 6)
+    framed = frames_layout(torch.export.export(conv, (x,)), (x,))
+    ops = Counter(str(n.target) for n in framed.graph.nodes if n.op == "call_function")
+    assert ops["aten.pad.default"] == 2 and not ops["aten.cat.default"] and not dict(framed.named_buffers())
+    assert _xnnpack_nodes(framed.module(), x, partitioner())["XNNStaticConstantPad"] == 2
+    prepared = prepare_pt2e(framed.module(), Int8SigmoidQuantizer())
+    for _ in range(4):
+        prepared(x + 0.1 * torch.randn_like(x))
+    quantized = convert_pt2e(prepared)
+    for node in quantized.graph.nodes:
+        if node.target == torch.ops.aten.pad.default:  # int8 in and out, at the same scale
+            (out,) = node.users
+            assert out.args[1:3] == node.args[0].args[1:3]
+    assert (quantized(x) - conv(x)).abs().max() < 0.05 * conv(x).abs().max()
+    stock, ours = _xnnpack_nodes(quantized, x, XnnpackPartitioner()), _xnnpack_nodes(quantized, x, partitioner())
+    assert stock["XNNStaticConstantPad"] == ours["XNNStaticConstantPad"] == 2
+    assert stock["XNNConvert"] - ours["XNNConvert"] == 2 * 2  # the stock rule: float pads, converted around

@@ -54,8 +54,16 @@ class FramesConv(nn.Module):
     Tap ``k`` is a 2D convolution of the frames it reaches: output frame ``t`` reads input
     frame ``t + k*dilation - padding``, so a tap computes only the output frames whose input
     frame exists, reading a slice of whole frames (none for a tap that reaches every frame:
-    the centre tap of a padded kernel), and its output is completed with zero frames. No
+    the centre tap of a padded kernel), and its output is completed with zero frames by a
+    constant pad of the frames dimension (XNNPACK's ``Constant Pad``, in fp32 and int8). No
     padded copy of the clip is made, and the bias goes to a tap that reaches every frame.
+
+    The zero frames were once constant tensors concatenated to the tap's output; XNNPACK then
+    transposed each of them to NHWC at every call (28 transposes per call in efficient X3D-XS,
+    56 in int8), which the pad does not need: efficient X3D-XS on this CPU at 1 thread, the
+    delegate's time 18.0 -> 16.9 ms in fp32 and 10.3 -> 9.4 ms in int8, the files 18.5 -> 15.3 MB
+    and 9.3 -> 4.3 MB. Only a convolution no tap of which reaches a frame keeps a constant: its
+    all-zero output.
     """
 
     def __init__(self, taps: list[nn.Conv2d], bias: torch.Tensor | None, padding_t: int, dilation_t: int,
@@ -79,22 +87,20 @@ class FramesConv(nn.Module):
         elif bias is not None:
             extra_bias = bias.detach().reshape(1, -1, 1, 1).clone()
         self.register_buffer("extra_bias", extra_bias, persistent=False)
-        # constants of the graph, not operators: XNNPACK has no kernel that makes zeros
-        sizes = {n for first, end, _ in self.ranges for n in (first, out_frames - end) if n}
-        for size in sorted(sizes if self.ranges else {out_frames}):  # no tap reaching a frame: all zeros
-            self.register_buffer(f"zeros_{size}", torch.zeros(size, *out_shape[1:]), persistent=False)
+        # no tap reaching a frame: the output is a constant of the graph (XNNPACK makes no zeros)
+        zeros = None if self.ranges else torch.zeros(out_frames, *out_shape[1:])
+        self.register_buffer("zeros", zeros, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = None
         for conv, (first, end, offset) in zip(self.taps, self.ranges):
             source = x if (first + offset, end + offset) == (0, x.shape[0]) else x[first + offset: end + offset]
             y = conv(source)
-            pieces = ([getattr(self, f"zeros_{first}")] if first else []) + [y] + (
-                [getattr(self, f"zeros_{self.out_frames - end}")] if end < self.out_frames else [])
-            y = torch.cat(pieces) if len(pieces) > 1 else y
+            if first or end < self.out_frames:  # zero frames before and after, along dim 0 (frames)
+                y = F.pad(y, (0, 0, 0, 0, 0, 0, first, self.out_frames - end))
             out = y if out is None else out + y
         if out is None:
-            out = getattr(self, f"zeros_{self.out_frames}")
+            out = self.zeros
         return out if self.extra_bias is None else out + self.extra_bias
 
 

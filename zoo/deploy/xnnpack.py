@@ -1,4 +1,4 @@
-"""ExecuTorch's XNNPACK delegate for the zoo's graphs: int8 Swish, and the partitioner that runs it.
+"""ExecuTorch's XNNPACK delegate for the zoo's graphs: int8 Swish and pads, and the partitioner that runs them.
 
 Out of the box, an int8 program for ExecuTorch leaves every Swish in float: the XNNPACK
 quantizer has no rule for ``silu`` or ``sigmoid``, and the delegate's partitioner takes
@@ -9,9 +9,14 @@ Here:
 
 - :func:`silu_as_sigmoid_mul` writes ``silu(x)`` as ``x * sigmoid(x)`` before quantization, so
   that the multiply takes the quantizer's int8 rule for ``mul``;
-- :class:`Int8SigmoidQuantizer` is the XNNPACK quantizer plus one rule: a sigmoid's input shares
-  its producer's scale, and its output has XNNPACK's fixed int8 range;
-- :func:`partitioner` lets the delegate take such a sigmoid (its float ones as before).
+- :class:`Int8SigmoidQuantizer` is the XNNPACK quantizer plus two rules: a sigmoid's input shares
+  its producer's scale, and its output has XNNPACK's fixed int8 range; a constant pad's input and
+  output share its producer's scale (a zero pads with the zero point: exactly 0.0);
+- :func:`partitioner` lets the delegate take such a sigmoid and pad (their float ones as before).
+
+The pads are those that complete a temporal tap's output with zero frames
+(:class:`zoo.deploy.layout.FramesConv`): out of the box, too, the quantizer has no rule for
+``pad`` and the partitioner takes it in fp32 only, a dequantize and a quantize around each.
 
 On efficient X3D-XS (this CPU, 1 thread) the int8 program went from 12.2 to 11.2 ms (12.7 to
 12.0 in a second run), its outputs as close to the eager model's as before (max |diff| 1.6e-3). Imported only when an ExecuTorch file is written
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import torch
 from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
-from executorch.backends.xnnpack.partition.config.generic_node_configs import SigmoidConfig
+from executorch.backends.xnnpack.partition.config.generic_node_configs import ConstantPadConfig, SigmoidConfig
 from executorch.backends.xnnpack.partition.config.xnnpack_config import ConfigPrecisionType
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
@@ -62,8 +67,13 @@ def silu_as_sigmoid_mul(graph_module: torch.fx.GraphModule) -> torch.fx.GraphMod
     return graph_module
 
 
+#: The pads the exported graph holds (``F.pad`` before and after decomposition).
+PADS = (torch.ops.aten.pad.default, torch.ops.aten.constant_pad_nd.default)
+
+
 class Int8SigmoidQuantizer(XNNPACKQuantizer):
-    """The XNNPACK quantizer (global: symmetric, per-channel weights), with int8 sigmoids."""
+    """The XNNPACK quantizer (global: symmetric, per-channel weights), with int8 sigmoids and
+    constant pads (a pad's input and output share its producer's scale)."""
 
     def __init__(self):
         super().__init__()
@@ -79,6 +89,10 @@ class Int8SigmoidQuantizer(XNNPACKQuantizer):
                 node.meta["quantization_annotation"] = QuantizationAnnotation(
                     input_qspec_map={source: SharedQuantizationSpec(source)}, output_qspec=SIGMOID_OUTPUT,
                     _annotated=True)
+            elif node.target in PADS and isinstance(source, torch.fx.Node):
+                node.meta["quantization_annotation"] = QuantizationAnnotation(
+                    input_qspec_map={source: SharedQuantizationSpec(source)}, output_qspec=SharedQuantizationSpec(source),
+                    _annotated=True)
         return model
 
 
@@ -89,6 +103,15 @@ class Int8SigmoidConfig(SigmoidConfig):
         return [ConfigPrecisionType.FP32, ConfigPrecisionType.STATIC_QUANT]
 
 
+class Int8ConstantPadConfig(ConstantPadConfig):
+    """The delegate's constant pad rule, taking int8 pads too."""
+
+    def supported_precision_types(self) -> list:
+        return [ConfigPrecisionType.FP32, ConfigPrecisionType.STATIC_QUANT]
+
+
 def partitioner() -> XnnpackPartitioner:
-    """ExecuTorch's XNNPACK partitioner with :class:`Int8SigmoidConfig` for its sigmoid rule."""
-    return XnnpackPartitioner(configs=[Int8SigmoidConfig if c is SigmoidConfig else c for c in ALL_PARTITIONER_CONFIGS])
+    """ExecuTorch's XNNPACK partitioner with :class:`Int8SigmoidConfig` and :class:`Int8ConstantPadConfig`
+    for its sigmoid and pad rules."""
+    ours = {SigmoidConfig: Int8SigmoidConfig, ConstantPadConfig: Int8ConstantPadConfig}
+    return XnnpackPartitioner(configs=[ours.get(c, c) for c in ALL_PARTITIONER_CONFIGS])
