@@ -40,6 +40,13 @@ def test_every_batch_arrives_intact_while_the_workers_run_ahead_of_a_slow_step()
     assert seen == _expected(range(61))  # the last batch holds a single clip
 
 
+def test_persistent_workers_keep_their_rings_from_one_epoch_to_the_next():
+    loader = SlotLoader(_Clips(12), batch_size=4, capacity=4, num_workers=2, persistent_workers=True)
+    for _ in range(3):
+        assert [y for _, y in loader] == [(0, 1, 2), (4, 5, 6, 7), (9, 10, 11)]
+    assert len(loader.rings) == 2
+
+
 def test_slowfast_pathways_come_back_as_a_list():
     batches = list(SlotLoader(_Clips(10, pathways=True), batch_size=3, capacity=3, num_workers=2))
     (slow, fast), labels = batches[0]

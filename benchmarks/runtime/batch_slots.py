@@ -4,11 +4,10 @@ Torch's DataLoader gives each batch a worker makes a new shared-memory segment: 
 creates and maps it, the main process maps it again when the batch arrives (through
 ``torch_shm_manager``, a round trip to another process) and unmaps it when the step is done.
 For the demo model's 17 ms step on this VM's 2 CPUs that hand-over cost the main process about
-0.7 ms a batch, and its step ran 2-5% slower on freshly mapped pages
-(`results/train_throughput.md`). Here each worker instead keeps a small ring of shared batches
-("slots") that it fills in turn, and sends the main process only the slot's number and the
-labels; the main process maps a worker's ring once, at its first batch, and copies each batch
-out of its slot as it arrives, into memory it reuses.
+0.7 ms a batch, and its step ran 2-5% slower on freshly mapped pages. Here each worker instead
+keeps a small ring of shared batches ("slots") that it fills in turn, and sends the main process
+only the slot's number and the labels; the main process maps a worker's ring once, at its first
+batch, and copies each batch out of its slot as it arrives (0.15 ms for the demo's batch of 8).
 
 Each slot has a lease, a shared flag the worker sets when it fills the slot and the main process
 clears once it has copied the batch out; a worker never fills a leased slot (it then hands that
@@ -141,11 +140,12 @@ class ClipSlots:
         return message, labels
 
 
-def received(batches: Iterable, pin_memory: bool = False) -> Iterator:
+def received(batches: Iterable, pin_memory: bool = False, rings: dict | None = None) -> Iterator:
     """``(batch, labels)`` for each ``(SlotBatch, labels)`` of a DataLoader with :class:`ClipSlots`
     workers (anything else passes as it is): each batch copied out of its slot on arrival (into
-    page-locked memory with ``pin_memory``, for an asynchronous copy to a GPU)."""
-    rings: dict[str, tuple[list[list[torch.Tensor]], torch.Tensor]] = {}
+    page-locked memory with ``pin_memory``, for an asynchronous copy to a GPU). ``rings``: the
+    rings received so far, by id (kept by the loader: persistent workers send theirs only once)."""
+    rings = {} if rings is None else rings
     for x, y in batches:
         if isinstance(x, SlotBatch):
             if x.slots is not None:
@@ -179,6 +179,7 @@ class SlotLoader(torch.utils.data.DataLoader):
             raise TypeError("SlotLoader collates with ClipSlots")
         super().__init__(dataset, collate_fn=ClipSlots(capacity, kwargs.get("prefetch_factor") or 2), **kwargs)
         self.pin_batches = pin_memory
+        self.rings: dict = {}  # the workers' rings, mapped once (persistent workers outlive an iterator)
 
     def __iter__(self):
-        return received(super().__iter__(), self.pin_batches)
+        return received(super().__iter__(), self.pin_batches, self.rings)
