@@ -1,10 +1,11 @@
 """The training loader's hand-over of batches through reused shared slots (benchmarks.runtime.batch_slots)."""
 
+import gc
 import time
 
 import torch
 
-from benchmarks.runtime.batch_slots import SPARE_SLOTS, ClipSlots, SlotBatch, SlotLoader
+from benchmarks.runtime.batch_slots import SPARE_SLOTS, ClipSlots, SlotBatch, SlotLoader, received
 
 
 class _Clips(torch.utils.data.Dataset):
@@ -35,9 +36,34 @@ def test_every_batch_arrives_intact_while_the_workers_run_ahead_of_a_slow_step()
         if k % 3 == 0:
             time.sleep(0.02)  # the workers fill the slots ahead meanwhile
         assert list(y) == want and x[:, 0, 0].tolist() == [float(i) for i in want]
-        assert not x.is_shared()  # copied out of the slot: the worker may refill it
         seen += want
     assert seen == _expected(range(61))  # the last batch holds a single clip
+
+
+def test_batches_the_caller_keeps_stay_intact():
+    # every batch held at once (more than the slots): a worker refills no slot still lent, it
+    # hands those batches over the usual way
+    batches = list(SlotLoader(_Clips(80), batch_size=2, capacity=2, num_workers=2))
+    assert [y for _, y in batches] == [tuple(_expected(range(i, i + 2))) for i in range(0, 80, 2)]
+    for x, y in batches:
+        assert x[:, 0, 0].tolist() == [float(i) for i in y]
+
+
+def test_a_lent_batch_frees_its_slot_when_it_and_its_views_are_gone():
+    raw = torch.utils.data.DataLoader(_Clips(6), batch_size=2, num_workers=1, collate_fn=ClipSlots(capacity=2))
+    rings = {}
+    stream = received(iter(raw), rings=rings)
+    x, y = next(stream)
+    (_, leases), = rings.values()
+    first = x[:1]
+    assert y == (0, 1) and int(leases[0]) == 1  # lent, no copy
+    del x
+    gc.collect()
+    assert int(leases[0]) == 1  # a view still reads the slot
+    del first
+    gc.collect()
+    assert int(leases[0]) == 0  # the worker may fill it again
+    del stream
 
 
 def test_persistent_workers_keep_their_rings_from_one_epoch_to_the_next():

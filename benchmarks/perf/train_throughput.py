@@ -18,8 +18,11 @@ priority); the default is ``zoo finetune``'s own (the CPUs less one per worker).
 The shares: the data path's clips/s against the model's (the loader's capacity: above 100% it
 could keep the model busy if it had the CPU to itself), and training against model only (the
 share of the model's rate a real run gets: the issue's target, >= 90%). Rounds are interleaved
-(data path, model only, training, then again) so a busy neighbour on a shared machine weighs on
-all three alike; medians are reported, with the load average.
+(data path, model only, training, then again), and within a round the model alone runs half its
+steps before training and half after, so a busy neighbour on a shared machine weighs on all
+three alike (with model only measured before training alone, single rounds of the same run
+ranged from 76% to 103%: the machine's speed had changed between the two); medians are
+reported, with the load average.
 
 Example:
     $ python -m benchmarks.perf.train_throughput --workers 2 --rounds 3 --table results/train_throughput.md
@@ -91,11 +94,15 @@ def training(model, optimizer, clips: TrainClips, config: FinetuneConfig, epochs
 
 
 def measure(model, optimizer, clips: TrainClips, config: FinetuneConfig, batches: list, epochs: range) -> dict:
-    """One round: the data path, the model alone and training over ``epochs``, as rates and shares."""
+    """One round: the data path, the model alone and training over ``epochs``, as rates and shares.
+
+    The model alone runs twice, half its steps before training and half after, so that a change
+    of the machine's speed during the round (other users' load) weighs on both rates alike."""
     d_seconds, d_clips = data_path(clips, config, epochs)
     steps = len(batches) * len(epochs)
-    m_seconds = model_only(model, optimizer, batches, steps)
+    m_seconds = model_only(model, optimizer, batches, steps // 2)
     t_seconds, t_steps, t_clips = training(model, optimizer, clips, config, epochs)
+    m_seconds += model_only(model, optimizer, batches, steps - steps // 2)
     x = {"data_clips_per_s": d_clips / d_seconds, "model_steps_per_s": steps / m_seconds,
          "model_clips_per_s": sum(len(y) for _, y in batches) * len(epochs) / m_seconds,
          "train_steps_per_s": t_steps / t_seconds, "train_clips_per_s": t_clips / t_seconds}
@@ -118,7 +125,7 @@ def markdown(report: dict) -> str:
             "makes it, started anew for each measurement); "
             f"{r['cpus']} CPUs shared with other users (load average before / after: {r['load_before']} / "
             f"{r['load_after']}); 1 torch thread per worker. Medians of {r['rounds']} interleaved rounds per "
-            "thread count.\n\n")
+            "thread count; in each round the model alone runs half its steps before training and half after.\n\n")
     best = max(run["medians"]["model_steps_per_s"] for run in r["runs"])
     return head + "\n".join(section(run, best) for run in r["runs"])
 

@@ -7,14 +7,16 @@ For the demo model's 17 ms step on this VM's 2 CPUs that hand-over cost the main
 0.7 ms a batch, and its step ran 2-5% slower on freshly mapped pages. Here each worker instead
 keeps a small ring of shared batches ("slots") that it fills in turn, and sends the main process
 only the slot's number and the labels; the main process maps a worker's ring once, at its first
-batch, and copies each batch out of its slot as it arrives (0.15 ms for the demo's batch of 8).
+batch.
 
 Each slot has a lease, a shared flag the worker sets when it fills the slot and the main process
-clears once it has copied the batch out; a worker never fills a leased slot (it then hands that
-batch over the usual way). With ``prefetch_factor + 2`` slots that does not happen in practice:
-the DataLoader sends a worker its batch ``i`` only after the main process has received the same
-worker's batch ``i - prefetch_factor`` (work goes round robin, one batch for each received), and
-:func:`received` copies a batch out before it asks for the next one.
+clears once the batch is done with: the batch is lent to the training step without a copy, and
+its lease ends when the batch and every view of it are freed. A worker never fills a leased slot
+(it then hands that batch over the usual way), so a batch the caller keeps stays intact. With
+``prefetch_factor + 2`` slots that does not happen in a training loop: the DataLoader sends a
+worker its batch ``i`` only after the main process has received the same worker's batch
+``i - prefetch_factor`` (work goes round robin, one batch for each received), and the loop lets
+go of a batch when it takes the next.
 
 Example:
     >>> import torch
@@ -32,6 +34,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
+
+from benchmarks.runtime.view_buffers import release_when_freed
 
 #: Slots beyond the DataLoader's prefetch factor in each worker's ring (see the module docstring).
 SPARE_SLOTS = 2
@@ -140,23 +144,45 @@ class ClipSlots:
         return message, labels
 
 
+def _lent(part: torch.Tensor) -> torch.Tensor:
+    """``part`` of a slot, without a copy, as a tensor of its own storage (the slot's storage
+    lives as long as the ring; this one as long as the batch, which is when its lease ends).
+    A dtype numpy cannot view (bfloat16) is copied instead."""
+    try:
+        return torch.from_numpy(part.numpy())
+    except TypeError:
+        return part.clone()
+
+
 def received(batches: Iterable, pin_memory: bool = False, rings: dict | None = None) -> Iterator:
     """``(batch, labels)`` for each ``(SlotBatch, labels)`` of a DataLoader with :class:`ClipSlots`
-    workers (anything else passes as it is): each batch copied out of its slot on arrival (into
-    page-locked memory with ``pin_memory``, for an asynchronous copy to a GPU). ``rings``: the
-    rings received so far, by id (kept by the loader: persistent workers send theirs only once)."""
+    workers (anything else passes as it is): each batch is its slot's memory, lent until the
+    batch and every view of it are freed, when the slot's lease ends
+    (:func:`benchmarks.runtime.view_buffers.release_when_freed`); with ``pin_memory`` it is
+    copied into page-locked memory instead (for an asynchronous copy to a GPU), which ends the
+    lease at once. ``rings``: the rings received so far, by id (kept by the loader: persistent
+    workers send theirs only once)."""
     rings = {} if rings is None else rings
     for x, y in batches:
-        if isinstance(x, SlotBatch):
-            if x.slots is not None:
-                rings[x.ring] = x.slots, x.leases
-            slots, leases = rings[x.ring]
-            tensors = [t[:x.count].pin_memory() if pin_memory else t[:x.count].clone() for t in slots[x.slot]]
+        # handed on without a name here: this generator must not keep a lent batch alive
+        yield _unpacked(x, pin_memory, rings), y
+
+
+def _unpacked(x, pin_memory: bool, rings: dict):
+    if isinstance(x, SlotBatch):
+        if x.slots is not None:
+            rings[x.ring] = x.slots, x.leases
+        slots, leases = rings[x.ring]
+        if pin_memory:
+            tensors = [t[:x.count].pin_memory() for t in slots[x.slot]]
             leases[x.slot] = 0  # copied: the worker may fill the slot again
-            x = tensors if x.pathways else tensors[0]
-        elif pin_memory and x is not None:  # made in this process (no workers)
-            x = [t.pin_memory() for t in x] if isinstance(x, list) else x.pin_memory()
-        yield x, y
+        else:
+            tensors = [_lent(t[:x.count]) for t in slots[x.slot]]
+            release_when_freed(tensors, leases[x.slot:x.slot + 1])
+        return tensors if x.pathways else tensors[0]
+    if pin_memory and x is not None:  # made in this process (no workers)
+        return [t.pin_memory() for t in x] if isinstance(x, list) else x.pin_memory()
+    return x
 
 
 class SlotLoader(torch.utils.data.DataLoader):
