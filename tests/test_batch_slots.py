@@ -2,6 +2,7 @@
 
 import gc
 import time
+import warnings
 
 import torch
 
@@ -114,3 +115,15 @@ def test_a_slot_not_yet_copied_out_is_never_refilled():
     slots = out[0][0].slots
     for x, y in out[:depth]:
         assert slots[x.slot][0][:x.count, 0, 0].tolist() == [float(i) for i in y]
+
+
+def test_a_gpu_loader_hands_batches_over_the_usual_way():
+    # with pin_memory the DataLoader's own thread copies each batch to page-locked memory anyway
+    # (on a machine without a GPU it warns and skips the pinning)
+    loader = SlotLoader(_Clips(10), batch_size=4, capacity=4, num_workers=2, pin_memory=True)
+    assert not isinstance(loader.collate_fn, ClipSlots)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batches = list(loader)
+    assert [y for _, y in batches] == [(0, 1, 2), (4, 5, 6, 7), (9,)]
+    assert batches[1][0][:, 0, 0].tolist() == [4.0, 5.0, 6.0, 7.0]

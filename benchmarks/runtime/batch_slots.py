@@ -82,8 +82,9 @@ def _readable(items) -> tuple[list, tuple[int, ...]] | tuple[None, None]:
 
 
 def _stacked(per_clip: list[list[torch.Tensor]], pathways: bool):
-    stacked = [torch.stack(p) for p in zip(*per_clip)]
-    return stacked if pathways else stacked[0]
+    # torch's default_collate: in a worker it stacks straight into shared memory (the usual
+    # hand-over then moves no bytes); a list of pathways per clip collates to a list of stacked ones
+    return torch.utils.data.default_collate([c if pathways else c[0] for c in per_clip])
 
 
 def readable_batch(items):
@@ -154,35 +155,27 @@ def _lent(part: torch.Tensor) -> torch.Tensor:
         return part.clone()
 
 
-def received(batches: Iterable, pin_memory: bool = False, rings: dict | None = None) -> Iterator:
+def received(batches: Iterable, rings: dict | None = None) -> Iterator:
     """``(batch, labels)`` for each ``(SlotBatch, labels)`` of a DataLoader with :class:`ClipSlots`
     workers (anything else passes as it is): each batch is its slot's memory, lent until the
     batch and every view of it are freed, when the slot's lease ends
-    (:func:`benchmarks.runtime.view_buffers.release_when_freed`); with ``pin_memory`` it is
-    copied into page-locked memory instead (for an asynchronous copy to a GPU), which ends the
-    lease at once. ``rings``: the rings received so far, by id (kept by the loader: persistent
-    workers send theirs only once)."""
+    (:func:`benchmarks.runtime.view_buffers.release_when_freed`). ``rings``: the rings received
+    so far, by id (kept by the loader: persistent workers send theirs only once)."""
     rings = {} if rings is None else rings
     for x, y in batches:
         # handed on without a name here: this generator must not keep a lent batch alive
-        yield _unpacked(x, pin_memory, rings), y
+        yield _unpacked(x, rings), y
 
 
-def _unpacked(x, pin_memory: bool, rings: dict):
-    if isinstance(x, SlotBatch):
-        if x.slots is not None:
-            rings[x.ring] = x.slots, x.leases
-        slots, leases = rings[x.ring]
-        if pin_memory:
-            tensors = [t[:x.count].pin_memory() for t in slots[x.slot]]
-            leases[x.slot] = 0  # copied: the worker may fill the slot again
-        else:
-            tensors = [_lent(t[:x.count]) for t in slots[x.slot]]
-            release_when_freed(tensors, leases[x.slot:x.slot + 1])
-        return tensors if x.pathways else tensors[0]
-    if pin_memory and x is not None:  # made in this process (no workers)
-        return [t.pin_memory() for t in x] if isinstance(x, list) else x.pin_memory()
-    return x
+def _unpacked(x, rings: dict):
+    if not isinstance(x, SlotBatch):
+        return x
+    if x.slots is not None:
+        rings[x.ring] = x.slots, x.leases
+    slots, leases = rings[x.ring]
+    tensors = [_lent(t[:x.count]) for t in slots[x.slot]]
+    release_when_freed(tensors, leases[x.slot:x.slot + 1])
+    return tensors if x.pathways else tensors[0]
 
 
 class SlotLoader(torch.utils.data.DataLoader):
@@ -198,14 +191,15 @@ class SlotLoader(torch.utils.data.DataLoader):
     """
 
     def __init__(self, dataset, *, capacity: int, pin_memory: bool = False, **kwargs):
-        """``capacity``: the largest batch; ``pin_memory``: batches come out in page-locked memory
-        (copied there from their slot, so the DataLoader's own pinning thread is not used);
-        anything else as :class:`torch.utils.data.DataLoader` takes it, but ``collate_fn``."""
+        """``capacity``: the largest batch; anything else as :class:`torch.utils.data.DataLoader`
+        takes it, but ``collate_fn``. With ``pin_memory`` (a GPU's loader) the batches go the
+        usual way, through the DataLoader's own thread that copies them into page-locked memory
+        while the step runs: a copy there anyway, which leaves a slot nothing to save."""
         if "collate_fn" in kwargs:
             raise TypeError("SlotLoader collates with ClipSlots")
-        super().__init__(dataset, collate_fn=ClipSlots(capacity, kwargs.get("prefetch_factor") or 2), **kwargs)
-        self.pin_batches = pin_memory
+        collate = readable_batch if pin_memory else ClipSlots(capacity, kwargs.get("prefetch_factor") or 2)
+        super().__init__(dataset, collate_fn=collate, pin_memory=pin_memory, **kwargs)
         self.rings: dict = {}  # the workers' rings, mapped once (persistent workers outlive an iterator)
 
     def __iter__(self):
-        return received(super().__iter__(), self.pin_batches, self.rings)
+        return received(super().__iter__(), rings=self.rings)
