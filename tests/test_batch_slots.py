@@ -55,9 +55,9 @@ def test_a_lent_batch_frees_its_slot_when_it_and_its_views_are_gone():
     rings = {}
     stream = received(iter(raw), rings=rings)
     x, y = next(stream)
-    (_, leases), = rings.values()
+    (slots, leases), = rings.values()
     first = x[:1]
-    assert y == (0, 1) and int(leases[0]) == 1  # lent, no copy
+    assert y == (0, 1) and int(leases[0]) == 1 and x.data_ptr() == slots[0][0].data_ptr()  # lent, no copy
     del x
     gc.collect()
     assert int(leases[0]) == 1  # a view still reads the slot
@@ -67,11 +67,25 @@ def test_a_lent_batch_frees_its_slot_when_it_and_its_views_are_gone():
     del stream
 
 
-def test_persistent_workers_keep_their_rings_from_one_epoch_to_the_next():
+def test_persistent_workers_and_oversized_batches_go_the_usual_way():
+    # a new epoch's iterator drops what persistent workers had in flight (a ring's first message,
+    # a lease's end): such a loader hands its batches over the usual way
     loader = SlotLoader(_Clips(12), batch_size=4, capacity=4, num_workers=2, persistent_workers=True)
+    assert not isinstance(loader.collate_fn, ClipSlots)
     for _ in range(3):
+        next(iter(loader))  # an epoch left early
         assert [y for _, y in loader] == [(0, 1, 2), (4, 5, 6, 7), (9, 10, 11)]
-    assert len(loader.rings) == 2
+    raw = torch.utils.data.DataLoader(_Clips(6), batch_size=3, num_workers=1, collate_fn=ClipSlots(capacity=2))
+    assert [type(x) for x, _ in raw] == [torch.Tensor, SlotBatch]  # 3 readable clips > 2: no slot; then 4, 5
+
+
+def test_batches_cross_intact_with_the_sharing_strategy_the_training_workers_set():
+    from benchmarks.runtime.cpus import CpuShare
+
+    loader = SlotLoader(_Clips(40, pathways=True), batch_size=3, capacity=3, num_workers=2,
+                        worker_init_fn=CpuShare(1).worker_init())
+    for x, y in loader:
+        assert x[0][:, 0, 0].tolist() == [float(i) for i in y] and x[1][:, 0].tolist() == [-float(i) for i in y]
 
 
 def test_slowfast_pathways_come_back_as_a_list():
@@ -90,7 +104,7 @@ def test_a_worker_sends_its_ring_once_then_slot_numbers_in_turn():
             continue
         assert isinstance(m, SlotBatch)
         rings.setdefault(m.ring, []).append(m)
-        leases.setdefault(m.ring, m.leases)[m.slot] = 0  # copied out, as `received` does
+        leases.setdefault(m.ring, m.leases)[m.slot] = 0  # let go, as `received` does once the batch is freed
     assert len(rings) == 2  # one ring per worker
     for ring in rings.values():
         assert ring[0].slots is not None and len(ring[0].slots) == depth
@@ -104,8 +118,8 @@ def test_without_workers_a_batch_is_stacked_in_place():
     assert list(SlotLoader([(None, 3)], batch_size=1, capacity=1)) == [(None, None)]  # no readable clip
 
 
-def test_a_slot_not_yet_copied_out_is_never_refilled():
-    # a main process that never copies a batch out (raw messages, no `received`): once a worker
+def test_a_slot_still_lent_is_never_refilled():
+    # a main process that never lets a batch go (raw messages, no `received`): once a worker
     # has lent all its slots it hands its batches over the usual way, and the lent ones stay intact
     raw = torch.utils.data.DataLoader(_Clips(40), batch_size=2, num_workers=1, collate_fn=ClipSlots(capacity=2))
     out = [(x, y) for x, y in raw if x is not None]

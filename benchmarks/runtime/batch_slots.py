@@ -14,9 +14,11 @@ clears once the batch is done with: the batch is lent to the training step witho
 its lease ends when the batch and every view of it are freed. A worker never fills a leased slot
 (it then hands that batch over the usual way), so a batch the caller keeps stays intact. With
 ``prefetch_factor + 2`` slots that does not happen in a training loop: the DataLoader sends a
-worker its batch ``i`` only after the main process has received the same worker's batch
-``i - prefetch_factor`` (work goes round robin, one batch for each received), and the loop lets
-go of a batch when it takes the next.
+worker its batch ``i`` only after it has yielded the same worker's batch ``i - prefetch_factor``
+(work goes round robin, one new task for each batch yielded), and the loop lets go of a batch
+when it takes the next. The lease is a plain shared flag, with no memory fence: the worker reads it
+before it writes the slot, and the main process clears it after the step's reads are over and
+the batch is freed (on a weakly ordered CPU this relies on that distance).
 
 Example:
     >>> import torch
@@ -28,8 +30,7 @@ Example:
 
 from __future__ import annotations
 
-import itertools
-import os
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -58,17 +59,15 @@ class SlotBatch:
 class _Ring:
     """A worker's slots for batches of one clip layout."""
 
-    _made = itertools.count()
-
     def __init__(self, shapes, dtypes, capacity: int, depth: int):
-        self.id = f"{os.getpid()}-{next(self._made)}"
+        self.id = uuid.uuid4().hex
         self.slots = [[torch.empty((capacity, *shape), dtype=dtype).share_memory_() for shape, dtype in zip(shapes, dtypes)]
                       for _ in range(depth)]
-        self.leases = torch.zeros(depth, dtype=torch.int32).share_memory_()  # 1: the main process has not copied it yet
-        self.capacity, self.filled, self.sent, self.fallbacks = capacity, 0, False, 0
+        self.leases = torch.zeros(depth, dtype=torch.int32).share_memory_()  # 1: lent to the main process
+        self.filled, self.sent, self.fallbacks = 0, False, 0
 
 
-# this worker process's rings, by clip layout (shapes, dtypes, capacity, depth)
+# this worker process's ring, by clip layout (shapes, dtypes, capacity, depth): one at a time
 _RINGS: dict[tuple, _Ring] = {}
 
 
@@ -112,7 +111,7 @@ class ClipSlots:
     In a worker it stacks the readable clips into the next slot of the worker's ring and
     returns ``(SlotBatch, labels)``, which :func:`received` turns back into ``(batch, labels)``
     in the main process; without workers it returns ``(batch, labels)`` directly. ``capacity``:
-    the largest batch (a larger one gets a new ring); ``prefetch_factor``: the DataLoader's.
+    the largest batch (a larger one goes the usual way); ``prefetch_factor``: the DataLoader's.
     """
 
     def __init__(self, capacity: int, prefetch_factor: int = 2):
@@ -126,22 +125,24 @@ class ClipSlots:
         per_clip = [list(c) if pathways else [c] for c in clips]
         if torch.utils.data.get_worker_info() is None:
             return _stacked(per_clip, pathways), labels
+        if len(clips) > self.capacity:  # a batch larger than the slots: the usual hand-over
+            return _stacked(per_clip, pathways), labels
         first = per_clip[0]
-        capacity = max(self.capacity, len(clips))
-        key = (tuple(tuple(t.shape) for t in first), tuple(t.dtype for t in first), capacity, self.depth)
+        key = (tuple(tuple(t.shape) for t in first), tuple(t.dtype for t in first), self.capacity, self.depth)
         ring = _RINGS.get(key)
-        if ring is None:
-            ring = _RINGS[key] = _Ring(key[0], key[1], capacity, self.depth)
+        if ring is None:  # another clip layout: a new ring replaces the old one
+            _RINGS.clear()
+            ring = _RINGS[key] = _Ring(key[0], key[1], self.capacity, self.depth)
         slot = ring.filled % self.depth
         ring.filled += 1
-        if ring.leases[slot]:  # not copied out yet (module docstring): torch's own hand-over
+        if ring.leases[slot]:  # still lent (module docstring): the usual hand-over
             ring.fallbacks += 1
             return _stacked(per_clip, pathways), labels
         for k, target in enumerate(ring.slots[slot]):
             torch.stack([c[k] for c in per_clip], out=target[:len(clips)])
         ring.leases[slot] = 1
         message = SlotBatch(ring.id, slot, len(clips), pathways, *((None, None) if ring.sent else (ring.slots, ring.leases)))
-        ring.sent = True
+        ring.sent = True  # a live iterator drops no message (persistent workers take the usual way)
         return message, labels
 
 
@@ -160,7 +161,7 @@ def received(batches: Iterable, rings: dict | None = None) -> Iterator:
     workers (anything else passes as it is): each batch is its slot's memory, lent until the
     batch and every view of it are freed, when the slot's lease ends
     (:func:`benchmarks.runtime.view_buffers.release_when_freed`). ``rings``: the rings received
-    so far, by id (kept by the loader: persistent workers send theirs only once)."""
+    so far, by id."""
     rings = {} if rings is None else rings
     for x, y in batches:
         # handed on without a name here: this generator must not keep a lent batch alive
@@ -191,15 +192,18 @@ class SlotLoader(torch.utils.data.DataLoader):
     """
 
     def __init__(self, dataset, *, capacity: int, pin_memory: bool = False, **kwargs):
-        """``capacity``: the largest batch; anything else as :class:`torch.utils.data.DataLoader`
-        takes it, but ``collate_fn``. With ``pin_memory`` (a GPU's loader) the batches go the
-        usual way, through the DataLoader's own thread that copies them into page-locked memory
-        while the step runs: a copy there anyway, which leaves a slot nothing to save."""
+        """``capacity``: the largest batch (a larger one goes the usual way); anything else as
+        :class:`torch.utils.data.DataLoader` takes it, but ``collate_fn``. Two kinds of loader
+        hand their batches over the usual way: a GPU's (``pin_memory``: the DataLoader's own
+        thread copies each batch into page-locked memory while the step runs, a copy anyway,
+        which leaves a slot nothing to save) and one with ``persistent_workers`` (a new epoch's
+        iterator drops the batches still in flight, and with them a ring's first message or
+        the end of a slot's lease)."""
         if "collate_fn" in kwargs:
             raise TypeError("SlotLoader collates with ClipSlots")
-        collate = readable_batch if pin_memory else ClipSlots(capacity, kwargs.get("prefetch_factor") or 2)
+        plain = pin_memory or kwargs.get("persistent_workers")
+        collate = readable_batch if plain else ClipSlots(capacity, kwargs.get("prefetch_factor") or 2)
         super().__init__(dataset, collate_fn=collate, pin_memory=pin_memory, **kwargs)
-        self.rings: dict = {}  # the workers' rings, mapped once (persistent workers outlive an iterator)
 
     def __iter__(self):
-        return received(super().__iter__(), rings=self.rings)
+        return received(super().__iter__())  # new workers, new rings: mapped for this iterator alone

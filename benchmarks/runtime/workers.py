@@ -37,7 +37,7 @@ def batch_worker_init(worker_id: int, niceness: int = 0) -> None:
     name through torch's ``torch_shm_manager``, which also removes the names of segments a
     killed run left behind. (Training batches now cross in reused slots,
     :mod:`benchmarks.runtime.batch_slots`, mapped once per worker; a batch a worker cannot put
-    in a slot, and validation's, still cross this way.)
+    in a slot, a GPU loader's batches and validation's still cross this way.)
     """
     decoding_worker_init(worker_id)
     if niceness and hasattr(os, "nice"):
