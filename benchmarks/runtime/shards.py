@@ -235,8 +235,17 @@ def _timeout() -> datetime.timedelta:
 
 
 def _leave() -> None:
+    import gc
+
     import torch.distributed as dist
 
+    # Drop this module's own reference to the process group first: while anything holds it,
+    # destroy_process_group leaves gloo's worker threads running into the interpreter's
+    # finalisation, where releasing their work's tensors takes the GIL and aborts the process
+    # ("terminate called without an active exception": a rank that finished first, in CI).
+    global _JOINED
+    _JOINED = None
+    gc.collect()
     if dist.is_initialized():
         dist.destroy_process_group()
 
