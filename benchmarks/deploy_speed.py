@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.deploy_report import LATENCY_COLUMNS, LATENCY_FILE, write_report
+from benchmarks.deploy_report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, write_report
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
 
 RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
@@ -173,7 +173,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / LATENCY_FILE
     names = [zoo.get_entry(n).name for n in (args.names or ["x3d_xs", "efficient_x3d_xs"])]
-    kept = [r for r in _read(path) if r["name"] not in names]  # a new measurement replaces an entry's rows
+    kept = [r for r in read_rows(path) if r["name"] not in names]  # a new measurement replaces an entry's rows
     rows = list(kept)
     for name in names:
         rows += measure(name, runtimes, counts, args.reps, args.command_line, calibration=args.calibration_video or ())
@@ -181,13 +181,6 @@ def run(args) -> int:
     report = write_report(out)
     print(f"zoo speed: {path} and {report}")
     return 0
-
-
-def _read(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _write(path: Path, rows: list[dict]) -> None:

@@ -40,6 +40,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks.deploy_report import read_rows
+
 CSV_FILE = "deploy_ops.csv"
 REPORT = "deploy_ops.md"
 COLUMNS = ["name", "kind", "fp32_ops", "fp32_ms", "int8_ops", "int8_ms", "fp32_over_int8", "xnnpack_names",
@@ -230,13 +232,6 @@ def devtools_missing() -> str | None:
     except ImportError as err:
         return f"the ExecuTorch devtools are missing ({err}); pip install 'videozoo[deploy]'"
     return None
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def write_results(out: Path, rows: list[dict]) -> Path:
