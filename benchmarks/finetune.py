@@ -16,7 +16,10 @@ pathways), decoded in DataLoader workers; the clip of video ``i`` in epoch ``e``
 generator seeded by ``(seed, e, i)`` and the epoch's order and dropout from ``(seed, e)``, so
 a run is the same whatever the number of workers (at the same model threads, ``--threads``),
 and a resumed one the same as an uninterrupted one. SGD (momentum 0.9) or AdamW, a linear warm-up then a cosine decay per
-step, bf16 autocast on a GPU.
+step, bf16 autocast on a GPU. The loss is the cross-entropy of the head's logits: X3D's and
+R(2+1)D's heads end in a softmax in every mode, which PySlowFast (their trainer) applies at test
+time only, so the steps run with it set aside (:func:`zoo.scoring.head_logits`) and the
+validation scores the model's outputs as the harness does (:func:`zoo.scoring.view_scores`).
 
 It is a plain PyTorch loop rather than Lightning (which PyTorchVideo's tutorial uses): the
 zoo's evaluation, checkpoints and run folders are plain PyTorch already, a loop of a hundred
@@ -476,7 +479,10 @@ def epoch_top1(model: nn.Module, records, spec, ranks, workers: int = 0, worker_
     over a video's views), each rank scoring every ``world_size``-th video; ``None`` if no video
     could be read. Leaves the model in eval mode. ``worker_init``: the workers' start (default
     :func:`benchmarks.runtime.workers.decoding_worker_init`; a run's :meth:`CpuShare.worker_init`)."""
+    from zoo.scoring import output_activation, view_scores
+
     device = next(model.parameters()).device
+    activation = output_activation(model)  # X3D's softmax is not applied twice
     model.eval()
     loader = torch.utils.data.DataLoader(
         ValViews(records[ranks.rank :: ranks.world_size], spec), batch_size=None, num_workers=workers,
@@ -487,7 +493,7 @@ def epoch_top1(model: nn.Module, records, spec, ranks, workers: int = 0, worker_
             continue
         views, label = item
         views = [v.to(device) for v in views] if isinstance(views, list) else views.to(device)
-        scores = model(views).float().softmax(-1).mean(0)
+        scores = view_scores(model(views).float(), activation, multilabel=False).mean(0)
         counts += torch.tensor([float(int(scores.argmax()) == label), 1.0], dtype=torch.float64)
     if ranks.distributed:
         import torch.distributed as dist
@@ -535,6 +541,7 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
 
     import zoo
     from zoo.input.training import TrainSpec
+    from zoo.scoring import head_logits
     from zoo.transforms import InputSpec
 
     say = (log or (lambda _message: None)) if ranks.is_main else (lambda _message: None)
@@ -612,24 +619,26 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         else:
             net.train()
         started, losses, seen = time.perf_counter(), [], 0
-        for step, (x, y) in enumerate(itertools.islice(batches, loader.batch_sampler.steps(epoch))):
-            global_step = epoch * steps_per_epoch + step
-            for group, base in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base * lr_factor(global_step, warmup, total)
-            if not all_ready(x, ranks):  # no readable video in a batch
+        # the loss is on the head's logits, as PySlowFast trains (X3D's and R(2+1)D's heads end in softmax)
+        with head_logits(model):
+            for step, (x, y) in enumerate(itertools.islice(batches, loader.batch_sampler.steps(epoch))):
+                global_step = epoch * steps_per_epoch + step
+                for group, base in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = base * lr_factor(global_step, warmup, total)
+                if not all_ready(x, ranks):  # no readable video in a batch
+                    bar.update()
+                    continue
+                if ranks.distributed:
+                    loss, count = shared_step(net, optimizer, x, y, sizes[step], ranks)
+                else:
+                    loss, count = train_step(model, optimizer, x, y, loss_fn=loss_fn), len(y)
+                losses.append(loss)
+                seen += count
                 bar.update()
-                continue
-            if ranks.distributed:
-                loss, count = shared_step(net, optimizer, x, y, sizes[step], ranks)
-            else:
-                loss, count = train_step(model, optimizer, x, y, loss_fn=loss_fn), len(y)
-            losses.append(loss)
-            seen += count
-            bar.update()
-            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}", **({"val_top1": history[-1]["val_top1"]}
-                            if history and history[-1].get("val_top1") is not None else {}))
-            if on_step is not None:
-                on_step(epoch, step)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}", **({"val_top1": history[-1]["val_top1"]}
+                                if history and history[-1].get("val_top1") is not None else {}))
+                if on_step is not None:
+                    on_step(epoch, step)
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)), "clips": seen,
                   "unreadable": len(clips) - seen,
                   "seconds": round(time.perf_counter() - started, 3),

@@ -18,7 +18,7 @@ import zoo
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_charades, read_path_label_list
 from benchmarks.evaluate import SCORES_FILE, evaluate, read_scores
-from zoo.scoring import aggregate, output_activation, view_scores
+from zoo.scoring import aggregate, head_logits, output_activation, view_scores
 from tests.videos import colour_level, colour_model, write_colour_dataset, write_colour_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,6 +90,39 @@ def test_aggregation_rules():
 def test_output_activation_from_the_head():
     assert output_activation(zoo.create_model("x3d_xs")) == "softmax"  # X3D's head ends in softmax
     assert output_activation(torch.nn.Linear(3, 3)) == "logits"
+
+
+def test_head_logits_sets_the_heads_softmax_aside_for_the_block_only():
+    """X3D's head ends in softmax in every mode; in the block it gives the logits it averages
+    (one position here: their softmax is the usual output), and the softmax is back after,
+    even when the block raises."""
+    torch.manual_seed(0)
+    model = zoo.create_model("x3d_xs", num_classes=3).train()
+    clip = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        model.eval()
+        probabilities = model(clip)
+        with head_logits(model):
+            logits = model(clip)
+        assert output_activation(model) == "softmax"
+        torch.testing.assert_close(probabilities.sum(-1), torch.ones(2))
+        assert not torch.allclose(logits.sum(-1), torch.ones(2), atol=1e-3)
+        torch.testing.assert_close(logits.softmax(-1), probabilities)
+        with pytest.raises(RuntimeError, match="inside"):
+            with head_logits(model):
+                raise RuntimeError("inside")
+        torch.testing.assert_close(model(clip), probabilities)
+    # a model of logits is left as it is; outputs activated elsewhere cannot be set aside
+    demo = zoo.create_model("i3d_tiny_8x4_demo")
+    with head_logits(demo) as same:
+        assert same is demo and output_activation(demo) == "logits"
+
+    class Activated(torch.nn.Linear):
+        output_activation = "sigmoid"
+
+    with pytest.raises(ValueError, match="sigmoid"):
+        with head_logits(Activated(3, 3)):
+            pass
 
 
 def test_views_of_several_videos_share_forward_passes(colour_set, tmp_path):

@@ -70,6 +70,32 @@ def test_linear_mode_trains_only_the_head(folders, tmp_path):
     assert manifest["mode"] == "linear"
 
 
+def test_a_softmax_head_trains_on_its_logits_and_validates_on_its_scores(folders, tmp_path, monkeypatch):
+    """X3D's head ends in softmax in every mode: the steps (linear mode: the model in eval mode)
+    see the head's logits, as PySlowFast trains it, and the per-epoch validation its probabilities;
+    the saved model is the entry's, softmax included."""
+    from benchmarks import finetune as ft
+
+    outputs = []  # (a training step's forward, the rows are probabilities)
+    build = ft.build_model
+
+    def recording(config, num_classes):
+        model = build(config, num_classes)
+        model.blocks[-1].register_forward_hook(lambda _m, _a, out: outputs.append(
+            (torch.is_grad_enabled(), bool(torch.allclose(out.detach().sum(-1), torch.ones(len(out)), atol=1e-4)))))
+        return model
+
+    monkeypatch.setattr(ft, "build_model", recording)
+    finetune(config(folders, tmp_path / "x3d", entry="x3d_xs", weights="none", mode="linear", epochs=1, crop_size=32),
+             progress=False, log=None)
+    steps = [probabilities for training, probabilities in outputs if training]
+    validation = [probabilities for training, probabilities in outputs if not training]
+    assert len(steps) == 2 and not any(steps)
+    assert validation and all(validation)
+    model = zoo.create_model("x3d_xs", checkpoint=str(tmp_path / "x3d" / MODEL_FILE))
+    assert type(model.blocks[-1].activation) is torch.nn.Softmax
+
+
 def test_head_epochs_train_the_head_alone_first_and_resume_across_the_phase_change(folders, tmp_path):
     """LP-FT: in the head-only epochs no backbone weight or BatchNorm statistic moves; after them
     the backbone trains; a run killed in either phase resumes to the uninterrupted run's weights."""

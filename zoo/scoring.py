@@ -15,7 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -32,16 +33,60 @@ def output_activation(model: nn.Module) -> str:
     explicit = getattr(model, "output_activation", None)
     if explicit is not None:
         return explicit
-    head = None
-    for module in model.modules():
-        if isinstance(getattr(module, "proj", None), nn.Linear):
-            head = module
-    activation = getattr(head, "activation", None)
+    activation = getattr(_classification_head(model), "activation", None)
     if isinstance(activation, nn.Softmax):
         return "softmax"
     if isinstance(activation, nn.Sigmoid):
         return "sigmoid"
     return "logits"
+
+
+def _classification_head(model: nn.Module) -> nn.Module | None:
+    """The last module with a linear ``proj``: the head whose ``activation`` ends the model."""
+    head = None
+    for module in model.modules():
+        if isinstance(getattr(module, "proj", None), nn.Linear):
+            head = module
+    return head
+
+
+@contextlib.contextmanager
+def head_logits(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` returns logits while the block runs: its head's softmax or sigmoid is set aside.
+
+    X3D's and R(2+1)D's heads apply softmax at every position, in training as in evaluation,
+    as PyTorchVideo's hub models do, so their outputs are probabilities. PySlowFast, which
+    trained them, applies the head's activation at test time only (``if not self.training``) and
+    trains on the logits averaged over positions, which is what the head gives without its
+    activation. A cross-entropy of the probabilities instead treats them as logits: its
+    gradients are damped and its loss can never fall below ``log(e + K - 1) - 1`` for ``K``
+    classes. Training loops (``zoo finetune``) run their steps in this block; the activation
+    is back when it ends, even on an error. A model whose outputs are logits is left alone.
+
+    Example:
+        >>> import torch, zoo
+        >>> model = zoo.create_model("x3d_xs", num_classes=3).eval()
+        >>> clip = torch.zeros(1, 3, 4, 32, 32)
+        >>> with head_logits(model):
+        ...     logits = model(clip)
+        >>> bool(torch.allclose(logits.softmax(-1), model(clip), atol=1e-6)), output_activation(model)
+        (True, 'softmax')
+    """
+    explicit = getattr(model, "output_activation", None)
+    head = _classification_head(model)
+    activation = getattr(head, "activation", None)
+    if explicit not in (None, "logits") or (explicit is None and activation is not None
+                                             and not isinstance(activation, (nn.Softmax, nn.Sigmoid))):
+        raise ValueError(f"{type(model).__name__}'s outputs are {explicit or type(activation).__name__}, "
+                         "and the activation is not a head's to set aside")
+    if explicit is not None or activation is None:
+        yield model
+        return
+    head.activation = None
+    try:
+        yield model
+    finally:
+        head.activation = activation
 
 
 def view_scores(outputs: torch.Tensor, activation: str, multilabel: bool) -> torch.Tensor:

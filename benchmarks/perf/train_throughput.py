@@ -186,6 +186,7 @@ def main(argv=None) -> int:
                             mode=args.mode, optimizer="adamw", evaluate=False)
     from zoo import get_entry
     from zoo.input.training import TrainSpec
+    from zoo.scoring import head_logits
 
     clips = TrainClips(dataset.records, TrainSpec.from_entry(get_entry(args.entry)), config.seed)
     model = build_model(config, len(dataset.classes))
@@ -198,7 +199,7 @@ def main(argv=None) -> int:
         run_config = dataclasses.replace(config, threads=threads)
         share = cpu_share(run_config)
         rounds = []
-        with share.applied():
+        with share.applied(), head_logits(model):  # trained on logits, as `zoo finetune` trains (X3D's softmax head)
             for r in range(args.rounds):
                 epochs = range(epoch, epoch + args.epochs)
                 epoch += args.epochs
