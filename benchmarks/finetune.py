@@ -100,7 +100,9 @@ class FinetuneConfig:
     ``epoch_val_views``: the views of the validation top-1 after each epoch (progress bar and
     history; ``None``: none), which no weight depends on; ``threads``: on a CPU, the model's
     torch threads (default the CPUs less one per worker; the workers decode at low priority:
-    :func:`cpu_share`).
+    :func:`cpu_share`); ``cached_features`` (linear mode): embed each training video once, with
+    ``feature_views`` (default the entry's test views), and train the head on the embeddings
+    (:mod:`benchmarks.linear_probe`).
 
     Example:
         >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
@@ -133,6 +135,8 @@ class FinetuneConfig:
     val_views: str | None = None
     evaluate: bool = True
     epoch_val_views: str | None = "1x1"
+    cached_features: bool = False
+    feature_views: str | None = None
 
     def __post_init__(self):
         if self.dataset not in TRANSFER_DATASETS:
@@ -141,6 +145,10 @@ class FinetuneConfig:
             raise ValueError(f"mode must be linear or full, got {self.mode!r}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if self.cached_features and self.mode != "linear":
+            raise ValueError("cached_features is for linear mode (a full fine-tune changes the embeddings as it trains)")
+        if self.feature_views and not self.cached_features:
+            raise ValueError("feature_views is for cached_features (the views each training video is embedded with)")
         if self.head_epochs and self.mode != "full":
             raise ValueError("head_epochs is for full mode (linear mode trains the head alone throughout)")
         if not 0 <= self.head_epochs < self.epochs:
@@ -170,7 +178,7 @@ class FinetuneConfig:
 
 #: Hyper-parameters added after runs were written, with the value those runs had (a train state
 #: or manifest without the field reads back with it).
-ADDED_HYPER_PARAMETERS = {"head_epochs": 0}
+ADDED_HYPER_PARAMETERS = {"head_epochs": 0, "cached_features": False, "feature_views": None}
 
 
 class TrainClips(torch.utils.data.Dataset):
@@ -541,6 +549,7 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
 
     import zoo
     from zoo.input.training import TrainSpec
+    from zoo.checkpoints import head_layer
     from zoo.scoring import head_logits
     from zoo.transforms import InputSpec
 
@@ -568,7 +577,15 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     model = ranks.in_waves(lambda: build_model(config, len(classes))).to(device)
     groups = param_groups(model, config)
     optimizer = make_optimizer(groups, config)
-    steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
+    probe = None
+    if config.cached_features:
+        if ranks.distributed:
+            raise ValueError("--cached-features runs in one process: embed the videos under torchrun with "
+                             "`zoo features` if you need to, the head then trains in seconds")
+        from benchmarks.linear_probe import CachedProbe
+
+        probe = CachedProbe.prepare(config, model, train_ds, val_ds, out, device=str(device), progress=progress)
+    steps_per_epoch = probe.steps_per_epoch if probe else math.ceil(len(train_ds) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = min(total, max(1, round(config.warmup_epochs * steps_per_epoch)))
     base_lrs = [g["lr"] for g in optimizer.param_groups]
@@ -593,12 +610,12 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     net, frozen = None, None
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc=f"finetune {entry.name} ({config.mode})",
                unit="step", disable=not progress or not ranks.is_main)
-    loader = train_loader(clips, config, range(start_epoch, config.epochs), ranks.rank, ranks.world_size)
+    loader = None if probe else train_loader(clips, config, range(start_epoch, config.epochs), ranks.rank, ranks.world_size)
     batches = None
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(epoch_seed(config.seed, epoch))
         state = torch.get_rng_state()
-        if batches is None:  # one iterator for the whole run: its workers read ahead across epochs
+        if batches is None and loader is not None:  # one iterator for the whole run: its workers read ahead across epochs
             batches = iter(loader)
         if torch.equal(state, torch.get_rng_state()):
             # making the iterator drew its base seed from the global generator, in the first epoch
@@ -606,6 +623,17 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
             # same in an epoch whether the run was resumed there or not
             torch.empty((), dtype=torch.int64).random_()
         sizes = [len(b) for b in global_batches(len(clips), config, epoch)]
+
+        def set_lr(step: int, epoch: int = epoch) -> None:
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * lr_factor(epoch * steps_per_epoch + step, warmup, total)
+
+        def stepped(step: int, loss: float, epoch: int = epoch) -> None:
+            bar.update()
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", **({"val_top1": history[-1]["val_top1"]}
+                            if history and history[-1].get("val_top1") is not None else {}))
+            if on_step is not None:
+                on_step(epoch, step)
         if head_only(config, epoch) != frozen:  # the first epoch run, and LP-FT's change of phase
             frozen = head_only(config, epoch)
             for p in backbone:
@@ -619,26 +647,24 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         else:
             net.train()
         started, losses, seen = time.perf_counter(), [], 0
-        # the loss is on the head's logits, as PySlowFast trains (X3D's and R(2+1)D's heads end in softmax)
-        with head_logits(model):
-            for step, (x, y) in enumerate(itertools.islice(batches, loader.batch_sampler.steps(epoch))):
-                global_step = epoch * steps_per_epoch + step
-                for group, base in zip(optimizer.param_groups, base_lrs):
-                    group["lr"] = base * lr_factor(global_step, warmup, total)
-                if not all_ready(x, ranks):  # no readable video in a batch
-                    bar.update()
-                    continue
-                if ranks.distributed:
-                    loss, count = shared_step(net, optimizer, x, y, sizes[step], ranks)
-                else:
-                    loss, count = train_step(model, optimizer, x, y, loss_fn=loss_fn), len(y)
-                losses.append(loss)
-                seen += count
-                bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}", **({"val_top1": history[-1]["val_top1"]}
-                                if history and history[-1].get("val_top1") is not None else {}))
-                if on_step is not None:
-                    on_step(epoch, step)
+        if probe is not None:  # the head on the cached embeddings
+            losses, seen = probe.epoch(head_layer(model)[1], optimizer, global_batches(len(probe.train[1]), config, epoch),
+                                       set_lr, stepped)
+        else:
+            # the loss is on the head's logits, as PySlowFast trains (X3D's and R(2+1)D's heads end in softmax)
+            with head_logits(model):
+                for step, (x, y) in enumerate(itertools.islice(batches, loader.batch_sampler.steps(epoch))):
+                    set_lr(step)
+                    if not all_ready(x, ranks):  # no readable video in a batch
+                        bar.update()
+                        continue
+                    if ranks.distributed:
+                        loss, count = shared_step(net, optimizer, x, y, sizes[step], ranks)
+                    else:
+                        loss, count = train_step(model, optimizer, x, y, loss_fn=loss_fn), len(y)
+                    losses.append(loss)
+                    seen += count
+                    stepped(step, loss)
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)), "clips": seen,
                   "unreadable": len(clips) - seen,
                   "seconds": round(time.perf_counter() - started, 3),
@@ -646,7 +672,10 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         if config.head_epochs:
             record["trained"] = "head" if frozen else "all"
         if val_spec is not None:
-            top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers, share.worker_init())
+            if probe is not None:
+                top1 = probe.val_top1(head_layer(model)[1])
+            else:
+                top1 = epoch_top1(model, val_ds.records, val_spec, ranks, config.workers, share.worker_init())
             record["val_top1"] = None if top1 is None else round(top1, 2)
             record["val_views"] = val_spec.views_label
             bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", val_top1=record["val_top1"])
@@ -787,6 +816,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--head-epochs", type=int, help="full mode: the first N epochs train the head alone (backbone "
                    "frozen, BatchNorm statistics kept), the rest everything (LP-FT; one schedule over all the "
                    f"epochs; default {defaults.head_epochs})")
+    p.add_argument("--cached-features", action="store_true", default=None,
+                   help="linear mode: embed each training video once (the head's input averaged over --feature-views, "
+                   "as zoo features writes it, kept in OUT/features) and train the head on the embeddings, instead of "
+                   "running the frozen backbone on every clip of every epoch (no training augmentation)")
+    p.add_argument("--feature-views", help="--cached-features: CLIPSxCROPS each training video is embedded with "
+                   "(default the entry's test views)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--crop-size", type=int, help="training crop (default the entry's)")

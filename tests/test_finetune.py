@@ -170,3 +170,53 @@ def test_workers_kept_alive_across_epochs_make_the_same_run(folders, tmp_path):
     assert [e["loss"] for e in runs[0]["history"]] == [e["loss"] for e in runs[1]["history"]]
     a, b = (read_state_dict(tmp_path / f"w{w}" / MODEL_FILE) for w in (0, 2))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders, tmp_path):
+    """--cached-features: each training video is embedded once into the run folder (as `zoo
+    features` writes it), and an epoch of one full batch is one SGD step of the head on those
+    embeddings, computed here from the run's initial head; no other weight moves, and a killed
+    run resumes to the uninterrupted run's weights without embedding a video twice."""
+    from benchmarks import finetune as ft
+    from benchmarks.features import FEATURES_FILE, read_features
+
+    probe = dict(mode="linear", cached_features=True, feature_views="1x1", optimizer="sgd", lr=0.5,
+                 weight_decay=1e-3, batch_size=16, warmup_epochs=0, epoch_val_views=None)
+    one = config(folders, tmp_path / "one", epochs=1, **probe)
+    finetune(one, progress=False, log=None)
+    features = tmp_path / "one" / "features" / "train"
+    lines = read_features(features / FEATURES_FILE)
+    assert len(lines) == 10 and json.loads((features / "config.json").read_text())["views"] == "1x1"
+    x = torch.tensor([v["embedding"] for v in lines.values()])
+    y = torch.tensor([v["label"] for v in lines.values()])
+    start = ft.build_model(one, 2)  # the run's initial model (seeded head)
+    w = start.blocks[6].proj.weight.detach().clone().requires_grad_()
+    b = start.blocks[6].proj.bias.detach().clone().requires_grad_()
+    torch.nn.functional.cross_entropy(x @ w.T + b, y).backward()
+    with torch.no_grad():  # SGD's first step: momentum buffer = gradient + weight decay x weight
+        expected_w = w - 0.5 * (w.grad + 1e-3 * w)
+        expected_b = b - 0.5 * (b.grad + 1e-3 * b)
+    tuned = read_state_dict(tmp_path / "one" / MODEL_FILE)
+    torch.testing.assert_close(tuned["blocks.6.proj.weight"], expected_w, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(tuned["blocks.6.proj.bias"], expected_b, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(expected_w, w)
+    published = read_state_dict(zoo.get_entry(DEMO).url)
+    assert all(torch.equal(tuned[k], published[k]) for k in published if not k.startswith("blocks.6.proj."))
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch, step):
+        if epoch == 1:
+            raise Killed
+
+    whole = finetune(config(folders, tmp_path / "whole", epochs=3, **probe), progress=False, log=None)
+    with pytest.raises(Killed):
+        finetune(config(folders, tmp_path / "resumed", epochs=3, **probe), progress=False, log=None, on_step=kill)
+    resumed = finetune(config(folders, tmp_path / "resumed", epochs=3, **probe), progress=False, log=None)
+    assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in whole["history"]]
+    a, c = read_state_dict(tmp_path / "whole" / MODEL_FILE), read_state_dict(tmp_path / "resumed" / MODEL_FILE)
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    assert len((tmp_path / "resumed" / "features" / "train" / FEATURES_FILE).read_text().splitlines()) == 10
+    with pytest.raises(ValueError, match="linear mode"):
+        config(folders, tmp_path / "full", mode="full", cached_features=True)
