@@ -577,14 +577,17 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     model = ranks.in_waves(lambda: build_model(config, len(classes))).to(device)
     groups = param_groups(model, config)
     optimizer = make_optimizer(groups, config)
-    probe = None
+    probe, embedding = None, None
     if config.cached_features:
         if ranks.distributed:
             raise ValueError("--cached-features runs in one process: embed the videos under torchrun with "
                              "`zoo features` if you need to, the head then trains in seconds")
         from benchmarks.linear_probe import CachedProbe
 
+        embedding_started = time.perf_counter()
         probe = CachedProbe.prepare(config, model, train_ds, val_ds, out, device=str(device), progress=progress)
+        embedding = {"views": probe.train_views, "train_videos": len(probe.train[1]), "folder": str(out / "features"),
+                     "seconds": round(time.perf_counter() - embedding_started, 3)}
     steps_per_epoch = probe.steps_per_epoch if probe else math.ceil(len(train_ds) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = min(total, max(1, round(config.warmup_epochs * steps_per_epoch)))
@@ -711,6 +714,8 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         "load": f"zoo.create_model({entry.name!r}, checkpoint={str(model_path)!r})",
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if embedding is not None:  # the embeddings the head trained on (made, or read back on a resume, in "seconds")
+        manifest["embedding"] = embedding
     if config.evaluate and val_ds.records:
         from benchmarks.evaluate import evaluate
 

@@ -118,7 +118,8 @@ def manifest_row(manifest: dict, run, command: str, *, source: str = SOURCE_RUN,
             date = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).date().isoformat()
     row = {
         "source": source, "run": str(run), "entry": manifest["entry"], "dataset": data.get("dataset"),
-        "split": _split_of(data), "setting": setting, "mode": manifest["mode"], "weights": manifest["weights"],
+        "split": _split_of(data), "setting": setting,
+        "mode": manifest["mode"] + (" (cached features)" if hp.get("cached_features") else ""), "weights": manifest["weights"],
         "epochs": hp.get("epochs"), "seed": hp.get("seed"), "optimizer": hp.get("optimizer"), "lr": hp.get("lr"),
         "backbone_lr_scale": hp.get("backbone_lr_scale") if manifest["mode"] == "full" else "",
         "head_epochs": hp.get("head_epochs", 0) if manifest["mode"] == "full" else "",
@@ -128,7 +129,7 @@ def manifest_row(manifest: dict, run, command: str, *, source: str = SOURCE_RUN,
         "top1": round(val["top1"], 2) if "top1" in val else None,
         "top5": round(val["top5"], 2) if "top5" in val else None,
         "final_loss": round(history[-1]["loss"], 4) if history else None,
-        "train_seconds": round(sum(h["seconds"] for h in history), 1),
+        "train_seconds": round(sum(h["seconds"] for h in history) + manifest.get("embedding", {}).get("seconds", 0.0), 1),
         "date": date, "command": command,
     }
     return {k: _text(row.get(k)) for k in COLUMNS}

@@ -65,6 +65,7 @@ class CachedProbe:
     """A run's embeddings and what an epoch of the probe needs (:func:`benchmarks.finetune.run_finetune`)."""
 
     train: tuple[torch.Tensor, torch.Tensor]
+    train_views: str
     val: tuple[torch.Tensor, torch.Tensor] | None
     val_views: str | None
     batch_size: int
@@ -73,6 +74,7 @@ class CachedProbe:
     def prepare(cls, config, model: nn.Module, train_ds, val_ds, out, *, device, progress: bool) -> CachedProbe:
         """Embed (or read back) the training videos, and the validation ones when the run
         validates each epoch (``config.epoch_val_views``), with the model in eval mode."""
+        import zoo
         from zoo.transforms import InputSpec
 
         entry = config.entry
@@ -84,12 +86,11 @@ class CachedProbe:
             raise ValueError(f"no training video could be read (see {features / 'train' / 'failures.jsonl'})")
         val, val_views = None, None
         if config.epoch_val_views and val_ds.records:
-            import zoo
-
             val_views = InputSpec.from_entry(zoo.get_entry(entry), config.epoch_val_views).views_label
             val = embedded(entry, val_ds, features / "val", model, config.epoch_val_views, workers=config.workers,
                            device=device, progress=progress)
-        return cls(train, val, val_views, config.batch_size)
+        train_views = InputSpec.from_entry(zoo.get_entry(entry), config.feature_views).views_label
+        return cls(train, train_views, val, val_views, config.batch_size)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -183,7 +183,11 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     probe = dict(mode="linear", cached_features=True, feature_views="1x1", optimizer="sgd", lr=0.5,
                  weight_decay=1e-3, batch_size=16, warmup_epochs=0, epoch_val_views=None)
     one = config(folders, tmp_path / "one", epochs=1, **probe)
-    finetune(one, progress=False, log=None)
+    manifest = finetune(one, progress=False, log=None)
+    assert manifest["embedding"]["views"] == "1x1" and manifest["embedding"]["train_videos"] == 10
+    from benchmarks.finetune_table import manifest_row
+
+    assert manifest_row(manifest, tmp_path / "one", "zoo finetune ...")["mode"] == "linear (cached features)"
     features = tmp_path / "one" / "features" / "train"
     lines = read_features(features / FEATURES_FILE)
     assert len(lines) == 10 and json.loads((features / "config.json").read_text())["views"] == "1x1"
