@@ -19,6 +19,11 @@ embeddings (``epoch_val_views``, one view by default) with the head: with one vi
 head of one position, the same argmax as the model's. The batches, their order (drawn from
 ``(seed, epoch)``), the optimizer and the schedule are the loop's.
 
+On the demo transfer task (``results/finetune.md``, 40 epochs, AdamW): 86.67 top-1 on each of
+three seeds, 0.3 s a run, where the clip loop's linear probe reached 73.33-76.67 in 45-60 s
+(and the full fine-tune 80.00-81.67): there the head sees one augmented clip of each video per
+epoch, here the average of the entry's 15 test views, the quantity the harness then scores.
+
 Example:
     >>> import torch
     >>> layer = torch.nn.Conv3d(4, 2, 1)  # a 1x1x1 classifier (torchvision's S3D): a linear map
