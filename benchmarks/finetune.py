@@ -96,7 +96,7 @@ class FinetuneConfig:
     the first epochs train the head alone as linear mode does (backbone frozen, model in eval
     mode), the rest everything (LP-FT), the same schedule over all; ``warmup_epochs`` of linear
     warm-up, then cosine to zero; ``val_views``: the harness's views for the final measurement
-    (default the entry's); ``crop_size``: the training crop (default the entry's);
+    (default the entry's); ``crop_size``: the training crop (default the entry's config's training crop, :meth:`zoo.input.training.TrainSpec.from_entry`);
     ``epoch_val_views``: the views of the validation top-1 after each epoch (progress bar and
     history; ``None``: none), which no weight depends on; ``threads``: on a CPU, the model's
     torch threads (default the CPUs less one per worker; the workers decode at low priority:
@@ -559,6 +559,10 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     entry = zoo.get_entry(config.entry)
+    if entry.dataset == "ava":  # its forward needs person boxes as well as the clip
+        raise ValueError(f"{entry.name} is an AVA detector (a clip and person boxes in, actions per box out); "
+                         "zoo finetune trains classifiers of whole clips: start from a Kinetics-400 entry, "
+                         "e.g. slow_r50_4x16_kinetics400 or slowfast_r50_8x8_kinetics400")
     train_ds = read_transfer_split(config.dataset, config.train, config.video_root, subset="train",
                                    split=config.split, val_fraction=config.val_fraction, seed=config.seed)
     val_source = config.val or config.train
@@ -829,7 +833,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default the entry's test views)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--warmup-epochs", type=float)
-    p.add_argument("--crop-size", type=int, help="training crop (default the entry's)")
+    p.add_argument("--crop-size", type=int, help="training crop (default the entry's config's: 224 for the R50 family, 160 for X3D-XS; the jitter scales with it)")
     p.add_argument("--workers", type=int, help=f"decoding processes (default {defaults.workers})")
     p.add_argument("--threads", type=int, help="CPU: the model's torch threads (default: the CPUs less one per "
                    "worker, at least 1); the workers decode at the lowest priority, in the CPU time the model leaves")

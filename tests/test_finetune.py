@@ -224,3 +224,12 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     assert len((tmp_path / "resumed" / "features" / "train" / FEATURES_FILE).read_text().splitlines()) == 10
     with pytest.raises(ValueError, match="linear mode"):
         config(folders, tmp_path / "full", mode="full", cached_features=True)
+
+
+def test_an_ava_detector_is_refused_before_any_data_is_read(tmp_path, capsys):
+    """An AVA entry's forward needs person boxes: the run stops at once, naming what to use instead."""
+    args = ["finetune", "slow_r50_4x16_ava", "--dataset", "folders", "--train", str(tmp_path / "missing"),
+            "--out", str(tmp_path / "out"), "--results", "none", "--quiet"]
+    assert zoo_main(args) == 2
+    err = capsys.readouterr().err
+    assert "AVA detector" in err and "slow_r50_4x16_kinetics400" in err

@@ -21,12 +21,39 @@ def coordinate_video(frames: int, height: int, width: int) -> torch.Tensor:
     return torch.stack([t, y, x], -1).to(torch.uint8)
 
 
-def test_from_entry_scales_the_reference_jitter_to_the_crop():
+def test_from_entry_trains_at_the_configs_crop_and_jitter():
+    """The catalogue's training crop and jitter are the entry's config's (DATA.TRAIN_CROP_SIZE,
+    DATA.TRAIN_JITTER_SCALES, facebookresearch/SlowFast configs), not its test crop; without them
+    (the demo) the references' [256, 320] at 224 is scaled to the entry's crop."""
     spec = TrainSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
     assert (spec.num_frames, spec.sampling_rate, spec.crop_size) == (8, 4, 32)
     assert (spec.min_scale, spec.max_scale) == (round(256 * 32 / 224), round(320 * 32 / 224)) == (37, 46)
+    expected = {  # entry: (TRAIN_CROP_SIZE, TRAIN_JITTER_SCALES) of its config; the test crop differs
+        "slowfast_r50": (224, (256, 320)), "slowfast_r101_16x8_kinetics400": (224, (256, 360)),
+        "c2d_r50": (224, (256, 320)), "csn_r101": (224, (256, 320)), "r2plus1d_r50": (224, (256, 320)),
+        "x3d_xs": (160, (182, 228)), "x3d_s": (160, (182, 228)), "x3d_m": (224, (256, 320)),
+        "x3d_l": (312, (356, 446)), "efficient_x3d_xs": (160, (182, 228)),
+        "slow_r50_8x8_charades": (224, (256, 340)), "slowfast_r50_8x8_ssv2": (224, (256, 320)),
+    }
+    for name, (crop, jitter) in expected.items():
+        spec = TrainSpec.from_entry(zoo.get_entry(name))
+        assert (spec.crop_size, (spec.min_scale, spec.max_scale)) == (crop, jitter), name
     slowfast = TrainSpec.from_entry(zoo.get_entry("slowfast_r50"))
-    assert (slowfast.min_scale, slowfast.max_scale, slowfast.crop_size, slowfast.alpha) == (293, 366, 256, 4)  # its 256 crop
+    assert slowfast.alpha == 4 and slowfast.flip == 0.5
+    assert TrainSpec.from_entry(zoo.get_entry("slow_r50_8x8_ssv2")).flip == 0.0  # DATA.RANDOM_FLIP False
+    # an overridden crop scales the config's jitter with it
+    small = TrainSpec.from_entry(zoo.get_entry("x3d_xs"), crop_size=32)
+    assert (small.crop_size, small.min_scale, small.max_scale) == (32, round(182 * 32 / 160), round(228 * 32 / 160))
+
+
+def test_x3d_heads_pool_over_the_catalogues_training_crop():
+    """X3D's head pools over train_crop_size / 32 positions (the model's X3D_VARIANTS): the same
+    crop the catalogue trains the entry at."""
+    from zoo.models.x3d import X3D_VARIANTS
+
+    for size in X3D_VARIANTS:
+        entry = zoo.get_entry(f"x3d_{size}")
+        assert entry.extra["train_crop_size"] == X3D_VARIANTS[size].train_crop_size, size
 
 
 def test_seeded_choices_match_the_hand_computed_draws():

@@ -10,11 +10,13 @@ does the same steps (``slowfast/datasets/decoder.py``, ``utils.spatial_sampling`
    span, 0)]`` and its frames are ``linspace(start, start + span - 1, num_frames)``, clamped to
    the video (a video shorter than a clip repeats its last frame) and truncated.
 2. **Random short-side scale** (PyTorchVideo's ``RandomShortSideScale``): the short side to
-   ``randint(min_scale, max_scale + 1)`` (bilinear, no antialiasing; the long side floored).
-   The references' ``[256, 320]`` for a 224 crop is scaled to the entry's crop here.
+   ``randint(min_scale, max_scale + 1)`` (bilinear, no antialiasing; the long side floored):
+   the entry's config's ``DATA.TRAIN_JITTER_SCALES`` (the catalogue's ``train_jitter``), scaled
+   with the crop when it is overridden.
 3. **Random crop** of ``crop x crop`` at ``y = randint(0, H' - crop + 1)``,
-   ``x = randint(0, W' - crop + 1)``.
-4. **Horizontal flip** with probability ``flip`` (0.5).
+   ``x = randint(0, W' - crop + 1)``: the config's ``DATA.TRAIN_CROP_SIZE`` (``train_crop_size``:
+   X3D-XS 160, the R50 family 224), not the test crop.
+4. **Horizontal flip** with probability ``flip`` (0.5; SSv2's configs do not flip).
 5. Pixels in [0, 1], then ``(x - mean) / std`` with the entry's mean and std (scaling and
    normalising commute: bilinear weights sum to one); SlowFast gets ``[slow, fast]``
    (:func:`zoo.transforms.pack_pathways`).
@@ -86,14 +88,32 @@ class TrainSpec:
 
     @classmethod
     def from_entry(cls, entry, *, crop_size: int | None = None, jitter: tuple[int, int] | None = None,
-                   flip: float = 0.5) -> TrainSpec:
+                   flip: float | None = None) -> TrainSpec:
         """The training clip of a :class:`zoo.ZooEntry`: its frames, rate, mean/std and pathways,
-        ``crop_size`` (default: the catalogue's ``train_crop_size`` where it gives one, else the
-        entry's crop), and the short-side ``jitter`` (default the references' ``[256, 320]``
-        scaled by ``crop / 224``, rounded)."""
-        crop = int(crop_size or (getattr(entry, "extra", None) or {}).get("train_crop_size") or entry.crop_size)
+        as the entry's config trained it where the catalogue says (``train_crop_size``,
+        ``train_jitter``, ``train_flip``: PySlowFast's ``DATA.TRAIN_CROP_SIZE``,
+        ``TRAIN_JITTER_SCALES``, ``RANDOM_FLIP``; e.g. X3D-XS 160 in [182, 228], the R50 family
+        224 in [256, 320], SSv2 without flips). ``crop_size`` overrides the crop (default the
+        catalogue's, else the entry's test crop), the jitter then scaled by the same factor;
+        without a catalogue jitter, the references' ``[256, 320]`` scaled by ``crop / 224``
+        (rounded). ``flip``: the flip probability (default the catalogue's, else 0.5).
+
+        Example:
+            >>> import zoo
+            >>> spec = TrainSpec.from_entry(zoo.get_entry("x3d_xs"))
+            >>> spec.crop_size, (spec.min_scale, spec.max_scale), spec.flip
+            (160, (182, 228), 0.5)
+            >>> spec = TrainSpec.from_entry(zoo.get_entry("slow_r50_8x8_ssv2"), crop_size=112)
+            >>> spec.crop_size, (spec.min_scale, spec.max_scale), spec.flip
+            (112, (128, 160), 0.0)
+        """
+        extra = getattr(entry, "extra", None) or {}
+        trained = int(extra.get("train_crop_size") or entry.crop_size)
+        crop = int(crop_size or trained)
         if jitter is None:
-            jitter = tuple(int(round(s * crop / REFERENCE_CROP)) for s in REFERENCE_JITTER)
+            reference, at = (extra["train_jitter"], trained) if "train_jitter" in extra else (REFERENCE_JITTER, REFERENCE_CROP)
+            jitter = tuple(int(round(s * crop / at)) for s in reference)
+        flip = float(extra.get("train_flip", 0.5)) if flip is None else flip
         return cls(entry.num_frames, entry.sampling_rate, crop, int(jitter[0]), int(jitter[1]),
                    tuple(entry.mean), tuple(entry.std), entry.alpha if entry.arch == "slowfast" else None, flip)
 
