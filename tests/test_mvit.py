@@ -175,3 +175,24 @@ def test_matches_reference_at_published_input_size(name, tmp_path):
     clip = torch.randn(1, 3, entry.num_frames, entry.crop_size, entry.crop_size)
     diff = assert_matches_reference(name, cached_hub_reference(name), clip, tmp_path)
     print(f"{name}: max abs diff {diff:.3g}")
+
+
+def test_stochastic_depth_in_training_only_at_the_published_rates():
+    """MViT-B trains with stochastic depth (DROPPATH_RATE 0.2 in its configs), block i at
+    linspace(0, 0.2, 16)[i] as PySlowFast's; it has no weights and is off in eval mode."""
+    model = zoo.create_model("mvit_b_16x4_kinetics400", progress=False)
+    rates = [getattr(block.drop_path, "p", 0.0) for block in model.blocks]
+    assert rates == pytest.approx(torch.linspace(0, 0.2, 16).tolist())
+    tiny = zoo.create_model("mvit_b_16x4_kinetics400", progress=False, dropout=0.0, drop_path=0.5, **TINY)
+    clip = torch.randn(4, 3, 4, 32, 32)
+    with torch.no_grad():
+        tiny.eval()
+        assert torch.equal(tiny(clip), tiny(clip))
+        tiny.train()
+        torch.manual_seed(0)
+        first = tiny(clip)
+        torch.manual_seed(1)
+        assert not torch.allclose(first, tiny(clip))
+    quiet = zoo.create_model("mvit_b_16x4_kinetics400", progress=False, dropout=0.0, drop_path=0.0, **TINY).train()
+    with torch.no_grad():
+        assert torch.equal(quiet(clip), quiet(clip))

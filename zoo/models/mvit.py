@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.ops import StochasticDepth
 
 Triple = tuple[int, int, int]
 
@@ -68,6 +69,10 @@ class MViTConfig:
     kv_stride: Triple = (1, 8, 8)
     pool_kernel: Triple = (3, 3, 3)
     dropout: float = 0.5
+    # Stochastic depth in training (MODEL.DROPPATH_RATE of MVIT_B_16x4_CONV.yaml and
+    # MVIT_B_32x3_CONV.yaml: 0.2): block i drops its two branches per sample with probability
+    # linspace(0, drop_path, depth)[i], as PySlowFast's MViT; no weights, nothing at test time.
+    drop_path: float = 0.2
 
 
 #: Published MViT architectures by catalogue ``depth``. 16x4 and 32x3 share MViT-B; only the
@@ -213,9 +218,10 @@ class MultiscaleBlock(nn.Module):
     grows, the residual of the MLP branch is ``proj(norm2(y))`` instead of ``y``.
     """
 
-    def __init__(self, plan: BlockPlan, config: MViTConfig):
+    def __init__(self, plan: BlockPlan, config: MViTConfig, drop_path: float = 0.0):
         super().__init__()
         dim, dim_out = plan.dim, plan.dim_out
+        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
         self.norm1 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
         self.attn = MultiscaleAttention(dim, plan.num_heads, plan.q_stride, plan.kv_stride, config.pool_kernel, config.qkv_bias)
         self.norm2 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
@@ -231,10 +237,10 @@ class MultiscaleBlock(nn.Module):
         attended, new_grid = self.attn(self.norm1(x), grid)
         if self.pool_skip is not None:
             x = _pool_tokens(x.unsqueeze(1), self.pool_skip, grid)[0].squeeze(1)
-        x = x + attended
+        x = x + self.drop_path(attended)
         normed = self.norm2(x)
         shortcut = self.proj(normed) if self.proj is not None else x
-        return shortcut + self.mlp(normed), new_grid
+        return shortcut + self.drop_path(self.mlp(normed)), new_grid
 
 
 class PatchEmbed(nn.Module):
@@ -309,7 +315,8 @@ class MViT(nn.Module):
         grid = [n // s for n, s in zip((num_frames, crop_size, crop_size), config.patch_stride)]
         self.cls_positional_encoding = ClsPositionalEncoding(config.embed_dim, grid)
         plans = plan_blocks(config)
-        self.blocks = nn.ModuleList(MultiscaleBlock(plan, config) for plan in plans)
+        rates = [config.drop_path * i / max(1, len(plans) - 1) for i in range(len(plans))]  # linspace(0, rate, depth)
+        self.blocks = nn.ModuleList(MultiscaleBlock(plan, config, rate) for plan, rate in zip(plans, rates))
         self.norm_embed = nn.LayerNorm(plans[-1].dim_out, eps=BLOCK_NORM_EPS)
         self.head = VitHead(plans[-1].dim_out, num_classes, config.dropout)
         self._init_weights()
