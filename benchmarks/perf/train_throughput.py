@@ -24,6 +24,16 @@ three alike (with model only measured before training alone, single rounds of th
 ranged from 76% to 103%: the machine's speed had changed between the two); medians are
 reported, with the load average.
 
+What limits the share on this machine's 2 CPUs (demo model, 1 model thread, measured 2026-12-04,
+when its step took 12.5 ms; the share was 84-89% over 7 rounds): of a 20-epoch measurement
+(1.9 s), the first batch takes 55-70 ms (two forks of 8 ms each, the workers' start, 8 clips),
+the DataLoader's hand-over 0.19 ms a step, and the steps run about 3% slower on average while
+the workers decode beside them. Tried then, each against the DataLoader in the same session,
+none beyond the rounds' spread (84-102%): a pool of forked workers sharing a ring without the
+DataLoader (each batch's rows split between them, semaphores for messages), medians 91.4% and
+89.7% against 89.1% and 91.4%; a cache of decoded videos (the data path 4-9x faster), 90.5%;
+pinning the workers to the spare CPU; ``SCHED_IDLE`` workers.
+
 Example:
     $ python -m benchmarks.perf.train_throughput --workers 2 --rounds 3 --table results/train_throughput.md
 """
