@@ -36,10 +36,12 @@ def read_features(path, repair: bool = True) -> dict[str, dict]:
 
 
 def extract_features(entry_name: str, dataset: VideoDataset, out_dir, *, weights: Weights = Weights(),
-                     model=None, views: str | None = None, workers: int = 0, device: str = "cpu",
-                     progress: bool = True) -> dict[str, list[float]]:
+                     model=None, model_weights: str | None = None, views: str | None = None, workers: int = 0,
+                     device: str = "cpu", progress: bool = True) -> dict[str, list[float]]:
     """Embed every video of ``dataset`` into ``out_dir/features.jsonl`` (resumable); returns key ->
-    embedding of every video in the file. ``model``: a built model instead of ``weights``."""
+    embedding of every video in the file. ``model``: a built model instead of ``weights``, and
+    ``model_weights`` what ``config.json`` records of its weights (default ``"given model"``), so
+    that a resume with other weights is refused instead of mixing two models' embeddings."""
     from tqdm.auto import tqdm
 
     import zoo
@@ -52,7 +54,8 @@ def extract_features(entry_name: str, dataset: VideoDataset, out_dir, *, weights
     spec = InputSpec.from_entry(entry, views)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    check_config(out, {"model": entry.name, "weights": weights.record(model=model), "views": spec.views_label,
+    check_config(out, {"model": entry.name, "weights": model_weights or weights.record(model=model),
+                       "views": spec.views_label,
                        "dataset": dataset.name, "annotations": dataset.source, "kind": "features"})
     path = out / FEATURES_FILE
     done = read_features(path) if path.exists() else {}

@@ -29,7 +29,9 @@ random draws (which the resume guarantee rests on) under our control.
 The run folder (``--out``):
 
 - ``train_state.pt``: model, optimizer, schedule and history after the last finished epoch,
-  written atomically each epoch (the resume point: rerun the same command after a kill);
+  written atomically each epoch (the resume point: rerun the same command after a kill), with
+  the hyper-parameters, the training clip and the loss its epochs were trained with: a resume
+  that differs in any of them is refused (:func:`check_resumed_training`);
 - ``model.pyth``: the result in the zoo's layout (``{"model_state": ...}``), loadable by
   ``zoo.create_model(name, checkpoint=...)`` (the head's size is read from the file) and by
   ``zoo predict --checkpoint ... --classes classes.txt`` / ``zoo evaluate``;
@@ -77,6 +79,9 @@ from benchmarks.runtime.batch_slots import SlotLoader
 from benchmarks.runtime.workers import decoding_worker_init
 
 TRAIN_STATE = "train_state.pt"
+#: The training loss, as a train state records it. States written before it was recorded took
+#: it on X3D's and R(2+1)D's softmax output (their heads apply softmax in every mode).
+LOSS = "cross-entropy on the head's logits"
 MODEL_FILE = "model.pyth"
 CLASSES_FILE = "classes.txt"
 VAL_LIST = "val.txt"
@@ -218,6 +223,39 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def check_resumed_training(state: dict, spec, out, say) -> None:
+    """A train state's epochs were trained on ``spec``'s clips with :data:`LOSS`: refuse a resume
+    whose training clip differs (this version's catalogue trains the entry at other sizes, or
+    ``--crop-size`` changed how it is read), naming the fields; a state written before these were
+    recorded resumes with a warning that says what the rest of the run uses.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.input.training import TrainSpec
+        >>> spec = TrainSpec.from_entry(zoo.get_entry("x3d_xs"))
+        >>> old = {"train_clip": {**dataclasses.asdict(spec), "crop_size": 182}, "loss": LOSS}
+        >>> check_resumed_training(old, spec, "runs/x", print)
+        Traceback (most recent call last):
+        ...
+        ValueError: runs/x holds a fine-tuning trained on other clips (crop_size: 182 before, 160 now); use another --out
+    """
+    now = json.loads(json.dumps(dataclasses.asdict(spec)))
+    saved = state.get("train_clip")
+    if saved is not None:
+        saved = json.loads(json.dumps(saved))  # tuples as lists, on both sides
+    if saved is None or state.get("loss") is None:
+        say(f"warning: {out} was started by a version that did not record its training clip and loss; "
+            f"its remaining epochs train on {spec.crop_size}-pixel crops of short sides in "
+            f"[{spec.min_scale}, {spec.max_scale}] with the {LOSS}, which may differ from its first epochs")
+        return
+    diff = {k: (saved.get(k), now.get(k)) for k in {*saved, *now} if saved.get(k) != now.get(k)}
+    if state["loss"] != LOSS:
+        diff["loss"] = (state["loss"], LOSS)
+    if diff:
+        detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in sorted(diff.items()))
+        raise ValueError(f"{out} holds a fine-tuning trained on other clips ({detail}); use another --out")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -581,6 +619,22 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     model = ranks.in_waves(lambda: build_model(config, len(classes))).to(device)
     groups = param_groups(model, config)
     optimizer = make_optimizer(groups, config)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    spec = TrainSpec.from_entry(entry, crop_size=config.crop_size)
+
+    history: list[dict] = []
+    start_epoch = 0
+    state_path = out / TRAIN_STATE
+    if state_path.exists():  # before any embedding: a folder of another run is refused at once
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if not config.same_run(state["hyper_parameters"]):
+            raise ValueError(f"{out} holds another fine-tuning (hyper-parameters differ); use another --out")
+        check_resumed_training(state, spec, out, say)
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        history, start_epoch = list(state["history"]), int(state["epoch"])
+        say(f"resuming {out} after epoch {start_epoch} of {config.epochs}")
+
     probe, embedding = None, None
     if config.cached_features:
         if ranks.distributed:
@@ -589,27 +643,14 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         from benchmarks.linear_probe import CachedProbe
 
         embedding_started = time.perf_counter()
+        # the backbone is frozen, so a resumed model embeds exactly as the starting one did
         probe = CachedProbe.prepare(config, model, train_ds, val_ds, out, device=str(device), progress=progress)
         embedding = {"views": probe.train_views, "train_videos": len(probe.train[1]), "folder": str(out / "features"),
                      "seconds": round(time.perf_counter() - embedding_started, 3)}
     steps_per_epoch = probe.steps_per_epoch if probe else math.ceil(len(train_ds) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = min(total, max(1, round(config.warmup_epochs * steps_per_epoch)))
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
 
-    history: list[dict] = []
-    start_epoch = 0
-    state_path = out / TRAIN_STATE
-    if state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if not config.same_run(state["hyper_parameters"]):
-            raise ValueError(f"{out} holds another fine-tuning (hyper-parameters differ); use another --out")
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        history, start_epoch = list(state["history"]), int(state["epoch"])
-        say(f"resuming {out} after epoch {start_epoch} of {config.epochs}")
-
-    spec = TrainSpec.from_entry(entry, crop_size=config.crop_size)
     clips = TrainClips(train_ds.records, spec, config.seed)
     val_spec = InputSpec.from_entry(entry, config.epoch_val_views) if config.epoch_val_views and val_ds.records else None
     loss_fn = nn.CrossEntropyLoss()
@@ -691,7 +732,8 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
             with atomic_path(state_path) as tmp:
                 torch.save({"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
                             "epoch": epoch + 1, "history": history,
-                            "hyper_parameters": config.hyper_parameters()}, tmp)
+                            "hyper_parameters": config.hyper_parameters(),
+                            "train_clip": dataclasses.asdict(spec), "loss": LOSS}, tmp)
         say(f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f} ({seen} clips, {record['seconds']:.1f} s)"
             + (f", val top-1 {record['val_top1']} ({record['val_views']} views)" if "val_top1" in record else ""))
     bar.close()

@@ -8,8 +8,10 @@ numbers ``zoo features`` writes), and the epochs train the head on those embeddi
 model's own classifier layer (:func:`zoo.checkpoints.head_layer`) applied to them as the
 linear map it is, so the run's checkpoint, manifest and final multi-view measurement are the
 usual ones. The embeddings are kept in the run folder (``features/train``, and
-``features/val`` for the per-epoch validation), resumable like ``zoo features``; a resumed
-run reads them back and ends with the same weights.
+``features/val_<views>`` for the per-epoch validation), resumable like ``zoo features``; a
+resumed run reads them back and ends with the same weights. The folders record the run's
+starting weights (the backbone stays those throughout), so a resume with other ``--weights``
+(or, from scratch, another ``--seed``) is refused before it mixes two models' embeddings.
 
 What differs from the clip loop: no training augmentation (an embedding is the average of fixed
 views, so what the head learns from it is what the harness's multi-view protocol shows it at
@@ -50,14 +52,15 @@ def classify(layer: nn.Module, embeddings: torch.Tensor) -> torch.Tensor:
     return F.linear(embeddings, layer.weight.flatten(1), layer.bias)
 
 
-def embedded(entry_name: str, dataset, out_dir, model: nn.Module, views: str | None, *, workers: int,
-             device: str, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def embedded(entry_name: str, dataset, out_dir, model: nn.Module, model_weights: str, views: str | None, *,
+             workers: int, device: str, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """``(embeddings (N, D), labels (N,))`` of ``dataset``'s readable videos, in its record order,
-    made by :func:`benchmarks.features.extract_features` into ``out_dir`` (or read back from it)."""
+    made by :func:`benchmarks.features.extract_features` into ``out_dir`` (or read back from it;
+    ``model_weights`` names the model's weights there)."""
     from benchmarks.features import extract_features
 
-    done = extract_features(entry_name, dataset, out_dir, model=model, views=views, workers=workers,
-                            device=device, progress=progress)
+    done = extract_features(entry_name, dataset, out_dir, model=model, model_weights=model_weights, views=views,
+                            workers=workers, device=device, progress=progress)
     kept = [r for r in dataset.records if r.key in done]
     if not kept:
         return torch.zeros(0, 0), torch.zeros(0, dtype=torch.long)
@@ -85,15 +88,18 @@ class CachedProbe:
         entry = config.entry
         model.eval()
         features = Path(out) / FEATURES_DIR
-        train = embedded(entry, train_ds, features / "train", model, config.feature_views, workers=config.workers,
-                         device=device, progress=progress)
+        # the embeddings are the backbone's, which is the run's starting one throughout (frozen)
+        weights = config.weights if config.weights != "none" else f"none (random init, seed {config.seed})"
+        train = embedded(entry, train_ds, features / "train", model, weights, config.feature_views,
+                         workers=config.workers, device=device, progress=progress)
         if not len(train[1]):
             raise ValueError(f"no training video could be read (see {features / 'train' / 'failures.jsonl'})")
         val, val_views = None, None
         if config.epoch_val_views and val_ds.records:
             val_views = InputSpec.from_entry(zoo.get_entry(entry), config.epoch_val_views).views_label
-            val = embedded(entry, val_ds, features / "val", model, config.epoch_val_views, workers=config.workers,
-                           device=device, progress=progress)
+            # a folder per views: a resume may validate with other --epoch-val-views (no weight depends on them)
+            val = embedded(entry, val_ds, features / f"val_{val_views}", model, weights,
+                           config.epoch_val_views, workers=config.workers, device=device, progress=progress)
         train_views = InputSpec.from_entry(zoo.get_entry(entry), config.feature_views).views_label
         return cls(train, train_views, val, val_views, config.batch_size)
 

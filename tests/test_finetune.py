@@ -1,6 +1,7 @@
 """zoo finetune: a short fine-tune on tiny generated videos lowers the loss, resumes after a kill
 to the same weights, and leaves a checkpoint the zoo and the harness load."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 import zoo
 from benchmarks.cli import main as zoo_main
-from benchmarks.finetune import CLASSES_FILE, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
+from benchmarks.finetune import CLASSES_FILE, LOSS, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
 from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 
@@ -44,12 +45,15 @@ def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_p
         finetune(config(folders, tmp_path / "resumed"), progress=False, log=None, on_step=kill)
     saved = torch.load(tmp_path / "resumed" / TRAIN_STATE, weights_only=True)
     assert saved["epoch"] == 1 and not (tmp_path / "resumed" / MODEL_FILE).exists()
-    # a state written before head_epochs existed resumes as head_epochs 0
-    del saved["hyper_parameters"]["head_epochs"]
+    assert saved["train_clip"]["crop_size"] == 32 and saved["loss"] == LOSS
+    # a state written before head_epochs existed resumes as head_epochs 0; one written before the
+    # training clip and loss were recorded resumes saying what its remaining epochs train on
+    del saved["hyper_parameters"]["head_epochs"], saved["train_clip"], saved["loss"]
     torch.save(saved, tmp_path / "resumed" / TRAIN_STATE)
     messages = []
     resumed = finetune(config(folders, tmp_path / "resumed"), progress=False, log=messages.append)
     assert any("resuming" in m and "after epoch 1" in m for m in messages)
+    assert any("did not record its training clip" in m and "32-pixel crops" in m for m in messages)
     assert [e["loss"] for e in resumed["history"]] == losses  # epoch 1 kept from the file, epoch 2 redone
     a = read_state_dict(tmp_path / "whole" / MODEL_FILE)
     b = read_state_dict(tmp_path / "resumed" / MODEL_FILE)
@@ -57,6 +61,12 @@ def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_p
     # another run's hyper-parameters are refused, not mixed in
     with pytest.raises(ValueError, match="another fine-tuning"):
         finetune(config(folders, tmp_path / "resumed", lr=0.5), progress=False, log=None)
+    # and so are epochs trained on other clips (a catalogue that changed the entry's training crop)
+    saved = torch.load(tmp_path / "whole" / TRAIN_STATE, weights_only=True)
+    saved["train_clip"]["crop_size"] = 40
+    torch.save(saved, tmp_path / "whole" / TRAIN_STATE)
+    with pytest.raises(ValueError, match="other clips .crop_size: 40 before, 32 now"):
+        finetune(config(folders, tmp_path / "whole"), progress=False, log=None)
 
 
 def test_linear_mode_trains_only_the_head(folders, tmp_path):
@@ -222,6 +232,15 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     a, c = read_state_dict(tmp_path / "whole" / MODEL_FILE), read_state_dict(tmp_path / "resumed" / MODEL_FILE)
     assert all(torch.equal(a[k], c[k]) for k in a)
     assert len((tmp_path / "resumed" / "features" / "train" / FEATURES_FILE).read_text().splitlines()) == 10
+    # no weight depends on the per-epoch validation's views: a resume may change them (a folder each)
+    for views in ("1x1", "2x1"):
+        finetune(dataclasses.replace(one, epoch_val_views=views), progress=False, log=None)
+        assert len(read_features(tmp_path / "one" / "features" / f"val_{views}" / FEATURES_FILE)) == 2
+    # embeddings record the backbone they came from: a run killed after embedding and restarted
+    # with other weights is refused instead of training on the first model's embeddings
+    (tmp_path / "one" / TRAIN_STATE).unlink()
+    with pytest.raises(ValueError, match="weights: 'published' before, 'none .random init, seed 0.' now"):
+        finetune(dataclasses.replace(one, weights="none"), progress=False, log=None)
     with pytest.raises(ValueError, match="linear mode"):
         config(folders, tmp_path / "full", mode="full", cached_features=True)
 

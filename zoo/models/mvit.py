@@ -69,9 +69,11 @@ class MViTConfig:
     kv_stride: Triple = (1, 8, 8)
     pool_kernel: Triple = (3, 3, 3)
     dropout: float = 0.5
-    # Stochastic depth in training (MODEL.DROPPATH_RATE of MVIT_B_16x4_CONV.yaml and
-    # MVIT_B_32x3_CONV.yaml: 0.2): block i drops its two branches per sample with probability
-    # linspace(0, drop_path, depth)[i], as PySlowFast's MViT; no weights, nothing at test time.
+    # Stochastic depth in training (MVIT.DROPPATH_RATE of MVIT_B_16x4_CONV.yaml: 0.2): block i
+    # drops its two branches per sample with probability linspace(0, drop_path, depth)[i], as
+    # PySlowFast's MViT; no weights, nothing at test time. MVIT_B_32x3_CONV.yaml says 0.3, but
+    # it describes a 24-block MViT-B (DEPTH 24, pooling at blocks 2, 5 and 21), not the 16-block
+    # model the published 32x3 checkpoint holds, so 32x3 keeps the 16-block model's rate.
     drop_path: float = 0.2
 
 
