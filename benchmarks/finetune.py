@@ -79,6 +79,11 @@ from benchmarks.runtime.batch_slots import SlotLoader
 from benchmarks.runtime.workers import decoding_worker_init
 
 TRAIN_STATE = "train_state.pt"
+#: The layers whose parameters PySlowFast's ``BN.WEIGHT_DECAY`` applies to (its ``_NormBase``).
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm,
+               nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
+#: ``FinetuneConfig.weight_decay_rule``'s choices (:func:`decay_groups`).
+WEIGHT_DECAY_RULES = ("reference", "all")
 #: The training loss, as a train state records it. States written before it was recorded took
 #: it on X3D's and R(2+1)D's softmax output (their heads apply softmax in every mode).
 LOSS = "cross-entropy on the head's logits"
@@ -107,7 +112,10 @@ class FinetuneConfig:
     torch threads (default the CPUs less one per worker; the workers decode at low priority:
     :func:`cpu_share`); ``cached_features`` (linear mode): embed each training video once, with
     ``feature_views`` (default the entry's test views), and train the head on the embeddings
-    (:mod:`benchmarks.linear_probe`).
+    (:mod:`benchmarks.linear_probe`); ``weight_decay_rule``: which parameters ``weight_decay``
+    applies to (:func:`decay_groups`): ``"reference"``, PySlowFast's (BatchNorm's at 0, and for
+    an entry whose config zeroes 1-D parameters, MViT's, every bias and 1-D parameter at 0),
+    or ``"all"``, every parameter alike (the runs made before the rule existed).
 
     Example:
         >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
@@ -142,6 +150,7 @@ class FinetuneConfig:
     epoch_val_views: str | None = "1x1"
     cached_features: bool = False
     feature_views: str | None = None
+    weight_decay_rule: str = "reference"
 
     def __post_init__(self):
         if self.dataset not in TRANSFER_DATASETS:
@@ -150,6 +159,8 @@ class FinetuneConfig:
             raise ValueError(f"mode must be linear or full, got {self.mode!r}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if self.weight_decay_rule not in WEIGHT_DECAY_RULES:
+            raise ValueError(f"weight_decay_rule must be one of {WEIGHT_DECAY_RULES}, got {self.weight_decay_rule!r}")
         if self.cached_features and self.mode != "linear":
             raise ValueError("cached_features is for linear mode (a full fine-tune changes the embeddings as it trains)")
         if self.feature_views and not self.cached_features:
@@ -183,7 +194,8 @@ class FinetuneConfig:
 
 #: Hyper-parameters added after runs were written, with the value those runs had (a train state
 #: or manifest without the field reads back with it).
-ADDED_HYPER_PARAMETERS = {"head_epochs": 0, "cached_features": False, "feature_views": None}
+ADDED_HYPER_PARAMETERS = {"head_epochs": 0, "cached_features": False, "feature_views": None,
+                          "weight_decay_rule": "all"}
 
 
 class TrainClips(torch.utils.data.Dataset):
@@ -304,20 +316,55 @@ def head_only(config: FinetuneConfig, epoch: int) -> bool:
     return config.mode == "linear" or epoch < config.head_epochs
 
 
+def decay_groups(model: nn.Module, params: list[nn.Parameter], config: FinetuneConfig) -> list[dict]:
+    """``params`` (some of ``model``'s) in groups by weight decay, as PySlowFast's
+    ``construct_optimizer`` splits them under ``config.weight_decay_rule == "reference"``:
+    BatchNorm's weights and biases at ``BN.WEIGHT_DECAY`` (0 in every config), and where the
+    entry's config sets ``SOLVER.ZERO_WD_1D_PARAM`` (the catalogue's ``train_zero_decay_1d``:
+    MViT) every other bias and 1-D parameter (LayerNorm's) at 0 too; the rest
+    at ``config.weight_decay``. Under ``"all"``, one group at ``config.weight_decay``. Empty
+    groups are left out.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1), torch.nn.BatchNorm3d(4))
+        >>> config = FinetuneConfig("x3d_xs", "folders", "clips/")
+        >>> [(len(g["params"]), g["weight_decay"]) for g in decay_groups(model, list(model.parameters()), config)]
+        [(2, 0.0001), (2, 0.0)]
+    """
+    if config.weight_decay_rule == "all":
+        return [{"params": params, "weight_decay": config.weight_decay}]
+    import zoo
+
+    zero_1d = bool(zoo.get_entry(config.entry).extra.get("train_zero_decay_1d", False))
+    exempt = set()
+    for module_name, module in model.named_modules():
+        is_bn = isinstance(module, BATCH_NORMS)
+        for name, p in module.named_parameters(recurse=False):
+            if is_bn or (zero_1d and (p.ndim == 1 or name == "bias")):
+                exempt.add(id(p))
+    groups = [{"params": [p for p in params if id(p) not in exempt], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def param_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
     """The head's parameters at ``lr``; the backbone's at ``lr * backbone_lr_scale`` (full mode)
-    or frozen (linear mode: ``requires_grad`` off, not handed to the optimizer). In full mode's
-    head-only epochs the backbone's ``requires_grad`` is off (:func:`finetune`), so its
-    gradients stay ``None`` and the optimizer leaves it (and its weight decay) alone."""
+    or frozen (linear mode: ``requires_grad`` off, not handed to the optimizer); each split by
+    weight decay (:func:`decay_groups`). In full mode's head-only epochs the backbone's
+    ``requires_grad`` is off (:func:`finetune`), so its gradients stay ``None`` and the
+    optimizer leaves it (and its weight decay) alone."""
     head, body = head_and_backbone(model)
+    groups = [{**g, "lr": config.lr} for g in decay_groups(model, head, config)]
     if config.mode == "linear":
         for p in body:
             p.requires_grad_(False)
-        return [{"params": head, "lr": config.lr}]
-    return [{"params": head, "lr": config.lr}, {"params": body, "lr": config.lr * config.backbone_lr_scale}]
+        return groups
+    return groups + [{**g, "lr": config.lr * config.backbone_lr_scale} for g in decay_groups(model, body, config)]
 
 
 def make_optimizer(groups, config: FinetuneConfig):
+    """The run's optimizer over ``groups`` (:func:`param_groups`; each group's own weight decay)."""
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     return torch.optim.SGD(groups, momentum=0.9, weight_decay=config.weight_decay)
@@ -873,7 +920,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "running the frozen backbone on every clip of every epoch (no training augmentation)")
     p.add_argument("--feature-views", help="--cached-features: CLIPSxCROPS each training video is embedded with "
                    "(default the entry's test views)")
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
+    p.add_argument("--weight-decay-rule", choices=WEIGHT_DECAY_RULES,
+                   help="reference (default): as PySlowFast, BatchNorm's parameters without weight decay, and "
+                   "for MViT (its configs' SOLVER.ZERO_WD_1D_PARAM) every bias and 1-D parameter too; all: "
+                   "every parameter alike")
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--crop-size", type=int, help="training crop (default the entry's config's: 224 for the R50 family, 160 for X3D-XS; the jitter scales with it)")
     p.add_argument("--workers", type=int, help=f"decoding processes (default {defaults.workers})")

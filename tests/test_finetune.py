@@ -252,3 +252,37 @@ def test_an_ava_detector_is_refused_before_any_data_is_read(tmp_path, capsys):
     assert zoo_main(args) == 2
     err = capsys.readouterr().err
     assert "AVA detector" in err and "slow_r50_4x16_kinetics400" in err
+
+
+def test_weight_decay_spares_what_pyslowfast_spares():
+    """PySlowFast's construct_optimizer: BatchNorm's parameters at BN.WEIGHT_DECAY (0), and for
+    MViT (SOLVER.ZERO_WD_1D_PARAM) every bias and 1-D parameter at 0 too; an SGD step on zero
+    gradients then shrinks exactly the decayed parameters by lr x weight decay."""
+    from benchmarks.finetune import decay_groups, make_optimizer, param_groups
+
+    x3d = zoo.create_model("x3d_xs", num_classes=3)
+    cfg = FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay=0.5, lr=0.1, backbone_lr_scale=1.0)
+    bn = {id(p) for m in x3d.modules() if isinstance(m, torch.nn.BatchNorm3d) for p in m.parameters()}
+    assert len(bn) == 2 * sum(isinstance(m, torch.nn.BatchNorm3d) for m in x3d.modules()) > 0
+    groups = param_groups(x3d, cfg)
+    spared = {id(p) for g in groups if g["weight_decay"] == 0.0 for p in g["params"]}
+    assert spared == bn and sum(len(g["params"]) for g in groups) == len(list(x3d.parameters()))
+    assert len(decay_groups(x3d, list(x3d.parameters()), dataclasses.replace(cfg, weight_decay_rule="all"))) == 1
+
+    before = {n: p.detach().clone() for n, p in x3d.named_parameters()}
+    optimizer = make_optimizer(groups, cfg)
+    for p in x3d.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()  # SGD's first step: buffer = 0 + 0.5 x p, p -= 0.1 x buffer
+    for name, p in x3d.named_parameters():
+        expected = before[name] if id(p) in bn else before[name] * (1 - 0.1 * 0.5)
+        torch.testing.assert_close(p.detach(), expected, msg=name)
+
+    mvit = zoo.create_model("mvit_b_16x4_kinetics400", num_classes=3)
+    mcfg = FinetuneConfig("mvit_b_16x4_kinetics400", "folders", "clips/")
+    spared = {id(p) for g in param_groups(mvit, mcfg) if g["weight_decay"] == 0.0 for p in g["params"]}
+    expected = {id(p) for n, p in mvit.named_parameters() if p.ndim == 1 or n.endswith(".bias")}
+    assert spared == expected and len(expected) > 100
+    assert all(id(p) not in spared for n, p in mvit.named_parameters() if "pos_embed" in n)  # ZERO_DECAY_POS_CLS: False
+    with pytest.raises(ValueError, match="weight_decay_rule"):
+        FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay_rule="none")
