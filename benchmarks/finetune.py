@@ -82,6 +82,8 @@ TRAIN_STATE = "train_state.pt"
 #: The layers whose parameters PySlowFast's ``BN.WEIGHT_DECAY`` applies to (its ``_NormBase``).
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm,
                nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
+#: Normalisation layers (:func:`spared_from_decay`'s ``"1d"`` rule).
+NORMS = (*BATCH_NORMS, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
 #: ``FinetuneConfig.weight_decay_rule``'s choices (:func:`decay_groups`).
 WEIGHT_DECAY_RULES = ("reference", "all")
 #: The training loss, as a train state records it. States written before it was recorded took
@@ -113,9 +115,10 @@ class FinetuneConfig:
     :func:`cpu_share`); ``cached_features`` (linear mode): embed each training video once, with
     ``feature_views`` (default the entry's test views), and train the head on the embeddings
     (:mod:`benchmarks.linear_probe`); ``weight_decay_rule``: which parameters ``weight_decay``
-    applies to (:func:`decay_groups`): ``"reference"``, PySlowFast's (BatchNorm's at 0, and for
-    an entry whose config zeroes 1-D parameters, MViT's, every bias and 1-D parameter at 0),
-    or ``"all"``, every parameter alike (the runs made before the rule existed).
+    applies to (:func:`decay_groups`): ``"reference"``, all but those the entry's own trainer
+    spared (PySlowFast: BatchNorm's, and for MViT every bias and 1-D parameter; Video Swin:
+    norms and relative position tables; torchvision's recipe: none), or ``"all"``, every
+    parameter alike (the runs made before the rule existed).
 
     Example:
         >>> FinetuneConfig("x3d_xs", "folders", "clips/").hyper_parameters()["optimizer"]
@@ -187,9 +190,36 @@ class FinetuneConfig:
             >>> config.same_run(old), dataclasses.replace(config, head_epochs=2).same_run(old)
             (True, False)
         """
-        if saved is None:
-            return False
-        return {**ADDED_HYPER_PARAMETERS, **saved} == json.loads(json.dumps(self.hyper_parameters()))
+        return saved is not None and not self.differences(saved)
+
+    def differences(self, saved: dict) -> dict[str, tuple]:
+        """The hyper-parameters in which ``saved`` (as :meth:`same_run` reads it) differs from
+        this run's: name -> (saved, this run's).
+
+        Example:
+            >>> config = FinetuneConfig("x3d_xs", "folders", "clips/")
+            >>> dataclasses.replace(config, lr=0.5).differences(config.hyper_parameters())
+            {'lr': (0.01, 0.5)}
+        """
+        old = {**ADDED_HYPER_PARAMETERS, **saved}
+        now = json.loads(json.dumps(self.hyper_parameters()))
+        return {k: (old.get(k), now.get(k)) for k in [*now, *(k for k in old if k not in now)] if old.get(k) != now.get(k)}
+
+    def refusal(self, out, saved: dict) -> str:
+        """Why a resume of the run in ``out`` (whose hyper-parameters are ``saved``) is refused.
+
+        Example:
+            >>> config = FinetuneConfig("x3d_xs", "folders", "clips/")
+            >>> old = {k: v for k, v in config.hyper_parameters().items() if k != "weight_decay_rule"}
+            >>> print(config.refusal("runs/x", old))
+            runs/x holds another fine-tuning (weight_decay_rule: 'all' before, 'reference' now); rerun its command to resume it, or use another --out. It was made before --weight-decay-rule existed: add --weight-decay-rule all to resume it
+        """
+        diff = self.differences(saved)
+        detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
+        message = f"{out} holds another fine-tuning ({detail}); rerun its command to resume it, or use another --out"
+        if "weight_decay_rule" in diff and "weight_decay_rule" not in saved:
+            message += ". It was made before --weight-decay-rule existed: add --weight-decay-rule all to resume it"
+        return message
 
 
 #: Hyper-parameters added after runs were written, with the value those runs had (a train state
@@ -240,8 +270,10 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 def check_resumed_training(state: dict, spec, out, say) -> None:
     """A train state's epochs were trained on ``spec``'s clips with :data:`LOSS`: refuse a resume
     whose training clip differs (this version's catalogue trains the entry at other sizes, or
-    ``--crop-size`` changed how it is read), naming the fields; a state written before these were
-    recorded resumes with a warning that says what the rest of the run uses.
+    ``--crop-size`` changed how it is read) or whose loss does, naming the fields; a state written
+    before these were recorded resumes with a warning that says what the rest of the run uses.
+    ``spec`` None (a probe on cached embeddings, which reads no clip, and whose loss was always
+    on the head's logits): the loss alone is checked.
 
     Example:
         >>> import zoo
@@ -251,23 +283,23 @@ def check_resumed_training(state: dict, spec, out, say) -> None:
         >>> check_resumed_training(old, spec, "runs/x", print)
         Traceback (most recent call last):
         ...
-        ValueError: runs/x holds a fine-tuning trained on other clips (crop_size: 182 before, 160 now); use another --out
+        ValueError: runs/x holds a fine-tuning trained otherwise (crop_size: 182 before, 160 now); use another --out
     """
-    now = json.loads(json.dumps(dataclasses.asdict(spec)))
-    saved = state.get("train_clip")
-    if saved is not None:
-        saved = json.loads(json.dumps(saved))  # tuples as lists, on both sides
-    if saved is None or state.get("loss") is None:
-        say(f"warning: {out} was started by a version that did not record its training clip and loss; "
-            f"its remaining epochs train on {spec.crop_size}-pixel crops of short sides in "
-            f"[{spec.min_scale}, {spec.max_scale}] with the {LOSS}, which may differ from its first epochs")
-        return
-    diff = {k: (saved.get(k), now.get(k)) for k in {*saved, *now} if saved.get(k) != now.get(k)}
-    if state["loss"] != LOSS:
+    diff = {}
+    if state.get("loss") not in (None, LOSS):
         diff["loss"] = (state["loss"], LOSS)
+    if spec is not None:
+        saved = state.get("train_clip")
+        if saved is None or state.get("loss") is None:
+            say(f"warning: {out} was started by a version that did not record its training clip and loss; "
+                f"its remaining epochs train on {spec.crop_size}-pixel crops of short sides in "
+                f"[{spec.min_scale}, {spec.max_scale}] with the {LOSS}, which may differ from its first epochs")
+        else:
+            saved, now = (json.loads(json.dumps(x)) for x in (saved, dataclasses.asdict(spec)))  # tuples as lists
+            diff.update({k: (saved.get(k), now.get(k)) for k in {*saved, *now} if saved.get(k) != now.get(k)})
     if diff:
         detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in sorted(diff.items()))
-        raise ValueError(f"{out} holds a fine-tuning trained on other clips ({detail}); use another --out")
+        raise ValueError(f"{out} holds a fine-tuning trained otherwise ({detail}); use another --out")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -317,13 +349,11 @@ def head_only(config: FinetuneConfig, epoch: int) -> bool:
 
 
 def decay_groups(model: nn.Module, params: list[nn.Parameter], config: FinetuneConfig) -> list[dict]:
-    """``params`` (some of ``model``'s) in groups by weight decay, as PySlowFast's
-    ``construct_optimizer`` splits them under ``config.weight_decay_rule == "reference"``:
-    BatchNorm's weights and biases at ``BN.WEIGHT_DECAY`` (0 in every config), and where the
-    entry's config sets ``SOLVER.ZERO_WD_1D_PARAM`` (the catalogue's ``train_zero_decay_1d``:
-    MViT) every other bias and 1-D parameter (LayerNorm's) at 0 too; the rest
-    at ``config.weight_decay``. Under ``"all"``, one group at ``config.weight_decay``. Empty
-    groups are left out.
+    """``params`` (some of ``model``'s) in groups by weight decay. Under ``config.weight_decay_rule
+    == "reference"``, the parameters the entry's own trainer spared (the catalogue's
+    ``train_no_decay`` rules and ``train_no_decay_keys``, :func:`spared_from_decay`) at 0 and
+    the rest at ``config.weight_decay``; under ``"all"``, one group at ``config.weight_decay``.
+    Empty groups are left out.
 
     Example:
         >>> import torch
@@ -336,16 +366,47 @@ def decay_groups(model: nn.Module, params: list[nn.Parameter], config: FinetuneC
         return [{"params": params, "weight_decay": config.weight_decay}]
     import zoo
 
-    zero_1d = bool(zoo.get_entry(config.entry).extra.get("train_zero_decay_1d", False))
-    exempt = set()
-    for module_name, module in model.named_modules():
-        is_bn = isinstance(module, BATCH_NORMS)
-        for name, p in module.named_parameters(recurse=False):
-            if is_bn or (zero_1d and (p.ndim == 1 or name == "bias")):
-                exempt.add(id(p))
-    groups = [{"params": [p for p in params if id(p) not in exempt], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
+    extra = zoo.get_entry(config.entry).extra
+    spared = spared_from_decay(model, extra.get("train_no_decay", ()), extra.get("train_no_decay_keys", ()))
+    groups = [{"params": [p for p in params if id(p) not in spared], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if id(p) in spared], "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
+
+
+def spared_from_decay(model: nn.Module, rules=(), keys=()) -> set[int]:
+    """The ids of ``model``'s parameters a trainer gives no weight decay:
+
+    - rule ``"batchnorm"``: BatchNorm's (and InstanceNorm's) weights and biases, PySlowFast's
+      ``BN.WEIGHT_DECAY`` (0 in every config);
+    - rule ``"1d"``: every bias and every 1-D parameter of a normalisation layer, PySlowFast's
+      ``SOLVER.ZERO_WD_1D_PARAM`` (MViT's configs). On PySlowFast's own MViT this is its test
+      ``len(p.shape) == 1 or name.endswith(".bias")``; on torchvision's port, whose class token
+      and class position are 1-D where PySlowFast's are ``(1, 1, C)``, those stay decayed, as
+      PySlowFast's (``MVIT.ZERO_DECAY_POS_CLS: False``);
+    - ``keys``: parameters whose full names hold one of them (mmcv's ``paramwise_cfg``
+      ``custom_keys`` with ``decay_mult=0``: Video Swin's ``norm``, ``relative_position_bias_table``).
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+        >>> names = {id(p): n for n, p in model.named_parameters()}
+        >>> sorted(names[i] for i in spared_from_decay(model, ["1d"]))
+        ['0.bias', '1.bias', '1.weight']
+        >>> sorted(names[i] for i in spared_from_decay(model, keys=["1."]))
+        ['1.bias', '1.weight']
+    """
+    unknown = set(rules) - {"batchnorm", "1d"}
+    if unknown:
+        raise ValueError(f"unknown weight-decay rules {sorted(unknown)} (known: batchnorm, 1d)")
+    spared = set()
+    for module_name, module in model.named_modules():
+        for name, p in module.named_parameters(recurse=False):
+            full = f"{module_name}.{name}" if module_name else name
+            if (("batchnorm" in rules and isinstance(module, BATCH_NORMS))
+                    or ("1d" in rules and (name == "bias" or (p.ndim == 1 and isinstance(module, NORMS))))
+                    or any(key in full for key in keys)):
+                spared.add(id(p))
+    return spared
 
 
 def param_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
@@ -675,8 +736,9 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
     if state_path.exists():  # before any embedding: a folder of another run is refused at once
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if not config.same_run(state["hyper_parameters"]):
-            raise ValueError(f"{out} holds another fine-tuning (hyper-parameters differ); use another --out")
-        check_resumed_training(state, spec, out, say)
+            raise ValueError(config.refusal(out, state["hyper_parameters"]))
+        # a probe on cached embeddings reads no training clip: only its loss is checked
+        check_resumed_training(state, None if config.cached_features else spec, out, say)
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
         history, start_epoch = list(state["history"]), int(state["epoch"])
@@ -922,9 +984,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default the entry's test views)")
     p.add_argument("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
     p.add_argument("--weight-decay-rule", choices=WEIGHT_DECAY_RULES,
-                   help="reference (default): as PySlowFast, BatchNorm's parameters without weight decay, and "
-                   "for MViT (its configs' SOLVER.ZERO_WD_1D_PARAM) every bias and 1-D parameter too; all: "
-                   "every parameter alike")
+                   help="reference (default): no weight decay where the entry's own trainer gave none (PySlowFast: "
+                   "BatchNorm, and for MViT every bias and 1-D parameter; Video Swin: norms and relative position "
+                   "tables; torchvision's recipe: decay everywhere); all: every parameter alike")
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--crop-size", type=int, help="training crop (default the entry's config's: 224 for the R50 family, 160 for X3D-XS; the jitter scales with it)")
     p.add_argument("--workers", type=int, help=f"decoding processes (default {defaults.workers})")

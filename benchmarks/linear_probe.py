@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +46,43 @@ from torch import nn
 from torch.nn import functional as F
 
 FEATURES_DIR = "features"
+#: What a run's embedding folders recorded of the weights before they named them.
+UNNAMED_WEIGHTS = "given model"
 
 
 def classify(layer: nn.Module, embeddings: torch.Tensor) -> torch.Tensor:
     """The logits a classifier layer (``nn.Linear`` or a 1x1x1 ``nn.Conv3d``) gives ``(N, D)`` embeddings."""
     return F.linear(embeddings, layer.weight.flatten(1), layer.bias)
+
+
+def adopt_embeddings(folder, weights: str) -> None:
+    """Check that the embeddings in ``folder`` (a run's ``features/...``) came from ``weights``,
+    the run's starting weights. A folder written before they were recorded (``"given model"``)
+    is taken as this run's and its record completed: the run's train state, checked first
+    (:func:`benchmarks.finetune.finetune`), fixes the weights of any run that finished an epoch.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "config.json").write_text('{"weights": "published"}')
+        >>> adopt_embeddings(folder, "none (random init, seed 0)")
+        Traceback (most recent call last):
+        ...
+        ValueError: ... holds embeddings made with the weights 'published', and this run starts from 'none (random init, seed 0)': rerun with the --weights (and --seed) of the run that made them, or use another --out
+    """
+    from benchmarks.run_config import CONFIG_FILE
+    from benchmarks.runtime.files import write_json_atomic
+
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        return
+    job = json.loads(path.read_text())
+    if job.get("weights") == UNNAMED_WEIGHTS:
+        write_json_atomic(path, {**job, "weights": weights})
+    elif job.get("weights") != weights:
+        raise ValueError(f"{folder} holds embeddings made with the weights {job.get('weights')!r}, and this run starts "
+                         f"from {weights!r}: rerun with the --weights (and --seed) of the run that made them, "
+                         "or use another --out")
 
 
 def embedded(entry_name: str, dataset, out_dir, model: nn.Module, model_weights: str, views: str | None, *,
@@ -59,6 +92,7 @@ def embedded(entry_name: str, dataset, out_dir, model: nn.Module, model_weights:
     ``model_weights`` names the model's weights there)."""
     from benchmarks.features import extract_features
 
+    adopt_embeddings(out_dir, model_weights)
     done = extract_features(entry_name, dataset, out_dir, model=model, model_weights=model_weights, views=views,
                             workers=workers, device=device, progress=progress)
     kept = [r for r in dataset.records if r.key in done]

@@ -49,9 +49,14 @@ def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_p
     # a state written before head_epochs existed resumes as head_epochs 0; one written before the
     # training clip and loss were recorded resumes saying what its remaining epochs train on
     del saved["hyper_parameters"]["head_epochs"], saved["train_clip"], saved["loss"]
+    # and one from before --weight-decay-rule decayed everything: refused under the new default,
+    # saying how to resume it (for the demo model both rules make the same groups)
+    del saved["hyper_parameters"]["weight_decay_rule"]
     torch.save(saved, tmp_path / "resumed" / TRAIN_STATE)
+    with pytest.raises(ValueError, match="weight_decay_rule: 'all' before, 'reference' now.*add --weight-decay-rule all"):
+        finetune(config(folders, tmp_path / "resumed"), progress=False, log=None)
     messages = []
-    resumed = finetune(config(folders, tmp_path / "resumed"), progress=False, log=messages.append)
+    resumed = finetune(config(folders, tmp_path / "resumed", weight_decay_rule="all"), progress=False, log=messages.append)
     assert any("resuming" in m and "after epoch 1" in m for m in messages)
     assert any("did not record its training clip" in m and "32-pixel crops" in m for m in messages)
     assert [e["loss"] for e in resumed["history"]] == losses  # epoch 1 kept from the file, epoch 2 redone
@@ -59,13 +64,13 @@ def test_finetune_lowers_the_loss_and_resumes_to_the_same_weights(folders, tmp_p
     b = read_state_dict(tmp_path / "resumed" / MODEL_FILE)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # another run's hyper-parameters are refused, not mixed in
-    with pytest.raises(ValueError, match="another fine-tuning"):
+    with pytest.raises(ValueError, match="another fine-tuning .*lr: 0.01 before, 0.5 now"):
         finetune(config(folders, tmp_path / "resumed", lr=0.5), progress=False, log=None)
     # and so are epochs trained on other clips (a catalogue that changed the entry's training crop)
     saved = torch.load(tmp_path / "whole" / TRAIN_STATE, weights_only=True)
     saved["train_clip"]["crop_size"] = 40
     torch.save(saved, tmp_path / "whole" / TRAIN_STATE)
-    with pytest.raises(ValueError, match="other clips .crop_size: 40 before, 32 now"):
+    with pytest.raises(ValueError, match="trained otherwise .crop_size: 40 before, 32 now"):
         finetune(config(folders, tmp_path / "whole"), progress=False, log=None)
 
 
@@ -239,8 +244,14 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     # embeddings record the backbone they came from: a run killed after embedding and restarted
     # with other weights is refused instead of training on the first model's embeddings
     (tmp_path / "one" / TRAIN_STATE).unlink()
-    with pytest.raises(ValueError, match="weights: 'published' before, 'none .random init, seed 0.' now"):
+    with pytest.raises(ValueError, match="made with the weights 'published', and this run starts from 'none .random init, seed 0.'"):
         finetune(dataclasses.replace(one, weights="none"), progress=False, log=None)
+    # a folder from before the weights were recorded is taken as the run's, and its record completed
+    record = features / "config.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "weights": "given model"}))
+    finetune(one, progress=False, log=None)
+    assert json.loads(record.read_text())["weights"] == "published"
+    assert len(read_features(features / FEATURES_FILE)) == 10
     with pytest.raises(ValueError, match="linear mode"):
         config(folders, tmp_path / "full", mode="full", cached_features=True)
 
@@ -254,35 +265,49 @@ def test_an_ava_detector_is_refused_before_any_data_is_read(tmp_path, capsys):
     assert "AVA detector" in err and "slow_r50_4x16_kinetics400" in err
 
 
-def test_weight_decay_spares_what_pyslowfast_spares():
-    """PySlowFast's construct_optimizer: BatchNorm's parameters at BN.WEIGHT_DECAY (0), and for
-    MViT (SOLVER.ZERO_WD_1D_PARAM) every bias and 1-D parameter at 0 too; an SGD step on zero
-    gradients then shrinks exactly the decayed parameters by lr x weight decay."""
+def test_weight_decay_spares_what_each_entrys_trainer_spares():
+    """The reference rule: PySlowFast's construct_optimizer (BatchNorm's parameters at
+    BN.WEIGHT_DECAY 0; for MViT, SOLVER.ZERO_WD_1D_PARAM, every bias and 1-D parameter too),
+    Video Swin's custom_keys (norm, relative_position_bias_table) and torchvision's recipe
+    (everything decayed); an SGD step on zero gradients then shrinks exactly the decayed
+    parameters by lr x weight decay."""
     from benchmarks.finetune import decay_groups, make_optimizer, param_groups
 
-    x3d = zoo.create_model("x3d_xs", num_classes=3)
-    cfg = FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay=0.5, lr=0.1, backbone_lr_scale=1.0)
-    bn = {id(p) for m in x3d.modules() if isinstance(m, torch.nn.BatchNorm3d) for p in m.parameters()}
-    assert len(bn) == 2 * sum(isinstance(m, torch.nn.BatchNorm3d) for m in x3d.modules()) > 0
-    groups = param_groups(x3d, cfg)
-    spared = {id(p) for g in groups if g["weight_decay"] == 0.0 for p in g["params"]}
-    assert spared == bn and sum(len(g["params"]) for g in groups) == len(list(x3d.parameters()))
-    assert len(decay_groups(x3d, list(x3d.parameters()), dataclasses.replace(cfg, weight_decay_rule="all"))) == 1
+    def spared(name, **kw):
+        model = zoo.create_model(name, num_classes=3)
+        groups = param_groups(model, FinetuneConfig(name, "folders", "clips/", **kw))
+        assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+        ids = {id(p) for g in groups if g["weight_decay"] == 0.0 for p in g["params"]}
+        return model, {n for n, p in model.named_parameters() if id(p) in ids}
 
+    x3d, names = spared("x3d_xs_4x12_kinetics400")
+    bn = {f"{m}.{n}" for m, mod in x3d.named_modules() if isinstance(mod, torch.nn.BatchNorm3d) for n, _ in mod.named_parameters()}
+    assert names == bn and len(bn) > 100
+    cfg = FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay=0.5, lr=0.1, backbone_lr_scale=1.0)
+    assert len(decay_groups(x3d, list(x3d.parameters()), dataclasses.replace(cfg, weight_decay_rule="all"))) == 1
     before = {n: p.detach().clone() for n, p in x3d.named_parameters()}
-    optimizer = make_optimizer(groups, cfg)
+    optimizer = make_optimizer(param_groups(x3d, cfg), cfg)
     for p in x3d.parameters():
         p.grad = torch.zeros_like(p)
     optimizer.step()  # SGD's first step: buffer = 0 + 0.5 x p, p -= 0.1 x buffer
     for name, p in x3d.named_parameters():
-        expected = before[name] if id(p) in bn else before[name] * (1 - 0.1 * 0.5)
-        torch.testing.assert_close(p.detach(), expected, msg=name)
+        torch.testing.assert_close(p.detach(), before[name] if name in bn else before[name] * (1 - 0.1 * 0.5), msg=name)
 
-    mvit = zoo.create_model("mvit_b_16x4_kinetics400", num_classes=3)
-    mcfg = FinetuneConfig("mvit_b_16x4_kinetics400", "folders", "clips/")
-    spared = {id(p) for g in param_groups(mvit, mcfg) if g["weight_decay"] == 0.0 for p in g["params"]}
-    expected = {id(p) for n, p in mvit.named_parameters() if p.ndim == 1 or n.endswith(".bias")}
-    assert spared == expected and len(expected) > 100
-    assert all(id(p) not in spared for n, p in mvit.named_parameters() if "pos_embed" in n)  # ZERO_DECAY_POS_CLS: False
+    # PySlowFast's MViT: exactly its `len(p.shape) == 1 or name.endswith(".bias")`; tokens and
+    # positional embeddings decayed (MVIT.ZERO_DECAY_POS_CLS: False)
+    mvit, names = spared("mvit_b_16x4_kinetics400")
+    assert names == {n for n, p in mvit.named_parameters() if p.ndim == 1 or n.endswith(".bias")} and len(names) > 100
+    assert not any("pos_embed" in n or "cls_token" in n for n in names)
+    # torchvision's port of it holds the class token and position as 1-D: decayed all the same
+    tv_mvit, names = spared("mvit_v1b_16x4_kinetics400")
+    one_d = {n for n, p in tv_mvit.named_parameters() if p.ndim == 1}
+    assert {"pos_encoding.class_token", "pos_encoding.class_pos"} <= one_d - names
+    assert any(n.endswith("norm1.weight") for n in names)
+    # Video Swin: norms and relative position tables; torchvision's R3D recipe: nothing spared
+    swin, names = spared("swin3d_t_32x2_kinetics400")
+    assert names == {n for n, _ in swin.named_parameters() if "norm" in n or "relative_position_bias_table" in n}
+    assert any("relative_position_bias_table" in n for n in names) and not any(n.endswith("qkv.bias") for n in names)
+    assert spared("r3d_18_16x2_kinetics400")[1] == set()
+    assert spared("x3d_xs_4x12_kinetics400", weight_decay_rule="all")[1] == set()
     with pytest.raises(ValueError, match="weight_decay_rule"):
         FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay_rule="none")
