@@ -5,7 +5,9 @@ the kernel on ``free``. A 10x3 view batch of X3D-XS is 47 MiB, and a model's act
 30 views are of that size too: each one is then fresh memory, zeroed by the kernel one page
 fault at a time (12,000 faults, about 40 ms for the views alone on this project's machine).
 Raising the ``mmap`` and trim thresholds makes such blocks come from the heap and stay
-there once freed, so the next video's buffers reuse them. PyTorch's CPU tuning guide points
+there once freed, so the next video's buffers reuse them (once the heap has settled: over
+the first few buffers, small allocations made between two of them can still push the next
+one onto fresh pages). PyTorch's CPU tuning guide points
 the same way (a caching allocator such as jemalloc or tcmalloc, which need ``LD_PRELOAD``);
 this is the in-process equivalent for glibc.
 
