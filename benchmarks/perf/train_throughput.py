@@ -34,6 +34,18 @@ DataLoader (each batch's rows split between them, semaphores for messages), medi
 89.7% against 89.1% and 91.4%; a cache of decoded videos (the data path 4-9x faster), 90.5%;
 pinning the workers to the spare CPU; ``SCHED_IDLE`` workers.
 
+Measured again step by step (2026-12-04, 5 runs of 4 rounds; each part as a share of the
+training time): the start 2.6-4.7% (``iter()`` forks the two workers in 25-40 ms, since torch
+alone makes the process 507 MB and a fork takes about 10 ms, then the first batch comes 15-50 ms
+later), the hand-over 1.7-2.5% (a median 0.2-0.3 ms a step), and the steps slower by 1-14%,
+typically 3-5%: the main thread is preempted 80-400 times a measurement (about 2 times with the
+model alone). The slowdown is the decode's memory traffic, not its CPU time: a process decoding
+training clips on the other CPU slowed the model-only step by 2.7% (median of 4), one that only
+spins by 0%. Writing the index and result queues' messages in the calling thread (no feeder
+threads to wake) and having the main process make the first batch itself while the workers
+start (5 ms sooner) changed nothing beyond the spread either. What is left to gain on this VM is
+about 3 points, less than the spread of single rounds.
+
 Example:
     $ python -m benchmarks.perf.train_throughput --workers 2 --rounds 3 --table results/train_throughput.md
 """
