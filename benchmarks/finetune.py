@@ -58,7 +58,6 @@ import contextlib
 import itertools
 import dataclasses
 import importlib
-import json
 import math
 import os
 import platform
@@ -73,6 +72,7 @@ import torch
 from torch import nn
 
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
+from benchmarks.run_config import describe_differences, differences
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
 from benchmarks.runtime.cpus import CpuShare
 from benchmarks.runtime.batch_slots import SlotLoader
@@ -201,9 +201,7 @@ class FinetuneConfig:
             >>> dataclasses.replace(config, lr=0.5).differences(config.hyper_parameters())
             {'lr': (0.01, 0.5)}
         """
-        old = {**ADDED_HYPER_PARAMETERS, **saved}
-        now = json.loads(json.dumps(self.hyper_parameters()))
-        return {k: (old.get(k), now.get(k)) for k in [*now, *(k for k in old if k not in now)] if old.get(k) != now.get(k)}
+        return differences({**ADDED_HYPER_PARAMETERS, **saved}, self.hyper_parameters())
 
     def refusal(self, out, saved: dict) -> str:
         """Why a resume of the run in ``out`` (whose hyper-parameters are ``saved``) is refused.
@@ -215,8 +213,8 @@ class FinetuneConfig:
             runs/x holds another fine-tuning (weight_decay_rule: 'all' before, 'reference' now); rerun its command to resume it, or use another --out. It was made before --weight-decay-rule existed: add --weight-decay-rule all to resume it
         """
         diff = self.differences(saved)
-        detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
-        message = f"{out} holds another fine-tuning ({detail}); rerun its command to resume it, or use another --out"
+        message = (f"{out} holds another fine-tuning ({describe_differences(diff)}); rerun its command to resume it, "
+                   "or use another --out")
         if "weight_decay_rule" in diff and "weight_decay_rule" not in saved:
             message += ". It was made before --weight-decay-rule existed: add --weight-decay-rule all to resume it"
         return message
@@ -295,11 +293,9 @@ def check_resumed_training(state: dict, spec, out, say) -> None:
                 f"its remaining epochs train on {spec.crop_size}-pixel crops of short sides in "
                 f"[{spec.min_scale}, {spec.max_scale}] with the {LOSS}, which may differ from its first epochs")
         else:
-            saved, now = (json.loads(json.dumps(x)) for x in (saved, dataclasses.asdict(spec)))  # tuples as lists
-            diff.update({k: (saved.get(k), now.get(k)) for k in {*saved, *now} if saved.get(k) != now.get(k)})
+            diff.update(differences(saved, dataclasses.asdict(spec)))
     if diff:
-        detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in sorted(diff.items()))
-        raise ValueError(f"{out} holds a fine-tuning trained otherwise ({detail}); use another --out")
+        raise ValueError(f"{out} holds a fine-tuning trained otherwise ({describe_differences(diff)}); use another --out")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

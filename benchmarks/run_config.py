@@ -210,16 +210,33 @@ def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable
     return build
 
 
+def differences(before: dict, now: dict) -> dict[str, tuple]:
+    """The fields in which a recorded job ``before`` differs from ``now``: name -> (before, now),
+    compared as JSON reads them back (tuples as lists), in ``now``'s order, then ``before``'s own.
+
+    Example:
+        >>> differences({"lr": 0.01, "crop": [160, 160]}, {"lr": 0.5, "crop": (160, 160)})
+        {'lr': (0.01, 0.5)}
+    """
+    before, now = json.loads(json.dumps(before)), json.loads(json.dumps(now))
+    return {k: (before.get(k), now.get(k)) for k in [*now, *(k for k in before if k not in now)]
+            if before.get(k) != now.get(k)}
+
+
+def describe_differences(diff: dict[str, tuple]) -> str:
+    """:func:`differences` in words, for a refusal: ``"lr: 0.01 before, 0.5 now; ..."``."""
+    return "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
+
+
 def check_config(out_dir: Path, job: dict) -> None:
     """``out_dir/config.json`` records ``job``; a folder holding another job is refused (naming
     every field that differs), so a resume never mixes two evaluations' results."""
     path = Path(out_dir) / CONFIG_FILE
     if path.exists():
-        old = json.loads(path.read_text())
-        diff = {k: (old.get(k), job.get(k)) for k in [*job, *(k for k in old if k not in job)] if old.get(k) != job.get(k)}
+        diff = differences(json.loads(path.read_text()), job)
         if diff:
-            detail = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
-            raise ValueError(f"{out_dir} holds results of a different evaluation ({detail}); use another --out")
+            raise ValueError(f"{out_dir} holds results of a different evaluation ({describe_differences(diff)}); "
+                             "use another --out")
     else:
         write_json_atomic(path, job)
 
