@@ -24,10 +24,15 @@ def coordinate_video(frames: int, height: int, width: int) -> torch.Tensor:
 def test_from_entry_trains_at_the_configs_crop_and_jitter():
     """The catalogue's training crop and jitter are the entry's config's (DATA.TRAIN_CROP_SIZE,
     DATA.TRAIN_JITTER_SCALES, facebookresearch/SlowFast configs), not its test crop; without them
-    (the demo) the references' [256, 320] at 224 is scaled to the entry's crop."""
-    spec = TrainSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
-    assert (spec.num_frames, spec.sampling_rate, spec.crop_size) == (8, 4, 32)
-    assert (spec.min_scale, spec.max_scale) == (round(256 * 32 / 224), round(320 * 32 / 224)) == (37, 46)
+    (torchvision's r3d_18 at 112) the references' [256, 320] at 224 is scaled to the entry's crop.
+    The demo trains as its own trainer did (benchmarks/demo/train.py): the short side at its test
+    size, a random 32 crop, no flip (its classes are directions)."""
+    spec = TrainSpec.from_entry(zoo.get_entry("r3d_18"))
+    assert (spec.num_frames, spec.sampling_rate, spec.crop_size) == (16, 2, 112)
+    assert (spec.min_scale, spec.max_scale) == (round(256 * 112 / 224), round(320 * 112 / 224)) == (128, 160)
+    demo = TrainSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
+    assert (demo.num_frames, demo.sampling_rate, demo.crop_size, demo.min_scale, demo.max_scale, demo.flip) == (
+        8, 4, 32, 32, 32, 0.0)
     expected = {  # entry: (TRAIN_CROP_SIZE, TRAIN_JITTER_SCALES) of its config; the test crop differs
         "slowfast_r50": (224, (256, 320)), "slowfast_r101_16x8_kinetics400": (224, (256, 360)),
         "c2d_r50": (224, (256, 320)), "csn_r101": (224, (256, 320)), "r2plus1d_r50": (224, (256, 320)),

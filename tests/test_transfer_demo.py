@@ -44,6 +44,12 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     assert transfer_demo.main(argv) == 0  # read back, not trained again; the demo rows replaced, not added
     assert manifest.stat().st_mtime_ns == stamp
     assert (tmp_path / "out" / "finetune.csv").read_text().splitlines() == csv
+    # a run trained on other clips (a catalogue from before the demo stopped flipping) is trained again
+    old = json.loads(manifest.read_text())
+    old["train_clip"]["flip"] = 0.5
+    manifest.write_text(json.dumps(old))
+    assert transfer_demo.main(argv) == 0
+    assert json.loads(manifest.read_text())["train_clip"]["flip"] == 0.0
 
 
 def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):

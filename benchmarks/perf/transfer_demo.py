@@ -46,6 +46,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ from benchmarks.demo import videos
 from benchmarks.finetune import MANIFEST, FinetuneConfig, finetune
 from benchmarks.finetune_table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, VARIANT, manifest_row,
                                        replace_demo_rows)
+from benchmarks.run_config import differences
 
 #: The three settings, one budget. ``head_share``: the share of the epochs that train the head
 #: alone before everything trains (LP-FT, ``zoo finetune --head-epochs``), rounded.
@@ -114,16 +116,34 @@ def run_name(config: FinetuneConfig) -> str:
     return name
 
 
+def same_clips(manifest: dict, config: FinetuneConfig) -> bool:
+    """Did the finished run train on the clips this version's catalogue makes for the entry
+    (its recorded ``train_clip``)? A probe on cached embeddings reads no training clip."""
+    if config.cached_features:
+        return True
+    import zoo
+    from zoo.input.training import TrainSpec
+
+    spec = TrainSpec.from_entry(zoo.get_entry(config.entry), crop_size=config.crop_size)
+    return "train_clip" in manifest and not differences(manifest["train_clip"], dataclasses.asdict(spec))
+
+
 def run_or_read(config: FinetuneConfig) -> dict:
     """The run's manifest: read back when ``config.out`` holds a finished run with the same
-    hyper-parameters (and its measurement), else trained (resumed) and measured now. A run
+    hyper-parameters, trained on the same clips (:func:`same_clips`), and its measurement;
+    else trained and measured now (in a fresh folder: the old run's files are replaced). A run
     written before a hyper-parameter existed reads back with that field's old value
     (:meth:`FinetuneConfig.same_run`: ``head_epochs`` 0)."""
-    path = Path(config.out) / MANIFEST
+    out = Path(config.out)
+    path = out / MANIFEST
     if path.is_file():
         manifest = json.loads(path.read_text())
         if config.same_run(manifest.get("hyper_parameters")) and "val" in manifest:
-            return manifest
+            if same_clips(manifest, config):
+                return manifest
+            # trained on other clips (the catalogue's training protocol changed): its train
+            # state would be refused as a resume, so the run starts over
+            shutil.rmtree(out)
     return finetune(config, progress=False, log=None)
 
 
