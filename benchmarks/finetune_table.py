@@ -436,7 +436,10 @@ def tuning_history(epochs: list[str], recipes: int, per_class: str = "?") -> lis
                      "option), did worse (about 53 and 57 on two seeds) and is not listed")
     if not steps:
         return []
-    text = "The recipe was tuned on these held-out videos: " + "; ".join(steps) + "."
+    text = ("The recipe was tuned on these held-out videos, first while `zoo finetune` still flipped the demo's "
+            "training clips and jittered their scale (the references' Kinetics recipe; the demo's own trainer did "
+            "neither, and its classes are directions, which a flip swaps), then again on its own clips, as the "
+            "tables show them: " + "; ".join(steps) + ".")
     if recipes:
         text += (" There is no third split, so the recipe's top-1 is the best of the recipes measured on the "
                  "videos that chose it, and flatters it by that choice; all of them are listed so the spread "

@@ -16,7 +16,7 @@ does the same steps (``slowfast/datasets/decoder.py``, ``utils.spatial_sampling`
 3. **Random crop** of ``crop x crop`` at ``y = randint(0, H' - crop + 1)``,
    ``x = randint(0, W' - crop + 1)``: the config's ``DATA.TRAIN_CROP_SIZE`` (``train_crop_size``:
    X3D-XS 160, the R50 family 224), not the test crop.
-4. **Horizontal flip** with probability ``flip`` (0.5; SSv2's configs do not flip).
+4. **Horizontal flip** with probability ``flip`` (0.5; the catalogue's ``train_flip``: SSv2's configs do not flip, nor did the demo's trainer).
 5. Pixels in [0, 1], then ``(x - mean) / std`` with the entry's mean and std (scaling and
    normalising commute: bilinear weights sum to one); SlowFast gets ``[slow, fast]``
    (:func:`zoo.transforms.pack_pathways`).
