@@ -159,7 +159,7 @@ def section(run: dict, best_model_steps: float | None = None) -> str:
     collapsed = best_model_steps is not None and m["model_steps_per_s"] < 0.5 * best_model_steps
     rows = "\n".join(
         f"| {i + 1} | {x['data_clips_per_s']:.1f} | {x['model_steps_per_s']:.2f} ({x['model_clips_per_s']:.1f} clips/s) "
-        f"| {x['train_steps_per_s']:.2f} | {x['data_share']:.0%} | {x['train_share']:.0%} |" for i, x in enumerate(run["rounds"]))
+        f"| {x['train_steps_per_s']:.2f} | {x['data_share']:.0%} | {x['train_share']:.1%} |" for i, x in enumerate(run["rounds"]))
     verdict = "**met**" if m["train_share"] >= 0.9 else "**not met**"
     return (
         f"## torch threads {run['threads']} in the main process\n\n"
@@ -171,7 +171,7 @@ def section(run: dict, best_model_steps: float | None = None) -> str:
         f"- model only (batches in memory): **{m['model_steps_per_s']:.2f} steps/s** = {m['model_clips_per_s']:.1f} clips/s\n"
         f"- training (loader + steps): **{m['train_steps_per_s']:.2f} steps/s** = {m['train_clips_per_s']:.1f} clips/s\n"
         f"- data path / model only: **{m['data_share']:.0%}** (the loader's capacity against the model's demand)\n"
-        f"- training / model only: **{m['train_share']:.0%}** (target >= 90%: {verdict})\n"
+        f"- training / model only: **{m['train_share']:.1%}** (target >= 90%: {verdict})\n"
         f"- CPU per clip: making it {m['clip_cpu_ms']:.2f} ms (one thread), the model's step (wall time, taken as its CPU) {m['model_ms_per_clip']:.2f} ms: "
         f"with every CPU busy and the model never waiting, the loop could reach at most **{m['bound_share']:.0%}** of "
         "model only on this machine's CPUs if nothing else ran on them\n\n"
