@@ -31,7 +31,7 @@ Example:
     >>> import torch, zoo
     >>> spec = TrainSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
     >>> spec.num_frames, spec.crop_size, (spec.min_scale, spec.max_scale)
-    (8, 32, (37, 46))
+    (8, 32, (32, 32))
     >>> frames = torch.randint(0, 256, (60, 48, 64, 3), dtype=torch.uint8)  # 2 s at 30 fps
     >>> clip, choice = spec.clip(frames, fps=30.0, generator=torch.Generator().manual_seed(0))
     >>> clip.shape, choice.frames
