@@ -32,9 +32,9 @@ SUBCOMMAND_MODULES = (
     "benchmarks.audit",
     "benchmarks.predict",
     "benchmarks.speed",
-    "benchmarks.finetune",
-    "benchmarks.features",
-    "benchmarks.export",
+    "benchmarks.transfer.finetune",
+    "benchmarks.transfer.features",
+    "benchmarks.deploy.export",
 )
 
 

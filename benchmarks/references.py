@@ -2,7 +2,7 @@
 BatchNorm statistics, and the peak memory of a call.
 
 Used by ``zoo speed`` (:mod:`benchmarks.speed`), its runtime table
-(:mod:`benchmarks.deploy_speed`), the perf scripts and the equivalence tests.
+(:mod:`benchmarks.deploy.speed`), the perf scripts and the equivalence tests.
 
 Example:
     >>> import torch

@@ -525,7 +525,7 @@ def parse_batches(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     if args.runtime:  # the deployment runtimes' table (results/deploy.md) instead of speed.md
-        from benchmarks.deploy_speed import run as run_runtimes
+        from benchmarks.deploy.speed import run as run_runtimes
 
         return run_runtimes(args)
     if args.threads:

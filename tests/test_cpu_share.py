@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from benchmarks.finetune import FinetuneConfig, cpu_share
+from benchmarks.transfer.finetune import FinetuneConfig, cpu_share
 from benchmarks.runtime.batch_slots import readable_batch
 from benchmarks.runtime.cpus import WORKER_NICENESS, CpuShare
 

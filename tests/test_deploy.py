@@ -307,7 +307,7 @@ def test_executorch_refuses_roi_align_naming_it(tmp_path):
 
 
 def test_speed_runtime_table_and_coverage_matrix(tmp_path):
-    from benchmarks.deploy_report import read_rows
+    from benchmarks.deploy.report import read_rows
     from benchmarks.perf.deploy_coverage import main as coverage_main
 
     assert zoo_main(["speed", "i3d_tiny_8x4_demo", "--runtime", "eager,onnx", "--runtime-threads", "1", "--reps", "2",

@@ -10,7 +10,7 @@ import zoo
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_video_folders
 from benchmarks.demo.videos import CLASSES, VideoSpec, render_frames, write_video
-from benchmarks.features import FEATURES_FILE, read_features
+from benchmarks.transfer.features import FEATURES_FILE, read_features
 from zoo.input.video import read_views
 from zoo.transforms import InputSpec
 

@@ -9,7 +9,7 @@ import torch
 
 import zoo
 from benchmarks.cli import main as zoo_main
-from benchmarks.finetune import CLASSES_FILE, LOSS, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
+from benchmarks.transfer.finetune import CLASSES_FILE, LOSS, MANIFEST, MODEL_FILE, TRAIN_STATE, FinetuneConfig, finetune
 from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 
@@ -89,7 +89,7 @@ def test_a_softmax_head_trains_on_its_logits_and_validates_on_its_scores(folders
     """X3D's head ends in softmax in every mode: the steps (linear mode: the model in eval mode)
     see the head's logits, as PySlowFast trains it, and the per-epoch validation its probabilities;
     the saved model is the entry's, softmax included."""
-    from benchmarks import finetune as ft
+    from benchmarks.transfer import finetune as ft
 
     outputs = []  # (a training step's forward, the rows are probabilities)
     build = ft.build_model
@@ -192,15 +192,15 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     features` writes it), and an epoch of one full batch is one SGD step of the head on those
     embeddings, computed here from the run's initial head; no other weight moves, and a killed
     run resumes to the uninterrupted run's weights without embedding a video twice."""
-    from benchmarks import finetune as ft
-    from benchmarks.features import FEATURES_FILE, read_features
+    from benchmarks.transfer import finetune as ft
+    from benchmarks.transfer.features import FEATURES_FILE, read_features
 
     probe = dict(mode="linear", cached_features=True, feature_views="1x1", optimizer="sgd", lr=0.5,
                  weight_decay=1e-3, batch_size=16, warmup_epochs=0, epoch_val_views=None)
     one = config(folders, tmp_path / "one", epochs=1, **probe)
     manifest = finetune(one, progress=False, log=None)
     assert manifest["embedding"]["views"] == "1x1" and manifest["embedding"]["train_videos"] == 10
-    from benchmarks.finetune_table import manifest_row
+    from benchmarks.transfer.table import manifest_row
 
     assert manifest_row(manifest, tmp_path / "one", "zoo finetune ...")["mode"] == "linear (cached features)"
     features = tmp_path / "one" / "features" / "train"
@@ -271,7 +271,7 @@ def test_weight_decay_spares_what_each_entrys_trainer_spares():
     Video Swin's custom_keys (norm, relative_position_bias_table) and torchvision's recipe
     (everything decayed); an SGD step on zero gradients then shrinks exactly the decayed
     parameters by lr x weight decay."""
-    from benchmarks.finetune import decay_groups, make_optimizer, param_groups
+    from benchmarks.transfer.finetune import decay_groups, make_optimizer, param_groups
 
     def spared(name, **kw):
         model = zoo.create_model(name, num_classes=3)

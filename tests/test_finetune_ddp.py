@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.finetune import MANIFEST, MODEL_FILE, FinetuneConfig, finetune
-from benchmarks.finetune_table import read_rows
+from benchmarks.transfer.finetune import MANIFEST, MODEL_FILE, FinetuneConfig, finetune
+from benchmarks.transfer.table import read_rows
 from tests.videos import write_demo_class_folders
 from zoo.checkpoints import read_state_dict
 from zoo.input.video import torch_threads

@@ -10,8 +10,8 @@ import pytest
 
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import TRANSFER_DATASETS
-from benchmarks.finetune import CLASSES_FILE, MANIFEST, MODEL_FILE
-from benchmarks.finetune_table import SOURCE_DEMO, SOURCE_RUN, read_rows, record_run, replace_demo_rows
+from benchmarks.transfer.finetune import CLASSES_FILE, MANIFEST, MODEL_FILE
+from benchmarks.transfer.table import SOURCE_DEMO, SOURCE_RUN, read_rows, record_run, replace_demo_rows
 from benchmarks.run_config import TRANSFER_SETS, DataFiles, RunConfig
 from tests.videos import write_demo_class_folders
 

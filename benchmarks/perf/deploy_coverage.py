@@ -5,7 +5,7 @@ is exported to ONNX and ExecuTorch (XNNPACK) by :func:`zoo.export`, which runs t
 runtime and compares it with the eager model: ``ok`` with the max ``|exported - eager|``
 relative to the output's scale, ``export failed`` or ``runtime failed`` with the reason. Rows
 are appended to ``results/deploy_coverage.csv`` as they finish, so a killed run resumes; then
-the report is regenerated (:func:`benchmarks.deploy_report.write_report`).
+the report is regenerated (:func:`benchmarks.deploy.report.write_report`).
 
 Command line:
     $ python -m benchmarks.perf.deploy_coverage                       # every entry, both runtimes
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.deploy_report import COVERAGE_COLUMNS, COVERAGE_FILE, write_report
+from benchmarks.deploy.report import COVERAGE_COLUMNS, COVERAGE_FILE, write_report
 from benchmarks.references import randomize_norm_stats
 
 

@@ -4,7 +4,7 @@ The shipped demo checkpoint is exported to each runtime (fp32, and int8 calibrat
 first ``--calibration-videos`` *training* videos through the entry's test protocol, so the
 evaluated videos take no part in it), then ``zoo evaluate --artifact`` scores every file on
 the 100 held-out demo videos with the full 5x3 protocol, beside the eager model (published
-92.00). Rows go to ``results/deploy_demo.csv``; :mod:`benchmarks.deploy_report` puts them in
+92.00). Rows go to ``results/deploy_demo.csv``; :mod:`benchmarks.deploy.report` puts them in
 ``results/deploy.md``.
 
 Command line:
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.deploy_report import DEMO_COLUMNS, DEMO_FILE, write_report
+from benchmarks.deploy.report import DEMO_COLUMNS, DEMO_FILE, write_report
 
 ENTRY = "i3d_tiny_8x4_demo"
 

@@ -2,17 +2,17 @@
 
 Three rates for one entry (default the demo model) on the demo transfer task's training videos
 (:func:`benchmarks.demo.videos.generate_transfer`), each measured over whole epochs exactly as
-:func:`benchmarks.finetune.finetune` runs them (:func:`benchmarks.finetune.train_loader`: one
+:func:`benchmarks.transfer.finetune.finetune` runs them (:func:`benchmarks.transfer.finetune.train_loader`: one
 DataLoader for all the epochs, whose ``--workers`` decoding processes read ahead across epochs,
 made anew for each measurement so its start is counted; the reference's train transform):
 
 - **data path**: clips/s of the loader alone (batches fetched and dropped);
-- **model only**: training steps/s (forward, loss, backward, AdamW step: :func:`benchmarks.finetune.train_step`)
+- **model only**: training steps/s (forward, loss, backward, AdamW step: :func:`benchmarks.transfer.finetune.train_step`)
   on batches already in memory, the ceiling a training run can reach;
 - **training**: steps/s of the loader and the steps together, the loop ``zoo finetune`` runs.
 
 Each thread count runs with the CPU share ``zoo finetune --threads N`` uses
-(:func:`benchmarks.finetune.cpu_share`: N torch threads for the model, the workers at the lowest
+(:func:`benchmarks.transfer.finetune.cpu_share`: N torch threads for the model, the workers at the lowest
 priority); the default is ``zoo finetune``'s own (the CPUs less one per worker).
 
 The shares: the data path's clips/s against the model's (the loader's capacity: above 100% it
@@ -65,12 +65,12 @@ from pathlib import Path
 
 from benchmarks.datasets import read_transfer_split
 from benchmarks.demo import videos
-from benchmarks.finetune import (FinetuneConfig, TrainClips, build_model, cpu_share, make_optimizer, param_groups,
+from benchmarks.transfer.finetune import (FinetuneConfig, TrainClips, build_model, cpu_share, make_optimizer, param_groups,
                                  train_loader, train_step)
 
 
 def epochs_of(clips: TrainClips, config: FinetuneConfig, epochs: range):
-    """The batches of ``epochs`` from one :func:`benchmarks.finetune.train_loader`, as a run makes them."""
+    """The batches of ``epochs`` from one :func:`benchmarks.transfer.finetune.train_loader`, as a run makes them."""
     yield from train_loader(clips, config, epochs)
 
 

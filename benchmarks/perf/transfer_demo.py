@@ -8,7 +8,7 @@ the harness (the entry's 5x3 views on the held-out videos), for each seed and ea
 recipe given; at the last ``--epochs``, every recipe of the full fine-tune tried
 (:data:`VARIANTS`) too, listed in the table beside the one picked (``--no-variants``: not).
 Its rows replace the demo rows of ``results/finetune.csv`` (the ``zoo finetune`` runs' rows
-stay) and ``results/finetune.md`` is made anew from that file (:mod:`benchmarks.finetune_table`:
+stay) and ``results/finetune.md`` is made anew from that file (:mod:`benchmarks.transfer.table`:
 the demo's tables and verdicts, the runs, and the peers' published fine-tuning results from
 Kinetics-400 weights, :func:`zoo.catalog.load_transfer_anchors`).
 
@@ -63,8 +63,8 @@ import sys
 from pathlib import Path
 
 from benchmarks.demo import videos
-from benchmarks.finetune import MANIFEST, FinetuneConfig, finetune
-from benchmarks.finetune_table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, VARIANT, manifest_row,
+from benchmarks.transfer.finetune import MANIFEST, FinetuneConfig, finetune
+from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, VARIANT, manifest_row,
                                        replace_demo_rows)
 from benchmarks.run_config import differences
 

@@ -2,7 +2,7 @@
 
 An entry is exported by :func:`zoo.export` to ExecuTorch (XNNPACK delegate) in fp32 and int8
 with the model preparation of ``zoo speed --runtime executorch,int8``
-(:func:`benchmarks.deploy_speed.build_variants`: random weights, BatchNorm statistics
+(:func:`benchmarks.deploy.speed.build_variants`: random weights, BatchNorm statistics
 randomised, int8 calibrated on ``--calibration-video`` files through the entry's test protocol,
 or on 8 noisy copies of the test clip when none are given). Each file is run ``--runs`` times
 at one XNNPACK thread with ExecuTorch's event tracer on (ETDump) and read back with
@@ -40,7 +40,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.deploy_report import read_rows
+from benchmarks.deploy.report import read_rows
 
 CSV_FILE = "deploy_ops.csv"
 REPORT = "deploy_ops.md"
@@ -218,7 +218,7 @@ def profile(path: Path, runs: int, threads: int = 1) -> dict:
 
 def export_files(name: str, workdir: Path, calibration=()) -> tuple[Path, Path]:
     """The entry's fp32 and int8 ExecuTorch files, made as ``zoo speed --runtime executorch,int8`` makes them."""
-    from benchmarks.deploy_speed import build_variants
+    from benchmarks.deploy.speed import build_variants
 
     _, files = build_variants(name, ["executorch", "int8"], workdir, calibration)
     return files["executorch"], files["executorch-int8"]

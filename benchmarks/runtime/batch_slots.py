@@ -88,7 +88,7 @@ def _stacked(per_clip: list[list[torch.Tensor]], pathways: bool):
 
 def readable_batch(items):
     """``(batch, labels)`` of ``(clip, label)`` items in this process: the readable clips stacked
-    (SlowFast: each pathway) and their labels as a tuple of ints (:func:`benchmarks.finetune.train_step`
+    (SlowFast: each pathway) and their labels as a tuple of ints (:func:`benchmarks.transfer.finetune.train_step`
     makes the tensor); ``(None, None)`` if no clip could be read.
 
     Example:

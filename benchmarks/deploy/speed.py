@@ -13,7 +13,7 @@ randomised) in every variant:
 Each thread count (``--threads 1,all``) times the variants interleaved (``--reps`` rounds,
 median and p90), after one warm-up call each; also the load time (building or loading the
 file), the file size, the peak memory growth of a call and the real-time factor (clip seconds
-over latency). Rows go to ``results/deploy_latency.csv`` and :mod:`benchmarks.deploy_report`
+over latency). Rows go to ``results/deploy_latency.csv`` and :mod:`benchmarks.deploy.report`
 rewrites ``results/deploy.md``.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.deploy_report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, write_report
+from benchmarks.deploy.report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, write_report
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
 
 RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")

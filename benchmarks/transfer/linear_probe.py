@@ -2,7 +2,7 @@
 
 Linear mode trains the head alone on a frozen backbone, so every epoch of the usual loop runs
 the backbone again on every training clip, only for the head to see it. Here each training
-video is embedded once instead (:func:`benchmarks.features.extract_features`: the head's input,
+video is embedded once instead (:func:`benchmarks.transfer.features.extract_features`: the head's input,
 pooled over positions and over ``feature_views``, by default the entry's test views, the same
 numbers ``zoo features`` writes), and the epochs train the head on those embeddings: the
 model's own classifier layer (:func:`zoo.checkpoints.head_layer`) applied to them as the
@@ -59,7 +59,7 @@ def adopt_embeddings(folder, weights: str) -> None:
     """Check that the embeddings in ``folder`` (a run's ``features/...``) came from ``weights``,
     the run's starting weights. A folder written before they were recorded (``"given model"``)
     is taken as this run's and its record completed: the run's train state, checked first
-    (:func:`benchmarks.finetune.finetune`), fixes the weights of any run that finished an epoch.
+    (:func:`benchmarks.transfer.finetune.finetune`), fixes the weights of any run that finished an epoch.
 
     Example:
         >>> import tempfile
@@ -88,9 +88,9 @@ def adopt_embeddings(folder, weights: str) -> None:
 def embedded(entry_name: str, dataset, out_dir, model: nn.Module, model_weights: str, views: str | None, *,
              workers: int, device: str, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """``(embeddings (N, D), labels (N,))`` of ``dataset``'s readable videos, in its record order,
-    made by :func:`benchmarks.features.extract_features` into ``out_dir`` (or read back from it;
+    made by :func:`benchmarks.transfer.features.extract_features` into ``out_dir`` (or read back from it;
     ``model_weights`` names the model's weights there)."""
-    from benchmarks.features import extract_features
+    from benchmarks.transfer.features import extract_features
 
     adopt_embeddings(out_dir, model_weights)
     done = extract_features(entry_name, dataset, out_dir, model=model, model_weights=model_weights, views=views,
@@ -104,7 +104,7 @@ def embedded(entry_name: str, dataset, out_dir, model: nn.Module, model_weights:
 
 @dataclass
 class CachedProbe:
-    """A run's embeddings and what an epoch of the probe needs (:func:`benchmarks.finetune.run_finetune`)."""
+    """A run's embeddings and what an epoch of the probe needs (:func:`benchmarks.transfer.finetune.run_finetune`)."""
 
     train: tuple[torch.Tensor, torch.Tensor]
     train_views: str

@@ -41,7 +41,7 @@ The run folder (``--out``):
   the harness's multi-view accuracy on the validation videos (``eval/``) and when it finished.
 
 The command line then adds the run's row to ``results/finetune.csv`` and remakes
-``results/finetune.md`` (``--results DIR``; ``none`` skips; :mod:`benchmarks.finetune_table`):
+``results/finetune.md`` (``--results DIR``; ``none`` skips; :mod:`benchmarks.transfer.table`):
 the same run folder again replaces its row. Measure the checkpoint on other data with
 ``zoo evaluate NAME --checkpoint RUN/model.pyth --classes RUN/classes.txt --dataset
 ucf101|hmdb51|folders ...``, in the class order it trained with.
@@ -114,7 +114,7 @@ class FinetuneConfig:
     torch threads (default the CPUs less one per worker; the workers decode at low priority:
     :func:`cpu_share`); ``cached_features`` (linear mode): embed each training video once, with
     ``feature_views`` (default the entry's test views), and train the head on the embeddings
-    (:mod:`benchmarks.linear_probe`); ``weight_decay_rule``: which parameters ``weight_decay``
+    (:mod:`benchmarks.transfer.linear_probe`); ``weight_decay_rule``: which parameters ``weight_decay``
     applies to (:func:`decay_groups`): ``"reference"``, all but those the entry's own trainer
     spared (PySlowFast: BatchNorm's, and for MViT every bias and 1-D parameter; Video Swin:
     norms and relative position tables; torchvision's recipe: none), or ``"all"``, every
@@ -745,7 +745,7 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         if ranks.distributed:
             raise ValueError("--cached-features runs in one process: embed the videos under torchrun with "
                              "`zoo features` if you need to, the head then trains in seconds")
-        from benchmarks.linear_probe import CachedProbe
+        from benchmarks.transfer.linear_probe import CachedProbe
 
         embedding_started = time.perf_counter()
         # the backbone is frozen, so a resumed model embeds exactly as the starting one did
@@ -911,10 +911,10 @@ def command_line(args: argparse.Namespace, environ=None) -> str:
 
 def record_in_results(manifest: dict, args: argparse.Namespace) -> Path | None:
     """Add the finished run's row to ``args.results``'s ``finetune.csv`` and remake its
-    ``finetune.md`` (:func:`benchmarks.finetune_table.record_run`); ``--results none``: nothing."""
+    ``finetune.md`` (:func:`benchmarks.transfer.table.record_run`); ``--results none``: nothing."""
     if str(args.results).lower() == "none":
         return None
-    from benchmarks.finetune_table import manifest_row, record_run
+    from benchmarks.transfer.table import manifest_row, record_run
 
     return record_run(args.results, manifest_row(manifest, os.path.abspath(args.out), command_line(args)))
 
