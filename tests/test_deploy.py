@@ -475,3 +475,46 @@ def test_zero_frames_are_pads_the_delegate_runs_in_int8():
     stock, ours = _xnnpack_nodes(quantized, x, XnnpackPartitioner()), _xnnpack_nodes(quantized, x, partitioner())
     assert stock["XNNStaticConstantPad"] == ours["XNNStaticConstantPad"] == 2
     assert stock["XNNConvert"] - ours["XNNConvert"] == 2 * 2  # the stock rule: float pads, converted around
+
+
+class _Windows(nn.Module):
+    """Video Swin's window partition and its reverse (8-D views and permutes) around a linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):  # (B, D, H, W, C), windows of 2x2x2
+        b, d, h, w, c = x.shape
+        y = x.view(b, d // 2, 2, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(-1, 8, c)
+        y = self.fc(y)
+        y = y.view(b, d // 2, h // 2, w // 2, 2, 2, 2, c).permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, d, h, w, c)
+        return y.sum(-1)
+
+
+def test_tensors_of_more_than_6_dims_run_outside_the_delegate():
+    """XNNPACK's tensors have at most 6 dimensions; the stock partitioner delegates an 8-D window
+    partition anyway and the file fails to load (Swin's and MViTv2's coverage rows before), ours
+    leaves those operators to ExecuTorch's portable kernels and the rest to XNNPACK."""
+    pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+    from executorch.runtime import Runtime
+
+    from zoo.deploy.xnnpack import partitioner
+
+    torch.manual_seed(0)
+    model, x = _Windows().eval(), torch.randn(1, 4, 4, 4, 8)
+
+    def run(chosen):
+        lowered = to_edge_transform_and_lower(torch.export.export(model, (x,)), partitioner=[chosen])
+        targets = [str(n.target) for n in lowered.exported_program().graph.nodes if n.op == "call_function"]
+        method = Runtime.get().load_program(lowered.to_executorch().buffer).load_method("forward")
+        return targets, method.execute([x])[0]
+
+    with pytest.raises(RuntimeError, match="Failed to load method"):
+        run(XnnpackPartitioner())
+    targets, out = run(partitioner())
+    assert targets.count("executorch_call_delegate") == 1  # the linear layer (and the rest within 6-D)
+    assert sum("permute_copy" in t for t in targets) == 2  # the 8-D permutes: portable kernels
+    assert (out - model(x)).abs().max() < 1e-5

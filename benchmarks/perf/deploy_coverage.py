@@ -10,6 +10,7 @@ the report is regenerated (:func:`benchmarks.deploy.report.write_report`).
 Command line:
     $ python -m benchmarks.perf.deploy_coverage                       # every entry, both runtimes
     $ python -m benchmarks.perf.deploy_coverage x3d_xs slowfast_r50 --formats onnx
+    $ python -m benchmarks.perf.deploy_coverage swin3d_t --formats executorch --again   # its row anew
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from benchmarks.deploy.report import COVERAGE_COLUMNS, COVERAGE_FILE, write_report
 from benchmarks.references import randomize_norm_stats
+from benchmarks.runtime.files import atomic_path
 
 
 def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
@@ -63,17 +65,26 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*", help="entries (default: every entry)")
     parser.add_argument("--formats", nargs="+", default=["onnx", "executorch"], choices=["onnx", "executorch"])
     parser.add_argument("--out", default="results")
+    parser.add_argument("--again", action="store_true",
+                        help="measure the named entries again, replacing their rows (after a change to the export)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / COVERAGE_FILE
     done = set()
+    names = [zoo.get_entry(n).name for n in args.names] if args.names else zoo.list_models()
     if path.exists():
         with open(path, newline="") as f:
-            done = {(r["name"], r["format"]) for r in csv.DictReader(f)}
+            rows = list(csv.DictReader(f))
+        if args.again:  # the named entries' rows go; the others stay as they were
+            rows = [r for r in rows if not (r["name"] in names and r["format"] in args.formats)]
+            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, COVERAGE_COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+        done = {(r["name"], r["format"]) for r in rows}
     else:
         path.write_text(",".join(COVERAGE_COLUMNS) + "\n")
-    names = [zoo.get_entry(n).name for n in args.names] if args.names else zoo.list_models()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             for fmt in args.formats:

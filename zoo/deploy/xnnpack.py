@@ -12,7 +12,10 @@ Here:
 - :class:`Int8SigmoidQuantizer` is the XNNPACK quantizer plus two rules: a sigmoid's input shares
   its producer's scale, and its output has XNNPACK's fixed int8 range; a constant pad's input and
   output share its producer's scale (a zero pads with the zero point: exactly 0.0);
-- :func:`partitioner` lets the delegate take such a sigmoid and pad (their float ones as before).
+- :func:`partitioner` lets the delegate take such a sigmoid and pad (their float ones as before),
+  and leaves operators on tensors of more than XNNPACK's 6 dimensions to ExecuTorch's portable
+  kernels (:func:`within_xnnpack_rank`): the stock partitioner delegated Video Swin's 8-D window
+  partition and MViTv2's 7-D einsum products, and the file failed when loaded.
 
 The pads are those that complete a temporal tap's output with zero frames
 (:class:`zoo.deploy.layout.FramesConv`): out of the box, too, the quantizer has no rule for
@@ -110,8 +113,35 @@ class Int8ConstantPadConfig(ConstantPadConfig):
         return [ConfigPrecisionType.FP32, ConfigPrecisionType.STATIC_QUANT]
 
 
+#: XNNPACK's tensors have at most 6 dimensions (``XNN_MAX_TENSOR_DIMS``). The delegate's
+#: partitioner does not check it: a graph with more lowered, then failed when loaded ("Failed to
+#: define tensor ... xnn_status_unsupported_parameter"): Video Swin's window partition is an 8-D
+#: view and permute, MViTv2's relative-position einsum decomposes into 7-D products.
+XNNPACK_MAX_DIMS = 6
+
+
+def within_xnnpack_rank(node: torch.fx.Node) -> bool:
+    """Do ``node``'s output and tensor inputs have at most :data:`XNNPACK_MAX_DIMS` dimensions?"""
+    values = [node.meta.get("val")] + [n.meta.get("val") for n in node.all_input_nodes]
+    tensors = [t for v in values for t in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(t, torch.Tensor)]
+    return all(t.dim() <= XNNPACK_MAX_DIMS for t in tensors)
+
+
+def _within_rank(config: type) -> type:
+    """``config`` (a delegate rule) that leaves operators on tensors of more than 6 dimensions to
+    ExecuTorch's portable kernels, which take up to 16."""
+
+    class WithinRank(config):
+        def check_constraints(self, node: torch.fx.Node, ep) -> bool:
+            return within_xnnpack_rank(node) and super().check_constraints(node, ep)
+
+    WithinRank.__name__ = WithinRank.__qualname__ = config.__name__
+    return WithinRank
+
+
 def partitioner() -> XnnpackPartitioner:
     """ExecuTorch's XNNPACK partitioner with :class:`Int8SigmoidConfig` and :class:`Int8ConstantPadConfig`
-    for its sigmoid and pad rules."""
+    for its sigmoid and pad rules, every rule taking only operators within XNNPACK's 6 dimensions
+    (:func:`within_xnnpack_rank`)."""
     ours = {SigmoidConfig: Int8SigmoidConfig, ConstantPadConfig: Int8ConstantPadConfig}
-    return XnnpackPartitioner(configs=[ours.get(c, c) for c in ALL_PARTITIONER_CONFIGS])
+    return XnnpackPartitioner(configs=[_within_rank(ours.get(c, c)) for c in ALL_PARTITIONER_CONFIGS])
