@@ -155,6 +155,26 @@ def test_scores_are_probabilities():
     assert charades.shape == (2, 157) and ((charades > 0) & (charades < 1)).all()
 
 
+def test_a_charades_head_for_new_classes_is_single_label():
+    """zoo finetune trains a resized head with cross-entropy: a Charades entry's new head ends in
+    softmax (the per-position sigmoid would score a single-label classifier by independent
+    probabilities) and predict aggregates it as single-label; the 157-class head keeps its
+    sigmoid and max over views; an explicit sigmoid is multi-label at any size."""
+    from zoo.scoring import output_activation, scores_multilabel
+
+    entry = zoo.get_entry("slow_r50_8x8_charades")
+    published, resized = zoo.create_model(entry.name), zoo.create_model(entry.name, num_classes=5)
+    own = zoo.create_model(entry.name, num_classes=5, head_activation="sigmoid")
+    with torch.no_grad():
+        scores = resized(torch.randn(2, 3, 2, 64, 64))
+    torch.testing.assert_close(scores.sum(dim=1), torch.ones(2))
+    assert [output_activation(m) for m in (published, resized, own)] == ["sigmoid", "softmax", "sigmoid"]
+    assert [scores_multilabel(m, entry) for m in (published, resized, own)] == [True, False, True]
+    logits = [zoo.create_model(entry.name, num_classes=n, head_activation=None) for n in (157, 5)]
+    assert [scores_multilabel(m, entry) for m in logits] == [True, False]
+    assert not scores_multilabel(zoo.create_model("slow_r50_8x8_ssv2"), zoo.get_entry("slow_r50_8x8_ssv2"))
+
+
 @pytest.mark.slow
 @requires_pytorchvideo
 @pytest.mark.parametrize("name", ENTRIES)

@@ -35,7 +35,7 @@ from zoo.classes import ClassListUnavailable, class_names, read_class_file
 from zoo.factory import create_model
 from zoo.input.source import VideoReadError
 from zoo.registry import get_entry
-from zoo.scoring import keyframe_scores, output_activation, score_video
+from zoo.scoring import keyframe_scores, output_activation, score_video, scores_multilabel
 from zoo.transforms import InputSpec
 
 
@@ -243,8 +243,8 @@ def score_views(model, entry, spec, batch, *, source, length, fps, top, classes,
     """The :class:`Prediction` of one video from its views ``batch`` (:meth:`InputSpec.views`):
     scored, aggregated and named; ``length``/``fps`` are the video's, ``source`` its name."""
     activation = output_activation(model)
-    scores = score_video(model, batch, batch_size=batch_size, activation=activation, multilabel=entry.multilabel,
-                         device=device)
+    scores = score_video(model, batch, batch_size=batch_size, activation=activation,
+                         multilabel=scores_multilabel(model, entry), device=device)
     names, warnings = class_names_for(entry, scores.numel(), classes)
     order, best = top_k(scores, names, top)
     return Prediction(

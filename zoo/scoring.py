@@ -89,6 +89,27 @@ def head_logits(model: nn.Module) -> Iterator[nn.Module]:
         head.activation = activation
 
 
+def scores_multilabel(model: nn.Module, entry) -> bool:
+    """Does ``model`` score as a multi-label set (sigmoid, max over views)? A multi-label entry's
+    model does unless its head ends in softmax, as one resized to other classes does by default
+    (``zoo finetune`` trains it with cross-entropy); a head of raw logits does at the entry's
+    own class count.
+
+    Example:
+        >>> import zoo
+        >>> entry = zoo.get_entry("slow_r50_8x8_charades")
+        >>> scores_multilabel(zoo.create_model(entry.name), entry), scores_multilabel(zoo.create_model(entry.name, num_classes=5), entry)
+        (True, False)
+    """
+    if not entry.multilabel:
+        return False
+    activation = output_activation(model)
+    if activation != "logits":
+        return activation == "sigmoid"
+    head = _classification_head(model)
+    return head is None or head.proj.out_features == entry.num_classes
+
+
 def view_scores(outputs: torch.Tensor, activation: str, multilabel: bool) -> torch.Tensor:
     """Per-view class scores: sigmoid (multi-label) or softmax of logits; activated outputs as is."""
     if activation != "logits":

@@ -284,19 +284,28 @@ def slowfast_backbone_blocks(
 FROM_CATALOG = "catalog"
 
 
-def resolve_head_activation(entry, name: str | None = FROM_CATALOG) -> nn.Module | None:
+def resolve_head_activation(entry, name: str | None = FROM_CATALOG, num_classes: int | None = None) -> nn.Module | None:
     """The per-position head activation: the entry's ``head_activation`` field unless ``name``
     (a key of :data:`HEAD_ACTIVATIONS`, or ``None`` for raw logits) is given.
+
+    A head of ``num_classes`` other than the entry's is a new single-label classifier (``zoo
+    finetune`` trains it with cross-entropy on UCF101, HMDB51 or a folder per class), so a
+    multi-label entry's sigmoid becomes a softmax there; pass ``name="sigmoid"`` for a
+    multi-label head of your own.
 
     Example:
         >>> import zoo
         >>> resolve_head_activation(zoo.get_entry("slowfast_r50_8x8_charades"))
         Sigmoid()
+        >>> resolve_head_activation(zoo.get_entry("slowfast_r50_8x8_charades"), num_classes=101)
+        Softmax(dim=1)
         >>> resolve_head_activation(zoo.get_entry("slowfast_r50")) is None
         True
     """
     if name == FROM_CATALOG:
         name = entry.extra.get("head_activation")
+        if name == "sigmoid" and num_classes not in (None, entry.num_classes):
+            name = "softmax"
     if name is None:
         return None
     try:
@@ -309,7 +318,8 @@ def build_slowfast(entry, num_classes: int | None = None, dropout: float = 0.5, 
     """SlowFast R50 / R101 for a catalogue entry; input ``[slow, fast]``.
 
     ``head_activation`` overrides the catalogue's (``None`` gives raw logits; the SSv2 and
-    Charades entries otherwise return softmax / sigmoid scores averaged over positions).
+    Charades entries otherwise return softmax / sigmoid scores averaged over positions, a
+    Charades entry's head resized by ``num_classes`` softmax ones: :func:`resolve_head_activation`).
 
     Example:
         >>> import torch, zoo
@@ -320,7 +330,7 @@ def build_slowfast(entry, num_classes: int | None = None, dropout: float = 0.5, 
     """
     params = slowfast_params(entry)
     blocks, width = slowfast_backbone_blocks(params)
-    activation = resolve_head_activation(entry, head_activation)
+    activation = resolve_head_activation(entry, head_activation, num_classes)
     blocks.append(PathwayPool(params.head_pool_kernels()))
     blocks.append(ClassificationHead(width, num_classes or entry.num_classes, pool_kernel=None, dropout=dropout, activation=activation))
     return SlowFastNet(blocks)
@@ -341,7 +351,7 @@ def build_slow_pyslowfast(entry, num_classes: int | None = None, dropout: float 
     """
     blocks, width = build_resnet_backbone("slow", entry.depth)
     pool_kernel = (entry.num_frames, TRAIN_CROP_SIZE // FEATURE_STRIDE, TRAIN_CROP_SIZE // FEATURE_STRIDE)
-    activation = resolve_head_activation(entry, head_activation)
+    activation = resolve_head_activation(entry, head_activation, num_classes)
     blocks.append(ClassificationHead(width, num_classes or entry.num_classes, pool_kernel, dropout, activation=activation))
     return VideoNet(blocks)
 
