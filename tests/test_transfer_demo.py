@@ -50,6 +50,13 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     manifest.write_text(json.dumps(old))
     assert transfer_demo.main(argv) == 0
     assert json.loads(manifest.read_text())["train_clip"]["flip"] == 0.0
+    # so is one that does not say which clips it trained on, finished or killed
+    old = json.loads(manifest.read_text())
+    del old["train_clip"]
+    manifest.write_text(json.dumps(old))
+    (manifest.parent / "model.pyth").unlink()
+    assert transfer_demo.main(argv) == 0
+    assert "train_clip" in json.loads(manifest.read_text()) and (manifest.parent / "model.pyth").is_file()
 
 
 def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):

@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("--formats", nargs="+", default=["onnx", "executorch"], choices=["onnx", "executorch"])
     parser.add_argument("--out", default="results")
     parser.add_argument("--again", action="store_true",
-                        help="measure the named entries again, replacing their rows (after a change to the export)")
+                        help="measure the named entries (with no names: every entry) again in --formats, "
+                        "replacing their rows (after a change to the export)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     if path.exists():
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        if args.again:  # the named entries' rows go; the others stay as they were
+        if args.again:  # a row made before a change to the export no longer says what it does now
             rows = [r for r in rows if not (r["name"] in names and r["format"] in args.formats)]
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                 writer = csv.DictWriter(f, COVERAGE_COLUMNS)

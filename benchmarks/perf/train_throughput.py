@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shlex
 import statistics
@@ -115,6 +116,17 @@ def training(model, optimizer, clips: TrainClips, config: FinetuneConfig, epochs
     return time.perf_counter() - start, steps, seen
 
 
+def share_floor(share: float) -> str:
+    """``share`` as a percentage to a tenth, rounded down, so a share below the 90% target never
+    prints as 90.0%.
+
+    Example:
+        >>> share_floor(0.8996), share_floor(0.9)
+        ('89.9%', '90.0%')
+    """
+    return f"{math.floor(round(share * 1000, 6)) / 10:.1f}%"
+
+
 def measure(model, optimizer, clips: TrainClips, config: FinetuneConfig, batches: list, epochs: range) -> dict:
     """One round: the data path, the model alone and training over ``epochs``, as rates and shares.
 
@@ -159,7 +171,7 @@ def section(run: dict, best_model_steps: float | None = None) -> str:
     collapsed = best_model_steps is not None and m["model_steps_per_s"] < 0.5 * best_model_steps
     rows = "\n".join(
         f"| {i + 1} | {x['data_clips_per_s']:.1f} | {x['model_steps_per_s']:.2f} ({x['model_clips_per_s']:.1f} clips/s) "
-        f"| {x['train_steps_per_s']:.2f} | {x['data_share']:.0%} | {x['train_share']:.1%} |" for i, x in enumerate(run["rounds"]))
+        f"| {x['train_steps_per_s']:.2f} | {x['data_share']:.0%} | {share_floor(x['train_share'])} |" for i, x in enumerate(run["rounds"]))
     verdict = "**met**" if m["train_share"] >= 0.9 else "**not met**"
     return (
         f"## torch threads {run['threads']} in the main process\n\n"
@@ -171,7 +183,7 @@ def section(run: dict, best_model_steps: float | None = None) -> str:
         f"- model only (batches in memory): **{m['model_steps_per_s']:.2f} steps/s** = {m['model_clips_per_s']:.1f} clips/s\n"
         f"- training (loader + steps): **{m['train_steps_per_s']:.2f} steps/s** = {m['train_clips_per_s']:.1f} clips/s\n"
         f"- data path / model only: **{m['data_share']:.0%}** (the loader's capacity against the model's demand)\n"
-        f"- training / model only: **{m['train_share']:.1%}** (target >= 90%: {verdict})\n"
+        f"- training / model only: **{share_floor(m['train_share'])}** (target >= 90%: {verdict})\n"
         f"- CPU per clip: making it {m['clip_cpu_ms']:.2f} ms (one thread), the model's step (wall time, taken as its CPU) {m['model_ms_per_clip']:.2f} ms: "
         f"with every CPU busy and the model never waiting, the loop could reach at most **{m['bound_share']:.0%}** of "
         "model only on this machine's CPUs if nothing else ran on them\n\n"

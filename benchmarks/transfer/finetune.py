@@ -11,8 +11,8 @@ linear mode does, the rest everything; one schedule runs over all the epochs, so
 that of the other modes.
 
 Training clips are the reference's train transform (:mod:`zoo.input.training`: random clip
-start, short-side scale jitter, random crop, flip; the entry's frames, rate, mean/std and
-pathways), decoded in DataLoader workers; the clip of video ``i`` in epoch ``e`` comes from a
+start, short-side scale jitter, random crop, flip, at the sizes and flip rate of the entry's
+trainer; the entry's frames, rate, mean/std and pathways), decoded in DataLoader workers; the clip of video ``i`` in epoch ``e`` comes from a
 generator seeded by ``(seed, e, i)`` and the epoch's order and dropout from ``(seed, e)``, so
 a run is the same whatever the number of workers (at the same model threads, ``--threads``),
 and a resumed one the same as an uninterrupted one. SGD (momentum 0.9) or AdamW, a linear warm-up then a cosine decay per

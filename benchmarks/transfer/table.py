@@ -436,10 +436,11 @@ def tuning_history(epochs: list[str], recipes: int, per_class: str = "?") -> lis
                      "option), did worse (about 53 and 57 on two seeds) and is not listed")
     if not steps:
         return []
-    text = ("The recipe was tuned on these held-out videos, first while `zoo finetune` still flipped the demo's "
+    text = ("The recipe was tuned on these held-out videos while `zoo finetune` still flipped the demo's "
             "training clips and jittered their scale (the references' Kinetics recipe; the demo's own trainer did "
-            "neither, and its classes are directions, which a flip swaps), then again on its own clips, as the "
-            "tables show them: " + "; ".join(steps) + ".")
+            "neither, and its classes are directions): " + "; ".join(steps) + ". On the demo's own clips, the "
+            "tables' runs, the recipes tried were measured again and the best mean kept; the number of epochs was "
+            "not chosen again.")
     if recipes:
         text += (" There is no third split, so the recipe's top-1 is the best of the recipes measured on the "
                  "videos that chose it, and flatters it by that choice; all of them are listed so the spread "
