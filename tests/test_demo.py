@@ -75,6 +75,49 @@ def test_moving_right_moves_right():
     assert xs[1] - xs[0] > 5
 
 
+def _actor(spec, frames):
+    """The actor's mask per frame: the pixels of its colour (drawn last, on top)."""
+    rng = np.random.default_rng(spec.seed)
+    rng.integers(0, 140, size=3)  # background
+    color = rng.integers(110, 256, size=3)
+    return [(f == color).all(-1) for f in frames]
+
+
+def test_there_and_back_classes_turn_back_midway():
+    """The second transfer task's classes: right then back left (x rises, then falls), left then
+    back right, growing then shrinking back (the area peaks midway)."""
+    def track(action, measure):
+        spec = demo_data.transfer_spec("val", 0, action, 0)
+        masks = _actor(spec, demo_data.render_frames(spec))
+        return [measure(masks[i]) for i in (0, len(masks) // 2, -1)]
+
+    x = lambda mask: np.nonzero(mask)[1].mean()  # noqa: E731
+    start, turn, end = track("moving_right_then_left", x)
+    assert turn - start > 5 and turn - end > 5
+    start, turn, end = track("moving_left_then_right", x)
+    assert start - turn > 5 and end - turn > 5
+    start, turn, end = track("growing_then_shrinking", np.sum)
+    assert turn > 1.5 * start and turn > 1.5 * end
+    assert set(demo_data.TRANSFER_TASKS["there_and_back"]) == {
+        "moving_right_then_left", "moving_left_then_right", "growing_then_shrinking"}
+
+
+def test_transfer_training_sets_are_nested_and_rendered_anew_when_asked_otherwise(tmp_path):
+    classes = ("shrinking", "moving_left_then_right")
+    two = demo_data.generate_transfer(tmp_path / "a", {"train": 2, "val": 1}, classes=classes, progress=False)
+    one = demo_data.generate_transfer(tmp_path / "b", {"train": 1, "val": 1}, classes=classes, progress=False)
+    for action in classes:  # the first video of each class is the same in both sets, and so is val
+        for split in ("train", "val"):
+            assert (two[split] / action / "000.mp4").read_bytes() == (one[split] / action / "000.mp4").read_bytes()
+    assert (two["train"] / "shrinking" / "001.mp4").is_file()
+    # the same folder asked for fewer videos, or other classes, holds exactly those afterwards
+    demo_data.generate_transfer(tmp_path / "a", {"train": 1}, classes=classes, progress=False)
+    assert sorted(p.relative_to(two["train"]).as_posix() for p in two["train"].glob("*/*.mp4")) == [
+        "moving_left_then_right/000.mp4", "shrinking/000.mp4"]
+    demo_data.generate_transfer(tmp_path / "a", {"train": 1}, classes=classes[:1], progress=False)
+    assert [p.parent.name for p in two["train"].glob("*/*.mp4")] == ["shrinking"]
+
+
 def test_harness_reproduces_the_recorded_predictions(tmp_path):
     """The harness (own decoder, loader, aggregation) on the first 10 held-out videos gives
     the per-video predictions recorded at training time, hence the recorded accuracy there."""

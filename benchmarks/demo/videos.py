@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import zlib
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +36,18 @@ from benchmarks.runtime.files import atomic_path, atomic_write
 #: Class names, in class-index order (the demo model's output order).
 CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")
 
-#: The demo's transfer task (:mod:`benchmarks.perf.transfer_demo`): new classes, the same world.
-TRANSFER_CLASSES = ("moving_diagonal_down_right", "moving_diagonal_up_left", "shrinking")
+#: The demo's transfer tasks (:mod:`benchmarks.perf.transfer_demo`): new classes, the same world.
+#: ``diagonals``: each class combines motions the demo model learnt (two directions at once,
+#: growing reversed); ``there_and_back``: each class is the order of two motions it learnt (right
+#: then back left, left then back right, growing then shrinking back), which a model that pools
+#: its features over time cannot tell apart without learning new ones.
+TRANSFER_TASKS = {
+    "diagonals": ("moving_diagonal_down_right", "moving_diagonal_up_left", "shrinking"),
+    "there_and_back": ("moving_right_then_left", "moving_left_then_right", "growing_then_shrinking"),
+}
+TRANSFER_CLASSES = TRANSFER_TASKS["diagonals"]
+#: Bump when the transfer videos change, so rendered folders are rendered again.
+TRANSFER_VERSION = 2
 
 #: Split sizes the demo uses: the model is trained on ``train`` and its published accuracy
 #: is measured on the held-out ``val`` videos (a different seed stream, never trained on).
@@ -54,7 +66,7 @@ class VideoSpec:
     fps: int
     num_frames: int
     seed: int
-    #: the action drawn (default ``CLASSES[label]``); the transfer task's are :data:`TRANSFER_CLASSES`
+    #: the action drawn (default ``CLASSES[label]``); the transfer tasks' are :data:`TRANSFER_TASKS`
     action: str | None = None
 
 
@@ -114,6 +126,23 @@ def render_frames(spec: VideoSpec) -> np.ndarray:
         y0 = rng.uniform(radius + 2, HEIGHT - radius - 2 - span_y)
         forward = t if action.endswith("down_right") else 1 - t
         cx, cy = x0 + span_x * forward, y0 + span_y * forward
+    elif action in ("moving_right_then_left", "moving_left_then_right"):  # there and back
+        span = rng.uniform(0.4, 0.7) * (WIDTH - 2 * radius - 4)
+        start = rng.uniform(radius + 2, WIDTH - radius - 2 - span)
+        turn = rng.uniform(0.4, 0.6)
+        there = np.where(t < turn, t / turn, (1 - t) / (1 - turn))  # 0 -> 1 at the turn -> 0
+        cx = start + span * (there if action == "moving_right_then_left" else 1 - there)
+    elif action in ("moving_down_then_up", "moving_up_then_down"):
+        span = rng.uniform(0.4, 0.7) * (HEIGHT - 2 * radius - 4)
+        start = rng.uniform(radius + 2, HEIGHT - radius - 2 - span)
+        turn = rng.uniform(0.4, 0.6)
+        there = np.where(t < turn, t / turn, (1 - t) / (1 - turn))
+        cy = start + span * (there if action == "moving_down_then_up" else 1 - there)
+    elif action in ("growing_then_shrinking", "shrinking_then_growing"):
+        turn = rng.uniform(0.4, 0.6)
+        there = np.where(t < turn, t / turn, (1 - t) / (1 - turn))
+        amount = rng.uniform(3, 6)
+        radii = radius * 0.6 + amount * (there if action == "growing_then_shrinking" else 1 - there)
     elif action == "shrinking":
         radii = radius * 0.6 + (1 - t) * rng.uniform(3, 6)
     else:  # growing
@@ -196,26 +225,52 @@ def generate(
     return annotations
 
 
+def transfer_spec(split: str, label: int, action: str, index: int, seed: int = 0) -> VideoSpec:
+    """The spec of video ``index`` of ``action`` in a transfer split: drawn from (seed, split,
+    action, index) alone, so a split of 16 videos per class holds the 8 of a split of 8, and a
+    class's videos do not depend on the other classes of its task.
+
+    Example:
+        >>> a = transfer_spec("train", 0, "shrinking", 3)
+        >>> a == transfer_spec("train", 0, "shrinking", 3), a == transfer_spec("val", 0, "shrinking", 3)
+        (True, False)
+    """
+    rng = np.random.default_rng([seed, _split_seed("transfer-" + split, 0), zlib.crc32(action.encode()), index])
+    fps = int(rng.choice([25, 30]))
+    return VideoSpec(label, fps, int(round(rng.uniform(1.6, 2.4) * fps)), int(rng.integers(2**31)), action)
+
+
 def generate_transfer(root: str | os.PathLike, per_class: dict[str, int], *, seed: int = 0,
-                      progress: bool = True) -> dict[str, Path]:
-    """Render the transfer task as class folders: ``root/<split>/<class>/<i>.mp4`` with
-    ``per_class[split]`` videos of each of :data:`TRANSFER_CLASSES`; returns ``{split: folder}``.
-    Files already there are kept (same seed, same bytes)."""
+                      progress: bool = True, classes: tuple[str, ...] = TRANSFER_CLASSES) -> dict[str, Path]:
+    """Render a transfer task as class folders: ``root/<split>/<class>/<i>.mp4`` with
+    ``per_class[split]`` videos of each of ``classes`` (:data:`TRANSFER_TASKS`); returns
+    ``{split: folder}``. The videos of a split are :func:`transfer_spec`'s (nested: more videos
+    per class add to the fewer). A folder rendered with the same version, seed, classes and count
+    is kept; one rendered otherwise is rendered again, so it never holds other videos.
+
+    Example:
+        >>> import tempfile
+        >>> folders = generate_transfer(tempfile.mkdtemp(), {"train": 1}, classes=("shrinking", "moving_left"),
+        ...                             progress=False)
+        >>> sorted(p.parent.name for p in folders["train"].glob("*/*.mp4"))
+        ['moving_left', 'shrinking']
+    """
     from tqdm.auto import tqdm
 
     out = {}
     for split, count in per_class.items():
-        rng = np.random.default_rng(_split_seed("transfer-" + split, seed))
-        jobs = []
-        for label, action in enumerate(TRANSFER_CLASSES):
-            for i in range(count):
-                fps = int(rng.choice([25, 30]))
-                spec = VideoSpec(label, fps, int(round(rng.uniform(1.6, 2.4) * fps)), int(rng.integers(2**31)), action)
-                jobs.append((Path(root) / split / action / f"{i:03d}.mp4", spec))
-        for path, spec in tqdm(jobs, desc=f"transfer videos ({split})", unit="video", disable=not progress):
-            if not path.is_file():
+        folder = Path(root) / split
+        stamp = folder / ".videos.json"
+        key = {"version": TRANSFER_VERSION, "seed": seed, "classes": list(classes), "per_class": count}
+        if not (stamp.is_file() and json.loads(stamp.read_text()) == key):
+            if folder.is_dir():
+                shutil.rmtree(folder)
+            jobs = [(folder / action / f"{i:03d}.mp4", transfer_spec(split, label, action, i, seed))
+                    for label, action in enumerate(classes) for i in range(count)]
+            for path, spec in tqdm(jobs, desc=f"transfer videos ({split})", unit="video", disable=not progress):
                 write_video(path, render_frames(spec), spec.fps)
-        out[split] = Path(root) / split
+            atomic_write(stamp, json.dumps(key))
+        out[split] = folder
     return out
 
 
