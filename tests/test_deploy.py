@@ -316,6 +316,9 @@ def test_speed_runtime_table_and_coverage_matrix(tmp_path):
     assert [(r["runtime"], r["threads"]) for r in rows] == [("eager", "1"), ("onnx", "1")]  # no reference for the demo
     onnx = rows[1]
     assert float(onnx["median_ms"]) > 0 and float(onnx["file_mb"]) > 0.1 and onnx["vs_eager"]
+    from benchmarks.runtime.cpus import cpu_model
+
+    assert onnx["machine"].startswith(cpu_model() + ", ") and " CPUs, torch " in onnx["machine"]
     # real-time factor: the clip's 8 x 4 frames at 30 fps over the latency (which the table rounds to
     # 0.1 ms: the factor was computed from the unrounded one, so it lies within the rounding's bounds)
     median, clip_s = float(onnx["median_ms"]), 8 * 4 / 30
@@ -327,6 +330,7 @@ def test_speed_runtime_table_and_coverage_matrix(tmp_path):
     assert float(coverage[0]["relative_diff"]) < 1e-4
     report = (tmp_path / "deploy.md").read_text()
     assert "| i3d_tiny_8x4_demo | onnx " in report and "ok (" in report and (tmp_path / "deploy.csv").is_file()
+    assert f"Machine: {onnx['machine']}" in report
 
 
 def test_graphs_the_passes_must_leave_or_refuse():

@@ -30,6 +30,7 @@ import torch
 
 from benchmarks.deploy.report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, write_report
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
+from benchmarks.runtime.cpus import cpu_model, usable_cpus
 
 RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
 
@@ -130,6 +131,7 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
+    machine = f"{cpu_model()}, {usable_cpus()} CPUs, torch {torch.__version__}"
     clip_s = entry.num_frames * entry.sampling_rate / TARGET_FPS
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +153,8 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
                     "realtime_factor": f"{clip_s / median:.1f}", "vs_reference": f"{ref / median:.2f}" if ref else "",
                     "vs_eager": f"{eager / median:.2f}" if eager else "",
                     "vs_vanilla": f"{vanilla / median:.2f}" if vanilla else "",
-                    "top1_published": entry.published.get("top1", ""), "command": command, "note": "",
+                    "top1_published": entry.published.get("top1", ""), "machine": machine, "command": command,
+                    "note": "",
                 })
                 log(f"{entry.name} {key} {threads} thread(s): {median * 1e3:.1f} ms"
                     + (f" ({ref / median:.2f}x reference)" if ref else ""))

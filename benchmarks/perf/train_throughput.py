@@ -66,6 +66,7 @@ from pathlib import Path
 
 from benchmarks.datasets import read_transfer_split
 from benchmarks.demo import videos
+from benchmarks.runtime.cpus import cpu_model
 from benchmarks.transfer.finetune import (FinetuneConfig, TrainClips, build_model, cpu_share, make_optimizer, param_groups,
                                  train_loader, train_step)
 
@@ -157,7 +158,7 @@ def markdown(report: dict) -> str:
             f"`zoo finetune`'s loop ({r['mode']} mode) on the demo transfer task's {r['videos']} training videos "
             f"({r['epochs']} epochs per measurement, one DataLoader over all of them, its workers reading ahead across epochs, as `zoo finetune` "
             "makes it, started anew for each measurement); "
-            f"{r['cpus']} CPUs shared with other users (load average before / after: {r['load_before']} / "
+            f"{r['cpus']} CPUs" + (f" ({r['cpu']})" if r.get("cpu") else "") + " shared with other users (load average before / after: {r['load_before']} / "
             f"{r['load_after']}); 1 torch thread per worker. Medians of {r['rounds']} interleaved rounds per "
             "thread count; in each round the model alone runs half its steps before training and half after.\n\n")
     best = max(run["medians"]["model_steps_per_s"] for run in r["runs"])
@@ -246,6 +247,7 @@ def main(argv=None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     report = {"command": command.strip(), "entry": args.entry, "workers": args.workers, "batch_size": args.batch_size,
               "mode": args.mode, "videos": len(dataset.records), "epochs": args.epochs, "cpus": os.cpu_count(),
+              "cpu": cpu_model(),
               "rounds": args.rounds, "load_before": " ".join(f"{v:.2f}" for v in load_before),
               "load_after": " ".join(f"{v:.2f}" for v in os.getloadavg()), "runs": runs}
     if args.report:

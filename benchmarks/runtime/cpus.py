@@ -39,6 +39,25 @@ from benchmarks.runtime.workers import batch_worker_init
 WORKER_NICENESS = 19
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the OS gives it (``/proc/cpuinfo``), else the platform's word for it:
+    a latency or throughput figure means little without the machine it was measured on.
+
+    Example:
+        >>> isinstance(cpu_model(), str) and cpu_model() != ""
+        True
+    """
+    import platform
+
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity where the OS has one, else all)."""
     if hasattr(os, "sched_getaffinity"):
