@@ -42,3 +42,18 @@ def test_results_replace_an_entrys_rows(tmp_path):
     assert [r["name"] for r in rows].count("a") == len(rows) // 2 and {r["command"] for r in rows} == {"b", "second"}
     page = (tmp_path / xnnpack_ops.REPORT).read_text()
     assert page.index("## b") < page.index("## a") and "outside the delegate (mean.out)" in page
+
+
+def test_another_machines_rows_stay_in_their_own_section(tmp_path):
+    fp32, int8 = xnnpack_ops.summarize(FP32), xnnpack_ops.summarize(INT8)
+    xnnpack_ops.write_results(tmp_path, xnnpack_ops.rows_of("a", fp32, int8, 5, 1, "here"))
+    rows = xnnpack_ops.read_rows(tmp_path / xnnpack_ops.CSV_FILE)
+    assert {r["machine"] for r in rows} == {xnnpack_ops.machine()}
+    elsewhere = [{**r, "machine": "Other CPU, 8 CPUs", "command": "there"} for r in rows]
+    xnnpack_ops.write_results(tmp_path, elsewhere)  # measured on another machine: both kept
+    xnnpack_ops.write_results(tmp_path, xnnpack_ops.rows_of("a", fp32, int8, 5, 1, "here again"))  # this one's replaced
+    rows = xnnpack_ops.read_rows(tmp_path / xnnpack_ops.CSV_FILE)
+    assert sorted({(r["machine"], r["command"]) for r in rows}) == sorted(
+        {("Other CPU, 8 CPUs", "there"), (xnnpack_ops.machine(), "here again")})
+    page = (tmp_path / xnnpack_ops.REPORT).read_text()
+    assert page.count("## a") == 2 and "Machine: Other CPU, 8 CPUs." in page

@@ -77,9 +77,61 @@ def coverage_table(rows: list[dict]) -> str:
     return tabulate(body, headers=["entry", *formats], tablefmt="github", disable_numparse=True) + "\n"
 
 
+def by_machine(rows: list[dict]) -> dict[str, list[dict]]:
+    """Latency rows grouped by the machine they were measured on, in the order of first appearance
+    (rows written before ``zoo speed`` recorded the machine: under ``""``)."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("machine") or "", []).append(r)
+    return groups
+
+
+def targets(rows: list[dict], threads: str = "1") -> list[str]:
+    """The issue's latency targets for one machine's rows, an entry per line: the best exported fp32
+    file (ONNX Runtime or ExecuTorch) against ``zoo.optimize`` (``fast``; target: at least as fast),
+    the best int8 file against the best exported fp32 (target: 2x), and the efficient X3D's against
+    PyTorchVideo's vanilla X3D (the accelerator's published 4.6x fp32, 6.5x int8).
+
+    Example:
+        >>> rows = [{"name": "x3d_xs", "runtime": r, "threads": "1", "median_ms": m, "vs_vanilla": ""}
+        ...         for r, m in [("fast", "20.0"), ("onnx", "40.0"), ("executorch", "19.0"), ("executorch-int8", "10.0")]]
+        >>> print(targets(rows)[0])
+        x3d_xs, 1 thread: best exported fp32 executorch 19.0 ms, 1.05x `fast` (20.0 ms; target >= 1x: **met**); best int8 executorch-int8 10.0 ms, 1.90x the exported fp32 (target >= 2x: **not met**)
+    """
+    out = []
+    for name in dict.fromkeys(r["name"] for r in rows):
+        mine = {r["runtime"]: r for r in rows if r["name"] == name and r["threads"] == threads}
+
+        def best(runtimes):
+            found = [mine[k] for k in runtimes if k in mine]
+            return min(found, key=lambda r: float(r["median_ms"])) if found else None
+
+        fp32, int8, fast = best(["onnx", "executorch"]), best(["onnx-int8", "executorch-int8"]), mine.get("fast")
+        if fp32 is None:
+            continue
+        ms = {k: float(r["median_ms"]) for k, r in mine.items()}
+        parts = [f"best exported fp32 {fp32['runtime']} {ms[fp32['runtime']]:.1f} ms"]
+        if fast:
+            ratio = ms["fast"] / ms[fp32["runtime"]]
+            parts[-1] += (f", {ratio:.2f}x `fast` ({ms['fast']:.1f} ms; target >= 1x: "
+                          + ("**met**" if ratio >= 1 else "**not met**") + ")")
+        if int8:
+            ratio = ms[fp32["runtime"]] / ms[int8["runtime"]]
+            parts.append(f"best int8 {int8['runtime']} {ms[int8['runtime']]:.1f} ms, {ratio:.2f}x the exported fp32 "
+                         "(target >= 2x: " + ("**met**" if ratio >= 2 else "**not met**") + ")")
+        vanilla = [f"{r['runtime']} {r['vs_vanilla']}x" for r in (fp32, int8) if r and r.get("vs_vanilla")]
+        if vanilla:
+            parts.append("against PyTorchVideo's vanilla X3D: " + ", ".join(vanilla) + " (the accelerator's 4.6x fp32, "
+                         "6.5x int8)")
+        out.append(f"{name}, {threads} thread: " + "; ".join(parts))
+    return out
+
+
 def plot_latency_vs_top1(rows: list[dict], path) -> Path | None:
-    """Published top-1 against latency (1 thread), one marker per runtime; None without rows."""
-    points = [r for r in rows if r["threads"] == "1" and r["top1_published"]]
+    """Published top-1 against latency (1 thread), one marker per runtime, for the machine measured
+    last (latencies of two machines on one axis would mislead); None without rows."""
+    machine = list(by_machine(rows))[-1] if rows else ""
+    points = [r for r in rows if r["threads"] == "1" and r["top1_published"] and (r.get("machine") or "") == machine]
     if not points:
         return None
     import matplotlib
@@ -95,7 +147,7 @@ def plot_latency_vs_top1(rows: list[dict], path) -> Path | None:
             ax.annotate(r["name"].split("_kinetics")[0], (float(r["median_ms"]), float(r["top1_published"])),
                         fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
-    ax.set_xlabel("latency per clip, batch 1, 1 thread (ms, log scale; this machine's CPU)")
+    ax.set_xlabel(f"latency per clip, batch 1, 1 thread (ms, log scale; {machine or 'machine not recorded'})")
     ax.set_ylabel("published Kinetics-400 top-1 (%)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
@@ -118,14 +170,20 @@ def write_report(out) -> Path:
              "# Deployment: runtimes, latency and coverage", ""]
     lines += ["## Latency per clip (batch 1, CPU)", ""]
     lines += [f"Command: `{c}`" for c in commands] + ([""] if commands else [])
-    machines = sorted({r.get("machine") or "not recorded" for r in latency})
-    lines += [f"Machine: {m}" for m in machines] + ([""] if machines else [])
     lines += ["Median and p90 of interleaved repetitions; `x reference` is PyTorchVideo's eager model measured in "
               "the same run (same weights, same input), all variants interleaved round by round, so other load on the "
               "machine slows them alike but widens the p90; the real-time factor is the clip's seconds "
               "(frames x rate / 30 fps) over the latency; `x vanilla X3D` (efficient X3D rows) is against PyTorchVideo's "
               "vanilla X3D of the same depth, the comparison of the accelerator's published 4.6x (fp32) and 6.5x "
-              "(int8) for X3D-XS.", "", latency_table(latency)]
+              "(int8) for X3D-XS. A section per machine, the one measured last at the end: the same files run "
+              "at different speeds, and in a different order, on different CPUs.", ""]
+    if not latency:
+        lines += [latency_table(latency)]
+    for machine, rows in by_machine(latency).items():
+        lines += [f"### Machine: {machine or 'not recorded'}", ""]
+        if not machine:
+            lines += ["Measured before `zoo speed` recorded the machine in its rows.", ""]
+        lines += [f"- {t}" for t in targets(rows)] + [""] + [latency_table(rows)]
     if plot_latency_vs_top1(latency, out / PLOT):
         lines += [f"![published top-1 against latency]({PLOT})", ""]
     demo = read_rows(out / DEMO_FILE)

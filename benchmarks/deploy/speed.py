@@ -125,13 +125,13 @@ def time_variants(variants: dict, example, reps: int) -> dict[str, tuple[float, 
 
 
 def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int, command: str,
-            calibration=(), log=print) -> list[dict]:
-    """The latency rows of one entry (every variant at every thread count)."""
+            calibration=(), log=print, machine: str = "") -> list[dict]:
+    """The latency rows of one entry (every variant at every thread count); ``machine``: what
+    the rows say they were measured on."""
     import zoo
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)
-    machine = f"{cpu_model()}, {usable_cpus()} CPUs, torch {torch.__version__}"
     clip_s = entry.num_frames * entry.sampling_rate / TARGET_FPS
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,10 +176,13 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / LATENCY_FILE
     names = [zoo.get_entry(n).name for n in (args.names or ["x3d_xs", "efficient_x3d_xs"])]
-    kept = [r for r in read_rows(path) if r["name"] not in names]  # a new measurement replaces an entry's rows
+    machine = f"{cpu_model()}, {usable_cpus()} CPUs, torch {torch.__version__}"
+    # a new measurement replaces the entry's rows of the same machine; other machines' rows stay
+    kept = [r for r in read_rows(path) if not (r["name"] in names and r.get("machine") == machine)]
     rows = list(kept)
     for name in names:
-        rows += measure(name, runtimes, counts, args.reps, args.command_line, calibration=args.calibration_video or ())
+        rows += measure(name, runtimes, counts, args.reps, args.command_line, calibration=args.calibration_video or (),
+                        machine=machine)
         _write(path, rows)  # after each entry: a killed run keeps what it finished
     report = write_report(out)
     print(f"zoo speed: {path} and {report}")
