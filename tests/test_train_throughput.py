@@ -16,4 +16,8 @@ def test_train_throughput_reports_the_three_rates(tmp_path):
     m = data["runs"][0]["medians"]
     assert data["videos"] == 6 and m["data_clips_per_s"] > 0 and m["model_steps_per_s"] > 0
     assert m["train_share"] == pytest.approx(m["train_steps_per_s"] / m["model_steps_per_s"])
-    assert "training / model only" in (tmp_path / "t.md").read_text()
+    page = (tmp_path / "t.md").read_text()
+    assert "training / model only" in page
+    # the machine named, the load averages filled in (not left as template text)
+    assert f"CPUs ({data['cpu']}) shared with other users (load average before / after: {data['load_before']} /" in page
+    assert "{" not in page

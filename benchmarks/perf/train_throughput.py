@@ -158,7 +158,7 @@ def markdown(report: dict) -> str:
             f"`zoo finetune`'s loop ({r['mode']} mode) on the demo transfer task's {r['videos']} training videos "
             f"({r['epochs']} epochs per measurement, one DataLoader over all of them, its workers reading ahead across epochs, as `zoo finetune` "
             "makes it, started anew for each measurement); "
-            f"{r['cpus']} CPUs" + (f" ({r['cpu']})" if r.get("cpu") else "") + " shared with other users (load average before / after: {r['load_before']} / "
+            f"{r['cpus']} CPUs" + (f" ({r['cpu']})" if r.get("cpu") else "") + f" shared with other users (load average before / after: {r['load_before']} / "
             f"{r['load_after']}); 1 torch thread per worker. Medians of {r['rounds']} interleaved rounds per "
             "thread count; in each round the model alone runs half its steps before training and half after.\n\n")
     best = max(run["medians"]["model_steps_per_s"] for run in r["runs"])
