@@ -116,6 +116,17 @@ def test_transfer_training_sets_are_nested_and_rendered_anew_when_asked_otherwis
         "moving_left_then_right/000.mp4", "shrinking/000.mp4"]
     demo_data.generate_transfer(tmp_path / "a", {"train": 1}, classes=classes[:1], progress=False)
     assert [p.parent.name for p in two["train"].glob("*/*.mp4")] == ["shrinking"]
+    # a video deleted since is rendered again
+    (two["train"] / "shrinking" / "000.mp4").unlink()
+    demo_data.generate_transfer(tmp_path / "a", {"train": 1}, classes=classes[:1], progress=False)
+    assert (two["train"] / "shrinking" / "000.mp4").read_bytes() == (one["train"] / "shrinking" / "000.mp4").read_bytes()
+    # a folder holding someone else's files is refused, not deleted
+    mine = tmp_path / "mine" / "train" / "cats" / "a.mp4"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"not ours")
+    with pytest.raises(ValueError, match=r"mine/train holds files the demo's transfer videos are not"):
+        demo_data.generate_transfer(tmp_path / "mine", {"train": 1}, classes=classes, progress=False)
+    assert mine.read_bytes() == b"not ours"
 
 
 def test_harness_reproduces_the_recorded_predictions(tmp_path):

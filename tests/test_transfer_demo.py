@@ -2,6 +2,7 @@
 ``zoo finetune`` runs' rows kept."""
 
 import json
+import os
 
 from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, SOURCE_RUN, VARIANT, anchors_table, read_rows,
                                        record_run)
@@ -15,7 +16,8 @@ def test_anchors_table_names_its_sources():
 
 
 def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, capsys):
-    argv = ["--root", str(tmp_path / "videos"), "--train-per-class", "2", "--val-per-class", "1", "--epochs", "1",
+    # 8 per class: the tuning cell (diagonals, 8), run with the full fine-tune's recipes tried
+    argv = ["--root", str(tmp_path / "videos"), "--train-per-class", "8", "--val-per-class", "1", "--epochs", "1",
             "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
     mine = {"run": "/runs/mine", "entry": "x3d_xs", "dataset": "ucf101", "top1": "80.5", "command": "zoo finetune x3d_xs"}
     record_run(tmp_path / "out", mine)  # a zoo finetune run's row, there before the demo's
@@ -35,18 +37,18 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     assert [(r["head_epochs"], r["backbone_lr_scale"]) for r in rows[1:5]] == [("0", "0.01"), ("0", "1.0"), ("0", "0.1"),
                                                                                ("0", "0.03")]
     # each task trained on its own classes, its videos rendered under ROOT/TASK/nK
-    there = json.loads((tmp_path / "runs" / "there_and_back" / "n2" / "e1" / "linear_published_s0" / "manifest.json")
+    there = json.loads((tmp_path / "runs" / "there_and_back" / "n8" / "e1" / "linear_published_s0" / "manifest.json")
                        .read_text())
     assert there["classes"] == sorted(["growing_then_shrinking", "moving_left_then_right", "moving_right_then_left"])
-    assert sorted(p.name for p in (tmp_path / "videos" / "there_and_back" / "n2" / "train" / "moving_right_then_left")
-                  .glob("*.mp4")) == ["000.mp4", "001.mp4"]
+    assert sorted(p.name for p in (tmp_path / "videos" / "there_and_back" / "n8" / "train" / "moving_right_then_left")
+                  .glob("*.mp4")) == [f"{i:03d}.mp4" for i in range(8)]
     assert "full fine-tune - from scratch" in md and "open-mmlab/mmaction2@v0.24.1" in md
-    assert "### The targets, per task and training set (1 epochs)" in md and "| there_and_back | 2 " in md
-    assert "Where the recipe was chosen: diagonals, 2 training videos per class" in md
+    assert "### The targets, per task and training set (1 epochs)" in md and "| there_and_back | 8 " in md
+    assert "Where the recipe was chosen: diagonals, 8 training videos per class" in md
     assert "The full fine-tune's recipes tried (1 epochs)" in md and "3 recipes in all" in md
     assert "Made by `python -m benchmarks.perf.transfer_demo --root" in md and "`zoo finetune x3d_xs`" in md
     # a run written before head_epochs existed reads back as head_epochs 0, not trained again
-    manifest = tmp_path / "runs" / "diagonals" / "n2" / "e1" / "full_published_s0" / "manifest.json"
+    manifest = tmp_path / "runs" / "diagonals" / "n8" / "e1" / "full_published_s0" / "manifest.json"
     old = json.loads(manifest.read_text())
     del old["hyper_parameters"]["head_epochs"]
     manifest.write_text(json.dumps(old))
@@ -67,6 +69,16 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     (manifest.parent / "model.pyth").unlink()
     assert transfer_demo.main(argv) == 0
     assert "train_clip" in json.loads(manifest.read_text()) and (manifest.parent / "model.pyth").is_file()
+    # and so is one made before its videos were rendered again (the folders keep their paths)
+    stamp = manifest.stat().st_mtime_ns
+    val_stamp = tmp_path / "videos" / "diagonals" / "n8" / "val" / ".videos.json"
+    os.utime(val_stamp, ns=(stamp + 1, stamp + 1))  # rendered just after the run was made
+    assert transfer_demo.main(argv) == 0
+    assert manifest.stat().st_mtime_ns > stamp + 1  # made again
+    assert transfer_demo.main([*argv[:2], "--train-per-class", "2", *argv[4:]]) == 0  # no tuning cell: the settings alone
+    rows = read_rows(tmp_path / "out")
+    assert [r["setting"] for r in rows if r["source"] == SOURCE_DEMO] == [LINEAR, FULL, SCRATCH] * 2
+    assert "Where the recipe was chosen" not in (tmp_path / "out" / "finetune.md").read_text()
 
 
 def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import zlib
 from fractions import Fraction
@@ -39,8 +40,8 @@ CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")
 #: The demo's transfer tasks (:mod:`benchmarks.perf.transfer_demo`): new classes, the same world.
 #: ``diagonals``: each class combines motions the demo model learnt (two directions at once,
 #: growing reversed); ``there_and_back``: each class is the order of two motions it learnt (right
-#: then back left, left then back right, growing then shrinking back), which a model that pools
-#: its features over time cannot tell apart without learning new ones.
+#: then back left, left then back right, growing then shrinking back), which features averaged
+#: over time, as the demo model's head reads them, keep less of.
 TRANSFER_TASKS = {
     "diagonals": ("moving_diagonal_down_right", "moving_diagonal_up_left", "shrinking"),
     "there_and_back": ("moving_right_then_left", "moving_left_then_right", "growing_then_shrinking"),
@@ -48,6 +49,8 @@ TRANSFER_TASKS = {
 TRANSFER_CLASSES = TRANSFER_TASKS["diagonals"]
 #: Bump when the transfer videos change, so rendered folders are rendered again.
 TRANSFER_VERSION = 2
+#: The file in a transfer split's folder that says what was rendered there.
+TRANSFER_STAMP = ".videos.json"
 
 #: Split sizes the demo uses: the model is trained on ``train`` and its published accuracy
 #: is measured on the held-out ``val`` videos (a different seed stream, never trained on).
@@ -246,7 +249,9 @@ def generate_transfer(root: str | os.PathLike, per_class: dict[str, int], *, see
     ``per_class[split]`` videos of each of ``classes`` (:data:`TRANSFER_TASKS`); returns
     ``{split: folder}``. The videos of a split are :func:`transfer_spec`'s (nested: more videos
     per class add to the fewer). A folder rendered with the same version, seed, classes and count
-    is kept; one rendered otherwise is rendered again, so it never holds other videos.
+    (its stamp, :data:`TRANSFER_STAMP`) and holding all its videos is kept; one rendered otherwise
+    is rendered again, so it never holds other videos (a folder holding files it did not write is
+    refused, not deleted).
 
     Example:
         >>> import tempfile
@@ -260,18 +265,32 @@ def generate_transfer(root: str | os.PathLike, per_class: dict[str, int], *, see
     out = {}
     for split, count in per_class.items():
         folder = Path(root) / split
-        stamp = folder / ".videos.json"
+        stamp = folder / TRANSFER_STAMP
         key = {"version": TRANSFER_VERSION, "seed": seed, "classes": list(classes), "per_class": count}
-        if not (stamp.is_file() and json.loads(stamp.read_text()) == key):
+        jobs = [(folder / action / f"{i:03d}.mp4", transfer_spec(split, label, action, i, seed))
+                for label, action in enumerate(classes) for i in range(count)]
+        done = stamp.is_file() and json.loads(stamp.read_text()) == key
+        if not (done and all(path.is_file() for path, _ in jobs)):
             if folder.is_dir():
-                shutil.rmtree(folder)
-            jobs = [(folder / action / f"{i:03d}.mp4", transfer_spec(split, label, action, i, seed))
-                    for label, action in enumerate(classes) for i in range(count)]
+                _remove_rendered(folder)
             for path, spec in tqdm(jobs, desc=f"transfer videos ({split})", unit="video", disable=not progress):
                 write_video(path, render_frames(spec), spec.fps)
             atomic_write(stamp, json.dumps(key))
         out[split] = folder
     return out
+
+
+def _remove_rendered(folder: Path) -> None:
+    """Delete a transfer split's folder before it is rendered again, if it holds nothing but what
+    :func:`generate_transfer` writes (its stamp, ``<action>/<NNN>.mp4`` of known actions);
+    anything else there is a user's, and the folder is refused, not deleted."""
+    actions = {a for task in TRANSFER_TASKS.values() for a in task} | set(CLASSES)
+    foreign = [p for p in folder.rglob("*") if p.is_file() and p.name != TRANSFER_STAMP
+               and not (p.parent.parent == folder and p.parent.name in actions and re.fullmatch(r"\d{3}\.mp4", p.name))]
+    if foreign:
+        raise ValueError(f"{folder} holds files the demo's transfer videos are not ({foreign[0]}, ...): "
+                         "give another root for the rendered videos, or empty that folder")
+    shutil.rmtree(folder)
 
 
 def default_root() -> Path:

@@ -6,9 +6,9 @@ then shrinking back) with 8, 16 and 32 training videos per class (nested, ``--tr
 and 20 held out, and trains ``i3d_tiny_8x4_demo`` on each three ways with the same budget (epochs,
 batch, optimizer, schedule): a linear probe and a full fine-tune from the demo checkpoint, and
 the same network from scratch. Each is measured by the harness (the entry's 5x3 views on the
-held-out videos) for each seed. The tuning cell (the first task and size: where the recipe was
-chosen) is also run at every other ``--epochs`` and with every recipe of the full fine-tune
-tried (:data:`VARIANTS`), listed in the table beside the one picked (``--no-variants``: not).
+held-out videos) for each seed. The tuning cell (``diagonals`` with 8 per class:
+:data:`benchmarks.transfer.table.TUNED_ON`, where the recipe was chosen) is also run at every
+other ``--epochs`` and with every recipe of the full fine-tune tried (:data:`VARIANTS`), listed in the table beside the one picked (``--no-variants``: not).
 Its rows replace the demo rows of ``results/finetune.csv`` (the ``zoo finetune`` runs' rows
 stay) and ``results/finetune.md`` is made anew from that file (:mod:`benchmarks.transfer.table`:
 the targets per task and training set, every seed, the tuning cell's tables, the runs, and the
@@ -63,9 +63,11 @@ references' Kinetics recipe, where the demo's catalogue entry named none):
    run with the recipe as it was: the table's figures. Nothing was tuned on the second task or
    the larger sets; the recipe's seven variants are run again on the new videos of the tuning
    cell, so the table shows how the choice made on the first rendering fares on another.
-   The two draws of videos differ by up to 12 points in one cell (there and back, 16 per class,
-   fine-tune: 85.56 on the first, 73.89 on the second), far beyond the seed-to-seed spread the
-   target is read against; the signs agree on both draws: the fine-tune leads the probe on there
+   The two draws of videos differ by up to 24 points in one cell and setting (there and back, 32
+   per class, from scratch: 67.78 on the first, 43.89 on the second), the probe and the fine-tune
+   by up to 13 (there and back, 32 per class, probe: 87.78 and 75.00; 16 per class, fine-tune:
+   85.56 and 73.89), far beyond the seed-to-seed spread the target is read against; the signs
+   agree on both draws: the fine-tune leads the probe on there
    and back at 16 (+6.11, +4.45) and 32 (+2.22, +3.33) per class, trails it on the diagonals at
    8 and 16, and leads it there at 32 (+5.00, +1.11), where from scratch comes within 5 points.
 
@@ -85,7 +87,7 @@ from pathlib import Path
 
 from benchmarks.demo import videos
 from benchmarks.transfer.finetune import MANIFEST, TRAIN_STATE, FinetuneConfig, finetune
-from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, VARIANT, manifest_row,
+from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, TUNED_ON, VARIANT, manifest_row,
                                        replace_demo_rows)
 from benchmarks.run_config import differences
 
@@ -173,16 +175,28 @@ def same_clips(recorded: dict | None, config: FinetuneConfig) -> bool:
     return recorded is not None and not differences(recorded, dataclasses.asdict(spec))
 
 
+def older_than_videos(out: Path, config: FinetuneConfig) -> bool:
+    """Was the run in ``out`` made before its videos were last rendered (their folders' stamps,
+    :data:`benchmarks.demo.videos.TRANSFER_STAMP`, newer than its manifest or train state)? The
+    folders keep their paths when the videos change (a new ``TRANSFER_VERSION``, another
+    ``--val-per-class``), so the paths alone would read such a run back."""
+    made = [p.stat().st_mtime_ns for p in (out / MANIFEST, out / TRAIN_STATE) if p.is_file()]
+    stamps = [p.stat().st_mtime_ns for p in (Path(d) / videos.TRANSFER_STAMP for d in (config.train, config.val) if d)
+              if p.is_file()]
+    return bool(made and stamps) and max(stamps) > max(made)
+
+
 def run_or_read(config: FinetuneConfig) -> dict:
     """The run's manifest: read back when ``config.out`` holds a finished run with the same
-    hyper-parameters, trained on the same clips (:func:`same_clips`), and its measurement;
-    else trained (a killed run resumed) and measured now. A folder whose run, finished or not,
-    trained on other clips, or does not say which, starts over: the catalogue's training
+    hyper-parameters, trained on the same clips (:func:`same_clips`) of videos not rendered since
+    (:func:`older_than_videos`), and its measurement; else trained (a killed run resumed) and
+    measured now. A folder whose run, finished or not, trained on other clips or older videos, or
+    does not say which clips, starts over: the catalogue's training
     protocol changed since, and its train state would be refused as a resume. A run written
     before a hyper-parameter existed reads back with that field's old value
     (:meth:`FinetuneConfig.same_run`: ``head_epochs`` 0)."""
     out = Path(config.out)
-    if out.is_dir() and not same_clips(recorded_clips(out), config):
+    if out.is_dir() and (not same_clips(recorded_clips(out), config) or older_than_videos(out, config)):
         shutil.rmtree(out)
     path = out / MANIFEST
     if path.is_file():
@@ -194,19 +208,21 @@ def run_or_read(config: FinetuneConfig) -> dict:
 
 def cells(tasks: list[str], sizes: list[int], epochs: list[int], variants: bool = True):
     """The runs to make, as ``(task, videos per class, epochs, setting name, setting)``: the three
-    settings for every task and size at the headline (last) ``epochs``; the tuning cell (the
-    first task and size, where the recipe was chosen) also at every other ``epochs``, with the
-    full fine-tune's recipes tried (:data:`VARIANTS`: all at the headline epochs, the first at
-    the others) unless ``variants`` is false.
+    settings for every task and size at the headline (last) ``epochs``; the tuning cell
+    (:data:`benchmarks.transfer.table.TUNED_ON`, where the recipe was chosen), when asked for,
+    also at every other ``epochs``, with the full fine-tune's recipes tried (:data:`VARIANTS`: all
+    at the headline epochs, the first at the others) unless ``variants`` is false.
 
     Example:
         >>> plan = list(cells(["diagonals", "there_and_back"], [8, 16], [15, 40]))
         >>> len(plan), plan[0][:4], plan[-1][:4]
         (23, ('diagonals', 8, 15, 'linear probe (demo checkpoint)'), ('there_and_back', 16, 40, 'from scratch (same budget)'))
+        >>> len(list(cells(["there_and_back"], [8, 16], [15, 40])))  # no tuning cell: the settings at 40 epochs
+        6
     """
     for task in tasks:
         for size in sizes:
-            tuning = (task, size) == (tasks[0], sizes[0])
+            tuning = (task, str(size)) == TUNED_ON
             for value in (epochs if tuning else epochs[-1:]):
                 plan = list(SETTINGS.items())
                 if tuning and variants:
@@ -220,11 +236,10 @@ def main(argv=None) -> int:
     p.add_argument("--root", default=str(videos.default_root().parent / "demo_transfer"),
                    help="where the videos are rendered: ROOT/TASK/nK/{train,val}")
     p.add_argument("--tasks", nargs="+", choices=list(videos.TRANSFER_TASKS), default=list(videos.TRANSFER_TASKS),
-                   help="the transfer tasks (benchmarks.demo.videos.TRANSFER_TASKS); the first is the one the "
-                   "recipe was tuned on")
+                   help="the transfer tasks (benchmarks.demo.videos.TRANSFER_TASKS)")
     p.add_argument("--train-per-class", type=int, nargs="+", default=[8, 16, 32],
                    help="training videos per class, one set of runs per value (nested: the larger sets hold the "
-                   "smaller); the first is the one the recipe was tuned on")
+                   f"smaller); the recipe was tuned on {TUNED_ON[0]} with {TUNED_ON[1]}")
     p.add_argument("--val-per-class", type=int, default=20)
     p.add_argument("--epochs", type=int, nargs="+", default=[40],
                    help="one recipe per value, at the tuning cell; the last is the recipe the verdicts headline "
@@ -236,7 +251,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default="results/runs/finetune_demo", help="run folders: RUNS/TASK/nK/eEPOCHS/RUN_sSEED")
     p.add_argument("--no-variants", dest="variants", action="store_false",
                    help="skip the full fine-tune's other recipes (VARIANTS: all at the last --epochs, the "
-                   "first recipe at the others; the first task and size only)")
+                   "first recipe at the others; the tuning cell only)")
     p.add_argument("--out", default="results")
     args = p.parse_args(argv)
     command = "python -m benchmarks.perf.transfer_demo " + " ".join(

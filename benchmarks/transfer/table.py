@@ -79,6 +79,9 @@ TASK_TEXT = {
                        "class is the order of two motions it learnt, which features averaged over time keep less of"),
 }
 DEFAULT_TASK = "diagonals"
+#: Where the full fine-tune's recipe was chosen (task, training videos per class): the cell run at
+#: every number of epochs and with every recipe tried, whose tuning history the page tells.
+TUNED_ON = ("diagonals", "8")
 
 #: The issue's target on the demo task: full fine-tuning beats scratch by this many points of top-1.
 SCRATCH_MARGIN = 10.0
@@ -272,11 +275,12 @@ def _top1s(rows: list[dict], setting: str) -> list[float]:
     return [float(r["top1"]) for r in rows if r["setting"] == setting]
 
 
-def targets(rows: list[dict]) -> dict:
+def targets(rows: list[dict]) -> dict | None:
     """The issue's two targets for one cell's demo rows (a task, a training set, a recipe): the
     full fine-tune's lead over from scratch and over the linear probe (means over seeds), the
     probe's seed-to-seed std and range, and whether each target is met (the second: ``"range"``
-    beyond the range too, ``"std"`` beyond the std only, ``""`` not met).
+    beyond the range too, ``"std"`` beyond the std only, ``""`` not met); None when one of the
+    three settings has no run.
 
     Example:
         >>> rows = [{"setting": s, "top1": t} for s, t in [(LINEAR, "70"), (LINEAR, "72"), (FULL, "80"),
@@ -284,7 +288,11 @@ def targets(rows: list[dict]) -> dict:
         >>> t = targets(rows)
         >>> t["over_scratch"], t["scratch_met"], t["over_linear"], t["linear_met"]
         (39.0, True, 10.0, 'range')
+        >>> targets(rows[:4]) is None  # no from-scratch run: nothing to compare
+        True
     """
+    if not all(_top1s(rows, s) for s in DEMO_SETTINGS):
+        return None
     mean = {s: spread(_top1s(rows, s)) for s in DEMO_SETTINGS}
     over_scratch = mean[FULL][0] - mean[SCRATCH][0]
     over_linear = mean[FULL][0] - mean[LINEAR][0]
@@ -310,6 +318,8 @@ def verdicts(rows: list[dict]) -> list[str]:
         'full fine-tune - from scratch: +39.00 points (target: at least +10): **met**'
     """
     t = targets(rows)
+    if t is None:
+        return ["the targets: not measured (a setting has no run)"]
     return [
         f"full fine-tune - from scratch: {t['over_scratch']:+.2f} points (target: at least +{SCRATCH_MARGIN:.0f}): "
         + ("**met**" if t["scratch_met"] else "**not met**"),
@@ -334,6 +344,9 @@ def targets_table(rows: list[dict]) -> str:
     out = []
     for cell in _unique(_cell(r) for r in rows):
         t = targets([r for r in rows if _cell(r) == cell])
+        if t is None:
+            out.append(list(cell) + ["-"] * (len(DEMO_SETTINGS) + 2))
+            continue
         out.append(list(cell) + [f"{t['mean'][s][0]:.2f} ± {t['mean'][s][1]:.2f}" for s in DEMO_SETTINGS]
                    + [f"{t['over_scratch']:+.2f}: " + ("**met**" if t["scratch_met"] else "**not met**"),
                       f"{t['over_linear']:+.2f} (std {t['linear_std']:.2f}, range {t['linear_range']:.2f}): "
@@ -356,13 +369,17 @@ def seeds_table(rows: list[dict], seeds: list[str]) -> str:
 
 
 def _setting_lines(rows: list[dict], seeds: list[str]) -> list[list[str]]:
+    """A line per setting that has runs: its top-1 per seed (``-`` where a seed has none), their
+    mean, std and range, and the mean final training loss."""
     out = []
     for name in DEMO_SETTINGS:
         by_seed = {r["seed"]: r for r in rows if r["setting"] == name}
-        top1 = [float(by_seed[s]["top1"]) for s in seeds]
+        if not by_seed:
+            continue
+        top1 = [float(by_seed[s]["top1"]) for s in seeds if s in by_seed]
         mean, std, span = spread(top1)
         losses = [float(r["final_loss"]) for r in by_seed.values()]
-        out.append([name] + [f"{v:.2f}" for v in top1]
+        out.append([name] + [f"{float(by_seed[s]['top1']):.2f}" if s in by_seed else "-" for s in seeds]
                    + [f"{mean:.2f}", f"{std:.2f}", f"{span:.2f}", f"{statistics.mean(losses):.3f}"])
     return out
 
@@ -443,29 +460,28 @@ def _per_class(videos: str, classes: str) -> str:
     return str(int(videos) // int(classes)) if videos.isdigit() and classes.isdigit() and int(classes) else "?"
 
 
-def _both_met(rows: list[dict]) -> list[str]:
-    """The cells (task, training videos per class) of ``rows`` where both targets are met."""
-    met = []
+def _both_met(rows: list[dict]) -> tuple[list[str], list[str]]:
+    """The cells (task, training videos per class) of ``rows`` where both targets are met: with
+    the fine-tune's lead over the probe beyond the probe's range, and beyond its std only."""
+    met, std_only = [], []
     for cell in _unique(_cell(r) for r in rows):
         t = targets([r for r in rows if _cell(r) == cell])
-        if t["scratch_met"] and t["linear_met"]:
-            met.append(f"{cell[0]} with {cell[1]} training videos per class"
-                       + ("" if t["linear_met"] == "range" else " (beyond the probe's std, not its range)"))
-    return met
+        if t and t["scratch_met"] and t["linear_met"]:
+            (met if t["linear_met"] == "range" else std_only).append(f"{cell[0]} with {cell[1]} training videos per class")
+    return met, std_only
 
 
 def demo_section(rows: list[dict]) -> list[str]:
-    """The demo transfer tasks' part of the page. Its rows: the tuning cell's first (the first
-    row's task and training set: a recipe per ``epochs``, the last the headline, with the full
-    fine-tune's recipes tried), then every other task and training set at the headline epochs; a
-    setting per row and seed."""
+    """The demo transfer tasks' part of the page. Its rows: a setting per row and seed for every
+    task and training set at the headline (last) ``epochs``; the tuning cell (:data:`TUNED_ON`)
+    also at other ``epochs`` and with the full fine-tune's recipes tried, shown with its tuning
+    history when it is there."""
     first = rows[0]
     epochs = _unique(r["epochs"] for r in rows)
     headline = epochs[-1]
     seeds = _unique(r["seed"] for r in rows)
     tasks = _unique(_task(r) for r in rows)
     sizes = sorted(_unique(_cell(r)[1] for r in rows), key=lambda v: int(v) if v.isdigit() else 0)
-    tuning = [r for r in rows if _cell(r) == _cell(first)]
     head = [r for r in rows if r["epochs"] == headline and r["setting"] in DEMO_SETTINGS]
     classes = first["classes"] or "the"  # a table written before the column: "learns the classes"
     val_videos = max((int(r["val_videos"]) for r in rows if r["val_videos"].isdigit()), default=0)
@@ -490,15 +506,19 @@ def demo_section(rows: list[dict]) -> list[str]:
              "order and every random crop; the videos are the same)."
              + (f" One held-out video is {100 / val_videos:.2f} points of top-1." if val_videos else ""),
              "", f"Made by `{first['command']}` from its runs in `{runs}`.", ""]
-    met = _both_met(head)
+    met, std_only = _both_met(head)
     parts += [f"### The targets, per task and training set ({headline} epochs)", "", targets_table(head), "",
-              "Both targets met together: " + ("; ".join(met) if met else "nowhere") + ".", "",
+              "Both targets met together (the fine-tune's lead over the probe beyond the probe's seed-to-seed "
+              "range): " + ("; ".join(met) if met else "nowhere") + "."
+              + (" Beyond its std, not its range: " + "; ".join(std_only) + "." if std_only else ""), "",
               f"### Every seed ({headline} epochs)", "", seeds_table(head, seeds), ""]
-    task, size = _cell(first)
-    if len(tasks) > 1 or len(sizes) > 1:
-        parts += [f"### Where the recipe was chosen: {task}, {size} training videos per class", ""]
+    tuning = [r for r in rows if _cell(r) == TUNED_ON]
+    if not tuning:
+        return parts
+    task, size = TUNED_ON
+    parts += [f"### Where the recipe was chosen: {task}, {size} training videos per class", ""]
     tried = 0
-    for value in reversed(epochs):
+    for value in reversed(_unique(r["epochs"] for r in tuning)):
         part = [r for r in tuning if r["epochs"] == value]
         title = f"#### {value} epochs" + (" (the recipe)" if value == headline else " (the budget before the tuning)")
         parts += [title, "", demo_table(part, seeds), ""]
@@ -515,7 +535,7 @@ def demo_section(rows: list[dict]) -> list[str]:
                           "The first recipe trains everything from the first epoch (no head-only epochs), the "
                           f"backbone at 0.1 x the head's lr; the recipes were compared at {headline} epochs.", ""]
             parts += [variants_table(part, seeds), ""]
-    parts += tuning_history(epochs, tried, size, others=len(tasks) > 1 or len(sizes) > 1)
+    parts += tuning_history(_unique(r["epochs"] for r in tuning), tried, size, others=len(tasks) > 1 or len(sizes) > 1)
     return parts
 
 
