@@ -141,7 +141,7 @@ def test_the_run_has_its_row_the_same_run_again_replaces_it_and_demo_rows_coexis
     replace_demo_rows(results, demo)
     assert [r["source"] for r in read_rows(results)] == [SOURCE_DEMO] * 3 + [SOURCE_RUN]
     page = (results / "finetune.md").read_text()
-    assert "## The demo transfer task" in page and "full fine-tune - from scratch" in page and row["command"] in page
+    assert "## The demo transfer task" in page and "fine-tune - scratch (target >= +10)" in page and row["command"] in page
 
     # the same command again (finished: nothing trained, the measurement read back) replaces its row
     assert zoo_main(run["argv"]) == 0
