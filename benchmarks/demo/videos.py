@@ -190,6 +190,12 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> None:
             container.mux(packet)
 
 
+def _up_to_date(stamp: Path, key: dict, files) -> bool:
+    """Was this render made already: ``stamp`` records ``key`` (version, seed, sizes) and every
+    one of ``files`` is there? Else the caller renders it again."""
+    return stamp.is_file() and json.loads(stamp.read_text()) == key and all(Path(f).is_file() for f in files)
+
+
 def generate(
     root: str | os.PathLike,
     splits: dict[str, int] | None = None,
@@ -217,8 +223,7 @@ def generate(
         key = {"version": FORMAT_VERSION, "seed": seed, "count": count, "limit": limit}
         specs = video_specs(split, count, seed)[:limit]
         rel_paths = [f"{split}/{i:04d}_{CLASSES[s.label]}.mp4" for i, s in enumerate(specs)]
-        done = stamp.is_file() and json.loads(stamp.read_text()) == key and ann.is_file()
-        if not (done and all((root / p).is_file() for p in rel_paths)):
+        if not _up_to_date(stamp, key, [ann, *(root / p for p in rel_paths)]):
             stamp.unlink(missing_ok=True)
             for spec, rel in tqdm(list(zip(specs, rel_paths)), desc=f"demo videos ({split})", unit="video", disable=not progress):
                 write_video(root / rel, render_frames(spec), spec.fps)
@@ -269,8 +274,7 @@ def generate_transfer(root: str | os.PathLike, per_class: dict[str, int], *, see
         key = {"version": TRANSFER_VERSION, "seed": seed, "classes": list(classes), "per_class": count}
         jobs = [(folder / action / f"{i:03d}.mp4", transfer_spec(split, label, action, i, seed))
                 for label, action in enumerate(classes) for i in range(count)]
-        done = stamp.is_file() and json.loads(stamp.read_text()) == key
-        if not (done and all(path.is_file() for path, _ in jobs)):
+        if not _up_to_date(stamp, key, [path for path, _ in jobs]):
             if folder.is_dir():
                 _remove_rendered(folder)
             for path, spec in tqdm(jobs, desc=f"transfer videos ({split})", unit="video", disable=not progress):

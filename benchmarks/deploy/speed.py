@@ -30,7 +30,7 @@ import torch
 
 from benchmarks.deploy.report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, write_report
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
-from benchmarks.runtime.cpus import cpu_model, usable_cpus
+from benchmarks.runtime import cpus
 
 RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
 
@@ -176,7 +176,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / LATENCY_FILE
     names = [zoo.get_entry(n).name for n in (args.names or ["x3d_xs", "efficient_x3d_xs"])]
-    machine = f"{cpu_model()}, {usable_cpus()} CPUs, torch {torch.__version__}"
+    machine = f"{cpus.machine()}, torch {torch.__version__}"
     # a new measurement replaces the entry's rows of the same machine; other machines' rows stay
     kept = [r for r in read_rows(path) if not (r["name"] in names and r.get("machine") == machine)]
     rows = list(kept)

@@ -41,7 +41,7 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.deploy.report import read_rows
-from benchmarks.runtime.cpus import cpu_model, usable_cpus
+from benchmarks.runtime.cpus import machine
 
 CSV_FILE = "deploy_ops.csv"
 REPORT = "deploy_ops.md"
@@ -168,11 +168,6 @@ def explain(rows: list[dict], slow: float = 1.5) -> str:
         text += (f". Had they gained the {gain:.2f}x of the other kinds, int8's operators would take {ideal:.2f} ms "
                  f"({f32 / ideal:.2f}x fp32)")
     return text + "."
-
-
-def machine() -> str:
-    """What a row was measured on: CPU model and count (per-operator times differ by CPU)."""
-    return f"{cpu_model()}, {usable_cpus()} CPUs"
 
 
 def _key(row: dict) -> tuple[str, str]:

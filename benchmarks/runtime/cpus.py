@@ -58,6 +58,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def machine() -> str:
+    """What a measurement was made on, as the result pages name it: CPU model and usable count.
+
+    Example:
+        >>> machine().endswith(f", {usable_cpus()} CPUs")
+        True
+    """
+    return f"{cpu_model()}, {usable_cpus()} CPUs"
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity where the OS has one, else all)."""
     if hasattr(os, "sched_getaffinity"):

@@ -338,12 +338,20 @@ def _cell(row: dict) -> tuple[str, str]:
     return _task(row), _per_class(row["train_videos"], row["classes"])
 
 
+def _by_cell(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Demo rows grouped by cell (:func:`_cell`), cells in the order they first come."""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        cells.setdefault(_cell(r), []).append(r)
+    return cells
+
+
 def targets_table(rows: list[dict]) -> str:
     """The headline recipe's demo rows: a row per task and training set, each setting's mean top-1
     and std over seeds, and the two targets with their verdicts."""
     out = []
-    for cell in _unique(_cell(r) for r in rows):
-        t = targets([r for r in rows if _cell(r) == cell])
+    for cell, part in _by_cell(rows).items():
+        t = targets(part)
         if t is None:
             out.append(list(cell) + ["-"] * (len(DEMO_SETTINGS) + 2))
             continue
@@ -360,8 +368,7 @@ def targets_table(rows: list[dict]) -> str:
 def seeds_table(rows: list[dict], seeds: list[str]) -> str:
     """The headline recipe's demo rows, every seed: a row per task, training set and setting."""
     out = []
-    for cell in _unique(_cell(r) for r in rows):
-        part = [r for r in rows if _cell(r) == cell]
+    for cell, part in _by_cell(rows).items():
         out += [list(cell) + line for line in _setting_lines(part, seeds)]
     columns = (["task", "training videos per class", "setting"] + [f"top 1, seed {s}" for s in seeds]
                + ["mean top 1", "std", "range", "final train loss (mean)"])
@@ -464,8 +471,8 @@ def _both_met(rows: list[dict]) -> tuple[list[str], list[str]]:
     """The cells (task, training videos per class) of ``rows`` where both targets are met: with
     the fine-tune's lead over the probe beyond the probe's range, and beyond its std only."""
     met, std_only = [], []
-    for cell in _unique(_cell(r) for r in rows):
-        t = targets([r for r in rows if _cell(r) == cell])
+    for cell, part in _by_cell(rows).items():
+        t = targets(part)
         if t and t["scratch_met"] and t["linear_met"]:
             (met if t["linear_met"] == "range" else std_only).append(f"{cell[0]} with {cell[1]} training videos per class")
     return met, std_only
@@ -512,7 +519,7 @@ def demo_section(rows: list[dict]) -> list[str]:
               "range): " + ("; ".join(met) if met else "nowhere") + "."
               + (" Beyond its std, not its range: " + "; ".join(std_only) + "." if std_only else ""), "",
               f"### Every seed ({headline} epochs)", "", seeds_table(head, seeds), ""]
-    tuning = [r for r in rows if _cell(r) == TUNED_ON]
+    tuning = _by_cell(rows).get(TUNED_ON, [])
     if not tuning:
         return parts
     task, size = TUNED_ON
