@@ -7,6 +7,7 @@ import os
 from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, SOURCE_RUN, VARIANT, anchors_table, read_rows,
                                        record_run)
 from benchmarks.perf import transfer_demo
+from benchmarks.runtime.cpus import cpu_model
 
 
 def test_anchors_table_names_its_sources():
@@ -69,6 +70,25 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     (manifest.parent / "model.pyth").unlink()
     assert transfer_demo.main(argv) == 0
     assert "train_clip" in json.loads(manifest.read_text()) and (manifest.parent / "model.pyth").is_file()
+    # each run records what it trained on, and the page names it
+    assert json.loads(manifest.read_text())["hardware"] == {"device": "cpu", "name": cpu_model(), "precision": "fp32",
+                                                            "processes": 1}
+    assert f"trained on CPU: {cpu_model()} (fp32)." in (tmp_path / "out" / "finetune.md").read_text()
+    # a run trained on another kind of device is trained again (the page names one device per run)...
+    old = json.loads(manifest.read_text())
+    old["hardware"] = {"device": "cuda", "name": "NVIDIA H200", "precision": "bf16 autocast", "processes": 1}
+    manifest.write_text(json.dumps(old))
+    assert transfer_demo.main(argv) == 0
+    assert json.loads(manifest.read_text())["hardware"]["device"] == "cpu"
+    # ...and one from before the record read back as trained on this CPU, not trained again
+    old = json.loads(manifest.read_text())
+    del old["hardware"]
+    manifest.write_text(json.dumps(old))
+    stamp = manifest.stat().st_mtime_ns
+    assert transfer_demo.main(argv) == 0
+    assert manifest.stat().st_mtime_ns == stamp
+    assert {r["trained_on"] for r in read_rows(tmp_path / "out") if r["source"] == SOURCE_DEMO} == {
+        f"CPU: {cpu_model()} (fp32)"}
     # and so is one made before its videos were rendered again (the folders keep their paths)
     stamp = manifest.stat().st_mtime_ns
     val_stamp = tmp_path / "videos" / "diagonals" / "n8" / "val" / ".videos.json"

@@ -94,7 +94,9 @@ import sys
 from pathlib import Path
 
 from benchmarks.demo import videos
-from benchmarks.transfer.finetune import MANIFEST, TRAIN_STATE, FinetuneConfig, finetune
+import torch
+
+from benchmarks.transfer.finetune import MANIFEST, TRAIN_STATE, FinetuneConfig, finetune, hardware
 from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, TUNED_ON, VARIANT, manifest_row,
                                        replace_demo_rows)
 from benchmarks.run_config import differences
@@ -194,6 +196,18 @@ def older_than_videos(out: Path, config: FinetuneConfig) -> bool:
     return bool(made and stamps) and max(stamps) > max(made)
 
 
+def recorded_device(manifest: dict) -> str:
+    """The kind of device (``cpu``, ``cuda``) a finished run trained on; ``cpu`` for a manifest
+    written before runs recorded it (:func:`benchmarks.transfer.finetune.hardware`), as every
+    demo run was until then (:class:`FinetuneConfig`'s default device).
+
+    Example:
+        >>> recorded_device({}), recorded_device({"hardware": {"device": "cuda", "name": "NVIDIA H200"}})
+        ('cpu', 'cuda')
+    """
+    return manifest.get("hardware", {}).get("device", "cpu")
+
+
 def run_or_read(config: FinetuneConfig) -> dict:
     """The run's manifest: read back when ``config.out`` holds a finished run with the same
     hyper-parameters, trained on the same clips (:func:`same_clips`) of videos not rendered since
@@ -202,14 +216,16 @@ def run_or_read(config: FinetuneConfig) -> dict:
     does not say which clips, starts over: the catalogue's training
     protocol changed since, and its train state would be refused as a resume. A run written
     before a hyper-parameter existed reads back with that field's old value
-    (:meth:`FinetuneConfig.same_run`: ``head_epochs`` 0)."""
+    (:meth:`FinetuneConfig.same_run`: ``head_epochs`` 0). A run trained on another kind of device
+    (:func:`recorded_device`) is trained again: the page names one device per run."""
     out = Path(config.out)
     if out.is_dir() and (not same_clips(recorded_clips(out), config) or older_than_videos(out, config)):
         shutil.rmtree(out)
     path = out / MANIFEST
     if path.is_file():
         manifest = json.loads(path.read_text())
-        if config.same_run(manifest.get("hyper_parameters")) and "val" in manifest:
+        if (config.same_run(manifest.get("hyper_parameters")) and "val" in manifest
+                and recorded_device(manifest) == torch.device(config.device).type):
             return manifest
     return finetune(config, progress=False, log=None)
 
@@ -257,6 +273,9 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="where the runs train and are measured (cuda: bf16 autocast; "
+                   "the page names it); a run folder trained on another kind of device is trained again: give "
+                   "each its own --runs")
     p.add_argument("--runs", default="results/runs/finetune_demo", help="run folders: RUNS/TASK/nK/eEPOCHS/RUN_sSEED")
     p.add_argument("--no-variants", dest="variants", action="store_false",
                    help="skip the full fine-tune's other recipes (VARIANTS: all at the last --epochs, the "
@@ -276,14 +295,15 @@ def main(argv=None) -> int:
             config = config_for(setting, epochs, entry="i3d_tiny_8x4_demo", dataset="folders",
                                 train=str(data["train"]), val=str(data["val"]), batch_size=args.batch_size,
                                 optimizer="adamw", lr=args.lr, val_fraction=0.0, workers=args.workers, seed=seed,
-                                epoch_val_views=None)
+                                epoch_val_views=None, device=args.device)
             run = Path(args.runs) / task / f"n{size}" / f"e{epochs}" / f"{run_name(config)}_s{seed}"
             if run in names:  # a variant that is a setting's recipe: its row is there
                 continue
             names.add(run)
             config = dataclasses.replace(config, out=str(run))
+            # a run read back without a hardware record trained on a CPU (recorded_device), taken as this one
             rows.append(manifest_row(run_or_read(config), str(run), command.strip(), source=SOURCE_DEMO,
-                                     setting=name, task=task))
+                                     setting=name, task=task, hardware=hardware(torch.device("cpu"))))
             print({k: rows[-1][k] for k in ("task", "train_videos", "epochs", "setting", "head_epochs",
                                             "backbone_lr_scale", "seed", "top1", "final_loss")}, flush=True)
     page = replace_demo_rows(args.out, rows)

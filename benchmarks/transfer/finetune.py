@@ -74,7 +74,7 @@ from torch import nn
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
 from benchmarks.run_config import describe_differences, differences
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
-from benchmarks.runtime.cpus import CpuShare
+from benchmarks.runtime.cpus import CpuShare, cpu_model
 from benchmarks.runtime.batch_slots import SlotLoader
 from benchmarks.runtime.workers import decoding_worker_init
 
@@ -663,6 +663,22 @@ def versions() -> dict:
             "av": av.__version__, "python": platform.python_version()}
 
 
+def hardware(device: torch.device, world_size: int = 1) -> dict:
+    """What a run trained on, for its manifest: the device type and model (the GPU's name, else
+    the CPU's), the arithmetic (bf16 autocast on a GPU, as :func:`train_step` runs it) and the
+    number of processes. Not a hyper-parameter: a run resumed elsewhere records where it ended.
+
+    Example:
+        >>> record = hardware(torch.device("cpu"))
+        >>> record["device"], record["precision"], record["processes"]
+        ('cpu', 'fp32', 1)
+    """
+    device = torch.device(device)
+    gpu = device.type == "cuda"
+    return {"device": device.type, "name": torch.cuda.get_device_name(device) if gpu else cpu_model(),
+            "precision": "bf16 autocast" if gpu else "fp32", "processes": world_size}
+
+
 def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_step=None) -> dict:
     """Run (or resume) a fine-tuning; returns the manifest. ``on_step(epoch, step)`` is called
     after every optimiser step (a hook for tests and callers' own bookkeeping).
@@ -860,6 +876,7 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         "hyper_parameters": config.hyper_parameters(),
         "train_clip": dataclasses.asdict(spec),
         "versions": versions(),
+        "hardware": hardware(device, ranks.world_size),
         "history": history,
         "checkpoint": MODEL_FILE,
         "load": f"zoo.create_model({entry.name!r}, checkpoint={str(model_path)!r})",
