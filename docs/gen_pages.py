@@ -48,7 +48,8 @@ DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
 #: Every table of ``results/`` the site shows, in navigation order (path under results/ without .md).
 RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
-    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "deploy", "finetune", "train_throughput",
+    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "deploy", "finetune", "gpu/finetune",
+    "gpu/finetune_10_seeds/finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
 RESULT_TITLES = {
@@ -56,7 +57,8 @@ RESULT_TITLES = {
     "demo": "Demo", "complexity": "Complexity", "protocols": "Test protocols", "speed": "Speed (CPU)",
     "eval_throughput": "Evaluation throughput", "host_memory": "Host memory", "gpu/speed": "Speed (GPU)",
     "gpu/fast_ablation": "Fast paths on GPU", "deploy": "Deployment (runtimes, coverage)",
-    "finetune": "Transfer learning", "train_throughput": "Training throughput",
+    "finetune": "Transfer learning", "gpu/finetune": "Transfer learning (GPU)",
+    "gpu/finetune_10_seeds/finetune": "Transfer learning, 10 seeds (GPU)", "train_throughput": "Training throughput",
 }
 PLOT = "kinetics400_flops_vs_top1.png"
 #: Modules left out of the API reference: moved-module shims (they only forward, with a warning).

@@ -5,7 +5,7 @@ import json
 import os
 
 from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, SOURCE_RUN, VARIANT, anchors_table, read_rows,
-                                       record_run)
+                                       record_run, targets_table)
 from benchmarks.perf import transfer_demo
 from benchmarks.runtime.cpus import cpu_model
 
@@ -116,3 +116,18 @@ def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):
     assert rows[0]["command"] == "python -m benchmarks.perf.transfer_demo --seeds 0" and rows[2]["top1"] == "33.33"
     md = (tmp_path / "finetune.md").read_text()
     assert "| from scratch (same budget)       | 33.33" in md and "/runs/mine" in md
+
+
+def test_the_targets_table_compares_the_fine_tune_with_the_probe_seed_by_seed():
+    # hand-computed: fine-tune - probe per seed = +1.33, 0, +2.66 (mean 1.33, std 1.33); the
+    # probe's spread std 1.02, range 2.00; from scratch 72.22 - 41.11 = 31.11 points behind
+    top1 = {LINEAR: [70.0, 72.0, 70.67], FULL: [71.33, 72.0, 73.33], SCRATCH: [40.0, 42.0, 41.33]}
+    rows = [{"task": "there_and_back", "train_videos": "48", "classes": "3", "setting": setting, "seed": str(seed),
+             "top1": f"{value:.2f}"} for setting, values in top1.items() for seed, value in enumerate(values)]
+    table = targets_table(rows)
+    line = next(line for line in table.splitlines() if line.startswith("| there_and_back"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:2] == ["there_and_back", "16"]
+    assert cells[-3] == "+31.11: **met**"
+    assert cells[-2] == "+1.33 (std 1.02, range 2.00): **met** for the std, not for the range"
+    assert cells[-1] == "+1.33 ± 1.33; ahead at 2 of 3 seeds, level at 1"

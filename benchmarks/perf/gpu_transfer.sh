@@ -8,7 +8,7 @@
 #      asserted; the bit-exact resume is tested on the CPU, tests/test_finetune.py);
 #   2. demo: the demo transfer table (benchmarks/perf/transfer_demo.py, both tasks, 8/16/32
 #      training videos per class, 3 seeds, 40 epochs, the recipe alone) trained and measured on
-#      the GPU, one process per task and size in parallel, then the page made from their runs.
+#      the GPU, one process per task, size and seed in parallel, then the page made from their runs.
 # Each step has its own time limit; what is left for $OUT: finetune.md|csv (the GPU's demo
 # table), gpu_transfer.log, runs.tar.gz (every run's manifest, the parts' pages and logs).
 # Run from the repository root:  OUT=results/gpu bash benchmarks/perf/gpu_transfer.sh
@@ -74,14 +74,24 @@ for name in ('ddp_resumed', 'ddp_whole'):
 esac
 
 case " $STEPS " in *" demo "*)
-say "demo: one process per task and size"
+say "demo: one process per task, size and seed"
+RENDERS=()
+for task in diagonals there_and_back; do  # the videos first, each folder once
+  for n in $SIZES; do
+    python3 -c "from pathlib import Path; from benchmarks.demo import videos; videos.generate_transfer(Path('$ROOT/$task/n$n'), {'train': $n, 'val': $VAL}, classes=videos.TRANSFER_TASKS['$task'], progress=False)" &
+    RENDERS+=($!)
+  done
+done
+wait "${RENDERS[@]}"
 PARTS=()
 for task in diagonals there_and_back; do
   for n in $SIZES; do
-    OMP_NUM_THREADS=2 timeout ${DEMO_S:-300} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --tasks $task \
-      --train-per-class $n --val-per-class $VAL --seeds $SEEDS --epochs $EPOCHS --no-variants --workers 1 \
-      --root "$ROOT" --runs "$RUNS" --out "$WORK/parts/${task}_$n" > "$WORK/logs/demo_${task}_$n.log" 2>&1 &
-    PARTS+=($!)
+    for seed in $SEEDS; do
+      OMP_NUM_THREADS=2 timeout ${DEMO_S:-300} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --tasks $task \
+        --train-per-class $n --val-per-class $VAL --seeds $seed --epochs $EPOCHS --no-variants --workers 1 \
+        --root "$ROOT" --runs "$RUNS" --out "$WORK/parts/${task}_${n}_$seed" > "$WORK/logs/demo_${task}_${n}_$seed.log" 2>&1 &
+      PARTS+=($!)
+    done
   done
 done
 wait "${PARTS[@]}"  # these alone: a bare wait would wait for the log's tee too
