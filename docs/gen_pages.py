@@ -48,15 +48,16 @@ DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
 #: Every table of ``results/`` the site shows, in navigation order (path under results/ without .md).
 RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
-    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "deploy", "finetune", "gpu/finetune",
-    "gpu/finetune_10_seeds/finetune", "train_throughput",
+    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "gpu/eval_throughput", "deploy", "finetune",
+    "gpu/finetune", "gpu/finetune_10_seeds/finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
 RESULT_TITLES = {
     "kinetics400": "Kinetics-400", "ssv2": "Something-Something V2", "charades": "Charades", "ava": "AVA",
     "demo": "Demo", "complexity": "Complexity", "protocols": "Test protocols", "speed": "Speed (CPU)",
     "eval_throughput": "Evaluation throughput", "host_memory": "Host memory", "gpu/speed": "Speed (GPU)",
-    "gpu/fast_ablation": "Fast paths on GPU", "deploy": "Deployment (runtimes, coverage)",
+    "gpu/fast_ablation": "Fast paths on GPU", "gpu/eval_throughput": "Evaluation throughput (GPU)",
+    "deploy": "Deployment (runtimes, coverage)",
     "finetune": "Transfer learning", "gpu/finetune": "Transfer learning (GPU)",
     "gpu/finetune_10_seeds/finetune": "Transfer learning, 10 seeds (GPU)", "train_throughput": "Training throughput",
 }
