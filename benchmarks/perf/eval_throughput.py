@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     entry = zoo.get_entry(args.model)
     torch.manual_seed(0)
     model = zoo.create_model(entry.name, pretrained=args.pretrained).eval().to(args.device)
-    from benchmarks.evaluate import output_activation, view_scorer
+    from zoo.scoring import output_activation, view_scorer
     from zoo.input.video import read_views
     from zoo.transforms import InputSpec
     from zoo.view_batches import ViewBatcher
