@@ -3,9 +3,9 @@
 #   1. which fast path pays on the GPU (benchmarks/perf/fast_ablation.py, three families);
 #   2. `zoo speed` fp32, batch 1 and 16, every Kinetics-400 entry with a PyTorchVideo counterpart;
 #   3. the same in bf16, plus the top-1 agreement of bf16 with fp32 on the demo set;
-#   4. end to end: a 10x3 X3D-XS evaluation with the model on the GPU and 2 or 8 decoding
-#      workers, beside the model-only rate (benchmarks/perf/eval_throughput.py), views of several
-#      videos per forward pass.
+#   4. end to end: a 10x3 X3D-XS evaluation of 64 rendered videos with the model on the GPU and 2,
+#      8 or 15 decoding workers, beside the model-only rate (benchmarks/perf/eval_throughput.py),
+#      views of several videos per forward pass.
 # Each step has its own time limit and writes its files row by row, so a cut-off run keeps
 # what it measured. Run from the repository root:  OUT=results/gpu bash benchmarks/perf/gpu_speed.sh
 # On a bare machine without the project's dependencies, put their pure-Python packages in
@@ -42,7 +42,7 @@ case " $STEPS " in *" bf16 "*)
 timeout ${BF16_S:-230} python3 -m benchmarks.cli speed ${BF16_ENTRIES:-$ENTRIES} --device cuda --fast --dtype bf16 --batch 1,16 \
   --reps $REPS --no-data $([ -n "${BF16_ENTRIES:-}" ] || echo --agreement) --resume --setting "$SETTING" --out "$OUT";; esac
 case " $STEPS " in *" e2e "*)
-timeout ${E2E_S:-150} python3 -m benchmarks.perf.eval_throughput --model x3d_xs --views 10x3 --videos 16 --workers 2 8 \
-  --view-buffers 0 8 --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds ${E2E_ROUNDS:-2} --report "$OUT/eval_throughput.json" \
-  --table "$OUT/eval_throughput.md";; esac
+timeout ${E2E_S:-150} python3 -m benchmarks.perf.eval_throughput --model x3d_xs --views 10x3 --videos ${E2E_VIDEOS:-64} \
+  --workers 2 8 15 --view-buffers 8 --fast --device cuda --batch-size ${E2E_BATCH:-120} --rounds ${E2E_ROUNDS:-1} \
+  --report "$OUT/eval_throughput.json" --table "$OUT/eval_throughput.md";; esac
 ls -la "$OUT"

@@ -20,8 +20,8 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 export PYTHONPATH=$PWD
 if ls .gpu/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/*.whl || exit 1
-  export PYTHONPATH=$PWD:/tmp/site
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/*.whl || exit 1
+  export PYTHONPATH=$PWD:$PWD/.gpu/site:/tmp/site
 fi
 export PYTHONUNBUFFERED=1 TORCH_HOME=${TORCH_HOME:-/tmp/torch} XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/cache}
 DEVICE=${DEVICE:-cuda}
@@ -34,12 +34,13 @@ WORK=${WORK:-/tmp/gpu_transfer}
 ROOT=$WORK/videos
 RUNS=$WORK/runs
 LOG=$OUT/gpu_transfer.log
+rm -rf "$WORK/smoke" "$WORK/ddp_resumed" "$WORK/ddp_whole"  # a rerun checks anew (the videos and runs stay)
 mkdir -p "$WORK/logs"
 exec > >(tee -a "$LOG") 2>&1
 say() { echo "== $(date -u +%H:%M:%S) $*"; }
 nvidia-smi -L 2>/dev/null
 nproc
-python3 -c "import torch, torchvision, av; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'av', av.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" || exit 1
+python3 -c "import torch, torchvision, av, pandas, tabulate; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'av', av.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" || exit 1
 
 say "videos: diagonals 16 per class"
 python3 -c "
@@ -58,11 +59,15 @@ case " $STEPS " in *" ddp "*)
 say "ddp: torchrun, killed after its first finished epoch, then resumed"
 FT="benchmarks.cli finetune i3d_tiny_8x4_demo $DATA --epochs 8 --batch-size 8 --optimizer adamw --lr 0.01 --head-epochs 2 \
   --backbone-lr-scale 0.01 --workers 2 --device $DEVICE --results none --quiet"
-setsid torchrun --standalone --nproc_per_node 1 -m $FT --out "$WORK/ddp_resumed" &
-PID=$!
+torchrun --standalone --nproc_per_node 1 -m $FT --out "$WORK/ddp_resumed" &
+PID=$!  # torchrun passes a SIGTERM on to its worker
 for _ in $(seq 600); do [ -f "$WORK/ddp_resumed/train_state.pt" ] && break; sleep 0.1; done
-kill -TERM -- -$PID 2>/dev/null; wait $PID
-python3 -c "import torch; s = torch.load('$WORK/ddp_resumed/train_state.pt', weights_only=False, map_location='cpu'); print('killed after', len(s['history']), 'finished epochs')"
+kill -TERM $PID 2>/dev/null; wait $PID
+if [ -f "$WORK/ddp_resumed/train_state.pt" ]; then
+  python3 -c "import torch; s = torch.load('$WORK/ddp_resumed/train_state.pt', weights_only=False, map_location='cpu'); print('killed after', len(s['history']), 'finished epochs')"
+else
+  say "ddp: killed before its first epoch ended (no state): the next run starts over"
+fi
 timeout 120 torchrun --standalone --nproc_per_node 1 -m $FT --out "$WORK/ddp_resumed"
 timeout 120 torchrun --standalone --nproc_per_node 1 -m $FT --out "$WORK/ddp_whole"
 python3 -c "
@@ -82,7 +87,7 @@ for task in diagonals there_and_back; do  # the videos first, each folder once
     RENDERS+=($!)
   done
 done
-wait "${RENDERS[@]}"
+for pid in "${RENDERS[@]}"; do wait "$pid" || { say "rendering failed"; exit 1; }; done
 PARTS=()
 for task in diagonals there_and_back; do
   for n in $SIZES; do
@@ -94,12 +99,15 @@ for task in diagonals there_and_back; do
     done
   done
 done
-wait "${PARTS[@]}"  # these alone: a bare wait would wait for the log's tee too
+for pid in "${PARTS[@]}"; do wait "$pid" || say "a part failed: see runs.tar.gz"; done  # not a bare wait: the log's tee
 say "demo: the page from their runs"
-timeout ${PAGE_S:-60} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --train-per-class $SIZES \
+if timeout ${PAGE_S:-60} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --train-per-class $SIZES \
   --val-per-class $VAL --seeds $SEEDS --epochs $EPOCHS --no-variants --workers 1 --root "$ROOT" --runs "$RUNS" \
-  --out "$OUT" > "$WORK/logs/demo_page.log" 2>&1 || say "page failed (runs missing?): see runs.tar.gz"
-sed -n '/### The targets/,/### Every seed/p' "$OUT/finetune.md" 2>/dev/null;;
+  --out "$OUT" > "$WORK/logs/demo_page.log" 2>&1; then
+  sed -n '/### The targets/,/### Every seed/p' "$OUT/finetune.md"
+else
+  say "page failed (runs missing?): see runs.tar.gz"
+fi;;
 esac
 
 say "done"

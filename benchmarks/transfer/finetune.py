@@ -675,8 +675,9 @@ def hardware(device: torch.device, world_size: int = 1) -> dict:
     """
     device = torch.device(device)
     gpu = device.type == "cuda"
-    return {"device": device.type, "name": torch.cuda.get_device_name(device) if gpu else cpu_model(),
-            "precision": "bf16 autocast" if gpu else "fp32", "processes": world_size}
+    name = torch.cuda.get_device_name(device) if gpu else cpu_model() if device.type == "cpu" else device.type
+    return {"device": device.type, "name": name, "precision": "bf16 autocast" if gpu else "fp32",
+            "processes": world_size}
 
 
 def finetune(config: FinetuneConfig, *, progress: bool = True, log=print, on_step=None) -> dict:

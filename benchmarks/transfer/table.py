@@ -339,12 +339,12 @@ def paired_lead(rows: list[dict]) -> dict | None:
         >>> lead["mean"], lead["ahead"], lead["level"], lead["behind"], lead["seeds"]
         (1.0, 2, 1, 0, 3)
     """
-    top1 = {setting: {r.get("seed"): float(r["top1"]) for r in rows if r["setting"] == setting and r.get("seed")}
-            for setting in (LINEAR, FULL)}
+    top1 = {setting: {str(r["seed"]): float(r["top1"]) for r in rows
+                      if r["setting"] == setting and r.get("seed") not in (None, "")} for setting in (LINEAR, FULL)}
     seeds = sorted(set(top1[LINEAR]) & set(top1[FULL]))
     if not seeds:
         return None
-    # top-1 moves in steps of one video (0.67 points at 150): differences within 0.01 are level
+    # the table's top-1s have 2 decimals: differences equal at 2 decimals (float noise aside) are level
     diffs = [round(top1[FULL][k] - top1[LINEAR][k], 2) for k in seeds]
     return {"mean": statistics.mean(diffs), "std": statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
             "ahead": sum(d > 0 for d in diffs), "level": sum(d == 0 for d in diffs),
