@@ -628,8 +628,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="keep rows of an earlier speed.csv in --out, skip those models")
     p.add_argument("--setting", help="a sentence on the setting, printed above the tables")
     p.add_argument("--runtime", metavar="LIST", help="deployment runtimes instead: comma-separated from reference, eager, "
-                   "fast, onnx, executorch, int8 (per entry, batch 1, the reference measured in the same run; "
-                   "results/deploy.md|csv)")
+                   "fast, onnx, onnx-2d (the 2D rewrite as ONNX), executorch, int8 (per entry, batch 1, the "
+                   "reference measured in the same run; results/deploy.md|csv)")
     p.add_argument("--runtime-threads", default="1,all", help="with --runtime: thread counts (default 1,all)")
     p.add_argument("--calibration-video", nargs="+", help="with --runtime int8: videos to calibrate on (entry's protocol)")
     p.add_argument("--out", default="results", help="folder for speed.md and speed.csv")

@@ -321,13 +321,15 @@ def test_speed_runtime_table_and_coverage_matrix(tmp_path):
         writer.writeheader()
         writer.writerow(elsewhere)
     for _ in range(2):  # measured twice here: the second replaces the first, the other machine's row stays
-        assert zoo_main(["speed", "i3d_tiny_8x4_demo", "--runtime", "eager,onnx", "--runtime-threads", "1", "--reps",
-                         "2", "--out", str(tmp_path)]) == 0
+        assert zoo_main(["speed", "i3d_tiny_8x4_demo", "--runtime", "eager,onnx,onnx-2d", "--runtime-threads", "1",
+                         "--reps", "2", "--out", str(tmp_path)]) == 0
     rows = read_rows(tmp_path / "deploy_latency.csv")
     assert rows[0]["machine"] == elsewhere["machine"] and rows[0]["median_ms"] == "9.0"
     rows = rows[1:]
-    assert [(r["runtime"], r["threads"]) for r in rows] == [("eager", "1"), ("onnx", "1")]  # no reference for the demo
+    # no reference for the demo; onnx-2d: the file of the 2D rewrite
+    assert [(r["runtime"], r["threads"]) for r in rows] == [("eager", "1"), ("onnx", "1"), ("onnx-2d", "1")]
     onnx = rows[1]
+    assert float(rows[2]["median_ms"]) > 0 and float(rows[2]["file_mb"]) > 0.1
     assert float(onnx["median_ms"]) > 0 and float(onnx["file_mb"]) > 0.1 and onnx["vs_eager"]
     from benchmarks.runtime.cpus import cpu_model
 

@@ -6,9 +6,12 @@ randomised) in every variant:
 - ``reference``: PyTorchVideo's own model (where it builds; measured in the same run);
 - ``eager``: our model as built; ``fast``: :func:`zoo.optimize` (BN folding, torch.compile);
 - ``onnx`` / ``executorch``: :func:`zoo.export` to that runtime, run through
-  :class:`zoo.deploy.artifact.ArtifactModel`; ``int8`` adds ``onnx-int8`` and
-  ``executorch-int8``, calibrated on ``--calibration-video`` files through the entry's test
-  protocol (random clips when none are given: latency only, the manifest says so).
+  :class:`zoo.deploy.artifact.ArtifactModel`; ``onnx-2d``: the ONNX file of the 2D rewrite
+  (``zoo export --format onnx --rewrite-2d``: the frames layout's 2D convolutions, which ONNX
+  Runtime runs in its NCHWc layout, where it runs 3D convolutions on its generic path);
+  ``int8`` adds ``onnx-int8``, ``onnx-2d-int8`` and ``executorch-int8``, calibrated on
+  ``--calibration-video`` files through the entry's test protocol (random clips when none are
+  given: latency only, the manifest says so).
 
 Each thread count (``--threads 1,all``) times the variants interleaved (``--reps`` rounds,
 median and p90), after one warm-up call each; also the load time (building or loading the
@@ -32,7 +35,11 @@ from benchmarks.deploy.report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, w
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
 from benchmarks.runtime import cpus
 
-RUNTIMES = ("reference", "eager", "fast", "onnx", "executorch", "int8")
+RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "int8")
+
+#: The exported runtimes: name -> (:func:`zoo.export` format, the 2D rewrite, file suffix).
+EXPORTED = {"onnx": ("onnx", False, ".onnx"), "onnx-2d": ("onnx", True, ".onnx"),
+            "executorch": ("executorch", True, ".pte")}
 
 TARGET_FPS = 30.0  # the clip's seconds: frames x rate at the rate the protocols resample to
 
@@ -80,12 +87,13 @@ def build_variants(name: str, runtimes: list[str], workdir: Path, calibration=()
         copy.load_state_dict(ours.state_dict())
         modules["fast"] = (zoo.optimize(copy.eval(), example), time.perf_counter() - start)
     files: dict = {}
-    for fmt in (f for f in ("onnx", "executorch") if f in runtimes):
+    for runtime in (r for r in EXPORTED if r in runtimes):
+        fmt, rewrite_2d, suffix = EXPORTED[runtime]
         for int8 in ([False, True] if "int8" in runtimes else [False]):
-            label = fmt + ("-int8" if int8 else "")
-            path = workdir / f"{entry.name}_{label}{'.onnx' if fmt == 'onnx' else '.pte'}"
+            label = runtime + ("-int8" if int8 else "")
+            path = workdir / f"{entry.name}_{label}{suffix}"
             cal = list(calibration) or [example + 0.05 * torch.randn_like(example) for _ in range(8)]
-            zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else ())
+            zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else (), rewrite_2d=rewrite_2d)
             files[label] = path
     return modules, files
 
