@@ -38,16 +38,15 @@ rm -rf "$WORK/smoke" "$WORK/ddp_resumed" "$WORK/ddp_whole"  # a rerun checks ane
 mkdir -p "$WORK/logs"
 exec > >(tee -a "$LOG") 2>&1
 say() { echo "== $(date -u +%H:%M:%S) $*"; }
+render() {  # TASK N: the task's videos, N training and VAL held out per class (once: a rendered folder is kept)
+  python3 -c "from pathlib import Path; from benchmarks.demo import videos; videos.generate_transfer(Path('$ROOT/$1/n$2'), {'train': $2, 'val': $VAL}, classes=videos.TRANSFER_TASKS['$1'], progress=False)"
+}
 nvidia-smi -L 2>/dev/null
 nproc
 python3 -c "import torch, torchvision, av, pandas, tabulate; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'av', av.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" || exit 1
 
 say "videos: diagonals 16 per class"
-python3 -c "
-from pathlib import Path
-from benchmarks.demo import videos
-videos.generate_transfer(Path('$ROOT/diagonals/n16'), {'train': 16, 'val': $VAL}, classes=videos.TRANSFER_TASKS['diagonals'], progress=False)
-" || exit 1
+render diagonals 16 || exit 1
 DATA="--dataset folders --train $ROOT/diagonals/n16/train --val $ROOT/diagonals/n16/val"
 
 say "smoke: zoo finetune, 2 epochs, $DEVICE"
@@ -83,7 +82,7 @@ say "demo: one process per task, size and seed"
 RENDERS=()
 for task in diagonals there_and_back; do  # the videos first, each folder once
   for n in $SIZES; do
-    python3 -c "from pathlib import Path; from benchmarks.demo import videos; videos.generate_transfer(Path('$ROOT/$task/n$n'), {'train': $n, 'val': $VAL}, classes=videos.TRANSFER_TASKS['$task'], progress=False)" &
+    render $task $n &
     RENDERS+=($!)
   done
 done

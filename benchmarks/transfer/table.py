@@ -339,9 +339,8 @@ def paired_lead(rows: list[dict]) -> dict | None:
         >>> lead["mean"], lead["ahead"], lead["level"], lead["behind"], lead["seeds"]
         (1.0, 2, 1, 0, 3)
     """
-    top1 = {setting: {str(r["seed"]): float(r["top1"]) for r in rows
-                      if r["setting"] == setting and r.get("seed") not in (None, "")} for setting in (LINEAR, FULL)}
-    seeds = sorted(set(top1[LINEAR]) & set(top1[FULL]))
+    top1 = {setting: {seed: float(r["top1"]) for seed, r in _by_seed(rows, setting).items()} for setting in (LINEAR, FULL)}
+    seeds = sorted(k for k in set(top1[LINEAR]) & set(top1[FULL]) if k not in ("", "None"))
     if not seeds:
         return None
     # the table's top-1s have 2 decimals: differences equal at 2 decimals (float noise aside) are level
@@ -431,12 +430,17 @@ def seeds_table(rows: list[dict], seeds: list[str]) -> str:
     return _markdown_table(out, columns)
 
 
+def _by_seed(rows: list[dict], setting: str) -> dict[str, dict]:
+    """One setting's rows by their seed (as text: a CSV's, or a number given)."""
+    return {str(r.get("seed")): r for r in rows if r["setting"] == setting}
+
+
 def _setting_lines(rows: list[dict], seeds: list[str]) -> list[list[str]]:
     """A line per setting that has runs: its top-1 per seed (``-`` where a seed has none), their
     mean, std and range, and the mean final training loss."""
     out = []
     for name in DEMO_SETTINGS:
-        by_seed = {r["seed"]: r for r in rows if r["setting"] == name}
+        by_seed = _by_seed(rows, name)
         if not by_seed:
             continue
         top1 = [float(by_seed[s]["top1"]) for s in seeds if s in by_seed]
