@@ -48,7 +48,8 @@ DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
 #: Every table of ``results/`` the site shows, in navigation order (path under results/ without .md).
 RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
-    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "gpu/eval_throughput", "deploy", "finetune",
+    "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "gpu/eval_throughput", "deploy", "deploy_ops",
+    "xnnpack_dwconv", "finetune",
     "gpu/finetune", "gpu/finetune_10_seeds/finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
@@ -57,7 +58,8 @@ RESULT_TITLES = {
     "demo": "Demo", "complexity": "Complexity", "protocols": "Test protocols", "speed": "Speed (CPU)",
     "eval_throughput": "Evaluation throughput", "host_memory": "Host memory", "gpu/speed": "Speed (GPU)",
     "gpu/fast_ablation": "Fast paths on GPU", "gpu/eval_throughput": "Evaluation throughput (GPU)",
-    "deploy": "Deployment (runtimes, coverage)",
+    "deploy": "Deployment (runtimes, coverage)", "deploy_ops": "Deployment: time per operator",
+    "xnnpack_dwconv": "Deployment: depthwise fp32 vs int8",
     "finetune": "Transfer learning", "gpu/finetune": "Transfer learning (GPU)",
     "gpu/finetune_10_seeds/finetune": "Transfer learning, 10 seeds (GPU)", "train_throughput": "Training throughput",
 }
