@@ -45,6 +45,28 @@ def read_rows(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def replace_rows(path, columns: list[str], rows: list[dict], key) -> list[dict]:
+    """Write the CSV at ``path`` (atomically) as its old rows whose ``key(row)`` none of ``rows``
+    has, then ``rows``: a measurement made again replaces its old rows, others stay. Returns
+    every row written.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = replace_rows(path, ["name", "ms"], [{"name": "a", "ms": 1}, {"name": "b", "ms": 2}], lambda r: r["name"])
+        >>> [(r["name"], r["ms"]) for r in replace_rows(path, ["name", "ms"], [{"name": "a", "ms": 3}], lambda r: r["name"])]
+        [('b', '2'), ('a', 3)]
+    """
+    keys = {key(r) for r in rows}
+    rows = [r for r in read_rows(path) if key(r) not in keys] + rows
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue())
+    return rows
+
+
 def latency_table(rows: list[dict]) -> str:
     """Markdown: one row per entry x runtime x threads."""
     if not rows:

@@ -30,8 +30,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
 import shlex
@@ -40,7 +38,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.deploy.report import read_rows
+from benchmarks.deploy.report import read_rows, replace_rows
 from benchmarks.runtime.cpus import machine
 
 CSV_FILE = "deploy_ops.csv"
@@ -245,13 +243,7 @@ def write_results(out: Path, rows: list[dict]) -> Path:
     ``deploy_ops.md``, atomically."""
     from benchmarks.runtime.files import atomic_write
 
-    keys = {_key(r) for r in rows}
-    rows = [r for r in read_rows(out / CSV_FILE) if _key(r) not in keys] + rows
-    text = io.StringIO()
-    writer = csv.DictWriter(text, COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(out / CSV_FILE, text.getvalue())
+    rows = replace_rows(out / CSV_FILE, COLUMNS, rows, _key)
     atomic_write(out / REPORT, markdown(rows))
     return out / REPORT
 
