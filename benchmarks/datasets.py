@@ -525,17 +525,29 @@ def read_transfer_split(dataset: str, annotations, video_root=None, *, subset: s
     - ``ucf101``: ``annotations`` is the split list itself (``trainlist0N.txt`` or
       ``testlist0N.txt``, ``classInd.txt`` beside it), videos under ``video_root``;
     - ``hmdb51``: ``annotations`` the ``testTrainMulti_7030_splits`` folder, ``split`` 1-3;
-      ``val`` reads the test rows (id 2);
+      ``val`` reads the test rows (id 2), ``all`` the train and test rows;
     - ``folders``: ``annotations`` the class-folder root; ``val`` is its held-out share
       (``val_fraction``, ``seed``), unless ``subset="all"``.
     """
-    if dataset == "ucf101":
-        return read_ucf101(annotations, video_root)
-    if dataset == "hmdb51":
-        return read_hmdb51(annotations, video_root, split, "test" if subset == "val" else subset)
+    if dataset not in TRANSFER_DATASETS:
+        raise ValueError(f"dataset must be one of {TRANSFER_DATASETS}, got {dataset!r}")
     if dataset == "folders":
+        if video_root is not None:  # the videos are the class folders' own: a root given here would go unused
+            raise ValueError(f"folders: the videos are in {annotations}'s class folders; --video-root is for "
+                             "ucf101 and hmdb51")
         return read_video_folders(annotations, subset, val_fraction, seed)
-    raise ValueError(f"dataset must be one of {TRANSFER_DATASETS}, got {dataset!r}")
+    if video_root is None:  # the split lists name videos relative to it
+        raise ValueError(f"{dataset}: --video-root is required (the folder of class folders of videos that "
+                         f"{annotations} names)")
+    if dataset == "ucf101":
+        if Path(annotations).is_dir():
+            raise ValueError(f"ucf101: {annotations} is a folder; give the split list file (trainlist0N.txt or "
+                             "testlist0N.txt of ucfTrainTestlist, classInd.txt beside it)")
+        return read_ucf101(annotations, video_root)
+    if subset == "all":  # every labelled video of the split: its train and test rows (not the unused ones)
+        train, test = (read_hmdb51(annotations, video_root, split, side) for side in ("train", "test"))
+        return dataclasses.replace(train, records=train.records + test.records)
+    return read_hmdb51(annotations, video_root, split, "test" if subset == "val" else subset)
 
 
 def _some(names: list[str], most: int = 8) -> str:

@@ -150,7 +150,7 @@ def test_head_epochs_train_the_head_alone_first_and_resume_across_the_phase_chan
     assert any(k.endswith("weight") for k in moved) and any(k.endswith("running_mean") for k in moved)
     with pytest.raises(ValueError, match="fewer than the 3 epochs"):
         config(folders, out, mode="full", epochs=3, head_epochs=3)
-    with pytest.raises(ValueError, match="for full mode"):
+    with pytest.raises(ValueError, match="--head-epochs is for --mode full"):
         config(folders, out, mode="linear", head_epochs=1)
 
 
@@ -252,7 +252,7 @@ def test_cached_features_probe_takes_the_hand_computed_step_and_resumes(folders,
     finetune(one, progress=False, log=None)
     assert json.loads(record.read_text())["weights"] == "published"
     assert len(read_features(features / FEATURES_FILE)) == 10
-    with pytest.raises(ValueError, match="linear mode"):
+    with pytest.raises(ValueError, match="--cached-features is for --mode linear"):
         config(folders, tmp_path / "full", mode="full", cached_features=True)
 
 
@@ -311,3 +311,53 @@ def test_weight_decay_spares_what_each_entrys_trainer_spares():
     assert spared("x3d_xs_4x12_kinetics400", weight_decay_rule="all")[1] == set()
     with pytest.raises(ValueError, match="weight_decay_rule"):
         FinetuneConfig("x3d_xs", "folders", "clips/", weight_decay_rule="none")
+
+
+def test_unreadable_training_videos_are_named_and_left_out(folders, tmp_path):
+    """A missing or empty training video is left out by name (on screen and in a file); the rest train."""
+    from benchmarks.datasets import read_transfer_split
+    from benchmarks.transfer.finetune import UNREADABLE_FILE, readable_training_set
+
+    train = read_transfer_split("folders", str(folders), subset="train")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"")
+    bad = [dataclasses.replace(train.records[0], key="broken", path=str(broken)),
+           dataclasses.replace(train.records[1], key="gone", path=str(tmp_path / "gone.mp4"))]
+    said = []
+    kept = readable_training_set(dataclasses.replace(train, records=train.records + bad), "clips/", tmp_path, said.append)
+    assert kept.records == train.records
+    assert (tmp_path / UNREADABLE_FILE).read_text().splitlines() == [
+        f"{broken}\tzero-length file", f"{tmp_path / 'gone.mp4'}\tmissing file"]
+    assert said == [f"2 of {len(train) + 2} training videos cannot be read and are left out, e.g. {broken}: "
+                    f"zero-length file (all in {tmp_path / UNREADABLE_FILE})"]
+    assert readable_training_set(train, "clips/", tmp_path, said.append) is train  # nothing to leave out
+
+
+def test_a_class_without_a_readable_training_video_is_refused(folders, tmp_path, capsys):
+    root = tmp_path / "clips"
+    (root / "good").mkdir(parents=True)
+    (root / "junk").mkdir()
+    for i, video in enumerate(sorted((folders / "moving_left").iterdir())[:3]):
+        (root / "good" / f"{i}.mp4").write_bytes(video.read_bytes())
+        (root / "junk" / f"{i}.mp4").write_bytes(b"not a video")
+    args = ["finetune", DEMO, "--dataset", "folders", "--train", str(root), "--out", str(tmp_path / "out"),
+            "--results", "none", "--quiet", "--workers", "0"]
+    assert zoo_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{root}: no readable training video of 'junk' (" in err and "unreadable (InvalidDataError" in err
+
+
+def test_ucf101_needs_its_test_list_and_video_root(tmp_path, capsys):
+    lists = tmp_path / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("1 Archery\n")
+    (lists / "trainlist01.txt").write_text("Archery/v_Archery_g08_c02.avi 1\n")
+    base = ["finetune", DEMO, "--dataset", "ucf101", "--train", str(lists / "trainlist01.txt"),
+            "--out", str(tmp_path / "out"), "--results", "none", "--quiet"]
+    assert zoo_main(base + ["--video-root", str(tmp_path)]) == 2
+    assert "ucf101: --val testlist0N.txt is required" in capsys.readouterr().err
+    assert zoo_main(base + ["--val", str(lists / "trainlist01.txt")]) == 2
+    assert "ucf101: --video-root is required" in capsys.readouterr().err
+    assert zoo_main([*base[:5], str(lists), *base[6:], "--val", str(lists), "--video-root", str(tmp_path)]) == 2
+    assert f"ucf101: {lists} is a folder; give the split list file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / MODEL_FILE).exists()

@@ -145,7 +145,7 @@ def test_the_run_has_its_row_the_same_run_again_replaces_it_and_demo_rows_coexis
 
     # the same command again (finished: nothing trained, the measurement read back) replaces its row
     assert zoo_main(run["argv"]) == 0
-    assert "row added to" in capsys.readouterr().out
+    assert "the run's row is in" in capsys.readouterr().out
     rows = read_rows(results)
     assert [r["source"] for r in rows] == [SOURCE_DEMO] * 3 + [SOURCE_RUN] and rows[-1]["top1"] == row["top1"]
     record_run(results, dict(row, run="/elsewhere/run2"))  # another folder: another row

@@ -79,6 +79,20 @@ def test_hmdb51_split_ids(tmp_path):
     assert [(r.key, r.label) for r in test.records] == [("b_brush", 0), ("a_wave", 1)]
     assert [r.key for r in read_hmdb51(splits, tmp_path, split=1, subset="unused").records] == ["c_brush"]
     assert [r.key for r in read_hmdb51(splits, tmp_path, split=2, subset="train").records] == ["a_wave"]
+    # all: every labelled video of the split (train and test rows, not the unused one)
+    everything = read_transfer_split("hmdb51", splits, tmp_path / "hmdb", subset="all", split=1)
+    assert [(r.key, r.label) for r in everything.records] == [("a_brush", 0), ("b_wave", 1), ("b_brush", 0), ("a_wave", 1)]
+
+
+def test_split_lists_need_their_video_root_and_folders_refuse_one(ucf, tmp_path):
+    with pytest.raises(ValueError, match=r"ucf101: --video-root is required"):
+        read_transfer_split("ucf101", ucf / "trainlist01.txt", subset="train")
+    with pytest.raises(ValueError, match=r"hmdb51: --video-root is required"):
+        read_transfer_split("hmdb51", _hmdb(tmp_path), subset="train")
+    with pytest.raises(ValueError, match=r"is a folder; give the split list file"):
+        read_transfer_split("ucf101", ucf, tmp_path, subset="train")
+    with pytest.raises(ValueError, match=r"--video-root is for ucf101 and hmdb51"):
+        read_transfer_split("folders", tmp_path, tmp_path, subset="train")
 
 
 def test_hmdb51_bad_row_names_file_and_line(tmp_path):

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
 
 import torch
 
@@ -40,6 +41,10 @@ def batch_worker_init(worker_id: int, niceness: int = 0) -> None:
     in a slot, a GPU loader's batches and validation's still cross this way.)
     """
     decoding_worker_init(worker_id)
+    # Ctrl-C reaches every process of the terminal's group: the main process stops the run (and
+    # its workers) and says how to resume; a worker stopped by it too would print its own traceback,
+    # then the main process "DataLoader worker exited unexpectedly"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
     torch.multiprocessing.set_sharing_strategy("file_system")

@@ -97,6 +97,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
     try:
         dataset = _load(args)
         weights = Weights(args.pretrained, args.checkpoint)
+        if weights.record() == "random init":
+            print(f"zoo features: note: {args.name} has random weights (no --pretrained/--checkpoint): the "
+                  "embeddings are of an untrained network", file=sys.stderr)
         done = extract_features(args.name, dataset, args.out, weights=weights, views=args.views,
                                 workers=args.workers, device=args.device, progress=not args.quiet)
     except (AnnotationError, FileNotFoundError, ValueError) as err:
@@ -118,7 +121,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", *TRANSFER_DATASETS],
                    help="annotation format (default: Kinetics CSV or a 'path label' list)")
     p.add_argument("--subset", default="all", choices=["train", "val", "all"],
-                   help="hmdb51/folders: which side of the split (hmdb51 'all' is not a subset: use train or val)")
+                   help="hmdb51/folders: which side of the split (hmdb51: val is the test rows, all the train and test rows)")
     p.add_argument("--split", type=int, default=1, help="hmdb51 split (1-3)")
     p.add_argument("--classes", help="class list (Kinetics CSV, plain lists)")
     weights = p.add_mutually_exclusive_group()

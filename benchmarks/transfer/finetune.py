@@ -38,7 +38,13 @@ The run folder (``--out``):
 - ``classes.txt`` (class names in index order), ``val.txt`` (the validation videos as a
   ``path label`` list, absolute paths, for ``zoo evaluate --annotations val.txt --video-root /``);
 - ``manifest.json``: entry, mode, classes, data, hyper-parameters, versions, per-epoch history,
-  the harness's multi-view accuracy on the validation videos (``eval/``) and when it finished.
+  the harness's multi-view accuracy on the validation videos (``eval/``) and when it finished;
+- ``train_unreadable.txt``, when some training videos cannot be opened (missing, empty, not a
+  video: :func:`readable_training_set`): each with its reason. The run trains on the rest and
+  says so; a class left with none is refused. (A validation video that fails is named in
+  ``eval/failures.jsonl``, as in any evaluation.)
+
+Ctrl-C stops a run as a kill does: rerun the same command to resume from the last finished epoch.
 
 The command line then adds the run's row to ``results/finetune.csv`` and remakes
 ``results/finetune.md`` (``--results DIR``; ``none`` skips; :mod:`benchmarks.transfer.table`):
@@ -71,7 +77,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, read_transfer_split
+from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, read_transfer_split
 from benchmarks.run_config import describe_differences, differences
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
 from benchmarks.runtime.cpus import CpuShare, cpu_model
@@ -93,6 +99,8 @@ MODEL_FILE = "model.pyth"
 CLASSES_FILE = "classes.txt"
 VAL_LIST = "val.txt"
 MANIFEST = "manifest.json"
+#: The training videos a run left out because they cannot be opened: ``path<TAB>reason`` lines.
+UNREADABLE_FILE = "train_unreadable.txt"
 
 
 @dataclass(frozen=True)
@@ -165,13 +173,13 @@ class FinetuneConfig:
         if self.weight_decay_rule not in WEIGHT_DECAY_RULES:
             raise ValueError(f"weight_decay_rule must be one of {WEIGHT_DECAY_RULES}, got {self.weight_decay_rule!r}")
         if self.cached_features and self.mode != "linear":
-            raise ValueError("cached_features is for linear mode (a full fine-tune changes the embeddings as it trains)")
+            raise ValueError("--cached-features is for --mode linear (a full fine-tune changes the embeddings as it trains)")
         if self.feature_views and not self.cached_features:
-            raise ValueError("feature_views is for cached_features (the views each training video is embedded with)")
+            raise ValueError("--feature-views is for --cached-features (the views each training video is embedded with)")
         if self.head_epochs and self.mode != "full":
-            raise ValueError("head_epochs is for full mode (linear mode trains the head alone throughout)")
+            raise ValueError("--head-epochs is for --mode full (--mode linear trains the head alone throughout)")
         if not 0 <= self.head_epochs < self.epochs:
-            raise ValueError(f"head_epochs must be at least 0 and fewer than the {self.epochs} epochs, "
+            raise ValueError(f"--head-epochs must be at least 0 and fewer than the {self.epochs} epochs, "
                              f"got {self.head_epochs} (all of them: --mode linear)")
 
     def hyper_parameters(self) -> dict:
@@ -250,6 +258,49 @@ class TrainClips(torch.utils.data.Dataset):
         except VideoReadError:
             return None, record.label
         return clip, record.label
+
+
+def readable_training_set(dataset: VideoDataset, source, out: Path | None, say) -> VideoDataset:
+    """``dataset`` less the videos that cannot be opened (:func:`zoo.input.video.check_readable`:
+    a missing, empty or non-video file; a header read each). They are named, the first on
+    screen and every one in ``out``/:data:`UNREADABLE_FILE` (when ``out`` is given), and the run
+    trains on the rest; a class left with no readable video is refused (``source`` names the
+    data in the error), as is a set with none at all.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmarks.datasets import VideoDataset, VideoRecord
+        >>> ds = VideoDataset("folders", [VideoRecord("a", "missing/a.mp4", 0)], ["jump"])
+        >>> readable_training_set(ds, "clips/", None, print)
+        Traceback (most recent call last):
+        ...
+        benchmarks.datasets.AnnotationError: clips/: no readable training video of 'jump' (1 unreadable, e.g. missing/a.mp4: missing file)
+    """
+    from zoo.input.source import VideoReadError
+    from zoo.input.video import check_readable
+
+    kept, unreadable = [], []
+    for record in dataset.records:
+        try:
+            check_readable(record.source)
+        except VideoReadError as err:
+            unreadable.append((record, err))
+            continue
+        kept.append(record)
+    if not unreadable:
+        return dataset
+    if out is not None:
+        atomic_write(out / UNREADABLE_FILE, "".join(f"{e.path}\t{e.reason}\n" for _, e in unreadable))
+    say(f"{len(unreadable)} of {len(dataset.records)} training videos cannot be read and are left out, e.g. "
+        f"{unreadable[0][1]}" + (f" (all in {out / UNREADABLE_FILE})" if out is not None else ""))
+    kept_labels = {r.label for r in kept}
+    for record, err in unreadable:
+        if record.label not in kept_labels:  # every video of this class is unreadable
+            lost = [e for r, e in unreadable if r.label == record.label]
+            name = dataset.classes[record.label] if dataset.classes else record.label
+            raise AnnotationError(source, None, f"no readable training video of {name!r} ({len(lost)} unreadable, "
+                                  f"e.g. {lost[0]})")
+    return dataclasses.replace(dataset, records=kept)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -722,6 +773,11 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         raise ValueError(f"{entry.name} is an AVA detector (a clip and person boxes in, actions per box out); "
                          "zoo finetune trains classifiers of whole clips: start from a Kinetics-400 entry, "
                          "e.g. slow_r50_4x16_kinetics400 or slowfast_r50_8x8_kinetics400")
+    if config.dataset == "ucf101" and not config.val:
+        # a UCF101 split list is one side of the split: without the test list the run would
+        # validate, and report its top-1, on its own training videos
+        raise ValueError("ucf101: --val testlist0N.txt is required (the split's test list; --train is its "
+                         "training list only)")
     train_ds = read_transfer_split(config.dataset, config.train, config.video_root, subset="train",
                                    split=config.split, val_fraction=config.val_fraction, seed=config.seed)
     val_source = config.val or config.train
@@ -734,6 +790,8 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         raise AnnotationError(val_source, None, f"the validation classes differ from the training ones ({len(val_ds.classes)} vs {len(classes)})")
     if not train_ds.records:
         raise AnnotationError(config.train, None, "no training videos")
+    listed = len(train_ds)
+    train_ds = readable_training_set(train_ds, config.train, out if ranks.is_main else None, say)
     if config.batch_size < ranks.world_size:
         raise ValueError(f"batch size {config.batch_size} is smaller than the {ranks.world_size} ranks")
     device = torch.device(ranks.device(config.device))
@@ -873,7 +931,8 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
         "classes": list(classes),
         "data": {"dataset": config.dataset, "train": os.path.abspath(config.train),
                  "val": os.path.abspath(val_source), "video_root": config.video_root and os.path.abspath(config.video_root),
-                 "split": config.split, "train_videos": len(train_ds), "val_videos": len(val_ds)},
+                 "split": config.split, "train_videos": len(train_ds), "val_videos": len(val_ds),
+                 "unreadable_train_videos": listed - len(train_ds)},
         "hyper_parameters": config.hyper_parameters(),
         "train_clip": dataclasses.asdict(spec),
         "versions": versions(),
@@ -943,6 +1002,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     except (AnnotationError, FileNotFoundError, ValueError) as err:
         print(f"zoo finetune: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nzoo finetune: interrupted; {args.out} keeps every finished epoch: run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
     val = manifest.get("val", {})
     from benchmarks.runtime.shards import is_main_process
 
@@ -959,7 +1022,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
               f"{args.results}: {err}", file=sys.stderr)
         return 2
     if page is not None:
-        print(f"row added to {page.with_suffix('.csv')} and {page}")
+        print(f"the run's row is in {page.with_suffix('.csv')} and {page}")
     return 0
 
 
@@ -974,7 +1037,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, choices=TRANSFER_DATASETS)
     p.add_argument("--train", required=True, help="ucf101: trainlist0N.txt (classInd.txt beside it); hmdb51: the "
                    "testTrainMulti_7030_splits folder; folders: root/<class>/<video>")
-    p.add_argument("--val", help="ucf101: testlist0N.txt; hmdb51: the splits folder (default --train); folders: "
+    p.add_argument("--val", help="ucf101: testlist0N.txt (required); hmdb51: the splits folder (default --train); folders: "
                    "another root (default: the held-out --val-fraction of --train)")
     p.add_argument("--video-root", help="ucf101/hmdb51: the folder of class folders of videos")
     p.add_argument("--split", type=int, help="hmdb51 split (1-3)")

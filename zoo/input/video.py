@@ -132,6 +132,33 @@ def read_views(source, spec, *, thread_type: str | None = None, overlap: bool | 
     return spec.views_from_indices(frames, indices, rows), info
 
 
+def check_readable(source) -> None:
+    """Raise :class:`VideoReadError` unless ``source`` opens as a video with a video stream (a
+    file) or holds frames (a frame folder or list): the cheap check of a whole training set
+    before a run, a header read per file, no frame decoded. A file that opens but fails
+    mid-stream passes here and is caught where it is decoded.
+
+    Example:
+        >>> import tempfile, os
+        >>> empty = os.path.join(tempfile.mkdtemp(), "a.mp4")
+        >>> _ = open(empty, "wb")
+        >>> check_readable(empty)
+        Traceback (most recent call last):
+        ...
+        zoo.input.source.VideoReadError: ...a.mp4: zero-length file
+    """
+    if is_frame_source(source):
+        from zoo.input.frames import list_frames
+
+        if not (list(source) if isinstance(source, (list, tuple)) else list_frames(source)):
+            raise VideoReadError(source, "no frames")
+        return
+    path, container = _open(source)
+    with container:
+        if not container.streams.video:
+            raise VideoReadError(path, "no video stream")
+
+
 def _open(path):
     path = Path(path)
     if not path.exists():
