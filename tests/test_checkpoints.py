@@ -69,6 +69,26 @@ def test_offline_without_cache_says_so(tmp_path, torch_home, monkeypatch):
         checkpoints.fetch("https://example.invalid/model.pyth")
 
 
+def test_a_failed_download_names_the_url_and_what_to_do_offline(torch_home, monkeypatch):
+    """No server at the URL (a closed local port: refused at once, network or not): one error that
+    names the URL, where the file would go, and the offline ways round it; nothing left in the cache."""
+    import socket
+
+    monkeypatch.delenv("VIDEOZOO_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/model.pyth"
+    with pytest.raises(checkpoints.DownloadError) as caught:
+        checkpoints.fetch(url, progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"could not download {url} (") and "--checkpoint PATH" in message
+    assert str(checkpoints.cached_path(url)) in message and "VIDEOZOO_OFFLINE=1" in message
+    assert isinstance(caught.value, FileNotFoundError)
+    assert not [p for p in checkpoints.cache_dir().rglob("*") if p.is_file()]  # no partial download left
+
+
 def test_bad_download_is_not_kept_in_cache(saved, torch_home):
     _, path, _ = saved
     with pytest.raises(ChecksumError):

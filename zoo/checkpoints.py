@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -33,6 +34,12 @@ from torch import nn
 
 class ChecksumError(ValueError):
     """The file's sha256 is not the expected one."""
+
+
+class DownloadError(FileNotFoundError):
+    """A checkpoint that could not be downloaded (no network, an HTTP error). A
+    :class:`FileNotFoundError`, so every command that reports a checkpoint it cannot find
+    reports this one too, in one line that names the URL and what to do offline."""
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -141,7 +148,13 @@ def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Pa
             raise FileNotFoundError(f"checkpoint not found: {url} (and not in the cache {dest})")
         if _offline():
             raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
-        _download(url, dest, progress=progress)
+        try:
+            _download(url, dest, progress=progress)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            reason = getattr(err, "reason", None) or err
+            raise DownloadError(
+                f"could not download {url} ({reason}); offline, put the file at {dest}, or pass a local "
+                "copy as the checkpoint (--checkpoint PATH); VIDEOZOO_OFFLINE=1 skips the network") from err
     _verify(dest, sha256, source=url, remove_on_mismatch=True)
     return dest
 
@@ -165,7 +178,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except Exception as err:  # noqa: BLE001 - re-raised with the file named
         raise RuntimeError(
             f"refusing to load {path}: it is not a plain tensor checkpoint "
-            f"(weights_only=True rejected it: {err})"
+            f"(weights_only=True rejected it: {err.__class__.__name__}: {err})"
         ) from err
     if isinstance(obj, Mapping):
         for key in ("model_state", "state_dict", "model"):
