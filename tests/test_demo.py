@@ -166,3 +166,19 @@ def test_zoo_reproduce_resumes_and_fills_the_table(tmp_path):
     assert table.loc[DEMO_ENTRY, "top1_reproduced"] == pytest.approx(expected)
     assert table.loc[DEMO_ENTRY, "eval_videos"] == 4
     assert (tmp_path / "res" / "kinetics400.md").is_file()
+
+
+def test_the_command_line_renders_the_first_held_out_videos_and_a_transfer_task(tmp_path, capsys):
+    """``python -m benchmarks.demo.videos``: the first videos of the full split (the same files as
+    make run's), and a transfer task's class folders, with where they are printed."""
+    assert demo_data.main(["--out", str(tmp_path / "demo"), "--split", "val=2", "--quiet"]) == 0
+    listed = (tmp_path / "demo" / "val.txt").read_text().split("\n")[:2]
+    full = demo_data.video_specs("val", demo_data.DEFAULT_SPLITS["val"])[:2]
+    assert [line.split()[1] for line in listed] == [str(s.label) for s in full]
+    assert f"val: {tmp_path / 'demo' / 'val.txt'}" in capsys.readouterr().out
+    assert demo_data.main(["--out", str(tmp_path / "t"), "--transfer", "diagonals", "--per-class", "train=1", "--quiet"]) == 0
+    assert sorted(p.parent.name for p in (tmp_path / "t" / "train").glob("*/*.mp4")) == sorted(demo_data.TRANSFER_TASKS["diagonals"])
+    assert "zoo finetune --dataset folders --train" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        demo_data.main(["--split", "val"])
+    assert "expected SPLIT=COUNT" in capsys.readouterr().err

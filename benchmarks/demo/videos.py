@@ -11,6 +11,12 @@ one seed, so the same call renders the same files everywhere.
 The annotation files are the plain Kinetics-style list ``<relative path> <class index>``,
 one video per line, next to a ``classes.txt`` (one class name per line, in index order).
 
+From the command line (the videos to try ``zoo predict``, ``zoo export`` or ``zoo finetune`` on,
+without the whole ``make run``; it prints where they are)::
+
+    $ python -m benchmarks.demo.videos --split val=10                  # the demo's first held-out videos
+    $ python -m benchmarks.demo.videos --transfer diagonals --per-class train=8 val=4 --out my_clips
+
 Example:
     >>> import tempfile
     >>> from benchmarks.demo.videos import generate
@@ -21,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -304,3 +311,52 @@ def default_root() -> Path:
         return Path(env)
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return base / "videozoo" / f"demo_v{FORMAT_VERSION}"
+
+
+def _sizes(words: list[str]) -> dict[str, int]:
+    """``["val=10", "train=8"]`` -> ``{"val": 10, "train": 8}``."""
+    sizes = {}
+    for word in words:
+        split, _, count = word.partition("=")
+        if not split or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"expected SPLIT=COUNT (e.g. val=10), got {word!r}")
+        sizes[split] = int(count)
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render demo videos and print where they are (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.demo.videos", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", help=f"folder (default {default_root()}, where make run renders them)")
+    parser.add_argument("--split", nargs="+", metavar="SPLIT=COUNT", default=["val=10"],
+                        help="the demo's own videos: the first COUNT of each split (default val=10; make run "
+                        f"uses {' '.join(f'{k}={v}' for k, v in DEFAULT_SPLITS.items())})")
+    parser.add_argument("--transfer", choices=sorted(TRANSFER_TASKS),
+                        help="a transfer task's videos instead, as class folders (OUT/SPLIT/CLASS/NNN.mp4)")
+    parser.add_argument("--per-class", nargs="+", metavar="SPLIT=COUNT", default=["train=8", "val=4"],
+                        help="--transfer: videos per class in each split (default train=8 val=4)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.transfer:
+            root = Path(args.out or default_root() / f"transfer_{args.transfer}")
+            folders = generate_transfer(root, _sizes(args.per_class), classes=TRANSFER_TASKS[args.transfer],
+                                        progress=not args.quiet)
+            for split, folder in folders.items():
+                print(f"{split}: {folder} (a folder per class: zoo finetune --dataset folders --train {folder})")
+            return 0
+        root = Path(args.out) if args.out else default_root()
+        full = _sizes(args.split)
+        # the first COUNT videos of the full split: the same files make run renders and evaluates
+        files = {split: generate(root, {split: DEFAULT_SPLITS.get(split, count)}, limit=count, progress=not args.quiet)[split]
+                 for split, count in full.items()}
+    except (argparse.ArgumentTypeError, ValueError) as err:
+        parser.error(str(err))
+    for split, ann in files.items():
+        first = ann.read_text().split(maxsplit=1)[0]
+        print(f"{split}: {ann} (videos under {root}, e.g. {root / first}; classes in {root / 'classes.txt'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
