@@ -516,6 +516,25 @@ def parse_batches(text: str) -> list[int]:
     return batches
 
 
+def expand_names(patterns) -> list[str]:
+    """The canonical entry names of ``zoo speed NAMES`` (with or without ``--runtime``), in order,
+    without repeats: each shell-style pattern's matches, else the entry it names (an alias);
+    no patterns: every Kinetics-400 entry. An unknown name raises :class:`zoo.UnknownModelError`,
+    which suggests close ones.
+
+    Example:
+        >>> expand_names(["i3d_tiny*", "x3d_xs"])
+        ['i3d_tiny_8x4_demo', 'x3d_xs_4x12_kinetics400']
+    """
+    import zoo
+
+    names: list[str] = []
+    for pattern in patterns or ["*"]:
+        found = zoo.list_models(pattern, dataset=None if patterns else "kinetics400")
+        names += [n for n in (found or [zoo.get_entry(pattern).name]) if n not in names]
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     if args.runtime:  # the deployment runtimes' table (results/deploy.md) instead of speed.md
         from benchmarks.deploy.speed import run as run_runtimes
@@ -539,16 +558,11 @@ def _run(args: argparse.Namespace) -> int:
     import zoo
     from benchmarks.runtime.files import atomic_write
     from zoo.transforms import InputSpec
-    names = []
-    for pattern in args.names or ["*"]:
-        found = zoo.list_models(pattern, dataset=None if args.names else "kinetics400")
-        if not found:
-            try:
-                found = [zoo.get_entry(pattern).name]
-            except Exception as err:  # noqa: BLE001 - unknown name: the registry's message suggests close ones
-                print(f"zoo speed: {err}", file=sys.stderr)
-                return 2
-        names += [n for n in found if n not in names]
+    try:
+        names = expand_names(args.names)
+    except zoo.UnknownModelError as err:  # the registry's message suggests close ones
+        print(f"zoo speed: {err}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     machine = machine_description(args.device)
     command = getattr(args, "command_line", "zoo speed")
@@ -606,8 +620,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("speed", help="clips/s of models and the data path, beside the reference",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="*", help="entries or patterns (default: every Kinetics-400 entry)")
+                              description=__doc__.splitlines()[0].replace("``", ""))  # --help shows no reST
+    p.add_argument("names", nargs="*", help="entries, aliases or shell-style patterns (default: every Kinetics-400 "
+                   "entry; with --runtime: x3d_xs and efficient_x3d_xs)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--batch", type=parse_batches, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
@@ -632,7 +647,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "reference measured in the same run; results/deploy.md|csv)")
     p.add_argument("--runtime-threads", default="1,all", help="with --runtime: thread counts (default 1,all)")
     p.add_argument("--calibration-video", nargs="+", help="with --runtime int8: videos to calibrate on (entry's protocol)")
-    p.add_argument("--out", default="results", help="folder for speed.md and speed.csv")
+    p.add_argument("--out", default="results", help="folder for speed.md and speed.csv (default results); with "
+                   "--runtime: deploy_latency.csv, then deploy.md, deploy.csv and deploy_latency_vs_top1.png")
     p.set_defaults(func=_cmd_speed)
     return p
 

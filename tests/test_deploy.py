@@ -218,6 +218,7 @@ def test_export_round_trip_and_artifact_evaluation(fmt, demo_videos, tmp_path, c
                      "--out", str(path)]) == 0
     manifest = read_manifest(path)
     assert manifest["entry"] == "i3d_tiny_8x4_demo" and manifest["inputs"] == [[1, 3, 8, 32, 32]]
+    assert manifest["weights"] == "published" and "random weights" not in capsys.readouterr().err
     assert manifest["max_abs_diff"] <= 1e-4 * manifest["output_scale"] and manifest["check_input"] == str(first)
     assert manifest["classes"] == zoo.classes.class_names("demo") and manifest["views"] == "5x3"
     assert manifest["rewrite_2d"] is (fmt == "executorch") and manifest["protocol"]["temporal_rule"] == "pyslowfast"
@@ -267,7 +268,8 @@ def test_int8_onnx_is_calibrated_on_the_entrys_views(demo_videos, tmp_path):
 def test_export_leaves_the_given_model_as_it_was(tmp_path):
     model = zoo.create_model("i3d_tiny_8x4_demo", pretrained=True)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    zoo.export(model, tmp_path / "m.onnx")
+    path = zoo.export(model, tmp_path / "m.onnx")
+    assert read_manifest(path)["weights"] == "given model"
     after = model.state_dict()
     assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)  # BN not folded
 
@@ -277,8 +279,15 @@ def test_refusals_name_the_reason(tmp_path):
         zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.tflite", format="tflite")
     with pytest.raises(ExportError, match="int8 needs calibration clips"):
         zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx", int8=True)
+    # a file named for the other runtime, refused before anything is built
+    with pytest.raises(ExportError, match="m.onnx: .onnx is the onnx suffix, but the format is executorch: name it m.pte"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx", format="executorch")
+    with pytest.raises(ExportError, match="m.pte: .pte is the executorch suffix, but the format is onnx"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.pte")
+    assert not list(tmp_path.iterdir())
     path = zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx")
     manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["weights"] == "random init"  # zoo.export's default: said in the manifest
     assert load_artifact(path).zoo_entry == "i3d_tiny_8x4_demo"
     path.write_bytes(path.read_bytes() + b"\0")  # the file changed after export
     with pytest.raises(ArtifactError, match="does not match its manifest"):
@@ -287,6 +296,21 @@ def test_refusals_name_the_reason(tmp_path):
     with pytest.raises(ArtifactError, match="manifest m.onnx.manifest.json is missing"):
         read_manifest(path)
     assert manifest["sha256"] != ""
+
+
+def test_cli_export_says_where_the_weights_came_from_and_refuses_the_other_suffix(tmp_path, capsys):
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--out", str(tmp_path / "random.onnx")]) == 0
+    captured = capsys.readouterr()
+    assert "note: i3d_tiny_8x4_demo has random weights" in captured.err and "weights random init" in captured.out
+    checkpoint = zoo.get_entry("i3d_tiny_8x4_demo").url  # the demo checkpoint shipped with the project
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--checkpoint", checkpoint, "--out", str(tmp_path / "c.onnx")]) == 0
+    assert "random weights" not in capsys.readouterr().err
+    assert read_manifest(tmp_path / "c.onnx")["weights"] == checkpoint
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--format", "executorch",
+                     "--out", str(tmp_path / "wrong.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zoo export: wrong.onnx: .onnx is the onnx suffix") and err.count("\n") == 1
+    assert not (tmp_path / "wrong.onnx").exists()
 
 
 class _BoxScorer(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import av
+import pytest
 
 import torch
 
@@ -68,3 +69,31 @@ def test_baselines_decode_what_the_clips_need(tmp_path):
 def test_unknown_name_is_a_cli_error(capsys):
     assert cli.main(["speed", "x3d_xxl", "--no-data"]) == 2
     assert "x3d" in capsys.readouterr().err
+
+
+def test_names_expand_patterns_and_aliases_in_order():
+    assert speed.expand_names(["i3d_tiny*", "x3d_xs", "i3d_tiny_8x4_demo"]) == ["i3d_tiny_8x4_demo",
+                                                                                 "x3d_xs_4x12_kinetics400"]
+    everything = speed.expand_names([])
+    assert everything == zoo.list_models(dataset="kinetics400") and "i3d_tiny_8x4_demo" not in everything
+
+
+def test_runtime_names_take_patterns_and_default_to_the_x3d_xs_pair(monkeypatch, tmp_path, capsys):
+    from benchmarks.deploy import speed as deploy_speed
+
+    measured = []
+    monkeypatch.setattr(deploy_speed, "measure", lambda name, *a, **k: measured.append(name) or [])
+    monkeypatch.setattr(deploy_speed, "write_report", lambda out: out / "deploy.md")  # no measurement, no report
+    assert cli.main(["speed", "i3d_tiny*", "--runtime", "eager", "--out", str(tmp_path)]) == 0
+    assert measured == ["i3d_tiny_8x4_demo"]
+    measured.clear()
+    assert cli.main(["speed", "--runtime", "eager", "--out", str(tmp_path)]) == 0
+    assert measured == ["x3d_xs_4x12_kinetics400", "efficient_x3d_xs_4x12_kinetics400"]
+    measured.clear()
+    assert cli.main(["speed", "i3d_tni*", "--runtime", "eager", "--out", str(tmp_path)]) == 2
+    assert "Unknown model 'i3d_tni*'" in capsys.readouterr().err and measured == []
+    with pytest.raises(SystemExit):
+        cli.main(["speed", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "with --runtime: x3d_xs and efficient_x3d_xs" in help_text  # the default it runs
+    assert "deploy_latency.csv, then deploy.md, deploy.csv" in help_text  # and what it writes

@@ -46,7 +46,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"zoo export: {err}", file=sys.stderr)
         return 2
     manifest = read_manifest(path)
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, {manifest['format']}{', int8' if manifest['int8'] else ''}): "
+    if not (args.pretrained or args.checkpoint):  # zoo.export's default: a file that runs but predicts nothing
+        print(f"zoo export: note: {entry.name} has random weights (no --pretrained/--checkpoint): the file's scores "
+              "mean nothing", file=sys.stderr)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, {manifest['format']}{', int8' if manifest['int8'] else ''}, "
+          f"weights {manifest['weights']}): "
           f"max |exported - eager| {manifest['max_abs_diff']:.3g} (output scale {manifest['output_scale']:.3g}) "
           f"on {manifest['check_input']}; manifest {path}.manifest.json")
     return 0
@@ -63,7 +67,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="canonical name or alias")
     weights = p.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", action="store_true", help="the published checkpoint")
+    weights.add_argument("--pretrained", action="store_true", help="the published checkpoint (without it or "
+                         "--checkpoint: random weights, which the manifest records)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     p.add_argument("--format", choices=sorted(FORMATS), default="onnx")
     p.add_argument("--int8", action="store_true", help="quantize (PT2E XNNPACK / ONNX Runtime static QDQ)")
@@ -75,6 +80,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--check-video", help="a real clip to compare the exported file with the eager model on")
     p.add_argument("--batch", type=int, default=1, help="views per call of the exported model (default 1)")
     p.add_argument("--rewrite-2d", action="store_true", help="ONNX too: 3D convolutions and pools as 2D ones")
-    p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte)")
+    p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte; a .pte name with --format "
+                   "onnx, or .onnx with executorch, is refused)")
     p.set_defaults(func=_cmd_export)
     return p

@@ -9,15 +9,18 @@ randomised) in every variant:
   :class:`zoo.deploy.artifact.ArtifactModel`; ``onnx-2d``: the ONNX file of the 2D rewrite
   (``zoo export --format onnx --rewrite-2d``: the frames layout's 2D convolutions, which ONNX
   Runtime runs in its NCHWc layout, where it runs 3D convolutions on its generic path);
-  ``int8`` adds ``onnx-int8``, ``onnx-2d-int8`` and ``executorch-int8``, calibrated on
+  ``int8`` adds the int8 file of each of those listed with it (``onnx-int8``,
+  ``onnx-2d-int8``, ``executorch-int8``; alone it adds none), calibrated on
   ``--calibration-video`` files through the entry's test protocol (random clips when none are
   given: latency only, the manifest says so).
 
-Each thread count (``--threads 1,all``) times the variants interleaved (``--reps`` rounds,
-median and p90), after one warm-up call each; also the load time (building or loading the
-file), the file size, the peak memory growth of a call and the real-time factor (clip seconds
-over latency). Rows go to ``results/deploy_latency.csv`` and :mod:`benchmarks.deploy.report`
-rewrites ``results/deploy.md``.
+Each thread count (``--runtime-threads``, default ``1,all``) times the variants interleaved
+(``--reps`` rounds, median and p90), after one warm-up call each; also the load time (building
+or loading the file), the file size, the peak memory growth of a call and the real-time factor
+(clip seconds over latency). The names are entries, aliases or patterns as for the plain
+``zoo speed`` (default: ``x3d_xs`` and ``efficient_x3d_xs``). Rows go to ``deploy_latency.csv``
+in ``--out`` (default ``results``) and :mod:`benchmarks.deploy.report` rewrites ``deploy.md``,
+``deploy.csv`` and the latency plot beside it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import csv
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +44,9 @@ RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "int8
 #: The exported runtimes: name -> (:func:`zoo.export` format, the 2D rewrite, file suffix).
 EXPORTED = {"onnx": ("onnx", False, ".onnx"), "onnx-2d": ("onnx", True, ".onnx"),
             "executorch": ("executorch", True, ".pte")}
+
+#: The entries measured when ``zoo speed --runtime`` names none: the X3D-XS pair the runtimes were tuned on.
+DEFAULT_NAMES = ("x3d_xs", "efficient_x3d_xs")
 
 TARGET_FPS = 30.0  # the clip's seconds: frames x rate at the rate the protocols resample to
 
@@ -172,6 +179,7 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
 def run(args) -> int:
     """``zoo speed NAMES --runtime ...`` (called by :mod:`benchmarks.speed`)."""
     import zoo
+    from benchmarks.speed import expand_names
 
     runtimes = [r.strip() for r in args.runtime.split(",") if r.strip()]
     unknown = [r for r in runtimes if r not in RUNTIMES]
@@ -180,10 +188,14 @@ def run(args) -> int:
     if "reference" not in runtimes:
         runtimes.insert(0, "reference")  # always measured in the same run: the ratios are against it
     counts = [os.cpu_count() or 1 if t == "all" else int(t) for t in args.runtime_threads.split(",")]
+    try:
+        names = expand_names(args.names or DEFAULT_NAMES)
+    except zoo.UnknownModelError as err:  # the registry's message suggests close names
+        print(f"zoo speed: {err}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / LATENCY_FILE
-    names = [zoo.get_entry(n).name for n in (args.names or ["x3d_xs", "efficient_x3d_xs"])]
     machine = f"{cpus.machine()}, torch {torch.__version__}"
     # a new measurement replaces the entry's rows of the same machine; other machines' rows stay
     kept = [r for r in read_rows(path) if not (r["name"] in names and r.get("machine") == machine)]

@@ -15,8 +15,8 @@ Example:
     >>> import os, tempfile, zoo
     >>> path = zoo.export("i3d_tiny_8x4_demo", os.path.join(tempfile.mkdtemp(), "demo.onnx"), pretrained=True)
     >>> manifest = zoo.deploy.artifact.read_manifest(path)
-    >>> manifest["entry"], manifest["inputs"], manifest["max_abs_diff"] < 1e-4
-    ('i3d_tiny_8x4_demo', [[1, 3, 8, 32, 32]], True)
+    >>> manifest["entry"], manifest["weights"], manifest["inputs"], manifest["max_abs_diff"] < 1e-4
+    ('i3d_tiny_8x4_demo', 'published', [[1, 3, 8, 32, 32]], True)
 """
 
 from __future__ import annotations
@@ -130,17 +130,28 @@ def export(
     ready model inputs); ``check_video``: the real clip the exported file is compared on;
     ``batch``: views per call of the exported model; ``rewrite_2d``: 3D convolutions and
     pools as 2D ones (default: for ExecuTorch, which has no 3D kernels). Returns ``path``;
-    the manifest is written beside it.
+    the manifest is written beside it, its ``weights`` saying where they came from:
+    ``"published"``, the checkpoint source, ``"given model"``, or ``"random init"`` (a name
+    without ``pretrained`` or ``checkpoint``). A ``path`` ending in the other format's suffix
+    (``.pte`` for ONNX, ``.onnx`` for ExecuTorch) is refused.
     """
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     path = Path(path)
+    # people and tools pick a runtime by the suffix: a .pte named .onnx only fails later, in the
+    # wrong runtime, with its loader's unhelpful message
+    other = {suffix: fmt for fmt, suffix in FORMATS.items() if fmt != format}
+    if path.suffix.lower() in other:
+        raise ExportError(f"{path.name}: {path.suffix} is the {other[path.suffix.lower()]} suffix, but the format is "
+                          f"{format}: name it {path.with_suffix(FORMATS[format]).name} or change the format")
     if isinstance(model_or_name, str):
         entry = get_entry(model_or_name)
         model = create_model(entry.name, pretrained=pretrained and checkpoint is None, checkpoint=checkpoint,
                              progress=False)
+        weights = str(checkpoint) if checkpoint is not None else "published" if pretrained else "random init"
     else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
         model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
+        weights = "given model"
     if int8 and not calibration:
         raise ExportError("int8 needs calibration clips: pass calibration= (videos) or zoo export --calibration FILE")
     model = model.eval().float()
@@ -173,6 +184,7 @@ def export(
         os.replace(tmp_path, path)
     manifest = {
         "entry": entry.name,
+        "weights": weights,  # as benchmarks.evaluate's config.json says it: a file of random weights looks like any other
         "format": format,
         "int8": int8,
         "rewrite_2d": rewrite_2d,
