@@ -44,7 +44,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import zoo
 
     rows = []
-    for name in zoo.list_models(args.pattern, dataset=args.dataset):
+    for name in zoo.list_models(list_pattern(args.pattern), dataset=args.dataset):
         e = zoo.get_entry(name)
         metric = "/".join(f"{v:.2f}" for v in e.published.values())
         gflops = f"{e.gflops:g} x {e.views_label}" if e.gflops is not None else "-"
@@ -52,6 +52,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
     headers = ["name", "aliases", "frames x rate", "published", "GFLOPs x views", "params (M)"]
     print(tabulate(rows, headers=headers, tablefmt="github"))
     return 0
+
+
+def list_pattern(word: str) -> str:
+    """``zoo list WORD``'s shell-style pattern: a word without wildcards matches anywhere in a name.
+
+    Example:
+        >>> list_pattern("demo"), list_pattern("x3d_*")
+        ('*demo*', 'x3d_*')
+    """
+    return word if any(c in word for c in "*?[") else f"*{word}*"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -117,8 +127,6 @@ def _data_arguments_problem(args: argparse.Namespace) -> str | None:
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``zoo evaluate`` to the ``zoo`` command line."""
-    import torch
-
     p = subparsers.add_parser(
         "evaluate",
         help="multi-view accuracy of an entry on a dataset (resumable)",
@@ -158,8 +166,10 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2,
                    help="decoding processes (0: in the main process; with a GPU model on a thread, one video ahead)")
     p.add_argument("--limit", type=int, help="only the first N videos")
-    p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", help="results folder (default runs/evaluate/<name>_<views>, and the artifact's or "
+                   "checkpoint's file name when measuring one)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where torch sees a GPU, else cpu; "
+                   "an --artifact runs on its runtime's CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--fast", action="store_true", help="inference fast paths (zoo.optimize: BN folding, torch.compile "
                    "on CPU, CUDA graphs on GPU)")
@@ -219,12 +229,18 @@ def add_merge_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description=__doc__.splitlines()[0])
+    import zoo
+
+    # the module docstring's first line without its reST markup: --help prints it as it is
+    parser = argparse.ArgumentParser(prog="zoo", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list the catalogued entries")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava"])
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (x3d_*); a word without "
+                   "wildcards matches anywhere in the name (demo: *demo*)")
+    # the catalogue's datasets, so that a new one (demo) is listable without touching this
+    p.add_argument("--dataset", choices=sorted({zoo.get_entry(n).dataset for n in zoo.list_models()}),
+                   help="only the entries of this dataset")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("info", help="every field of one entry")

@@ -77,6 +77,7 @@ from benchmarks.run_config import (
     absolute,
     check_config,
     check_same_job,
+    device_problem,
 )
 from benchmarks.runtime import shards
 from benchmarks.runtime.files import atomic_write, write_json_atomic
@@ -227,6 +228,9 @@ def run_evaluation(
     views, batch_size, workers, limit = config.views, config.batch_size, config.workers, config.limit
     device, dtype, fast, protocol_of = config.device, config.dtype, config.fast, config.protocol_of
     entry = zoo.get_entry(entry_or_name) if isinstance(entry_or_name, str) else entry_or_name
+    problem = device_problem(device, artifact=bool(config.weights.artifact))
+    if problem:  # here, not as CUDA's traceback once the model is built
+        raise ValueError(problem)
     if entry.dataset == "ava":
         # detectors need person boxes per keyframe and frame mAP: benchmarks.ava.evaluate
         raise ValueError(f"{entry.name} is an AVA detection model: evaluate it with benchmarks.ava.evaluate.run_ava_evaluation "
@@ -235,6 +239,7 @@ def run_evaluation(
         raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
     if config.weights.artifact and (fast or dtype != "fp32"):
         raise ValueError("--artifact runs the exported file as it was exported: --fast and --dtype do not apply")
+    config.weights.check(entry)  # before anything is written to the run folder
     rules_entry = zoo.get_entry(protocol_of) if protocol_of else None
     spec = InputSpec.from_entry(entry, views, protocol_of_entry=rules_entry)
     if dataset is None:
@@ -312,7 +317,7 @@ def run_evaluation(
     def merge():
         shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
         return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric,
-                             published=published_on(entry, dataset.name))
+                             published=published_on(entry, dataset.name), entry=entry)
 
     result = ranks.on_main(merge)
     if log is not None and ranks.is_main:
@@ -483,7 +488,7 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
 
 
 def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,
-                  published: dict | None = None) -> dict:
+                  published: dict | None = None, entry=None) -> dict:
     """The evaluation's result from every score and failure file in ``out_dir``, whichever
     process or world size wrote them; writes ``metrics.json`` and leaves one ``scores.jsonl``
     and one ``failures.jsonl``.
@@ -493,7 +498,10 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
     single-process run. The score files become the one ``scores.jsonl`` in that order, each
     video once (:func:`benchmarks.runtime.shards.consolidate_results`: written, then the rank
     files deleted, so a kill at any step loses no scored video); the failures likewise.
-    Model, views and dataset come from ``config.json``. Run it (``zoo merge``) only when no
+    Model, views and dataset come from ``config.json`` (``entry``: the model's
+    :class:`zoo.ZooEntry`, default the one ``config.json`` names). ``published``: the figures
+    set beside the result (default :func:`published_on`), none when the scores are of other
+    classes than the entry's (a fine-tuned model's). Run it (``zoo merge``) only when no
     evaluation is writing to the folder: the rank files it deletes are the running ranks'.
     """
     import zoo
@@ -503,6 +511,7 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
     if not config_path.exists():
         raise FileNotFoundError(f"{out_dir} holds no evaluation ({CONFIG_FILE} is missing)")
     config = json.loads(config_path.read_text())
+    entry = entry if entry is not None else zoo.get_entry(config["model"])
     if keys is None or metric is None:
         manifest_path = out_dir / RECORDS_FILE
         if not manifest_path.exists():
@@ -522,6 +531,12 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         values = metrics_lib.compute(metric, score_matrix, [d["label"] for d in done])
     else:
         values = {}
+    if published is None:
+        published = published_on(entry, config["dataset"])
+    if done and score_matrix.shape[1] != entry.num_classes:
+        # the model scores other classes than the entry's (a fine-tuned checkpoint or its exported
+        # file, measured with its --classes): the entry's published figures are not of these classes
+        published = {}
     failures_path = out_dir / FAILURES_FILE
     atomic_write(failures_path, "".join(json.dumps(f) + "\n" for f in failures))
     remove = [p for p in shards.result_files(out_dir, FAILURES_FILE) if p != failures_path]
@@ -533,7 +548,7 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         "views": config["views"],
         "protocol_of": config.get("protocol_of", config["model"]),
         "metrics": values,
-        "published": published if published is not None else published_on(zoo.get_entry(config["model"]), config["dataset"]),
+        "published": published,
         "videos": len(done),
         "failed": len(failures),
         "total": len(keys),

@@ -265,8 +265,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"zoo predict: {message}", file=sys.stderr)
         return 2
 
+    from benchmarks.run_config import Weights, default_device, device_problem
     from zoo.deploy.artifact import ArtifactError, load_artifact
 
+    # before any file is read or model built: one line, not CUDA's traceback from .to(device)
+    problem = device_problem(args.device, artifact=bool(args.artifact)) if args.device else None
+    if problem:
+        return fail(problem)
+    device = args.device or default_device(Weights(artifact=args.artifact))
     try:
         if args.artifact:  # the exported file run by its runtime; its manifest names the entry
             model = load_artifact(args.artifact)
@@ -286,12 +292,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return fail(str(err))
     except (library.PredictError, OSError, RuntimeError, ValueError) as err:
         return fail(str(err))
-    if args.artifact and args.device != "cpu":
-        args.device = "cpu"  # the runtimes run on the CPU; the views stay there
     if not (args.pretrained or args.checkpoint or args.artifact):
         print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): the scores mean nothing",
               file=sys.stderr)
-    device = args.device
     model = model.eval().to(device)
     pictures = show_paths(args.show, args.videos) if args.show else [None] * len(args.videos)
     failed = 0
@@ -364,7 +367,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--classes", metavar="FILE", help="class names in output order (txt, JSON {name: index}, "
                    "or Charades_v1_classes.txt) instead of the shipped list")
     p.add_argument("--boxes", metavar="CSV", help="AVA detectors: person boxes, rows [video_id,]timestamp,x1,y1,x2,y2 in [0, 1]")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where torch sees a GPU, else cpu; "
+                   "an --artifact runs on its runtime's CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
     return p

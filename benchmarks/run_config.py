@@ -67,6 +67,36 @@ class Weights:
             return load_builder(self.builder)
         return default_model_factory(self.pretrained, self.checkpoint)
 
+    def folder_label(self) -> str | None:
+        """What the default run folder adds to name these weights (:meth:`RunConfig.out_dir`): the
+        artifact's file name, or the checkpoint's file stem after its folder's name (a fine-tuned
+        run's checkpoint is ``<run>/model.pyth``, so the stem alone would name every run alike);
+        none for the published weights, a builder or random ones.
+
+        Example:
+            >>> Weights(checkpoint="runs/x3d_xs_ucf101/model.pyth").folder_label(), Weights(artifact="m.onnx").folder_label()
+            ('x3d_xs_ucf101_model', 'm.onnx')
+        """
+        if self.artifact:
+            label = Path(self.artifact).name
+        elif self.checkpoint:
+            # a source may be a URL (https://, hf://): only its last two path parts, as a path's
+            path = Path(str(self.checkpoint).split("://", 1)[-1].rstrip("/"))
+            label = "_".join(part for part in (path.parent.name, path.stem) if part)
+        else:
+            return None
+        return "".join(c if c.isalnum() or c in "._-" else "_" for c in label) or None
+
+    def check(self, entry) -> None:
+        """Refuse, before a run writes anything to its folder, weights that cannot load: a bad
+        artifact (:func:`check_artifact`) or a checkpoint path that is no file. A failed run
+        must not leave a ``config.json`` behind, which would refuse the corrected rerun."""
+        if self.artifact:
+            check_artifact(self.artifact, entry)
+        elif self.checkpoint and "://" not in str(self.checkpoint) and not Path(self.checkpoint).is_file():
+            # the message zoo.checkpoints gives when loading it; URLs are fetched (and checked) then
+            raise FileNotFoundError(f"checkpoint not found: {self.checkpoint}")
+
     def record(self, *, model: nn.Module | None = None, model_factory: Callable | None = None) -> str:
         """What ``config.json`` says of the weights (a given model or factory overrides these)."""
         if self.artifact:
@@ -137,15 +167,17 @@ class RunConfig:
                           getattr(args, "builder", None), getattr(args, "artifact", None))
         return cls(
             entry=args.name, data=data, weights=weights, views=args.views, batch_size=args.batch_size,
-            workers=args.workers, device=args.device, dtype=getattr(args, "dtype", "fp32"),
+            workers=args.workers, device=args.device or default_device(weights), dtype=getattr(args, "dtype", "fp32"),
             fast=getattr(args, "fast", False), protocol_of=getattr(args, "protocol_of", None), limit=args.limit,
             out=args.out, box_threshold=getattr(args, "box_threshold", None), tables=getattr(args, "tables", None),
         )
 
     def out_dir(self, name: str, *, ava: bool = False) -> Path:
-        """``out``, else ``runs/evaluate/<entry>_<views>[_protocol_of_<other>][_<transfer set>]`` (AVA:
-        ``<entry>_ava``) for the entry named ``name`` (with the catalogue's views when none are
-        given; the transfer set, :data:`TRANSFER_SETS`, when the data is one).
+        """``out``, else ``runs/evaluate/<entry>_<views>[_protocol_of_<other>][_<transfer set>][_<weights>]``
+        (AVA: ``<entry>_ava[_<weights>]``) for the entry named ``name`` (with the catalogue's views
+        when none are given; the transfer set, :data:`TRANSFER_SETS`, when the data is one; the
+        weights' :meth:`Weights.folder_label` for an artifact or a checkpoint, so that measuring
+        one does not land in the folder of the published weights' run, which would refuse it).
 
         Example:
             >>> RunConfig("x3d_xs", data=DataFiles("testlist01.txt", dataset="ucf101")).out_dir("x3d_xs").as_posix()
@@ -153,8 +185,9 @@ class RunConfig:
         """
         if self.out:
             return Path(self.out)
+        weights = f"_{self.weights.folder_label()}" if self.weights.folder_label() else ""
         if ava:
-            return Path("runs", "evaluate", f"{name}_ava")
+            return Path("runs", "evaluate", f"{name}_ava{weights}")
         from zoo.registry import get_entry
 
         rules = get_entry(self.protocol_of) if self.protocol_of else None
@@ -165,7 +198,8 @@ class RunConfig:
         elif not isinstance(views, str):
             views = f"{views[0]}x{views[1]}"
         other_data = f"_{self.data.dataset}" if self.data.dataset in TRANSFER_SETS else ""
-        return Path("runs", "evaluate", f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else "") + other_data)
+        return Path("runs", "evaluate",
+                    f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else "") + other_data + weights)
 
 
 def load_builder(spec: str) -> Callable:
@@ -181,14 +215,56 @@ def artifact_factory(artifact) -> Callable:
     a file exported from another entry is refused."""
 
     def build(entry) -> nn.Module:
-        from zoo.deploy.artifact import load_artifact
+        from zoo.deploy.artifact import ArtifactModel
 
-        model = load_artifact(artifact)
-        if model.zoo_entry != entry.name:
-            raise ValueError(f"{artifact} was exported from {model.zoo_entry}, not {entry.name}")
-        return model
+        return ArtifactModel(artifact, check_artifact(artifact, entry))
 
     return build
+
+
+def check_artifact(artifact, entry) -> dict:
+    """The manifest of ``artifact`` for a run of ``entry``, checked (:meth:`Weights.check`):
+    the file and its manifest exist, the manifest reads, the sha256 matches
+    (:func:`zoo.deploy.artifact.read_manifest`, whose :class:`~zoo.deploy.artifact.ArtifactError`
+    it raises) and the file was exported from ``entry``."""
+    from zoo.deploy.artifact import ArtifactError, read_manifest
+
+    manifest = read_manifest(artifact)
+    if manifest["entry"] != entry.name:
+        raise ArtifactError(f"{artifact} was exported from {manifest['entry']}, not {entry.name}")
+    return manifest
+
+
+def default_device(weights: Weights | None = None) -> str:
+    """The device a command runs on when ``--device`` is not given: ``cuda`` where torch sees a
+    GPU, else ``cpu``; always ``cpu`` for an artifact, which its runtime runs on the CPU."""
+    if weights is not None and weights.artifact:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device_problem(device, *, artifact: bool = False) -> str | None:
+    """Why ``--device`` cannot be used here, in one line, or ``None``: not a torch device, a
+    CUDA device where torch finds none (or not that many), or any device but the CPU for an
+    ``artifact`` (its runtime, ONNX Runtime or ExecuTorch, runs the file on the CPU).
+
+    Example:
+        >>> device_problem("cpu"), device_problem("gpu")
+        (None, '--device gpu: not a torch device (e.g. cpu, cuda, cuda:1)')
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        return f"--device {device}: not a torch device (e.g. cpu, cuda, cuda:1)"
+    if artifact and parsed.type != "cpu":
+        return (f"--device {device}: an exported file runs on its runtime's CPU (ONNX Runtime, ExecuTorch), "
+                "so --device does not apply with --artifact")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"--device {device}: torch finds no CUDA device here (torch.cuda.is_available() is False)"
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            return f"--device {device}: torch finds {torch.cuda.device_count()} CUDA device(s) here"
+    return None
 
 
 def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable:

@@ -41,3 +41,23 @@ def test_entry_without_builder_is_listed_and_says_so_when_built(monkeypatch, cap
     assert entry.name in zoo.list_models()
     with pytest.raises(zoo.BuilderNotAvailableError, match="not written yet"):
         zoo.create_model("c2d_r50")
+
+
+def test_list_takes_every_catalogued_dataset_and_a_bare_word(capsys):
+    assert main(["list", "--dataset", "demo"]) == 0
+    assert "i3d_tiny_8x4_demo" in capsys.readouterr().out
+    assert main(["list", "demo"]) == 0  # a word without wildcards matches inside names, as *demo*
+    assert "i3d_tiny_8x4_demo" in capsys.readouterr().out
+    assert main(["list", "x3d_s"]) == 0
+    out = capsys.readouterr().out
+    assert "x3d_s_13x6_kinetics400" in out and "efficient_x3d_s_13x6_kinetics400" in out and "x3d_xs" not in out
+    assert main(["list", "x3d_s*"]) == 0  # a pattern stays anchored
+    out = capsys.readouterr().out
+    assert "x3d_s_13x6_kinetics400" in out and "efficient_x3d_s" not in out
+
+
+def test_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "The zoo command line: zoo list|info|" in " ".join(out.split()) and "``" not in out

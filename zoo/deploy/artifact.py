@@ -34,6 +34,10 @@ from torch import nn
 FORMATS = {"onnx": ".onnx", "executorch": ".pte"}
 
 
+#: The manifest fields :func:`read_manifest` requires: what :class:`ArtifactModel` runs the file with.
+MANIFEST_KEYS = ("entry", "format", "batch", "output_activation", "sha256")
+
+
 class ArtifactError(ValueError):
     """An artifact that cannot be used as it is: the message names the file and why."""
 
@@ -63,18 +67,35 @@ def write_manifest(artifact, manifest: dict) -> Path:
 
 
 def read_manifest(artifact) -> dict:
-    """The manifest of ``artifact``, after checking that the file is the one it describes."""
+    """The manifest of ``artifact``, after checking that the file is the one it describes.
+
+    Raises :class:`ArtifactError` naming the file when the artifact or its manifest is
+    missing, the manifest is not valid JSON or lacks a field of :data:`MANIFEST_KEYS`, or the
+    file's sha256 is not the manifest's.
+    """
     artifact = Path(artifact)
     if not artifact.is_file():
         raise ArtifactError(f"{artifact}: no such file")
     path = manifest_path(artifact)
     if not path.is_file():
         raise ArtifactError(f"{artifact}: its manifest {path.name} is missing (zoo export writes it beside the file)")
-    manifest = json.loads(path.read_text())
-    actual = file_sha256(artifact)
-    if manifest.get("sha256") != actual:
-        raise ArtifactError(f"{artifact}: sha256 {actual} does not match its manifest ({manifest.get('sha256')}); "
-                            "the file was changed or replaced after export: export it again")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f" (line {err.lineno}: {err.msg})" if isinstance(err, json.JSONDecodeError) else ""
+        raise ArtifactError(f"{path}: not valid JSON{where}; export {artifact.name} again") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path}: not a manifest (a JSON object of fields); export {artifact.name} again")
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    # the sha256 first: a file changed after export is the likelier news than an edited manifest
+    if "sha256" not in missing:
+        actual = file_sha256(artifact)
+        if manifest["sha256"] != actual:
+            raise ArtifactError(f"{artifact}: sha256 {actual} does not match its manifest ({manifest['sha256']}); "
+                                "the file was changed or replaced after export: export it again")
+    if missing:
+        raise ArtifactError(f"{path}: lacks the field(s) {', '.join(missing)} that running the file needs; "
+                            f"export {artifact.name} again")
     return manifest
 
 
