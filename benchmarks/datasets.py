@@ -560,15 +560,20 @@ def align_classes(dataset: VideoDataset, classes) -> VideoDataset:
     index order (a file, e.g. the ``classes.txt`` of the ``zoo finetune`` run that made it, or a
     list of names).
 
-    It must name the dataset's classes (compared as :func:`normalize_name` does), in any order:
-    in another order, the labels are renumbered to the list's, which is what the checkpoint's
-    outputs mean. A list naming other classes raises :class:`AnnotationError` saying which
-    classes are in the data but not in the list, and which the other way round.
+    It must name every class of the dataset (compared as :func:`normalize_name` does), in any
+    order: in another order, the labels are renumbered to the list's, which is what the
+    checkpoint's outputs mean. It may name more: a test set without videos of some class is
+    still measured, in the list's classes. A list lacking a class of the data raises
+    :class:`AnnotationError` saying which classes are in the data but not in the list, and
+    which the other way round.
 
     Example:
         >>> ds = VideoDataset("folders", [VideoRecord("run/0.mp4", "run/0.mp4", 1)], ["jump", "run"])
         >>> [r.label for r in align_classes(ds, ["run", "jump"]).records]
         [0]
+        >>> aligned = align_classes(ds, ["walk", "run", "jump"])
+        >>> [r.label for r in aligned.records], aligned.num_classes
+        ([1], 3)
         >>> align_classes(ds, ["jump", "walk"])
         Traceback (most recent call last):
         ...
@@ -583,9 +588,9 @@ def align_classes(dataset: VideoDataset, classes) -> VideoDataset:
         raise AnnotationError(where, None, f"names a class twice: {_some(twice)}")
     ours = {normalize_name(c) for c in dataset.classes or []}
     missing = [c for c in dataset.classes or [] if normalize_name(c) not in index]
-    extra = [c for c in names if normalize_name(c) not in ours]
-    if missing or extra:
-        parts = ([f"in the data, not in the list: {_some(missing)}"] if missing else []) + (
+    if missing:  # classes only in the list are fine: the data's labels still have their index there
+        extra = [c for c in names if normalize_name(c) not in ours]
+        parts = [f"in the data, not in the list: {_some(missing)}"] + (
             [f"in the list, not in the data: {_some(extra)}"] if extra else [])
         raise AnnotationError(where, None, f"it names other classes than the data's ({len(names)} here, "
                               f"{len(dataset.classes or [])} in the data): " + "; ".join(parts))
