@@ -71,6 +71,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     entry = zoo.get_entry(args.name)
     for key, value in entry.as_record().items():
+        if key == "views":  # the published label is crops x clips; --views takes CLIPSxCROPS
+            value = f"{value} (crops x clips, as published; --views {entry.temporal_clips}x{entry.spatial_crops})"
         if value not in (None, "", {}):
             print(f"{key:>16}: {value}")
     protocol = protocol_of(entry)

@@ -578,5 +578,5 @@ def summary_line(result: dict) -> str:
         text += (f"; this run {n / timing['wall_s']:.2f} videos/s"
                  + (f" ({steady:.2f} after the first video, {timing['first_video_s']:.1f} s)" if steady else "")
                  + f", per video decode+views {timing['decode_s'] / n:.2f} s, "
-                 f"model {timing['model_s'] / n:.2f} s ({timing['workers']} workers)")
+                 f"model {timing['model_s'] / n:.2f} s ({timing['workers']} worker{'' if timing['workers'] == 1 else 's'})")
     return text

@@ -253,3 +253,12 @@ def test_ava_without_boxes_says_what_is_missing(demo_videos):
     root, keys = demo_videos
     with pytest.raises(PredictError, match="--boxes"):
         zoo.predict(BoxStub(), root / keys[0])
+
+
+def test_a_folder_of_videos_is_pointed_at_its_files(tmp_path, capsys):
+    """A folder is read as a frame-folder video: one holding videos says to pass them instead."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"")
+    assert zoo_main(["predict", str(tmp_path / "clips"), "--model", "i3d_tiny_8x4_demo"]) == 2
+    err = capsys.readouterr().err
+    assert f"it holds 1 video file(s), e.g. a.mp4: give the video files themselves (e.g. {tmp_path / 'clips'}/*.mp4)" in err

@@ -162,7 +162,10 @@ def runner(path: str, fmt: str, threads: int | None = None):
         except ImportError:
             pass
 
-        method = Runtime.get().load_program(path).load_method("forward")
+        from zoo.deploy.native_log import NativeLog
+
+        with NativeLog():  # its first load's notes about the CPU are not about the file: not shown
+            method = Runtime.get().load_program(path).load_method("forward")
 
         def run(chunk):
             return method.execute(chunk)[0].clone()

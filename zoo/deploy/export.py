@@ -34,6 +34,7 @@ from torch import nn
 from zoo.classes import ClassListUnavailable, class_names
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
 from zoo.deploy.layout import frames_layout
+from zoo.deploy.native_log import NativeLog
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
 from zoo.fast import example_input, fold_batch_norms
@@ -221,40 +222,6 @@ def export(
     manifest["output_scale"] = float(eager.abs().max())
     write_manifest(path, manifest)
     return path
-
-
-class NativeLog:
-    """The process's stderr (file descriptor 2) copied to a file for the block, and still shown.
-
-    ExecuTorch's runtime writes why it failed (``XNNCompiler ... Failed to define tensor 10 with
-    code: xnn_status_unsupported_parameter``) to the C++ log, while its Python error says only
-    ``error: 0x1``; the export's error message quotes the log's lines instead.
-    """
-
-    def __enter__(self):
-        import sys
-
-        sys.stderr.flush()
-        self.file = tempfile.TemporaryFile(mode="w+b")
-        self.saved = os.dup(2)
-        os.dup2(self.file.fileno(), 2)
-        return self
-
-    def lines(self) -> list[str]:
-        self.file.flush()
-        self.file.seek(0)
-        return [line.strip() for line in self.file.read().decode(errors="replace").splitlines() if line.strip()]
-
-    def __exit__(self, *exc):
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        text = self.lines()
-        self.file.close()
-        if text:  # still shown, after the block
-            import sys
-
-            sys.stderr.write("\n".join(text) + "\n")
-        return False
 
 
 def _export_program(flat: nn.Module, args: tuple, entry) -> torch.export.ExportedProgram:

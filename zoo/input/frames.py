@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
-from zoo.input.source import VideoInfo, VideoReadError
+from zoo.input.source import VIDEO_EXTENSIONS, VideoInfo, VideoReadError
 
 #: File types a frame folder may hold.
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -116,6 +116,11 @@ def read_frame_views(source, spec):
             raise VideoReadError(source, "missing frame folder")
         paths = list_frames(source)
     if not paths:
+        videos = [] if isinstance(source, (list, tuple)) else [
+            p for p in sorted(Path(source).iterdir()) if p.suffix.lower() in VIDEO_EXTENSIONS]
+        if videos:  # a folder of videos is read as one frame-folder video: say what to pass instead
+            raise VideoReadError(name, f"no frames (no .jpg/.jpeg/.png files); it holds {len(videos)} video "
+                                 f"file(s), e.g. {videos[0].name}: give the video files themselves (e.g. {name}/*{videos[0].suffix})")
         raise VideoReadError(name, "no frames (no .jpg/.jpeg/.png files)")
     fps = spec.frame_rate or DEFAULT_FRAME_FPS
     try:
