@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,24 @@ def _normalise_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _run_weights(metrics_path: Path) -> str | None:
+    """What the ``config.json`` beside a metrics file says of the run's weights (None: no such file)."""
+    try:
+        config = json.loads((metrics_path.parent / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config.get("weights") if isinstance(config, dict) else None
+
+
 def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """``{entry name: {"top1"/"top5"/"map", "videos", "views", "source"}}`` from metrics files.
+    """``{entry name: {"top1"/"top5"/"map", "videos", "views", "weights", "source"}}`` from metrics files.
 
     Every ``metrics*.json`` under ``results_dir`` is considered; the newest file wins when an
-    entry was evaluated more than once.
+    entry was evaluated more than once. Not a reproduction, so not taken: a run under another
+    entry's protocol (``--protocol-of``), a run on another dataset than the entry's (a
+    fine-tuned model measured on UCF101), and a run of random weights (``config.json`` beside
+    the metrics says ``"random init"``). ``views`` are the run's (CLIPSxCROPS), ``weights``
+    what its ``config.json`` says of them (None where there is none).
     """
     import zoo
 
@@ -172,7 +186,13 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
             continue
         if metrics.get("protocol_of", name) != name:
             continue  # run under another entry's protocol (zoo evaluate --protocol-of): not a reproduction
+        if metrics.get("dataset") not in (None, zoo.get_entry(name).dataset):
+            continue  # the entry's network on other data (a fine-tuned checkpoint on UCF101): not this table's
+        weights = _run_weights(path)
+        if weights == "random init":
+            continue  # an untrained network's accuracy reproduces nothing
         record = _normalise_metrics(metrics)
+        record["weights"] = weights
         if not any(record.get(m) is not None for m in ("top1", "top5", "map")):
             continue
         record["source"] = str(path.relative_to(root))
@@ -245,6 +265,9 @@ def table_rows(dataset: str, complexity: dict, evaluations: dict) -> list[dict[s
         row["params_m_measured"] = measured.get("params_m")
         row["eval_videos"] = evaluated.get("videos")
         row["eval_source"] = evaluated.get("source")
+        row["eval_views"] = evaluated.get("views")  # the run's, CLIPSxCROPS (the catalogue's: test_views)
+        row["eval_weights"] = evaluated.get("weights")
+        row["test_views"] = f"{entry.temporal_clips}x{entry.spatial_crops}"
         row["url"] = _portable_url(entry.url)
         rows.append(row)
     return rows
@@ -294,11 +317,31 @@ def markdown_document(
         lines.append("Reproduced accuracy:")
         lines.append("")
         for r in evaluated:
-            videos = f"{r['eval_videos']} videos, " if r.get("eval_videos") else ""
-            lines.append(f"- {r['name']}: {videos}{r['views']} views, from `{r['eval_source']}`")
+            lines.append(f"- {r['name']}: {reproduction_note(r)}")
         lines.append("")
     lines.append(f"_{_header_lines(dataset, command)[0]}_")
     return "\n".join(lines) + "\n"
+
+
+def reproduction_note(row: dict[str, Any]) -> str:
+    """How a row's reproduced figure was measured: videos, the run's views (and the published
+    ones where they differ: then the figures are not comparable), weights other than the
+    published ones, and the metrics file.
+
+    Example:
+        >>> reproduction_note({"eval_videos": 10, "eval_views": "2x1", "test_views": "5x3", "eval_weights": "published",
+        ...                    "eval_source": "runs/demo/metrics.json"})
+        '10 videos, 2x1 views (clips x crops; the published protocol is 5x3), from `runs/demo/metrics.json`'
+    """
+    parts = [f"{row['eval_videos']} videos"] if row.get("eval_videos") else []
+    views = row.get("eval_views")
+    if views:
+        other = "" if views == row.get("test_views") else f"; the published protocol is {row.get('test_views')}"
+        parts.append(f"{views} views (clips x crops{other})")
+    weights = row.get("eval_weights")
+    if weights not in (None, "published"):
+        parts.append(f"weights {weights}")
+    return ", ".join(parts + [f"from `{row['eval_source']}`"])
 
 
 def _source_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -332,7 +375,7 @@ def csv_columns(dataset: str) -> list[str]:
     for metric in metrics_of(dataset):
         columns += [metric, f"{metric}_reproduced"]
     columns += ["gflops", "gflops_measured", "views", "params_m", "params_m_measured", "eval_videos", "eval_source", "url",
-                "source", "gflops_frames", "gflops_test_input_measured"]
+                "source", "gflops_frames", "gflops_test_input_measured", "eval_views", "eval_weights"]
     return columns
 
 
@@ -481,6 +524,13 @@ def write_tables(
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
+    results = args.results or args.out
+    if not read_evaluations(results):
+        # a fresh clone has no runs (results/runs/ is not committed): the tables it writes lose
+        # the committed (ours) figures, which a person should know before reading them
+        print(f"zoo tables: note: no evaluation under {results} (its metrics.json files): every (ours) accuracy "
+              "is '-'; make run, zoo reproduce or zoo evaluate --out "
+              f"{Path(results) / 'runs' / '<entry>'} measure them", file=sys.stderr)
     paths = write_tables(args.out, results_dir=args.results)
     for path in paths:
         print(path)

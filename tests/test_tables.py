@@ -128,3 +128,30 @@ def test_cli_writes_every_dataset(results, capsys):
     assert zoo_main(["tables", "--out", str(results)]) == 0
     for dataset in tables.DATASETS:
         assert (results / f"{dataset}.md").is_file() and (results / f"{dataset}.csv").is_file()
+
+
+def test_only_reproductions_count_and_the_notes_say_how_each_was_run(results):
+    """A run of random weights or on another dataset is no reproduction; a run at other views is
+    one, marked as not comparable; other weights are named."""
+    def run(folder, metrics, weights):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "metrics.json").write_text(json.dumps({"model": "c2d_r50", **metrics}))
+        (results / folder / "config.json").write_text(json.dumps({"weights": weights}))
+
+    run("random", {"dataset": "kinetics400", "views": "10x3", "metrics": {"top1": 0.25}, "videos": 8}, "random init")
+    run("ucf", {"dataset": "ucf101", "views": "10x3", "metrics": {"top1": 90.0}, "videos": 8}, "runs/c2d_ucf/model.pyth")
+    assert C2D not in tables.read_evaluations(results)
+    run("fewer_views", {"dataset": "kinetics400", "views": "2x1", "metrics": {"top1": 60.0}, "videos": 8}, "c2d.pyth")
+    found = tables.read_evaluations(results)[C2D]
+    assert (found["top1"], found["views"], found["weights"]) == (60.0, "2x1", "c2d.pyth")
+    tables.write_tables(results, plot=False, progress=False)
+    page = (results / "kinetics400.md").read_text()
+    assert (f"- {C2D}: 8 videos, 2x1 views (clips x crops; the published protocol is 10x3), weights c2d.pyth, "
+            "from `fewer_views/metrics.json`") in page
+    assert f"- {X3D_XS}: 200 videos, 10x3 views (clips x crops), from `runs/{X3D_XS}/metrics.json`" in page
+
+
+def test_tables_without_any_evaluation_say_so(tmp_path, capsys):
+    assert zoo_main(["tables", "--out", str(tmp_path)]) == 0
+    assert "no evaluation under" in capsys.readouterr().err
+    assert "Reproduced accuracy" not in (tmp_path / "demo.md").read_text()
