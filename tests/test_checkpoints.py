@@ -83,7 +83,7 @@ def test_a_failed_download_names_the_url_and_what_to_do_offline(torch_home, monk
     with pytest.raises(checkpoints.DownloadError) as caught:
         checkpoints.fetch(url, progress=False)
     message = str(caught.value)
-    assert message.startswith(f"could not download {url} (") and "--checkpoint PATH" in message
+    assert message.startswith(f"could not download {url} (") and "--checkpoint PATH, Python checkpoint=PATH" in message
     assert str(checkpoints.cached_path(url)) in message and "VIDEOZOO_OFFLINE=1" in message
     assert isinstance(caught.value, FileNotFoundError)
     assert not [p for p in checkpoints.cache_dir().rglob("*") if p.is_file()]  # no partial download left

@@ -153,8 +153,9 @@ def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Pa
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             reason = getattr(err, "reason", None) or err
             raise DownloadError(
-                f"could not download {url} ({reason}); offline, put the file at {dest}, or pass a local "
-                "copy as the checkpoint (--checkpoint PATH); VIDEOZOO_OFFLINE=1 skips the network") from err
+                f"could not download {url} ({reason}); offline, put the file at {dest} (where it is looked "
+                "for first), or load a local copy instead (zoo --checkpoint PATH, Python checkpoint=PATH); "
+                "VIDEOZOO_OFFLINE=1 skips the network") from err
     _verify(dest, sha256, source=url, remove_on_mismatch=True)
     return dest
 
