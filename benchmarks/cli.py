@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -87,16 +88,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import zoo
     from benchmarks.datasets import AnnotationError
-    from benchmarks.runtime.shards import ShardError
+    from benchmarks.runtime.shards import ShardError, is_main_process
 
-    problem = _data_arguments_problem(args)
+    problem = _data_arguments_problem(args) or _run_arguments_problem(args)
     if problem:
         print(f"zoo evaluate: {problem}", file=sys.stderr)
         return 2
+    ava, out = False, None
     try:
         entry = zoo.get_entry(args.name)
         config = RunConfig.from_args(args)
-        if (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava":
+        ava = (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava"
+        out = config.out_dir(entry.name, ava=ava)
+        if ava:
             if not args.boxes:
                 print("zoo evaluate: AVA needs --boxes (the predicted person boxes CSV, e.g. "
                       f"{entry.extra.get('ava_box_list', 'ava_detection_val_boxes_and_labels.csv')})", file=sys.stderr)
@@ -109,9 +113,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
             run_evaluation(config, progress=not args.quiet)
     except (AnnotationError, FileNotFoundError, ValueError, ShardError) as err:
-        print(f"zoo evaluate: {err}", file=sys.stderr)
+        # Under torchrun a rank that only learnt of another's failure (ShardError) says it only if it
+        # is its machine's first (LOCAL_RANK 0): the cause once per machine's log, not once per rank.
+        if not isinstance(err, ShardError) or os.environ.get("LOCAL_RANK", "0") == "0":
+            print(f"zoo evaluate: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if is_main_process():
+            print(_interrupted(out, "keyframe" if ava else "video"), file=sys.stderr)
+        return 130
     return 0
+
+
+def _interrupted(out: Path | None, item: str) -> str:
+    """What ``zoo evaluate`` says when Ctrl-C stops it: how to resume, when it has a run folder."""
+    if out is None or not (Path(out) / CONFIG_FILE).exists():
+        return "zoo evaluate: interrupted"
+    return f"zoo evaluate: interrupted; {out} keeps every scored {item}: run the same command again to resume"
+
+
+def _run_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``zoo evaluate``'s other arguments, before anything is read or written."""
+    if args.limit is not None and args.limit < 1:
+        return f"--limit {args.limit}: give the number of videos to evaluate, 1 or more (leave it out for all)"
+    video_root = getattr(args, "video_root", None)
+    if video_root and not Path(video_root).is_dir():
+        # else every video "fails" as missing, and the run ends as if it had measured something
+        what = "does not exist" if not Path(video_root).exists() else "is not a folder"
+        return f"--video-root {video_root} {what} (the folder holding the videos or frame folders)"
+    return None
 
 
 def _data_arguments_problem(args: argparse.Namespace) -> str | None:
@@ -267,10 +297,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv  # the command as typed, for the records that name it (zoo finetune's results row)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at the interpreter's exit
+        return code
     except KeyError as err:  # unknown model names carry their suggestions
         print(f"zoo: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (zoo list | head): stop quietly. Python's recipe: stdout to devnull,
+        # so that the flush at exit does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -160,8 +160,12 @@ def _csv_rows(path, required: tuple[str, ...]):
         if missing:
             raise AnnotationError(path, 1, f"header lacks column(s) {missing}; found {header}")
         for row in reader:
-            if None in row or any(row.get(c) is None for c in required):
-                raise AnnotationError(path, reader.line_num, f"expected {len(header)} fields: {row}")
+            # first, before any value is read: a missing field shifts the next ones into the wrong
+            # columns (a label read as time_end), so they would be reported as what they are not
+            values = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
+            if len(values) != len(header):
+                raise AnnotationError(path, reader.line_num, f"expected {len(header)} fields ({','.join(header)}), "
+                                      f"got {len(values)}: {','.join(values)}")
             yield reader.line_num, row
 
 

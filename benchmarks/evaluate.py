@@ -16,8 +16,9 @@ whose head already applies softmax, like X3D's, is not softmaxed twice); multi-l
 Resuming: a rerun with the same ``out`` reads ``scores.jsonl`` (and every rank's score
 file, see below), drops a last line cut short by a kill (truncating the file back to its
 last complete line) and evaluates only the videos not in them, so no video is ever scored
-twice. ``out/config.json`` records model, views and dataset; a rerun with different ones is
-refused instead of mixing results.
+twice. ``out/config.json`` records model, views and dataset, and what changes labels or
+inputs (the class list, the annotation file's sha256, the video root, a checkpoint file's
+sha256); a rerun with different ones is refused instead of mixing results.
 
 Failures (missing, zero-length, unreadable, truncated videos) go to ``<out>/failures.jsonl``
 (key, path, reason), are left out of the metrics and counted in the summary; they are
@@ -55,6 +56,7 @@ Command line:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -78,12 +80,14 @@ from benchmarks.run_config import (
     check_config,
     check_same_job,
     device_problem,
+    local_checkpoint,
 )
 from benchmarks.runtime import shards
 from benchmarks.runtime.files import atomic_write, write_json_atomic
 from benchmarks.runtime.prefetch import prefetched
 from benchmarks.runtime.view_buffers import release_when_freed, worker_buffers
 from benchmarks.runtime.workers import as_is, decoding_worker_init
+from zoo.checkpoints import sha256_of
 from zoo.input.source import VideoReadError
 from zoo.registry import get_entry
 from zoo.input.video import read_views
@@ -237,6 +241,8 @@ def run_evaluation(
                          "(zoo evaluate ... --dataset ava --boxes ...)")
     if dtype == "fp16" and not str(device).startswith("cuda"):
         raise ValueError("fp16 autocast needs a GPU (--device cuda); on CPU use --dtype bf16")
+    if limit is not None and limit < 1:  # a slice [:0] would otherwise mean every video
+        raise ValueError(f"--limit {limit}: give the number of videos to evaluate, 1 or more (leave it out for all)")
     if config.weights.artifact and (fast or dtype != "fp32"):
         raise ValueError("--artifact runs the exported file as it was exported: --fast and --dtype do not apply")
     config.weights.check(entry)  # before anything is written to the run folder
@@ -251,15 +257,19 @@ def run_evaluation(
     job = job_record(config, entry, spec, dataset, model=model, model_factory=model_factory)
     records = dataset.records[:limit] if limit else list(dataset.records)
     keys = [r.key for r in records]
+    fresh = []  # whether this run wrote config.json: see the model's build below
 
     def prepare():  # rank 0 only, before any rank writes
-        check_config(out_dir, job)
+        if check_config(out_dir, job):
+            fresh.append(True)
         write_json_atomic(out_dir / RECORDS_FILE, {"keys": keys, "metric": dataset.metric})
 
     started = time.perf_counter()
     plan = shards.plan(ranks, out_dir, keys, results=SCORES_FILE, failures=FAILURES_FILE,
                        weight=lambda i: shards.file_size(records[i].path), prepare=prepare)
     todo = [records[i] for i in plan.mine]
+    if plan.finished and log is not None and ranks.is_main:
+        log(f"resuming {out_dir}: {plan.finished} of {len(keys)} videos already scored")
 
     def build():
         check_same_job(ranks, out_dir, job, keys, "videos", "annotations, --limit")
@@ -281,7 +291,16 @@ def run_evaluation(
     with decoded_videos(todo, spec, workers=workers, batch_size=batch_size, device=device,
                         thread_type=thread_type) as items:
         # every rank takes part in every step, even with nothing to do (see benchmarks.runtime.shards)
-        model = ranks.in_waves(build)
+        try:
+            model = ranks.in_waves(build)
+        except Exception:
+            # Nothing is scored yet: a folder this run created must not keep a config.json naming
+            # weights that did not load (another entry's checkpoint), which would refuse the rerun
+            # with the right ones.
+            if fresh:
+                for name in (CONFIG_FILE, RECORDS_FILE):
+                    (out_dir / name).unlink(missing_ok=True)
+            raise
         bar, tick = shards.run_progress(ranks, plan, out_dir, entry.name, "video", [SCORES_FILE, FAILURES_FILE],
                                         show=progress and ranks.is_main)
         with bar:
@@ -360,6 +379,20 @@ def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=N
         job["dtype"] = config.dtype
     if config.batch_size:  # likewise: passes of views from several videos change the scores' last bits
         job["batch_size"] = config.batch_size
+    # What changes the labels or the inputs under the same paths (run_config.ADDED_FIELDS: compared
+    # where both runs know them): the class list gives a Kinetics label its index, an edited
+    # annotation file other videos or labels, another video root other files.
+    job["classes"] = None
+    if dataset.classes is not None:
+        digest = hashlib.sha256("\n".join(dataset.classes).encode()).hexdigest()
+        job["classes"] = f"{len(dataset.classes)} classes, sha256 {digest}"
+    if dataset.source and Path(dataset.source).is_file():  # not a folder (hmdb51's splits, folders)
+        job["annotations_sha256"] = sha256_of(dataset.source)
+    if config.data.video_root:  # the Python API given a loaded dataset does not know it
+        job["video_root"] = absolute(config.data.video_root)
+    checkpoint = local_checkpoint(config.weights.checkpoint) if config.weights.checkpoint else None
+    if model is None and model_factory is None and checkpoint is not None and checkpoint.is_file():
+        job["weights_sha256"] = sha256_of(checkpoint)  # the same path, retrained, is other weights
     return job
 
 

@@ -265,7 +265,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"zoo predict: {message}", file=sys.stderr)
         return 2
 
-    from benchmarks.run_config import Weights, default_device, device_problem
+    from benchmarks.run_config import Weights, default_device, device_problem, refused_by_checkpoints, weights_refusal
     from zoo.deploy.artifact import ArtifactError, load_artifact
 
     # before any file is read or model built: one line, not CUDA's traceback from .to(device)
@@ -291,7 +291,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except (zoo.UnknownModelError, zoo.BuilderNotAvailableError, ArtifactError) as err:
         return fail(str(err))
     except (library.PredictError, OSError, RuntimeError, ValueError) as err:
-        return fail(str(err))
+        # a whole-model pickle given as --checkpoint: what it pickles, not torch's many lines of advice
+        return fail(weights_refusal(err) if refused_by_checkpoints(err) else str(err))
     if not (args.pretrained or args.checkpoint or args.artifact):
         print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): the scores mean nothing",
               file=sys.stderr)

@@ -25,6 +25,9 @@ import argparse
 import importlib
 import json
 import os
+import re
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -281,9 +284,57 @@ def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 return zoo.create_model(entry.name)
-        return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
+        try:
+            return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
+        except RuntimeError as err:
+            if refused_by_checkpoints(err):
+                raise WeightsError(weights_refusal(err)) from err
+            raise
 
     return build
+
+
+class WeightsError(ValueError):
+    """Weights that do not load into the entry's model: another architecture's checkpoint, a
+    whole-model pickle, a file that holds no state dict. The message (zoo.checkpoints') names
+    the file and what is wrong; the command line prints it as its one line."""
+
+
+def weights_refusal(err: BaseException) -> str:
+    """zoo.checkpoints' refusal of a file, for a person: its text, but for torch's many-line
+    advice on a pickle of Python objects (a whole model saved with ``torch.save(model)``), which
+    becomes what the file pickles and what to save instead.
+
+    Example:
+        >>> weights_refusal(RuntimeError("refusing to load m.pt: it is not a plain tensor checkpoint "
+        ...     "(weights_only=True rejected it: UnpicklingError: Weights only load failed.\\n"
+        ...     "WeightsUnpickler error: Unsupported global: GLOBAL zoo.models.resnet.VideoNet was not allowed"))
+        'refusing to load m.pt: it is not a plain tensor checkpoint: it pickles zoo.models.resnet.VideoNet (a whole model?); save model.state_dict() instead'
+    """
+    from zoo.checkpoints import CheckpointMismatchError
+
+    text = str(err)
+    if isinstance(err, CheckpointMismatchError) or "\n" not in text:
+        return text  # a mismatch lists the keys that differ, one kind a line
+    head = text.split(" (weights_only=True", 1)[0]
+    pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if pickled:
+        return f"{head}: it pickles {pickled[1]} (a whole model?); save model.state_dict() instead"
+    return head + ": " + text.split(" rejected it: ", 1)[-1].splitlines()[0].strip()
+
+
+def refused_by_checkpoints(err: BaseException) -> bool:
+    """Is ``err`` zoo.checkpoints refusing a file (:class:`~zoo.checkpoints.CheckpointMismatchError`,
+    or the RuntimeError :func:`~zoo.checkpoints.read_state_dict` raises itself)? Not a
+    RuntimeError from deeper down (torch, a model's code): those are bugs, kept as tracebacks."""
+    from zoo.checkpoints import CheckpointMismatchError
+
+    if isinstance(err, CheckpointMismatchError):
+        return True
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__") == "zoo.checkpoints"
 
 
 def differences(before: dict, now: dict) -> dict[str, tuple]:
@@ -304,17 +355,46 @@ def describe_differences(diff: dict[str, tuple]) -> str:
     return "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
 
 
-def check_config(out_dir: Path, job: dict) -> None:
+#: Fields ``config.json`` gained after run folders had been written without them (what changes
+#: the labels or the inputs: the resolved class list, the annotation file's content, the video
+#: root, the checkpoint file's content). Each is compared only where both the folder's
+#: ``config.json`` and the run record it: a folder written before it existed still resumes (and
+#: gains it), and so does a run that cannot know it (the Python API, given a loaded dataset, has
+#: no video root) in a folder the command line wrote, or the other way round.
+ADDED_FIELDS = ("classes", "annotations_sha256", "video_root", "weights_sha256")
+
+
+def check_config(out_dir: Path, job: dict) -> bool:
     """``out_dir/config.json`` records ``job``; a folder holding another job is refused (naming
-    every field that differs), so a resume never mixes two evaluations' results."""
+    every field that differs), so a resume never mixes two evaluations' results. Fields of
+    :data:`ADDED_FIELDS` that only one side records are not compared, and the folder gains
+    those the run adds. True when this call wrote a new ``config.json`` (a fresh folder).
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> _ = (out / CONFIG_FILE).write_text('{"model": "x3d_xs"}')  # written before "classes" existed
+        >>> check_config(out, {"model": "x3d_xs", "classes": "400 classes, sha256 ab"})
+        False
+        >>> check_config(out, {"model": "x3d_xs", "classes": "5 classes, sha256 cd"})
+        Traceback (most recent call last):
+        ...
+        ValueError: ... (classes: '400 classes, sha256 ab' before, '5 classes, sha256 cd' now); use another --out
+    """
     path = Path(out_dir) / CONFIG_FILE
-    if path.exists():
-        diff = differences(json.loads(path.read_text()), job)
-        if diff:
-            raise ValueError(f"{out_dir} holds results of a different evaluation ({describe_differences(diff)}); "
-                             "use another --out")
-    else:
+    if not path.exists():
         write_json_atomic(path, job)
+        return True
+    before = json.loads(path.read_text())
+    # what one side lacks of the added fields, taken as the other side's (so not compared)
+    now = {**{k: before[k] for k in ADDED_FIELDS if k in before and k not in job}, **job}
+    diff = differences({**{k: now[k] for k in ADDED_FIELDS if k in now and k not in before}, **before}, now)
+    if diff:
+        raise ValueError(f"{out_dir} holds results of a different evaluation ({describe_differences(diff)}); "
+                         "use another --out")
+    if any(k not in before for k in now):
+        write_json_atomic(path, {**before, **now})
+    return False
 
 
 def check_same_job(ranks, out_dir: Path, job: dict, keys: list, items: str, causes: str) -> None:
@@ -333,3 +413,16 @@ def check_same_job(ranks, out_dir: Path, job: dict, keys: list, items: str, caus
 def absolute(path) -> str:
     """A file's absolute path as ``config.json`` records it (empty when there is none)."""
     return os.path.abspath(path) if path else ""
+
+
+def local_checkpoint(source) -> Path | None:
+    """The local file a checkpoint source names (a path or ``file://``), or None (a URL, hf://).
+
+    Example:
+        >>> local_checkpoint("hf://owner/repo/model.pt") is None, local_checkpoint("file:///w/m.pt").as_posix()
+        (True, '/w/m.pt')
+    """
+    text = os.fspath(source)
+    if text.startswith("file://"):
+        return Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
+    return None if "://" in text else Path(text)

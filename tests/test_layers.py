@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -81,7 +82,11 @@ def test_the_command_line_and_both_python_forms_are_one_run(colour_set, tmp_path
     assert zoo_main(argv) == 0
     written = json.loads((out / CONFIG_FILE).read_text())
     assert written == {"model": "x3d_xs_4x12_kinetics400", "views": "1x1", "dataset": "kinetics400",
-                       "annotations": str(annotations.resolve()), "weights": "custom factory"}
+                       "annotations": str(annotations.resolve()), "weights": "custom factory",
+                       # what changes labels or inputs under the same paths (a list of class indices: no names)
+                       "classes": None,
+                       "annotations_sha256": hashlib.sha256(annotations.read_bytes()).hexdigest(),
+                       "video_root": str(root.resolve())}
     assert len((out / SCORES_FILE).read_text().splitlines()) == 2
 
     # the same run from Python: the configuration, with the dataset read from its files ...

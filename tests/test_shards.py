@@ -344,11 +344,12 @@ def test_sigkill_one_rank_midway_then_rerun_finishes_only_the_missing_videos(tmp
     assert resumed["videos"] == 10
     assert sorted(_lines(out)) == sorted(f"v{i}.mp4" for i in range(10))  # each video exactly once
 
-    # another protocol into the same folder: refused by rank 0, and the other rank stops with its reason
+    # another protocol into the same folder: refused by rank 0, said once (the other rank, on the same
+    # machine, stops without repeating it)
     other = subprocess.run([c if c != "1x1" else "1x3" for c in command(2)], cwd=REPO, env=env, capture_output=True,
                            text=True, timeout=300)
     assert other.returncode != 0
-    assert "zoo evaluate: rank 0 failed: ValueError:" in other.stderr and "different evaluation (views" in other.stderr
+    assert other.stderr.count("different evaluation (views") == 1 and "rank 0 failed" not in other.stderr
     assert sorted(_lines(out)) == sorted(f"v{i}.mp4" for i in range(10))
 
 

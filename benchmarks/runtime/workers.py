@@ -22,9 +22,14 @@ def as_is(item):
 
 def decoding_worker_init(_) -> None:
     """A decoding worker's start: one torch thread (the model's threads live in the main
-    process), and freed memory kept, so each video's views reuse the last one's pages."""
+    process), freed memory kept, so each video's views reuse the last one's pages, and Ctrl-C
+    left to the main process."""
     torch.set_num_threads(1)
     keep_freed_memory()
+    # Ctrl-C reaches every process of the terminal's group: the main process stops the run (and
+    # its workers) and says how to resume; a worker stopped by it too would print its own traceback,
+    # then the main process "DataLoader worker exited unexpectedly"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def batch_worker_init(worker_id: int, niceness: int = 0) -> None:
@@ -40,11 +45,7 @@ def batch_worker_init(worker_id: int, niceness: int = 0) -> None:
     :mod:`benchmarks.runtime.batch_slots`, mapped once per worker; a batch a worker cannot put
     in a slot, a GPU loader's batches and validation's still cross this way.)
     """
-    decoding_worker_init(worker_id)
-    # Ctrl-C reaches every process of the terminal's group: the main process stops the run (and
-    # its workers) and says how to resume; a worker stopped by it too would print its own traceback,
-    # then the main process "DataLoader worker exited unexpectedly"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    decoding_worker_init(worker_id)  # Ctrl-C ignored there too
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
     torch.multiprocessing.set_sharing_strategy("file_system")
