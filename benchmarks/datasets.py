@@ -10,13 +10,14 @@ Formats:
 
 - **Kinetics-400, official CSV** (``youtube_id,time_start,time_end,label,split``): the video
   is ``<youtube_id>_<start:06d>_<end:06d>.<ext>`` anywhere under the video root (flat or in
-  per-class folders), or ``<youtube_id>.<ext>``. Class index: the checkpoints' order is the
-  class names sorted alphabetically (PySlowFast and PyTorchVideo both index Kinetics this
-  way), so without a classes file the index of a name is its rank among the sorted distinct
-  names of the whole annotation file -- correct for the full validation set, which holds
-  all 400 classes. For a subset, pass the class list (``classes=``: a text file with one
-  name per line in index order, or a JSON ``{name: index}`` such as PyTorchVideo's
-  ``kinetics_classnames.json``). Names are compared ignoring case, quotes and ``_``/space.
+  per-class folders), or ``<youtube_id>.<ext>``. Class index: without a classes file, the
+  position of the name in the list the zoo ships for the dataset (``zoo/classes/<dataset>.txt``:
+  Kinetics-400's 400 names in the checkpoints' order, sorted alphabetically as PySlowFast and
+  PyTorchVideo index them; the demo's 5), so a subset of the validation set is indexed as the
+  full set is; for a dataset with no shipped list, the rank among the sorted distinct names of
+  the file. Another list: ``classes=`` (a text file with one name per line in index order, or a
+  JSON ``{name: index}`` such as PyTorchVideo's ``kinetics_classnames.json``). Names are
+  compared ignoring case, quotes and ``_``/space.
 - **Plain list** (PySlowFast's ``path label`` lines, label an integer index): the path is
   relative to the video root unless absolute. An optional ``classes.txt`` next to the list
   (one name per line) supplies names.
@@ -35,8 +36,10 @@ Example:
     ...     "youtube_id,time_start,time_end,label,split\\n"
     ...     "abc,10,20,riding a bike,val\\n" "xyz,0,10,abseiling,val\\n")
     >>> ds = read_kinetics_csv(os.path.join(root, "val.csv"), root)
-    >>> ds.classes, [(r.key, r.label) for r in ds.records]
-    (['abseiling', 'riding a bike'], [('abc_000010_000020', 1), ('xyz_000000_000010', 0)])
+    >>> len(ds.classes), [(r.key, r.label) for r in ds.records]  # Kinetics-400's indices, of its 400 classes
+    (400, [('abc_000010_000020', 267), ('xyz_000000_000010', 0)])
+    >>> read_kinetics_csv(os.path.join(root, "val.csv"), root, name="mine").classes  # no list ships: sorted
+    ['abseiling', 'riding a bike']
 """
 
 from __future__ import annotations
@@ -180,7 +183,11 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
         if not row["youtube_id"].strip() or not row["label"].strip():
             raise AnnotationError(path, line, f"empty youtube_id or label: {row}")
         rows.append((line, row["youtube_id"].strip(), start, end, row["label"]))
-    if classes is None:
+    shipped = classes is None and _shipped_class_names(name)
+    if shipped:
+        # the checkpoints' order, whatever classes this file holds: a subset is indexed as the full set
+        names = shipped
+    elif classes is None:
         names = sorted({normalize_name(r[4]) for r in rows})
     else:
         names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else list(classes)
@@ -189,8 +196,25 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
     records = []
     for line, yid, start, end, label in rows:
         key = f"{yid}_{start:06d}_{end:06d}"
-        records.append(VideoRecord(key, index.find(key, yid), _index_of(lookup, label, path, line)))
+        try:
+            label_index = _index_of(lookup, label, path, line)
+        except AnnotationError as err:
+            if shipped:  # a file of other classes than the dataset's: say how to give them
+                raise AnnotationError(path, line, f"{str(err)[len(f'{path}:{line}: '):]} (not one of the {len(names)} {name} classes "
+                                      "zoo/classes ships; a file of other classes needs their list: --classes)") from None
+            raise
+        records.append(VideoRecord(key, index.find(key, yid), label_index))
     return VideoDataset(name, _unique(records, path), names, source=str(path))
+
+
+def _shipped_class_names(dataset: str) -> list[str] | None:
+    """The class names :mod:`zoo.classes` ships for ``dataset`` in output order, or None."""
+    from zoo.classes import ClassListUnavailable, class_names
+
+    try:
+        return class_names(dataset)
+    except ClassListUnavailable:
+        return None
 
 
 def read_path_label_list(path, video_root, classes=None, name: str = "videos") -> VideoDataset:

@@ -26,11 +26,16 @@ def test_kinetics_csv_sorted_class_order_and_paths(tmp_path):
     folder.mkdir(parents=True)
     (folder / "xyz_000000_000010.mp4").write_bytes(b"x")  # per-class layout
     (tmp_path / "videos" / "abc.webm").write_bytes(b"x")  # bare youtube id
+    # a dataset no class list ships for: the rank among the file's sorted names
+    mine = read_kinetics_csv(tmp_path / "val.csv", tmp_path / "videos", name="mine")
+    assert mine.classes == ["abseiling", "javelin throw", "riding a bike"]
+    assert [r.label for r in mine.records] == [1, 2, 0]
+    # Kinetics-400: the index among its 400 classes (zoo/classes/kinetics400.txt), whichever this file holds
     ds = read_kinetics_csv(tmp_path / "val.csv", tmp_path / "videos")
-    assert ds.classes == ["abseiling", "javelin throw", "riding a bike"]
+    assert len(ds.classes) == 400 and ds.classes[166] == "javelin throw"
     assert [(r.key, r.label) for r in ds.records] == [
-        ("--07WQ2iBlw_000001_000011", 1),
-        ("abc_000010_000020", 2),
+        ("--07WQ2iBlw_000001_000011", 166),
+        ("abc_000010_000020", 267),
         ("xyz_000000_000010", 0),
     ]
     assert ds.records[2].path == str(folder / "xyz_000000_000010.mp4")
@@ -108,3 +113,12 @@ def test_charades_multilabel(tmp_path):
     (tmp_path / "bad.csv").write_text(CHARADES_CSV.replace("c147 0.00 12.60", "c147 0.00"))
     with pytest.raises(AnnotationError, match=r"bad.csv:2: action 'c147 0.00'"):
         read_charades(tmp_path / "bad.csv", tmp_path)
+
+
+def test_kinetics_csv_of_other_classes_says_to_give_their_list(tmp_path):
+    (tmp_path / "val.csv").write_text("youtube_id,time_start,time_end,label,split\nabc,0,10,moving up,val\n")
+    with pytest.raises(AnnotationError, match=r"val.csv:2: unknown class 'moving up'.*not one of the 400 kinetics400 "
+                       r"classes zoo/classes ships; a file of other classes needs their list: --classes"):
+        read_kinetics_csv(tmp_path / "val.csv", tmp_path)
+    # the demo's own classes ship too: its order (left, right, up, ...), not the sorted one
+    assert read_kinetics_csv(tmp_path / "val.csv", tmp_path, name="demo").records[0].label == 2

@@ -239,11 +239,11 @@ def test_a_kinetics_row_with_a_missing_field_is_named_as_such(tmp_path):
     csv = tmp_path / "val.csv"
     csv.write_text("youtube_id,time_start,time_end,label,split\nvid0001,0,10,moving up,val\nvid0010,10,moving up,val\n")
     with pytest.raises(AnnotationError) as err:
-        read_kinetics_csv(csv, tmp_path)
+        read_kinetics_csv(csv, tmp_path, name="demo")
     assert str(err.value) == (f"{csv}:3: expected 5 fields (youtube_id,time_start,time_end,label,split), "
                               "got 4: vid0010,10,moving up,val")
     csv.write_text("youtube_id,time_start,time_end,label,split\nvid0001,0,10,moving up,val,extra\n")
     with pytest.raises(AnnotationError, match=r"val.csv:2: expected 5 fields .*got 6"):
-        read_kinetics_csv(csv, tmp_path)
+        read_kinetics_csv(csv, tmp_path, name="demo")
     csv.write_text("youtube_id,time_start,time_end,label,split\nvid0001,0,10,moving up,\n")  # an empty field is a field
-    assert read_kinetics_csv(csv, tmp_path).records[0].key == "vid0001_000000_000010"
+    assert read_kinetics_csv(csv, tmp_path, name="demo").records[0].key == "vid0001_000000_000010"
