@@ -98,6 +98,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         entry = zoo.get_entry(args.name)
         config = RunConfig.from_args(args)
+        if config.weights.record() == "random init" and is_main_process():
+            # the default, as zoo.create_model's: say it, as zoo predict does, before a long run of it
+            print(f"zoo evaluate: note: {entry.name} has random weights (no --pretrained/--checkpoint): its accuracy "
+                  "measures an untrained network (the tables do not take it)", file=sys.stderr)
         ava = (args.dataset or entry.dataset) == "ava" or entry.dataset == "ava"
         out = config.out_dir(entry.name, ava=ava)
         if ava:

@@ -247,3 +247,13 @@ def test_a_kinetics_row_with_a_missing_field_is_named_as_such(tmp_path):
         read_kinetics_csv(csv, tmp_path, name="demo")
     csv.write_text("youtube_id,time_start,time_end,label,split\nvid0001,0,10,moving up,\n")  # an empty field is a field
     assert read_kinetics_csv(csv, tmp_path, name="demo").records[0].key == "vid0001_000000_000010"
+
+
+def test_random_weights_are_said_and_the_published_ones_are_not(tmp_path, capsys):
+    annotations = demo_data.generate(tmp_path / "demo", {"val": 1}, progress=False)["val"]
+    argv = ["evaluate", DEMO, "--annotations", str(annotations), "--video-root", str(tmp_path / "demo"),
+            "--views", "1x1", "--workers", "0", "--quiet"]
+    assert zoo_main(argv + ["--out", str(tmp_path / "random")]) == 0
+    assert "note: i3d_tiny_8x4_demo has random weights (no --pretrained/--checkpoint)" in capsys.readouterr().err
+    assert zoo_main(argv + ["--out", str(tmp_path / "published"), "--pretrained"]) == 0
+    assert "random weights" not in capsys.readouterr().err
