@@ -117,6 +117,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             from benchmarks.evaluate import run_evaluation
 
             run_evaluation(config, progress=not args.quiet)
+            if config.tables is not None and is_main_process():  # AVA's evaluation makes its own
+                from benchmarks.tables import write_tables
+
+                write_tables(config.tables, progress=False, command=f"zoo evaluate {entry.name}")
     except (AnnotationError, FileNotFoundError, ValueError, ShardError) as err:
         # Under torchrun a rank that only learnt of another's failure (ShardError) says it only if it
         # is its machine's first (LOCAL_RANK 0): the cause once per machine's log, not once per rank.
@@ -217,7 +221,8 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     group.add_argument("--label-map", help="label map .pbtxt of the evaluated classes (default: the official file beside --annotations)")
     group.add_argument("--excluded", help="excluded timestamps CSV (default: the official file beside --annotations, if there)")
     group.add_argument("--box-threshold", type=float, help="keep person boxes scoring at least this (default: the catalogue's)")
-    group.add_argument("--tables", help="regenerate the tables in this folder afterwards (reads every metrics.json under it)")
+    p.add_argument("--tables", help="regenerate the tables in this folder afterwards (reads every metrics.json under "
+                   "it: --out under it, e.g. --out results/runs/NAME --tables results)")
     p.set_defaults(func=_cmd_evaluate)
     return p
 

@@ -259,3 +259,13 @@ def test_random_weights_are_said_and_the_published_ones_are_not(tmp_path, capsys
     assert "note: i3d_tiny_8x4_demo has random weights (no --pretrained/--checkpoint)" in capsys.readouterr().err
     assert zoo_main(argv + ["--out", str(tmp_path / "published"), "--pretrained"]) == 0
     assert "random weights" not in capsys.readouterr().err
+
+
+def test_tables_follow_a_video_evaluation_when_asked(tmp_path):
+    """--tables was read by AVA's evaluation only: a video run ignored it without a word."""
+    annotations = demo_data.generate(tmp_path / "demo", {"val": 2}, progress=False)["val"]
+    assert zoo_main(["evaluate", DEMO, "--pretrained", "--annotations", str(annotations), "--video-root",
+                     str(tmp_path / "demo"), "--views", "1x1", "--workers", "0", "--quiet",
+                     "--out", str(tmp_path / "results" / "runs" / DEMO), "--tables", str(tmp_path / "results")]) == 0
+    page = (tmp_path / "results" / "demo.md").read_text()
+    assert f"- {DEMO}: 2 videos, 1x1 views (clips x crops; the published protocol is 5x3)" in page
