@@ -264,9 +264,14 @@ def run_evaluation(
             fresh.append(True)
         write_json_atomic(out_dir / RECORDS_FILE, {"keys": keys, "metric": dataset.metric})
 
+    def scored():  # rank 0: the videos scored before, their labels this run's (see check_scored_labels)
+        finished = shards.read_results(out_dir, SCORES_FILE, repair=True)
+        check_scored_labels(finished, records, out_dir)
+        return finished
+
     started = time.perf_counter()
     plan = shards.plan(ranks, out_dir, keys, results=SCORES_FILE, failures=FAILURES_FILE,
-                       weight=lambda i: shards.file_size(records[i].path), prepare=prepare)
+                       weight=lambda i: shards.file_size(records[i].path), prepare=prepare, read=scored)
     todo = [records[i] for i in plan.mine]
     if plan.finished and log is not None and ranks.is_main:
         log(f"resuming {out_dir}: {plan.finished} of {len(keys)} videos already scored")
@@ -390,7 +395,9 @@ def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=N
         job["annotations_sha256"] = sha256_of(dataset.source)
     if config.data.video_root:  # the Python API given a loaded dataset does not know it
         job["video_root"] = absolute(config.data.video_root)
-    checkpoint = local_checkpoint(config.weights.checkpoint) if config.weights.checkpoint else None
+    # a plain path only: a file:// source is read from its cached copy, which may not be this file
+    source = config.weights.checkpoint
+    checkpoint = local_checkpoint(source) if source and "://" not in str(source) else None
     if model is None and model_factory is None and checkpoint is not None and checkpoint.is_file():
         job["weights_sha256"] = sha256_of(checkpoint)  # the same path, retrained, is other weights
     return job
@@ -518,6 +525,33 @@ def _score_share(model, items: Iterator, todo, spec, dataset, entry, scores_path
             "steady_videos": last_scored[1] - first_scored[1] if first_scored else 0,
             "steady_s": last_scored[0] - first_scored[0] if first_scored else None,
             "file": scores_path.name, "bytes": shards.file_size(scores_path)}
+
+
+def check_scored_labels(finished: dict[str, dict], records, out_dir) -> None:
+    """Refuse a resume whose videos were scored under other labels than this run gives them: a
+    folder of an earlier version, which indexed another class list, or a class list or annotation
+    file changed where ``config.json`` did not record it. The metrics take every label from the
+    score files, so a mix of two numberings would be counted without a word.
+
+    Example:
+        >>> from benchmarks.datasets import VideoRecord
+        >>> check_scored_labels({"a": {"label": 3}}, [VideoRecord("a", "a.mp4", 3)], "runs/x")
+        >>> check_scored_labels({"a": {"label": 3}}, [VideoRecord("a", "a.mp4", 167)], "runs/x")
+        Traceback (most recent call last):
+        ...
+        ValueError: runs/x holds videos scored under other labels than this run's (a: 3 before, 167 now; 1 of 1 scored videos): the class list or the annotations changed; use another --out
+    """
+    changed = []
+    for record in records:
+        line = finished.get(record.key)
+        label = list(record.label) if isinstance(record.label, tuple) else record.label
+        if line is not None and line.get("label", label) != label:
+            changed.append((record.key, line["label"], label))
+    if changed:
+        key, before, now = changed[0]
+        raise ValueError(f"{out_dir} holds videos scored under other labels than this run's ({key}: {before} before, "
+                         f"{now} now; {len(changed)} of {len(finished)} scored videos): the class list or the "
+                         "annotations changed; use another --out")
 
 
 def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,

@@ -188,9 +188,9 @@ class RunConfig:
         """
         if self.out:
             return Path(self.out)
-        weights = f"_{self.weights.folder_label()}" if self.weights.folder_label() else ""
+        label = self.weights.folder_label()
         if ava:
-            return Path("runs", "evaluate", f"{name}_ava{weights}")
+            return self._own_folder(Path("runs", "evaluate", f"{name}_ava"), label)
         from zoo.registry import get_entry
 
         rules = get_entry(self.protocol_of) if self.protocol_of else None
@@ -201,8 +201,23 @@ class RunConfig:
         elif not isinstance(views, str):
             views = f"{views[0]}x{views[1]}"
         other_data = f"_{self.data.dataset}" if self.data.dataset in TRANSFER_SETS else ""
-        return Path("runs", "evaluate",
-                    f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else "") + other_data + weights)
+        base = Path("runs", "evaluate", f"{name}_{views}" + (f"_protocol_of_{rules.name}" if rules else "") + other_data)
+        return self._own_folder(base, label)
+
+    def _own_folder(self, base: Path, label: str | None) -> Path:
+        """``base`` with the weights' label, unless ``base`` itself holds a run of these weights:
+        the default folder before it named them, which a rerun of the same command resumes."""
+        if label is None:
+            return base
+        try:
+            before = json.loads((base / CONFIG_FILE).read_text()).get("weights")
+        except (OSError, ValueError, AttributeError):
+            before = None
+        try:  # an artifact's record is its sha256: a missing file is refused later, with its own message
+            same = before is not None and before == self.weights.record()
+        except OSError:
+            same = False
+        return base if same else base.with_name(f"{base.name}_{label}")
 
 
 def load_builder(spec: str) -> Callable:

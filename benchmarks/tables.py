@@ -163,7 +163,8 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
     Every ``metrics*.json`` under ``results_dir`` is considered; the newest file wins when an
     entry was evaluated more than once. Not a reproduction, so not taken: a run under another
     entry's protocol (``--protocol-of``), a run on another dataset than the entry's (a
-    fine-tuned model measured on UCF101), and a run of random weights (``config.json`` beside
+    fine-tuned model measured on UCF101), a run scoring other classes than the entry's (its
+    ``published`` left empty by :func:`benchmarks.evaluate.merge_results`), and a run of random weights (``config.json`` beside
     the metrics says ``"random init"``). ``views`` are the run's (CLIPSxCROPS), ``weights``
     what its ``config.json`` says of them (None where there is none).
     """
@@ -188,6 +189,8 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
             continue  # run under another entry's protocol (zoo evaluate --protocol-of): not a reproduction
         if metrics.get("dataset") not in (None, zoo.get_entry(name).dataset):
             continue  # the entry's network on other data (a fine-tuned checkpoint on UCF101): not this table's
+        if metrics.get("published") == {} and zoo.get_entry(name).published:
+            continue  # scores of other classes than the entry's (a fine-tuned checkpoint): merge_results said so
         weights = _run_weights(path)
         if weights == "random init":
             continue  # an untrained network's accuracy reproduces nothing

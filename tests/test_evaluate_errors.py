@@ -269,3 +269,40 @@ def test_tables_follow_a_video_evaluation_when_asked(tmp_path):
                      "--out", str(tmp_path / "results" / "runs" / DEMO), "--tables", str(tmp_path / "results")]) == 0
     page = (tmp_path / "results" / "demo.md").read_text()
     assert f"- {DEMO}: 2 videos, 1x1 views (clips x crops; the published protocol is 5x3)" in page
+
+
+def test_a_folder_scored_under_other_labels_is_refused(tmp_path, capsys):
+    """A folder written before config.json recorded the class list (an earlier version indexed a
+    Kinetics subset by its own sorted names): its scores' labels are compared with this run's."""
+    annotations = demo_data.generate(tmp_path / "demo", {"val": 2}, progress=False)["val"]
+    out = tmp_path / "out"
+    argv = ["evaluate", DEMO, "--pretrained", "--annotations", str(annotations), "--video-root", str(tmp_path / "demo"),
+            "--views", "1x1", "--workers", "0", "--quiet", "--out", str(out)]
+    assert zoo_main(argv + ["--limit", "1"]) == 0
+    config = json.loads((out / CONFIG_FILE).read_text())
+    old = {k: v for k, v in config.items() if k not in ("classes", "annotations_sha256", "video_root")}
+    (out / CONFIG_FILE).write_text(json.dumps(old))  # as an older version wrote it
+    lines = annotations.read_text().splitlines()
+    path, label = lines[0].split()
+    annotations.write_text("\n".join([f"{path} {(int(label) + 1) % 5}", *lines[1:]]) + "\n")
+    capsys.readouterr()
+    assert zoo_main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{out} holds videos scored under other labels than this run's (" in err
+    assert f"{label} before, {(int(label) + 1) % 5} now; 1 of 1 scored videos)" in err
+
+
+def test_the_default_folder_of_a_checkpoint_run_made_before_it_was_named_is_resumed(tmp_path, monkeypatch):
+    from benchmarks.run_config import DataFiles, RunConfig, Weights
+
+    monkeypatch.chdir(tmp_path)
+    checkpoint = str(tmp_path / "mine" / "model.pyth")
+    config = RunConfig(DEMO, data=DataFiles("val.txt"), weights=Weights(checkpoint=checkpoint))
+    named = config.out_dir(DEMO)
+    assert named.as_posix() == f"runs/evaluate/{DEMO}_5x3_mine_model"
+    old = named.with_name(f"{DEMO}_5x3")  # where an earlier version put it
+    old.mkdir(parents=True)
+    (old / CONFIG_FILE).write_text(json.dumps({"model": DEMO, "weights": checkpoint}))
+    assert config.out_dir(DEMO) == old  # the same weights: the rerun resumes there
+    (old / CONFIG_FILE).write_text(json.dumps({"model": DEMO, "weights": "published"}))
+    assert config.out_dir(DEMO) == named  # the published weights' run stays theirs

@@ -331,6 +331,7 @@ def test_unreadable_training_videos_are_named_and_left_out(folders, tmp_path):
     assert said == [f"2 of {len(train) + 2} training videos cannot be read and are left out, e.g. {broken}: "
                     f"zero-length file (all in {tmp_path / UNREADABLE_FILE})"]
     assert readable_training_set(train, "clips/", tmp_path, said.append) is train  # nothing to leave out
+    assert not (tmp_path / UNREADABLE_FILE).exists()  # and the earlier list, now wrong, is gone
 
 
 def test_a_class_without_a_readable_training_video_is_refused(folders, tmp_path, capsys):

@@ -140,6 +140,9 @@ def test_only_reproductions_count_and_the_notes_say_how_each_was_run(results):
 
     run("random", {"dataset": "kinetics400", "views": "10x3", "metrics": {"top1": 0.25}, "videos": 8}, "random init")
     run("ucf", {"dataset": "ucf101", "views": "10x3", "metrics": {"top1": 90.0}, "videos": 8}, "runs/c2d_ucf/model.pyth")
+    # a fine-tuned model measured on its val.txt, read as the entry's dataset: other classes, no published figures
+    run("tuned", {"dataset": "kinetics400", "views": "10x3", "metrics": {"top1": 95.0}, "videos": 8, "published": {}},
+        "runs/c2d_mine/model.pyth")
     assert C2D not in tables.read_evaluations(results)
     run("fewer_views", {"dataset": "kinetics400", "views": "2x1", "metrics": {"top1": 60.0}, "videos": 8}, "c2d.pyth")
     found = tables.read_evaluations(results)[C2D]

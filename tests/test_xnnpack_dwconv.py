@@ -27,15 +27,15 @@ def _row(count, taps, dw32, dw8, b32, b8, mixed):
             "block_fp32_us": str(b32), "block_int8_us": str(b8), "block_mixed_us": str(mixed)}
 
 
-def test_totals_weigh_depthwise_by_taps_and_blocks_by_convolutions():
+def test_totals_weigh_each_shape_by_its_taps():
     rows = [_row(2, 3, 100.0, 200.0, 1000.0, 500.0, 450.0), _row(1, 5, 40.0, 20.0, 800.0, 400.0, 500.0)]
     t = xnnpack_dwconv.entry_totals(rows)
     assert t["convs"] == 11
     assert t["dw_fp32_ms"] == pytest.approx((6 * 100 + 5 * 40) / 1e3) and t["dw_int8_ms"] == pytest.approx((6 * 200 + 5 * 20) / 1e3)
-    assert t["block_int8_ms"] == pytest.approx(1.4) and t["block_mixed_ms"] == pytest.approx(1.4)
+    assert t["mixed_minus_int8_ms"] == pytest.approx((6 * -50 + 5 * 100) / 1e3)  # -0.3 + 0.5
     text = xnnpack_dwconv.explain(rows)
     assert "int8 depthwise convolutions take 1.30 ms against fp32's 0.80 (fp32 / int8 0.62x); int8 is slower at 1 of 2" in text
-    assert "2.00x faster in int8" in text and "faster than int8 at 1 of 2 shapes" in text
+    assert "faster than the int8 block at 1 of 2 shapes; over the entry's taps, mixed precision costs 0.20 ms" in text
 
 
 def test_results_replace_an_entrys_rows_of_this_machine(tmp_path):

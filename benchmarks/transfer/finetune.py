@@ -292,6 +292,8 @@ def readable_training_set(dataset: VideoDataset, source, out: Path | None, say, 
             continue
         kept.append(record)
     if not unreadable:
+        if out is not None:  # a list left by an earlier run of this folder would now be wrong
+            (out / UNREADABLE_FILE).unlink(missing_ok=True)
         return dataset
     if out is not None:
         atomic_write(out / UNREADABLE_FILE, "".join(f"{e.path}\t{e.reason}\n" for _, e in unreadable))
