@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.datasets import TRANSFER_DATASETS
-from benchmarks.run_config import CONFIG_FILE, FAILURES_FILE, RunConfig
+from benchmarks.run_config import CONFIG_FILE, FAILURES_FILE, RunConfig, views_argument
 
 #: Harness modules that add subcommands (each defines ``add_parser(subparsers)``).
 SUBCOMMAND_MODULES = (
@@ -198,7 +198,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--builder", help="module:function(entry) -> model, instead of zoo.create_model (custom/test models)")
     weights.add_argument("--artifact", help="an exported file (zoo export: .onnx or .pte, its manifest beside it), run "
                          "by its runtime under the same protocol, views, aggregation and metrics")
-    p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--views", type=views_argument, help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
     p.add_argument("--protocol-of", metavar="OTHER", help="run under entry OTHER's test protocol (its clip and crop "
                    "rules and views; this model's frames, sizes and mean/std), for a like-for-like comparison")
     p.add_argument("--batch-size", type=int,

@@ -30,10 +30,14 @@ import numpy as np
 import torch
 
 from benchmarks.compat import moved_names
+from benchmarks.run_config import positive_int, views_argument
 from benchmarks.runtime.workers import as_is
 from zoo import prediction as library
 from zoo.input.source import VideoReadError
 from zoo.input.video import read_views
+
+#: How a random network's note ends (zoo.predict's per-video warning too): said once per command.
+RANDOM_NOTE_END = "the scores mean nothing"
 
 #: Frames per row of the picture's strip (longer clips wrap onto more rows).
 STRIP_FRAMES_PER_ROW = 8
@@ -294,7 +298,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         # a whole-model pickle given as --checkpoint: what it pickles, not torch's many lines of advice
         return fail(weights_refusal(err) if refused_by_checkpoints(err) else str(err))
     if not (args.pretrained or args.checkpoint or args.artifact):
-        print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): the scores mean nothing",
+        print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): {RANDOM_NOTE_END}",
               file=sys.stderr)
     model = model.eval().to(device)
     pictures = show_paths(args.show, args.videos) if args.show else [None] * len(args.videos)
@@ -311,6 +315,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 write(json.dumps({"video": str(path), "error": result}))
             return
         for warning in result.warnings:
+            if warning.endswith(RANDOM_NOTE_END) and not (args.pretrained or args.checkpoint or args.artifact):
+                continue  # said once, before the first video
             note(f"zoo predict: {path}: {warning}")
         write(json.dumps(result.as_dict()) if args.json else format_table(result) + "\n")
         picture = pictures[index]
@@ -359,8 +365,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                          "on the CPU (its manifest beside it names the entry; its sha256 is checked; a "
                          "fine-tuned model's names: --classes)")
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
-    p.add_argument("--top", type=int, default=5, help="classes to show per video (default 5)")
-    p.add_argument("--views", help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--top", type=positive_int, default=5, help="classes to show per video (default 5)")
+    p.add_argument("--views", type=views_argument, help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
     p.add_argument("--json", action="store_true", help="one JSON line per video instead of tables")
     p.add_argument("--workers", type=int, default=0, help="decoding processes (0: decode in this process)")
     p.add_argument("--show", metavar="PNG", help="picture of the frames the model saw beside the top-k chart "

@@ -35,7 +35,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.run_config import DataFiles, RunConfig, Weights, load_builder
+from benchmarks.run_config import DataFiles, RunConfig, Weights, load_builder, views_argument
 from benchmarks.runtime.shards import is_main_process
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
@@ -261,7 +261,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--video-root", required=True, help="folder holding the videos")
     p.add_argument("--models", nargs="+", help="only these entries (names or aliases); default: all of the dataset")
     p.add_argument("--out", default="results", help="results folder (runs/<entry>/ and the tables)")
-    p.add_argument("--views", help="CLIPSxCROPS overriding the catalogue's (e.g. 10x3)")
+    p.add_argument("--views", type=views_argument, help="CLIPSxCROPS overriding the catalogue's (e.g. 10x3)")
     p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.add_argument("--batch-size", type=int, help="views per forward pass")
     p.add_argument("--limit", type=int, help="only the first N videos (a quick check)")

@@ -220,6 +220,43 @@ class RunConfig:
         return base if same else base.with_name(f"{base.name}_{label}")
 
 
+def views_argument(text: str) -> str:
+    """The argparse type of every ``--views``: the text as given, checked by
+    :func:`zoo.transforms.parse_views`, so that a bad value is a usage error, not a traceback.
+
+    Example:
+        >>> views_argument("10x3")
+        '10x3'
+        >>> views_argument("2")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: views must look like CLIPSxCROPS, e.g. 10x3; got '2'
+    """
+    from zoo.transforms import parse_views
+
+    try:
+        parse_views(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def positive_int(text: str) -> int:
+    """The argparse type of counts that must be 1 or more (``--reps``, ``--top``).
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def load_builder(spec: str) -> Callable:
     """``module:function`` -> the function (``--builder``: ``entry -> model``)."""
     module_name, _, fn_name = spec.partition(":")

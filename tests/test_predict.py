@@ -262,3 +262,25 @@ def test_a_folder_of_videos_is_pointed_at_its_files(tmp_path, capsys):
     assert zoo_main(["predict", str(tmp_path / "clips"), "--model", "i3d_tiny_8x4_demo"]) == 2
     err = capsys.readouterr().err
     assert f"it holds 1 video file(s), e.g. a.mp4: give the video files themselves (e.g. {tmp_path / 'clips'}/*.mp4)" in err
+
+
+def test_a_random_network_is_said_in_python_as_on_the_command_line(capsys):
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    random = zoo.predict(zoo.create_model("i3d_tiny_8x4_demo"), clip)  # torch.hub.load's default too
+    assert random.warnings == ["i3d_tiny_8x4_demo has random weights (no pretrained=True or checkpoint): "
+                               "the scores mean nothing"]
+    assert zoo.predict(zoo.create_model("i3d_tiny_8x4_demo", pretrained=True), clip).warnings == []
+
+
+def test_bad_counts_and_views_are_usage_errors(capsys):
+    for argv in (["predict", "a.mp4", "--model", "i3d_tiny_8x4_demo", "--views", "2"],
+                 ["predict", "a.mp4", "--model", "i3d_tiny_8x4_demo", "--top", "0"],
+                 ["speed", "x3d_xs", "--reps", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            zoo_main(argv)
+        assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --views: views must look like CLIPSxCROPS, e.g. 10x3; got '2'" in err
+    assert "argument --top: must be 1 or more, got 0" in err and "argument --reps: must be 1 or more, got 0" in err
+    with pytest.raises(ValueError, match="unknown dataset 'kinetics': the catalogue's are ava, charades, demo"):
+        zoo.list_models(dataset="kinetics")

@@ -50,6 +50,8 @@ def create_model(
     elif pretrained:
         new_head = overrides.get("num_classes") not in (None, entry.num_classes)
         load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress, head=not new_head)
+    # where the weights came from, as zoo.predict reads it (a random network's scores mean nothing)
+    model.zoo_weights = os.fspath(checkpoint) if checkpoint is not None else "published" if pretrained else "random init"
     model = model.eval()
     if fast:
         from zoo.fast import optimize

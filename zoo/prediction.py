@@ -87,6 +87,10 @@ class Prediction:
 # --------------------------------------------------------------------------- model and classes
 
 
+#: What ``zoo.create_model`` sets as ``model.zoo_weights`` when it loads no weights.
+RANDOM_WEIGHTS = "random init"
+
+
 def resolve_model(model_or_name, *, pretrained: bool = True, checkpoint=None):
     """``(model, entry)`` from an entry name or a zoo model (one that carries ``zoo_entry``)."""
     if isinstance(model_or_name, str):
@@ -235,8 +239,11 @@ def predict(
         source = "<tensor>"
         batch, length, rate = _views_of_tensor(video, spec, fps or 30.0)
     check_length(length, spec, source)
-    return score_views(model, entry, spec, batch, source=source, length=length, fps=rate, top=top, classes=classes,
-                  device=device, batch_size=batch_size)
+    result = score_views(model, entry, spec, batch, source=source, length=length, fps=rate, top=top, classes=classes,
+                         device=device, batch_size=batch_size)
+    if getattr(model, "zoo_weights", None) == RANDOM_WEIGHTS:  # zoo.create_model's default, torch.hub.load's too
+        result.warnings.append(f"{entry.name} has random weights (no pretrained=True or checkpoint): the scores mean nothing")
+    return result
 
 
 def score_views(model, entry, spec, batch, *, source, length, fps, top, classes, device, batch_size=None) -> Prediction:

@@ -156,17 +156,26 @@ def aliases() -> dict[str, str]:
 
 
 def list_models(pattern: str = "*", dataset: str | None = None) -> list[str]:
-    """Canonical entry names matching a shell-style ``pattern``, optionally for one dataset.
+    """Canonical entry names whose name or an alias matches a shell-style ``pattern``, optionally
+    for one dataset (an unknown dataset raises ``ValueError`` naming the known ones).
 
     Example:
         >>> import zoo
         >>> zoo.list_models(dataset="ava")
         ['slow_r50_4x16_ava', 'slowfast_r50_8x8_ava']
+        >>> zoo.list_models("x3d_xs")  # an alias
+        ['x3d_xs_4x12_kinetics400']
     """
+    entries = _entries().values()
+    if dataset is not None and dataset not in {e.dataset for e in entries}:
+        raise ValueError(f"unknown dataset {dataset!r}: the catalogue's are "
+                         f"{', '.join(sorted({e.dataset for e in entries}))}")
+    pattern = pattern.lower()
     names = [
         e.name
-        for e in _entries().values()
-        if fnmatch.fnmatchcase(e.name, pattern.lower()) and (dataset is None or e.dataset == dataset)
+        for e in entries
+        if any(fnmatch.fnmatchcase(n, pattern) for n in (e.name, *e.aliases))
+        and (dataset is None or e.dataset == dataset)
     ]
     return sorted(names)
 

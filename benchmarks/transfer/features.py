@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, load_dataset, read_transfer_split
-from benchmarks.run_config import FAILURES_FILE, Weights, check_config
+from benchmarks.run_config import FAILURES_FILE, Weights, check_config, views_argument
 from benchmarks.runtime import shards
 
 FEATURES_FILE = "features.jsonl"
@@ -127,7 +127,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true")
     weights.add_argument("--checkpoint")
-    p.add_argument("--views", help="CLIPSxCROPS (default: the entry's test views)")
+    p.add_argument("--views", type=views_argument, help="CLIPSxCROPS (default: the entry's test views)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True)
