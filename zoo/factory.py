@@ -38,6 +38,7 @@ def create_model(
     """
     entry = get_entry(name)
     build = entry.build_fn()
+    check_overrides(entry, build, overrides)
     model = build(entry, **overrides)
     model.zoo_entry = entry.name  # plain attribute: not part of the state dict
     if checkpoint is not None:
@@ -58,3 +59,30 @@ def create_model(
 
         return optimize(model)
     return model
+
+
+def check_overrides(entry, build, overrides: dict) -> None:
+    """Refuse keyword arguments ``entry``'s builder does not take, naming the entry and what it
+    takes (``torch.hub.load(..., pretraned=True)`` named the builder function's ``TypeError``).
+
+    Example:
+        >>> import zoo
+        >>> zoo.create_model("x3d_xs", pretraned=True)
+        Traceback (most recent call last):
+        ...
+        TypeError: x3d_xs_4x12_kinetics400 takes no keyword argument 'pretraned' (did you mean pretrained?); it takes pretrained, checkpoint, progress, fast, and its builder's ...
+    """
+    import difflib
+    import inspect
+
+    parameters = inspect.signature(build).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    known = [n for n, p in list(parameters.items())[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in overrides if k not in known]
+    if unknown:
+        ours = ["pretrained", "checkpoint", "progress", "fast"]
+        close = difflib.get_close_matches(unknown[0], ours + known, n=1)
+        raise TypeError(f"{entry.name} takes no keyword argument {unknown[0]!r}"
+                        + (f" (did you mean {close[0]}?)" if close else "")
+                        + f"; it takes {', '.join(ours)}, and its builder's {', '.join(known) or 'none'}")
