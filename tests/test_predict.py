@@ -284,3 +284,12 @@ def test_bad_counts_and_views_are_usage_errors(capsys):
     assert "argument --top: must be 1 or more, got 0" in err and "argument --reps: must be 1 or more, got 0" in err
     with pytest.raises(ValueError, match="unknown dataset 'kinetics': the catalogue's are ava, charades, demo"):
         zoo.list_models(dataset="kinetics")
+
+
+def test_an_image_is_named_as_such(tmp_path, capsys):
+    from torchvision.io import write_png
+
+    image = tmp_path / "frame.png"
+    write_png(torch.zeros(3, 48, 64, dtype=torch.uint8), str(image))
+    assert zoo_main(["predict", str(image), "--model", "i3d_tiny_8x4_demo", "--pretrained"]) == 2
+    assert f"{image}: an image, not a video: give a video file, or a folder of its frames" in capsys.readouterr().err

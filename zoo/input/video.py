@@ -159,10 +159,16 @@ def check_readable(source) -> None:
             raise VideoReadError(path, "no video stream")
 
 
+#: Still images: a file of one of these is refused as such rather than read as a one-frame video.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # not GIF or WebP: they may be animated
+
+
 def _open(path):
     path = Path(path)
     if not path.exists():
         raise VideoReadError(path, "missing file")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:  # FFmpeg opens an image as a video of 0 or 1 frames
+        raise VideoReadError(path, "an image, not a video: give a video file, or a folder of its frames")
     if path.stat().st_size == 0:
         raise VideoReadError(path, "zero-length file")
     try:
