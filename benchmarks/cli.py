@@ -98,8 +98,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         entry = zoo.get_entry(args.name)
         config = RunConfig.from_args(args)
-        weights = config.weights
-        if not (weights.pretrained or weights.checkpoint or weights.builder or weights.artifact) and is_main_process():
+        if config.weights.random and is_main_process():
             # the default, as zoo.create_model's: say it, as zoo predict does, before a long run of it
             print(f"zoo evaluate: note: {entry.name} has random weights (no --pretrained/--checkpoint): its accuracy "
                   "measures an untrained network (the tables do not take it)", file=sys.stderr)

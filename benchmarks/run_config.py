@@ -37,6 +37,7 @@ from torch import nn
 
 from benchmarks.runtime import shards
 from benchmarks.runtime.files import write_json_atomic
+from zoo.factory import RANDOM_WEIGHTS
 
 #: The files of a run folder that every evaluation writes (its results have their own names).
 CONFIG_FILE = "config.json"
@@ -100,6 +101,11 @@ class Weights:
             # the message zoo.checkpoints gives when loading it; URLs are fetched (and checked) then
             raise FileNotFoundError(f"checkpoint not found: {self.checkpoint}")
 
+    @property
+    def random(self) -> bool:
+        """No weights given: the network is random (``zoo.create_model``'s default)."""
+        return not (self.pretrained or self.checkpoint or self.builder or self.artifact)
+
     def record(self, *, model: nn.Module | None = None, model_factory: Callable | None = None) -> str:
         """What ``config.json`` says of the weights (a given model or factory overrides these)."""
         if self.artifact:
@@ -112,7 +118,7 @@ class Weights:
             return "published"
         if model is not None:
             return "given model"
-        return "custom factory" if model_factory is not None or self.builder else "random init"
+        return "custom factory" if model_factory is not None or self.builder else RANDOM_WEIGHTS
 
 
 @dataclass(frozen=True)

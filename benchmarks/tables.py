@@ -169,6 +169,7 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
     what its ``config.json`` says of them (None where there is none).
     """
     import zoo
+    from zoo.factory import RANDOM_WEIGHTS
 
     root = Path(results_dir)
     known = set(zoo.list_models())
@@ -192,7 +193,7 @@ def read_evaluations(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]
         if metrics.get("published") == {} and zoo.get_entry(name).published:
             continue  # scores of other classes than the entry's (a fine-tuned checkpoint): merge_results said so
         weights = _run_weights(path)
-        if weights == "random init":
+        if weights == RANDOM_WEIGHTS:
             continue  # an untrained network's accuracy reproduces nothing
         record = _normalise_metrics(metrics)
         record["weights"] = weights

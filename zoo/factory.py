@@ -10,6 +10,11 @@ from zoo.checkpoints import fetch, head_classes, load_checkpoint, load_state_dic
 from zoo.registry import get_entry
 
 
+#: What ``model.zoo_weights`` says of a model built without weights (``zoo.create_model``'s
+#: default), as every record of weights in the zoo and the harness says it.
+RANDOM_WEIGHTS = "random init"
+
+
 def create_model(
     name: str,
     pretrained: bool = False,
@@ -52,7 +57,7 @@ def create_model(
         new_head = overrides.get("num_classes") not in (None, entry.num_classes)
         load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress, head=not new_head)
     # where the weights came from, as zoo.predict reads it (a random network's scores mean nothing)
-    model.zoo_weights = os.fspath(checkpoint) if checkpoint is not None else "published" if pretrained else "random init"
+    model.zoo_weights = os.fspath(checkpoint) if checkpoint is not None else "published" if pretrained else RANDOM_WEIGHTS
     model = model.eval()
     if fast:
         from zoo.fast import optimize

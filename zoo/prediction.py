@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from zoo.classes import ClassListUnavailable, class_names, read_class_file
-from zoo.factory import create_model
+from zoo.factory import RANDOM_WEIGHTS, create_model
 from zoo.input.source import VideoReadError
 from zoo.registry import get_entry
 from zoo.scoring import keyframe_scores, output_activation, score_video, scores_multilabel
@@ -85,10 +85,6 @@ class Prediction:
 
 
 # --------------------------------------------------------------------------- model and classes
-
-
-#: What ``zoo.create_model`` sets as ``model.zoo_weights`` when it loads no weights.
-RANDOM_WEIGHTS = "random init"
 
 
 def resolve_model(model_or_name, *, pretrained: bool = True, checkpoint=None):

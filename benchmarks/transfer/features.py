@@ -97,7 +97,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
     try:
         dataset = _load(args)
         weights = Weights(args.pretrained, args.checkpoint)
-        if weights.record() == "random init":
+        if weights.random:
             print(f"zoo features: note: {args.name} has random weights (no --pretrained/--checkpoint): the "
                   "embeddings are of an untrained network", file=sys.stderr)
         done = extract_features(args.name, dataset, args.out, weights=weights, views=args.views,

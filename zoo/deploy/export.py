@@ -149,7 +149,7 @@ def export(
         entry = get_entry(model_or_name)
         model = create_model(entry.name, pretrained=pretrained and checkpoint is None, checkpoint=checkpoint,
                              progress=False)
-        weights = str(checkpoint) if checkpoint is not None else "published" if pretrained else "random init"
+        weights = model.zoo_weights  # where create_model took them from
     else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
         model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
         weights = "given model"
