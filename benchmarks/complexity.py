@@ -656,10 +656,17 @@ def _cmd_complexity(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     frame = run(names, out_dir=args.out, use_cache=not args.no_cache, cache_dir=args.cache_dir, naive=not args.no_naive)
     elapsed = time.perf_counter() - started
-    shown = frame[["name", "gflops", "gflops_published", "params_m", "params_m_published", "convention", "status"]]
+    # The table keeps the other entries already in OUT; the screen shows only what this run measured.
+    measured = frame if names is None else frame[frame["name"].isin(names)]
+    shown = measured[["name", "gflops", "gflops_published", "params_m", "params_m_published", "convention", "status"]]
     print(shown.to_string(index=False))
-    cached = int(frame["cached"].fillna(False).astype(bool).sum())
-    print(f"{len(frame)} entries ({cached} from cache) in {elapsed:.1f}s -> {Path(args.out) / 'complexity.csv'}, complexity.md")
+    cached = int(measured["cached"].fillna(False).astype(bool).sum())
+    kept = len(frame) - len(measured)
+    kept_note = f"; the table keeps {kept} other {'entry' if kept == 1 else 'entries'} already there" if kept else ""
+    print(
+        f"{len(measured)} {'entry' if len(measured) == 1 else 'entries'} ({cached} from cache) in {elapsed:.1f}s -> {Path(args.out) / 'complexity.csv'}, "
+        f"complexity.md{kept_note}"
+    )
     return 0
 
 

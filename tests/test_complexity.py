@@ -188,6 +188,18 @@ def test_cli_writes_tables_and_uses_the_cache(tmp_path, counted_builds):
     assert counted_builds == ["x3d_xs_4x12_kinetics400"] * 2
 
 
+def test_cli_shows_what_it_measured_and_keeps_the_other_rows(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert zoo_main(["complexity", "x3d_xs", "--out", str(out), "--no-naive"]) == 0
+    capsys.readouterr()
+    assert zoo_main(["complexity", "i3d_tiny_8x4_demo", "--out", str(out), "--no-naive"]) == 0
+    screen = capsys.readouterr().out
+    # The table holds both entries; the screen counts and lists the one this run measured.
+    assert set(pd.read_csv(out / "complexity.csv")["name"]) == {"x3d_xs_4x12_kinetics400", "i3d_tiny_8x4_demo"}
+    assert "x3d_xs_4x12_kinetics400" not in screen and "i3d_tiny_8x4_demo" in screen
+    assert "1 entry (0 from cache)" in screen and "the table keeps 1 other entry already there" in screen
+
+
 def test_run_reports_entries_without_a_builder(tmp_path):
     def no_builder(name):
         raise zoo.BuilderNotAvailableError(f"{name}: not written yet")
