@@ -258,6 +258,13 @@ def _model_row(name, batch, device, dtype, reps, x, result, outputs, note, fast_
     return row
 
 
+def _against_ours(row: dict, text: str) -> str:
+    """A "fast / ref" cell of a row measured without the reference says what it is against."""
+    if _fmt(row.get("ref_clips_s")) == "-" and text != "-":
+        return f"{text} (vs ours)"
+    return text
+
+
 def _row_line(row: dict, result: dict) -> str:
     batch = row["batch"]
     line = f"{row['name']} {row['dtype']} batch {batch}: " + ", ".join(f"{k} {batch / s:.2f} clips/s" for k, (s, _) in result.items())
@@ -438,7 +445,8 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
                    "fast paths", "note"]
         body = [[r["name"], r["device"], r["dtype"], r["batch"], r["input"], _fmt(r.get("ref_clips_s")),
                  _fmt(r.get("ours_clips_s")), _fmt(r.get("fast_clips_s")), _fmt(r.get("ours_ratio")),
-                 _fmt(r.get("fast_ratio")), _fmt(r.get("fast_max_diff")), _fmt(r.get("output_max_abs"), 3),
+                 _against_ours(r, _fmt(r.get("fast_ratio"))), _against_ours(r, _fmt(r.get("fast_max_diff"))),
+                 _fmt(r.get("output_max_abs"), 3),
                  " / ".join(_fmt(r.get(f"{k}_peak_mb"), 0) for k in ("ref", "ours", "fast")),
                  r.get("fast_paths") or "-", r.get("note") or ""] for r in model_rows]
         lines += ["## Models", "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]

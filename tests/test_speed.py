@@ -97,3 +97,16 @@ def test_runtime_names_take_patterns_and_default_to_the_x3d_xs_pair(monkeypatch,
     help_text = " ".join(capsys.readouterr().out.split())
     assert "with --runtime: x3d_xs and efficient_x3d_xs" in help_text  # the default it runs
     assert "deploy_latency.csv, then deploy.md, deploy.csv" in help_text  # and what it writes
+
+
+def test_a_row_without_the_reference_says_its_fast_ratio_is_against_ours():
+    from benchmarks.speed import markdown_document
+
+    machine = {"cpu": "cpu", "cpus": 2, "threads": 1, "torch": torch.__version__, "gpu": "none"}
+    base = {"device": "cpu", "dtype": "fp32", "batch": 1, "input": "3x4x32x32", "ours_clips_s": 10.0, "fast_clips_s": 20.0,
+            "fast_ratio": 2.0, "fast_max_diff": 1e-6, "output_max_abs": 1.0}
+    rows = [{**base, "name": "no_ref"}, {**base, "name": "with_ref", "ref_clips_s": 5.0, "ours_ratio": 2.0, "fast_ratio": 4.0}]
+    md = markdown_document(machine, rows, [], "zoo speed", "")
+    line = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")] for r in md.splitlines() if r.startswith("| no_ref") or r.startswith("| with_ref")}
+    assert "2.00 (vs ours)" in line["no_ref"] and "1e-06 (vs ours)" in line["no_ref"]
+    assert "4.00" in line["with_ref"] and not any("vs ours" in c for c in line["with_ref"])
