@@ -65,6 +65,10 @@ class AnnotationError(ValueError):
         self.path, self.line = str(path), line
 
 
+class ClassNotShippedError(AnnotationError):
+    """A label outside the class list :mod:`zoo.classes` ships for the dataset (a file of other classes)."""
+
+
 @dataclass(frozen=True)
 class VideoRecord:
     """One video to evaluate. ``label``: a class index, or a tuple of them (multi-label).
@@ -200,7 +204,7 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
             label_index = _index_of(lookup, label, path, line)
         except AnnotationError as err:
             if shipped:  # a file of other classes than the dataset's: say how to give them
-                raise AnnotationError(path, line, f"{str(err)[len(f'{path}:{line}: '):]} (not one of the {len(names)} {name} classes "
+                raise ClassNotShippedError(path, line, f"{str(err)[len(f'{path}:{line}: '):]} (not one of the {len(names)} {name} classes "
                                       "zoo/classes ships; a file of other classes needs their list: --classes)") from None
             raise
         records.append(VideoRecord(key, index.find(key, yid), label_index))

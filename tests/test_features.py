@@ -67,3 +67,32 @@ def test_features_equal_the_pooled_head_input_and_resume(tmp_path):
     for key in list(found)[1:]:
         torch.testing.assert_close(torch.tensor(again[key]["embedding"]), torch.tensor(found[key]["embedding"]))
     assert len((out / FEATURES_FILE).read_text().splitlines()) == 4
+
+
+def test_a_kinetics_csv_of_other_classes_is_numbered_by_its_own_names(tmp_path, capsys):
+    """Without --dataset a Kinetics-format CSV is read as Kinetics-400 (a subset keeps the
+    checkpoints' numbering); one of the user's own classes is numbered by its sorted names
+    instead of refused, and OUT/classes.txt says what each "label" index means."""
+    root = tmp_path / "videos"
+    for i, yid in enumerate(("aaa", "bbb")):
+        spec = VideoSpec(i, 30, 45, seed=i)
+        write_video(root / f"{yid}_000000_000002.mp4", render_frames(spec), spec.fps)
+
+    def features(labels, out):
+        csv = tmp_path / f"{out}.csv"
+        csv.write_text("label,youtube_id,time_start,time_end,split\n"
+                       + "".join(f"{label},{yid},0,2,val\n" for label, yid in zip(labels, ("aaa", "bbb"))))
+        args = ["features", DEMO, "--pretrained", "--annotations", str(csv), "--video-root", str(root),
+                "--views", "1x1", "--workers", "0", "--out", str(tmp_path / out), "--quiet"]
+        assert zoo_main(args) == 0
+        found = read_features(tmp_path / out / FEATURES_FILE)
+        classes = (tmp_path / out / "classes.txt").read_text().splitlines()
+        return {k.split("_")[0]: classes[v["label"]] for k, v in found.items()}, classes
+
+    named, classes = features(["zumba", "abseiling"], "kinetics_subset")
+    assert named == {"aaa": "zumba", "bbb": "abseiling"} and len(classes) == 400 and classes.index("zumba") == 399
+    assert "note" not in capsys.readouterr().err
+
+    named, classes = features(["wave", "jump"], "own")
+    assert named == {"aaa": "wave", "bbb": "jump"} and classes == ["jump", "wave"]
+    assert "labels outside Kinetics-400's classes" in capsys.readouterr().err

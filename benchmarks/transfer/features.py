@@ -3,7 +3,7 @@
 Each video is decoded once into the entry's test views (the evaluation's decoder and
 DataLoader workers, :func:`benchmarks.evaluate.decoded_videos`), run through the model, and
 its embedding (:func:`zoo.features.video_embedding`) appended to ``features.jsonl`` in ``--out``
-as one line ``{"key", "label", "embedding"}``, flushed at once: a killed run keeps every video
+as one line ``{"key", "label", "embedding"}`` (``label``: an index into ``classes.txt`` beside it), flushed at once: a killed run keeps every video
 it finished, and a rerun into the same folder embeds only the others (a line cut short by the
 kill is dropped). Videos that cannot be read go to ``failures.jsonl``. ``config.json`` records
 the job; a folder of another job is refused.
@@ -22,11 +22,21 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, load_dataset, read_transfer_split
+from benchmarks.datasets import (
+    TRANSFER_DATASETS,
+    AnnotationError,
+    ClassNotShippedError,
+    VideoDataset,
+    load_dataset,
+    read_kinetics_csv,
+    read_transfer_split,
+)
 from benchmarks.run_config import FAILURES_FILE, Weights, check_config, views_argument
+from benchmarks.runtime.files import atomic_write
 from benchmarks.runtime import shards
 
 FEATURES_FILE = "features.jsonl"
+CLASSES_FILE = "classes.txt"
 
 
 def read_features(path, repair: bool = True) -> dict[str, dict]:
@@ -57,6 +67,8 @@ def extract_features(entry_name: str, dataset: VideoDataset, out_dir, *, weights
     check_config(out, {"model": entry.name, "weights": model_weights or weights.record(model=model),
                        "views": spec.views_label,
                        "dataset": dataset.name, "annotations": dataset.source, "kind": "features"})
+    if dataset.classes:  # the "label" of each line is an index into this list
+        atomic_write(out / CLASSES_FILE, "".join(f"{name}\n" for name in dataset.classes))
     path = out / FEATURES_FILE
     done = read_features(path) if path.exists() else {}
     todo = [r for r in dataset.records if r.key not in done]
@@ -90,7 +102,16 @@ def extract_features(entry_name: str, dataset: VideoDataset, out_dir, *, weights
 def _load(args) -> VideoDataset:
     if args.dataset in TRANSFER_DATASETS:
         return read_transfer_split(args.dataset, args.annotations, args.video_root, subset=args.subset, split=args.split)
-    return load_dataset(args.dataset or "kinetics400", args.annotations, args.video_root, classes=args.classes)
+    try:
+        return load_dataset(args.dataset or "kinetics400", args.annotations, args.video_root, classes=args.classes)
+    except ClassNotShippedError as err:
+        if args.dataset:
+            raise
+        # No dataset named: a Kinetics-format CSV of the user's own classes. Embeddings need no
+        # class order, so index its labels by its own sorted names (written to OUT/classes.txt).
+        print(f"zoo features: note: {err.path} holds labels outside Kinetics-400's classes (line {err.line}); "
+              "its labels are numbered by the file's own sorted class names", file=sys.stderr)
+        return read_kinetics_csv(args.annotations, args.video_root, name="videos")
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
