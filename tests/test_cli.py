@@ -22,6 +22,9 @@ def test_list_all_has_every_entry(capsys):
     out = capsys.readouterr().out
     for name in zoo.list_models():
         assert name in out
+    # params at the published precision: efficient X3D-XS's published 3.80 M, not 3.8
+    row = next(line for line in out.splitlines() if line.startswith("| efficient_x3d_xs_4x12_kinetics400 "))
+    assert row.split("|")[-2].strip() == "3.80"
 
 
 def test_info_by_alias(capsys):
