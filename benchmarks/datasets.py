@@ -158,10 +158,30 @@ class VideoIndex:
         return str(self.root / f"{stems[0]}{default_ext}")  # missing: the evaluator reports it
 
 
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def csv_delimiter(header: str, required: tuple[str, ...]) -> str:
+    """The delimiter whose fields in ``header`` include every ``required`` column: a comma, or the
+    semicolon or tab a spreadsheet saves with in many locales; a comma when none does.
+
+    Example:
+        >>> csv_delimiter("label;youtube_id;time_start;time_end", ("youtube_id", "label"))
+        ';'
+    """
+    for delimiter in CSV_DELIMITERS:
+        fields = [f.strip().strip('"') for f in header.rstrip("\r\n").split(delimiter)]
+        if all(c in fields for c in required):
+            return delimiter
+    return ","
+
+
 def _csv_rows(path, required: tuple[str, ...]):
     """(line number, row dict) of a CSV file with a header holding ``required`` columns."""
     with open(path, newline="") as f:
-        reader = csv.DictReader(f)
+        delimiter = csv_delimiter(f.readline(), required)
+        f.seek(0)
+        reader = csv.DictReader(f, delimiter=delimiter)
         header = reader.fieldnames or []
         missing = [c for c in required if c not in header]
         if missing:
@@ -684,6 +704,6 @@ def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=
         return read_charades(annotations, video_root, classes)
     with open(annotations) as f:
         first = f.readline()
-    if "youtube_id" in first and "," in first:
+    if "youtube_id" in first and any(d in first for d in CSV_DELIMITERS):
         return read_kinetics_csv(annotations, video_root, classes, name=dataset)
     return read_path_label_list(annotations, video_root, classes, name=dataset)

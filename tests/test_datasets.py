@@ -44,6 +44,18 @@ def test_kinetics_csv_sorted_class_order_and_paths(tmp_path):
     assert ds.metric == "topk" and not ds.multilabel
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_kinetics_csv_saved_with_semicolons_or_tabs_reads_as_with_commas(tmp_path, delimiter):
+    # a spreadsheet in many locales saves its CSV with semicolons (or tabs)
+    text = K400_CSV.replace(",", delimiter) + delimiter.join(["def", "0", "10", "pushing car", "val"]) + "\n"
+    (tmp_path / "commas.csv").write_text(K400_CSV + "def,0,10,pushing car,val\n")
+    (tmp_path / "other.csv").write_text(text)
+    expected = load_dataset("kinetics400", tmp_path / "commas.csv", tmp_path)
+    got = load_dataset("kinetics400", tmp_path / "other.csv", tmp_path)
+    assert [(r.key, r.label) for r in got.records] == [(r.key, r.label) for r in expected.records]
+    assert len(got.records) == 4
+
+
 def test_kinetics_csv_with_a_class_list(tmp_path):
     (tmp_path / "val.csv").write_text(K400_CSV)
     # PyTorchVideo's kinetics_classnames.json style: quoted names, {name: index}
