@@ -563,3 +563,19 @@ def test_tensors_of_more_than_6_dims_run_outside_the_delegate():
     assert targets.count("executorch_call_delegate") == 1  # the linear layer (and the rest within 6-D)
     assert sum("permute_copy" in t for t in targets) == 2  # the 8-D permutes: portable kernels
     assert (out - model(x)).abs().max() < 1e-5
+
+
+def test_importing_the_runtime_does_not_show_torchaos_enum_notice():
+    """executorch imports torchao, whose enum makes torch warn its developers once per process;
+    zoo.deploy drops that one notice (and only it)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    bare = subprocess.run([sys.executable, "-c", "import executorch.runtime"], capture_output=True, text=True).stderr
+    if "KernelPreference" not in bare:
+        pytest.skip("this torchao no longer logs the notice: zoo.deploy's filter and this test can go")
+    code = ("import logging, zoo.deploy, executorch.runtime; "
+            "logging.getLogger('torch.utils._pytree').warning('another notice')")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert "another notice" in shown and "KernelPreference" not in shown

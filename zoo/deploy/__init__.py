@@ -13,3 +13,22 @@ BN folding, the input path (calibration and check clips) and scoring. The runtim
 ``onnxruntime``, ``onnxscript``, ``executorch``) are the optional extra ``videozoo[deploy]``,
 imported only when a file is written or run.
 """
+
+import logging
+
+
+class _TorchaoEnumNotice(logging.Filter):
+    """Drops torch's deprecation notice about torchao's ``KernelPreference`` enum.
+
+    ``executorch`` imports ``torchao``, whose enum registration makes torch log, once per
+    process, a warning addressed to torchao's developers ("... is an Enum subclass and is now
+    natively supported by torch.compile ..."). Our users can do nothing about it; every other
+    message of that logger still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("KernelPreference" in message and "register_constant" in message)
+
+
+logging.getLogger("torch.utils._pytree").addFilter(_TorchaoEnumNotice())
