@@ -63,6 +63,19 @@ def test_file_url_is_cached_and_works_offline(saved, torch_home, monkeypatch):
     assert _same(zoo.load_checkpoint(Small(), path.as_uri(), sha256=digest), model)
 
 
+def test_a_file_url_rewritten_after_it_was_cached_is_read_again(saved, torch_home):
+    # a checkpoint retrained and saved at the same path: the cached copy of the old one is not served
+    _, path, _ = saved
+    zoo.load_checkpoint(Small(), path.as_uri(), progress=False)
+    retrained = Small()
+    with torch.no_grad():
+        retrained.blocks[0].weight.add_(1.0)
+    _write(path, retrained)
+    later = path.stat().st_mtime_ns + 10**9  # saved after the first (a retraining takes time)
+    os.utime(path, ns=(later, later))
+    assert _same(zoo.load_checkpoint(Small(), path.as_uri(), progress=False), retrained)
+
+
 def test_offline_without_cache_says_so(tmp_path, torch_home, monkeypatch):
     monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="offline"):
@@ -143,6 +156,16 @@ def test_hf_source_through_huggingface_hub_cache(tmp_path, monkeypatch):
     with pytest.raises(ChecksumError):
         zoo.load_checkpoint(Small(), "hf://videozoo/mirror/SMALL.pyth", sha256="0" * 64)
     assert not (snapshot / "SMALL.pyth").exists()
+
+
+def test_hf_source_offline_and_not_cached_fails_at_once(tmp_path, monkeypatch):
+    # VIDEOZOO_OFFLINE covers hf:// too: no network retries, one error naming the source and the cache
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
+    with pytest.raises(checkpoints.DownloadError, match=r"offline and hf://me/mirror/SMALL.pyth is not in the Hugging Face cache"):
+        checkpoints.fetch("hf://me/mirror/SMALL.pyth")
 
 
 class _Exploit:

@@ -24,7 +24,9 @@ def _modules() -> list[str]:
 
 
 @pytest.mark.parametrize("name", _modules())
-def test_docstring_examples(name):
+def test_docstring_examples(name, torch_home):
+    # torch_home: an example that loads a file:// checkpoint caches its copy in a scratch hub
+    # cache, not the user's ~/.cache/torch (one stray entry per run)
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as err:  # a module of the optional deploy extra, on a machine without it

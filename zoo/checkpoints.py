@@ -125,7 +125,8 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
     scheme = urllib.parse.urlparse(source).scheme
     if scheme == "file":
         # A file:// URL is treated like any URL: copied into the cache, so the cache and
-        # offline behaviour are the same as for https (and testable without a network).
+        # offline behaviour are the same as for https (and testable without a network); the
+        # copy is renewed when the file changes (_stale).
         path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path))
         return _fetch_url(source, sha256=sha256, progress=progress, local_source=path)
     if scheme == "" or re.match(r"^[A-Za-z]:[\\/]", source):
@@ -141,15 +142,28 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
     raise ValueError(f"unsupported checkpoint source {source!r}: use a path, file://, https:// or hf://")
 
 
+def _stale(dest: Path, local_source: Path | None) -> bool:
+    """A cached copy of a ``file://`` source that the file has since changed: a retrained checkpoint
+    saved at the same path must not be served as the old one. The copy carries the source's
+    modification time (:func:`_fetch_url`), so another time or size means another file."""
+    if local_source is None or not local_source.is_file() or not dest.is_file():
+        return False
+    source, copy = local_source.stat(), dest.stat()
+    return source.st_size != copy.st_size or source.st_mtime_ns != copy.st_mtime_ns
+
+
 def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
     dest = cached_path(url)
-    if not dest.is_file():
+    if not dest.is_file() or _stale(dest, local_source):
         if local_source is not None and not local_source.is_file():
             raise FileNotFoundError(f"checkpoint not found: {url} (and not in the cache {dest})")
-        if _offline():
+        if _offline() and local_source is None:  # a file:// source is on this machine: no network
             raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
         try:
             _download(url, dest, progress=progress)
+            if local_source is not None:
+                stat = local_source.stat()
+                os.utime(dest, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             reason = getattr(err, "reason", None) or err
             raise DownloadError(
@@ -167,7 +181,17 @@ def _fetch_hf(source: str, *, sha256: str | None) -> Path:
     if len(parts) < 3:
         raise ValueError(f"expected hf://<owner>/<repo>/<filename>, got {source!r}")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    path = Path(hf_hub_download(repo_id=repo_id, filename=filename))
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    offline = _offline()  # VIDEOZOO_OFFLINE too, not only huggingface_hub's own HF_HUB_OFFLINE
+    try:
+        path = Path(hf_hub_download(repo_id=repo_id, filename=filename, local_files_only=offline))
+    except LocalEntryNotFoundError as err:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        where = f"offline and {source} is not" if offline else f"could not download {source}, and it is not"
+        raise DownloadError(f"{where} in the Hugging Face cache ({HF_HUB_CACHE}); load a local copy instead "
+                            "(zoo --checkpoint PATH, Python checkpoint=PATH)") from err
     _verify(path, sha256, source=source, remove_on_mismatch=True)
     return path
 
