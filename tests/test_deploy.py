@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -269,7 +270,7 @@ def test_export_leaves_the_given_model_as_it_was(tmp_path):
     model = zoo.create_model("i3d_tiny_8x4_demo", pretrained=True)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     path = zoo.export(model, tmp_path / "m.onnx")
-    assert read_manifest(path)["weights"] == "given model"
+    assert read_manifest(path)["weights"] == "published"  # as zoo.create_model recorded it on the model
     after = model.state_dict()
     assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)  # BN not folded
 
@@ -579,3 +580,55 @@ def test_importing_the_runtime_does_not_show_torchaos_enum_notice():
             "logging.getLogger('torch.utils._pytree').warning('another notice')")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
     assert "another notice" in shown and "KernelPreference" not in shown
+
+
+def test_a_fine_tuned_runs_classes_and_untrained_weights_travel_into_the_file(tmp_path, capsys):
+    """The class names zoo finetune leaves beside its checkpoint reach the manifest (or --classes
+    does) and zoo.predict of the file; a random network or an untrained new head is warned about
+    at export and again when the file predicts."""
+    demo = "i3d_tiny_8x4_demo"
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model_state": zoo.create_model(demo, pretrained=True, num_classes=3).state_dict()}, run / "model.pyth")
+    (run / "classes.txt").write_text("jump\nwave\nzoom\n")
+    assert zoo_main(["export", demo, "--checkpoint", str(run / "model.pyth"), "--out", str(tmp_path / "ft.onnx")]) == 0
+    assert read_manifest(tmp_path / "ft.onnx")["classes"] == ["jump", "wave", "zoom"]
+    result = zoo.predict(zoo.load_artifact(tmp_path / "ft.onnx"), clip, views="1x1")
+    assert sorted(result.classes) == ["jump", "wave", "zoom"] and result.warnings == []
+    (tmp_path / "mine.txt").write_text("a\nb\nc\n")
+    assert zoo_main(["export", demo, "--checkpoint", str(run / "model.pyth"), "--classes", str(tmp_path / "mine.txt"),
+                     "--out", str(tmp_path / "mine.onnx")]) == 0
+    assert read_manifest(tmp_path / "mine.onnx")["classes"] == ["a", "b", "c"]
+    (tmp_path / "two.txt").write_text("a\nb\n")
+    capsys.readouterr()
+    assert zoo_main(["export", demo, "--checkpoint", str(run / "model.pyth"), "--classes", str(tmp_path / "two.txt"),
+                     "--out", str(tmp_path / "two.onnx")]) == 2
+    assert "the class list given has 2 names, the model 3 outputs" in capsys.readouterr().err
+
+    with pytest.warns(UserWarning, match=r"an untrained new head \(blocks.6.proj\)"):
+        path = zoo.export(zoo.create_model(demo, pretrained=True, num_classes=3), tmp_path / "new.onnx")
+    assert read_manifest(path)["untrained"] == {"what": "head", "module": "blocks.6.proj"}
+    assert "is new and untrained" in zoo.predict(zoo.load_artifact(path), clip, views="1x1").warnings[-1]
+    with pytest.warns(UserWarning, match="random weights"):
+        path = zoo.export(demo, tmp_path / "random.onnx")
+    assert "has random weights" in zoo.predict(zoo.load_artifact(path), clip, views="1x1").warnings[-1]
+
+
+def test_int8_calibration_from_class_folders_takes_every_class(tmp_path, capsys):
+    from benchmarks.demo.videos import VideoSpec, render_frames, write_video
+
+    root = tmp_path / "mine"
+    for label, name in enumerate(("jump", "wave", "zoom")):
+        for i in range(2):
+            spec = VideoSpec(label, 30, 45, seed=10 * label + i)
+            write_video(root / name / f"{i}.mp4", render_frames(spec), spec.fps)
+    path = tmp_path / "int8.onnx"
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(root), "--dataset",
+                     "folders", "--calibration-videos", "4", "--out", str(path)]) == 0
+    videos = read_manifest(path)["calibration"]["videos"]
+    # one of each class first (the folders are read class by class), then the next round
+    assert [Path(v).parent.name for v in videos] == ["jump", "wave", "zoom", "jump"]
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(root), "--dataset",
+                     "folders", "--out", str(tmp_path / "all.onnx")]) == 0
+    assert "holds 6 videos; calibrating on all of them (--calibration-videos 16)" in capsys.readouterr().err

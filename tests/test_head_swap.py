@@ -5,6 +5,7 @@ import torch
 
 import zoo
 from zoo.checkpoints import CheckpointMismatchError, head_layer, read_state_dict
+from zoo.provenance import untrained_part
 
 DEMO = "i3d_tiny_8x4_demo"
 
@@ -36,8 +37,19 @@ def test_a_fine_tuned_checkpoint_builds_its_own_head_size(tmp_path):
     loaded = zoo.create_model(DEMO, checkpoint=str(path))  # num_classes read from the head
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in tuned.state_dict().items())
     assert zoo.create_model(DEMO, checkpoint=str(path), num_classes=3).state_dict().keys() == tuned.state_dict().keys()
-    with pytest.raises(CheckpointMismatchError, match="wrong shapes"):
-        zoo.create_model(DEMO, checkpoint=str(path), num_classes=4)
+    # another head size than the file's (a local copy of published weights): every weight but the
+    # head's is loaded, as with pretrained=True, and the model says its head is new
+    other = zoo.create_model(DEMO, checkpoint=str(path), num_classes=4)
+    head = head_layer(other)[0]
+    assert all(torch.equal(other.state_dict()[k], v) for k, v in tuned.state_dict().items() if not k.startswith(head))
+    assert other.state_dict()[f"{head}.weight"].shape[0] == 4
+    assert other.zoo_weights == f"{path} (every weight but the head's: a new 4-class head)"
+    assert untrained_part(other) == head
+    # a checkpoint of another architecture is still refused
+    x3d = tmp_path / "x3d.pyth"
+    torch.save({"model_state": zoo.create_model("x3d_xs").state_dict()}, x3d)
+    with pytest.raises(CheckpointMismatchError, match="does not fit"):
+        zoo.create_model(DEMO, checkpoint=str(x3d), num_classes=4)
 
 
 @pytest.mark.parametrize("name, head", [("x3d_xs", "blocks.5.proj"), ("slowfast_r50", "blocks.6.proj"),

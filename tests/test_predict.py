@@ -293,3 +293,66 @@ def test_an_image_is_named_as_such(tmp_path, capsys):
     write_png(torch.zeros(3, 48, 64, dtype=torch.uint8), str(image))
     assert zoo_main(["predict", str(image), "--model", "i3d_tiny_8x4_demo", "--pretrained"]) == 2
     assert f"{image}: an image, not a video: give a video file, or a folder of its frames" in capsys.readouterr().err
+
+
+def test_a_list_of_frame_files_gives_the_folders_scores(demo_videos, demo_model, tmp_path):
+    from PIL import Image
+
+    root, keys = demo_videos
+    frames, _ = _all_frames(root / keys[1])
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames.numpy(), 1):
+        Image.fromarray(frame).save(folder / f"{i:06d}.png")
+    files = sorted(str(p) for p in folder.iterdir())
+    from_files = zoo.predict(demo_model, files, views="1x1")
+    torch.testing.assert_close(from_files.scores, zoo.predict(demo_model, folder, views="1x1").scores)
+    assert from_files.video.endswith(f"({len(files)} frame files)")
+
+
+def test_predict_leaves_a_training_model_in_training_mode_and_refuses_top_0():
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    model = zoo.create_model(DEMO, pretrained=True).train()
+    zoo.predict(model, clip, views="1x1")
+    assert model.training  # predict called from a training loop: BatchNorm keeps learning afterwards
+    zoo.predict(model.eval(), clip, views="1x1")
+    assert not model.training
+    with pytest.raises(PredictError, match="top must be at least 1"):
+        zoo.predict(model, clip, top=0)
+
+
+def test_an_exported_file_by_name_says_how_to_run_it():
+    with pytest.raises(PredictError, match=r"an exported file; run it with zoo.predict\(zoo.load_artifact\('m.onnx'\), video\)"):
+        zoo.predict("m.onnx", torch.zeros(16, 48, 64, 3, dtype=torch.uint8))
+
+
+def test_untrained_weights_are_warned_about_until_trained():
+    """A new head (num_classes=K) or a random network is said until a training step changes it;
+    zoo.optimize keeps the record."""
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    new_head = zoo.create_model(DEMO, pretrained=True, num_classes=3)
+    assert zoo.predict(new_head, clip, views="1x1").warnings[-1] == (
+        f"{DEMO}'s head (blocks.6.proj) is new and untrained (num_classes= without fine-tuning): the scores mean nothing")
+    assert "random weights" in zoo.predict(zoo.optimize(zoo.create_model(DEMO), compile=False), clip, views="1x1").warnings[-1]
+    assert "untrained" in zoo.predict(zoo.optimize(new_head, compile=False), clip, views="1x1").warnings[-1]
+    for model in (zoo.create_model(DEMO, pretrained=True, num_classes=3), zoo.create_model(DEMO)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = model.train()(torch.rand(2, 3, 8, 32, 32)).logsumexp(-1).mean()
+        loss.backward()
+        optimizer.step()
+        assert not any("mean nothing" in w for w in zoo.predict(model, clip, views="1x1").warnings)
+
+
+def test_a_fine_tuned_checkpoint_names_its_classes_from_its_run_folder(tmp_path):
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    tuned = zoo.create_model(DEMO, pretrained=True, num_classes=3)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model_state": tuned.state_dict()}, run / "model.pyth")
+    (run / "classes.txt").write_text("jump\nwave\nzoom\n")  # as zoo finetune leaves it
+    model = zoo.create_model(DEMO, checkpoint=run / "model.pyth")
+    assert model.zoo_classes == ["jump", "wave", "zoom"]
+    result = zoo.predict(model, clip, views="1x1")
+    assert sorted(result.classes) == ["jump", "wave", "zoom"] and result.warnings == []
+    (run / "classes.txt").write_text("jump\nwave\n")  # not the head's size: not used
+    assert zoo.create_model(DEMO, checkpoint=run / "model.pyth").zoo_classes is None

@@ -16,7 +16,9 @@ Example:
     28
 """
 
+from zoo import features  # noqa: F401  (zoo.features.video_embedding after a plain `import zoo`)
 from zoo.checkpoints import load_checkpoint
+from zoo.deploy.artifact import load_artifact
 from zoo.deploy.export import export
 from zoo.factory import create_model
 from zoo.fast import optimize
@@ -48,6 +50,7 @@ __all__ = [
     "export",
     "get_entry",
     "list_models",
+    "load_artifact",
     "load_checkpoint",
     "optimize",
     "predict",

@@ -6,13 +6,20 @@ import os
 
 from torch import nn
 
-from zoo.checkpoints import fetch, head_classes, load_checkpoint, load_state_dict_strict, read_state_dict
+from zoo.checkpoints import (
+    fetch,
+    head_classes,
+    head_layer,
+    load_backbone,
+    load_checkpoint,
+    load_state_dict_strict,
+    read_state_dict,
+)
+from zoo.classes import classes_beside
+from zoo.provenance import RANDOM_WEIGHTS, record_weights
 from zoo.registry import get_entry
 
-
-#: What ``model.zoo_weights`` says of a model built without weights (``zoo.create_model``'s
-#: default), as every record of weights in the zoo and the harness says it.
-RANDOM_WEIGHTS = "random init"
+__all__ = ["RANDOM_WEIGHTS", "check_overrides", "create_model"]
 
 
 def create_model(
@@ -29,11 +36,18 @@ def create_model(
     ``pretrained=True`` loads the published checkpoint (downloaded once into the torch hub
     cache); ``checkpoint`` loads another source instead (path, file://, https://, hf://).
     ``overrides`` go to the builder. ``num_classes=K`` sizes the head for other classes: with
-    ``pretrained=True`` every published weight but the head's is loaded (the new head keeps
-    its fresh initialisation), the start of a fine-tuning. A ``checkpoint`` whose head has
-    other rows than the entry's classes (a fine-tuned one) builds the model with that many
-    classes when ``num_classes`` is not given. ``fast=True`` returns the inference fast paths
-    of :func:`zoo.optimize` (applied after the weights are loaded; defaults for the CPU).
+    ``pretrained=True``, or a ``checkpoint`` whose head has other rows than ``K`` (a local copy
+    of the published file), every weight but the head's is loaded (the new head keeps its fresh
+    initialisation), the start of a fine-tuning. A ``checkpoint`` whose head has other rows
+    than the entry's classes (a fine-tuned one) builds the model with that many classes when
+    ``num_classes`` is not given. ``fast=True`` returns the inference fast paths of
+    :func:`zoo.optimize` (applied after the weights are loaded; defaults for the CPU).
+
+    The model comes in eval mode (call ``.train()`` to train it). It records where its weights
+    came from and what is still untrained (:mod:`zoo.provenance`), which :func:`zoo.predict`
+    warns about and :func:`zoo.export` writes in the manifest; a checkpoint with
+    ``zoo finetune``'s ``classes.txt`` beside it gives ``model.zoo_classes``, the names
+    :func:`zoo.predict` and :func:`zoo.export` use.
 
     Example:
         >>> import torch, zoo
@@ -42,22 +56,43 @@ def create_model(
         torch.Size([1, 400])
     """
     entry = get_entry(name)
+    if pretrained and checkpoint is not None:
+        raise ValueError(f"{entry.name}: pass pretrained=True (the published file) or checkpoint= (another source), "
+                         "not both; a local copy of the published file is checkpoint=PATH")
     build = entry.build_fn()
     check_overrides(entry, build, overrides)
     model = build(entry, **overrides)
     model.zoo_entry = entry.name  # plain attribute: not part of the state dict
+    new_head = False
     if checkpoint is not None:
+        source = os.fspath(checkpoint)
         state = read_state_dict(fetch(checkpoint, progress=progress))
-        rows = head_classes(model, state) if "num_classes" not in overrides else None
-        if rows is not None and rows != entry.num_classes:  # a fine-tuned checkpoint: its head's size
-            model = build(entry, **overrides, num_classes=rows)
-            model.zoo_entry = entry.name
-        load_state_dict_strict(model, state, source=os.fspath(checkpoint))
+        rows = head_classes(model, state)
+        if "num_classes" not in overrides:
+            if rows is not None and rows != entry.num_classes:  # a fine-tuned checkpoint: its head's size
+                model = build(entry, **overrides, num_classes=rows)
+                model.zoo_entry = entry.name
+            load_state_dict_strict(model, state, source=source)
+        elif rows is not None and rows != overrides["num_classes"]:
+            # a head for other classes than the file's (a local copy of the published file):
+            # the start of a fine-tuning, as with pretrained=True
+            load_backbone(model, state, source=source)
+            new_head = True
+        else:
+            load_state_dict_strict(model, state, source=source)
     elif pretrained:
+        source = "published"
         new_head = overrides.get("num_classes") not in (None, entry.num_classes)
         load_checkpoint(model, entry.url, sha256=entry.sha256, progress=progress, head=not new_head)
-    # where the weights came from, as zoo.predict reads it (a random network's scores mean nothing)
-    model.zoo_weights = os.fspath(checkpoint) if checkpoint is not None else "published" if pretrained else RANDOM_WEIGHTS
+    else:
+        source = RANDOM_WEIGHTS
+    if new_head:
+        source = f"{source} (every weight but the head's: a new {overrides['num_classes']}-class head)"
+    # as zoo.predict reads it: a random network's (or a new head's) scores mean nothing
+    untrained = "" if source == RANDOM_WEIGHTS else head_layer(model)[0] if new_head else None
+    record_weights(model, source, untrained=untrained)
+    # a fine-tuned checkpoint's class names, from zoo finetune's classes.txt beside it
+    model.zoo_classes = classes_beside(checkpoint, rows) if checkpoint is not None and not new_head else None
     model = model.eval()
     if fast:
         from zoo.fast import optimize

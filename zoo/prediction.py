@@ -32,8 +32,9 @@ from pathlib import Path
 import torch
 
 from zoo.classes import ClassListUnavailable, class_names, read_class_file
-from zoo.factory import RANDOM_WEIGHTS, create_model
+from zoo.factory import create_model
 from zoo.input.source import VideoReadError
+from zoo.provenance import untrained
 from zoo.registry import get_entry
 from zoo.scoring import keyframe_scores, output_activation, score_video, scores_multilabel
 from zoo.transforms import InputSpec
@@ -89,8 +90,11 @@ class Prediction:
 
 def resolve_model(model_or_name, *, pretrained: bool = True, checkpoint=None):
     """``(model, entry)`` from an entry name or a zoo model (one that carries ``zoo_entry``)."""
-    if isinstance(model_or_name, str):
-        entry = get_entry(model_or_name)
+    if isinstance(model_or_name, (str, os.PathLike)):
+        if Path(model_or_name).suffix.lower() in (".onnx", ".pte"):
+            raise PredictError(f"{model_or_name}: an exported file; run it with "
+                               f"zoo.predict(zoo.load_artifact({os.fspath(model_or_name)!r}), video)")
+        entry = get_entry(os.fspath(model_or_name))
         model = create_model(entry.name, pretrained=pretrained and checkpoint is None, checkpoint=checkpoint)
         return model, entry
     name = getattr(model_or_name, "zoo_entry", None)
@@ -201,8 +205,10 @@ def predict(
 
     ``model_or_name``: an entry name (the published checkpoint is loaded unless
     ``pretrained=False``; ``checkpoint`` loads another) or a model from ``zoo.create_model`` /
-    ``torch.hub.load`` (it carries ``zoo_entry``). ``video``: a file path, a frame folder, or a
-    decoded uint8 ``(T, H, W, 3)`` RGB tensor (then ``fps``, default 30). ``views``:
+    ``torch.hub.load`` (it carries ``zoo_entry``), or an exported file run by its runtime,
+    ``zoo.load_artifact(path)`` (its manifest's class names are used). ``video``: a file path,
+    a frame folder, a list of frame files, or a decoded uint8 ``(T, H, W, 3)`` RGB tensor (then
+    ``fps``, default 30). A model in training mode is put back in it afterwards. ``views``:
     ``"CLIPSxCROPS"`` instead of the catalogue's. ``classes``: names (list or file) instead of the
     shipped list. ``boxes`` (AVA detectors): a CSV path or rows ``(timestamp_s, x1, y1, x2, y2)``
     in [0, 1] of the frame.
@@ -215,15 +221,37 @@ def predict(
         >>> [name for name, score in result.top]
         ['growing', 'moving_down']
     """
+    if top < 1:
+        raise PredictError(f"top must be at least 1, got {top}")
     model, entry = resolve_model(model_or_name, pretrained=pretrained, checkpoint=checkpoint)
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    if classes is None:  # an exported file's manifest names its classes (a fine-tuned head's too)
+        classes = getattr(model, "zoo_classes", None)
+    training = model.training
     model = model.eval().to(device)
-    if entry.dataset == "ava":
-        return _predict_boxes(model, entry, video, boxes, top=top, device=device, classes=classes)
+    try:  # a model in training (predict called from a training loop) goes back to training mode
+        if entry.dataset == "ava":
+            result = _predict_boxes(model, entry, video, boxes, top=top, device=device, classes=classes)
+        else:
+            result = _predict_clip(model, entry, video, views=views, fps=fps, top=top, classes=classes, device=device,
+                                   batch_size=batch_size)
+    finally:
+        model.train(training)
+    left = untrained(model)
+    if left is not None and left[0] == "network":  # zoo.create_model's default, torch.hub.load's too
+        result.warnings.append(f"{entry.name} has random weights (no pretrained=True or checkpoint): the scores mean nothing")
+    elif left is not None:
+        result.warnings.append(f"{entry.name}'s head ({left[1]}) is new and untrained (num_classes= without "
+                               "fine-tuning): the scores mean nothing")
+    return result
+
+
+def _predict_clip(model, entry, video, *, views, fps, top, classes, device, batch_size) -> Prediction:
     spec = InputSpec.from_entry(entry, views)
-    if isinstance(video, (str, os.PathLike)):
-        source = str(video)
+    frame_files = isinstance(video, (list, tuple)) and bool(video) and all(isinstance(v, (str, os.PathLike)) for v in video)
+    if isinstance(video, (str, os.PathLike)) or frame_files:
+        source = str(video) if not frame_files else f"{video[0]} ... ({len(video)} frame files)"
         from zoo.input.video import read_views  # PyAV: imported on the first decode
 
         try:
@@ -235,11 +263,8 @@ def predict(
         source = "<tensor>"
         batch, length, rate = _views_of_tensor(video, spec, fps or 30.0)
     check_length(length, spec, source)
-    result = score_views(model, entry, spec, batch, source=source, length=length, fps=rate, top=top, classes=classes,
-                         device=device, batch_size=batch_size)
-    if getattr(model, "zoo_weights", None) == RANDOM_WEIGHTS:  # zoo.create_model's default, torch.hub.load's too
-        result.warnings.append(f"{entry.name} has random weights (no pretrained=True or checkpoint): the scores mean nothing")
-    return result
+    return score_views(model, entry, spec, batch, source=source, length=length, fps=rate, top=top, classes=classes,
+                       device=device, batch_size=batch_size)
 
 
 def score_views(model, entry, spec, batch, *, source, length, fps, top, classes, device, batch_size=None) -> Prediction:

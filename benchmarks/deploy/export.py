@@ -15,16 +15,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
-from benchmarks.datasets import AnnotationError, load_dataset
+from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, ClassNotShippedError, load_dataset, read_kinetics_csv
 from zoo.deploy.artifact import FORMATS, read_manifest
 
 
 def calibration_videos(dataset: str, annotations, video_root, count: int) -> list[str]:
-    """The first ``count`` videos (files or frame folders) of an annotation file, in its order."""
-    records = load_dataset(dataset, annotations, video_root).records[:count]
-    return [r.source for r in records]
+    """``count`` videos (files or frame folders) of an annotation file, spread over its classes:
+    the first video of each class in turn, then the second, ... (in the file's order), so that a
+    file sorted by class does not calibrate on its first classes alone. Class names outside the
+    dataset's list (the user's own classes) are fine: the labels only spread the picks."""
+    try:
+        records = load_dataset(dataset, annotations, video_root).records
+    except ClassNotShippedError:
+        records = read_kinetics_csv(annotations, video_root, name="videos").records
+    by_class: dict = {}
+    for record in records:
+        by_class.setdefault(str(record.label), []).append(record)
+    picked = []
+    for rank in range(max((len(group) for group in by_class.values()), default=0)):
+        picked += [group[rank] for group in by_class.values() if rank < len(group)]
+    return [r.source for r in picked[:count]]
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -35,13 +48,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
         out = Path(args.out or f"{entry.name}{'_int8' if args.int8 else ''}{FORMATS[args.format]}")
         calibration = []
         if args.int8:
-            if not (args.calibration and args.video_root):
-                raise ValueError("--int8 needs --calibration ANNOTATIONS and --video-root (the clips it is calibrated on)")
+            folders = args.dataset == "folders"  # a folder per class needs no --video-root
+            if not (args.calibration and (args.video_root or folders)):
+                raise ValueError("--int8 needs --calibration ANNOTATIONS and --video-root (the clips it is calibrated on; "
+                                 "a folder per class: --calibration DIR --dataset folders)")
             calibration = calibration_videos(args.dataset or entry.dataset, args.calibration, args.video_root,
                                              args.calibration_videos)
-        path = zoo.export(entry.name, out, format=args.format, int8=args.int8, pretrained=args.pretrained,
-                          checkpoint=args.checkpoint, calibration=calibration, check_video=args.check_video,
-                          batch=args.batch, rewrite_2d=True if args.rewrite_2d else None)
+            if len(calibration) < args.calibration_videos:
+                print(f"zoo export: note: {args.calibration} holds {len(calibration)} videos; calibrating on all of them "
+                      f"(--calibration-videos {args.calibration_videos})", file=sys.stderr)
+        with warnings.catch_warnings():  # the library's warning of random weights: said below, once, as a note
+            warnings.filterwarnings("ignore", message=".*scores mean nothing.*")
+            path = zoo.export(entry.name, out, format=args.format, int8=args.int8, pretrained=args.pretrained,
+                              checkpoint=args.checkpoint, calibration=calibration, check_video=args.check_video,
+                              batch=args.batch, rewrite_2d=True if args.rewrite_2d else None, classes=args.classes)
     except (AnnotationError, OSError, ValueError, RuntimeError) as err:
         print(f"zoo export: {err}", file=sys.stderr)
         return 2
@@ -74,12 +94,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true", help="quantize (PT2E XNNPACK / ONNX Runtime static QDQ)")
     p.add_argument("--calibration", metavar="ANNOTATIONS", help="int8: annotation file of the calibration videos")
     p.add_argument("--video-root", help="int8: folder of the calibration videos")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "demo"],
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "demo", *TRANSFER_DATASETS],
                    help="format of --calibration (default: the entry's dataset)")
     p.add_argument("--calibration-videos", type=int, default=16, help="int8: how many videos (default 16)")
     p.add_argument("--check-video", help="a real clip to compare the exported file with the eager model on")
     p.add_argument("--batch", type=int, default=1, help="views per call of the exported model (default 1)")
     p.add_argument("--rewrite-2d", action="store_true", help="ONNX too: 3D convolutions and pools as 2D ones")
+    p.add_argument("--classes", help="the class names in output order, for the manifest (default: the classes.txt "
+                   "zoo finetune leaves beside --checkpoint, else the dataset's list)")
     p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte; a .pte name with --format "
                    "onnx, or .onnx with executorch, is refused)")
     p.set_defaults(func=_cmd_export)

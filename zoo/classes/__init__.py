@@ -106,3 +106,36 @@ def _ava_evaluated() -> tuple[int, ...]:
 def ava_evaluated() -> list[int]:
     """Output indices (0-based) of the 60 AVA actions the benchmark evaluates (action id - 1)."""
     return list(_ava_evaluated())
+
+
+#: The class list a fine-tuning run writes beside its checkpoint (``zoo finetune``'s run folder).
+CLASSES_BESIDE_CHECKPOINT = "classes.txt"
+
+
+def classes_beside(checkpoint, count: int | None) -> list[str] | None:
+    """The names in ``classes.txt`` beside a local ``checkpoint`` (a path or ``file://`` URL), as
+    ``zoo finetune`` leaves them beside its ``model.pyth``; None when there is no such file or
+    it does not hold ``count`` names (the head's classes).
+
+    Example:
+        >>> import os, tempfile
+        >>> run = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(run, "classes.txt"), "w").write("jump\\nwave\\n")
+        >>> classes_beside(os.path.join(run, "model.pyth"), 2), classes_beside(os.path.join(run, "model.pyth"), 3)
+        (['jump', 'wave'], None)
+    """
+    import os
+    import urllib.parse
+    import urllib.request
+
+    source = os.fspath(checkpoint)
+    parsed = urllib.parse.urlparse(source)
+    if parsed.scheme == "file":
+        source = urllib.request.url2pathname(parsed.path)
+    elif parsed.scheme and len(parsed.scheme) > 1:  # https://, hf:// (a single letter: a Windows drive)
+        return None
+    path = Path(source).parent / CLASSES_BESIDE_CHECKPOINT
+    if not path.is_file():
+        return None
+    names = [n.strip() for n in read_class_file(path)]
+    return names if count is None or len(names) == count else None

@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.provenance import RANDOM_WEIGHTS, record_weights
+
 #: The runtimes an artifact can be made for, by file suffix.
 FORMATS = {"onnx": ".onnx", "executorch": ".pte"}
 
@@ -104,8 +106,8 @@ class ArtifactModel(nn.Module):
 
     Takes what the eager model takes (a ``(B, C, T, H, W)`` batch of views, or SlowFast's
     ``[slow, fast]``) and runs it in pieces of the batch size it was exported for.
-    ``zoo_entry`` and ``output_activation`` come from the manifest, so the evaluation and
-    :func:`zoo.predict` treat it as the entry's model.
+    ``zoo_entry``, ``output_activation``, ``zoo_classes`` and the weights' record come from the
+    manifest, so the evaluation and :func:`zoo.predict` treat it as the entry's model.
     """
 
     def __init__(self, artifact, manifest: dict, threads: int | None = None):
@@ -118,6 +120,13 @@ class ArtifactModel(nn.Module):
                                 "run AVA detectors from their checkpoint (--pretrained / --checkpoint)")
         self.artifact, self.manifest = str(artifact), manifest
         self.zoo_entry = manifest["entry"]
+        # what zoo.predict reads of a zoo model: the class names in output order, and the
+        # weights' source and untrained part (a file's weights cannot change: no fingerprint)
+        self.zoo_classes = manifest.get("classes")
+        left = manifest.get("untrained") or {}
+        if "untrained" not in manifest and manifest.get("weights") == RANDOM_WEIGHTS:  # a manifest older than the field
+            left = {"module": "", "what": "network"}
+        record_weights(self, manifest.get("weights"), untrained=left.get("module"), what=left.get("what"), fingerprint=False)
         self.output_activation = manifest["output_activation"]
         self.batch = int(manifest["batch"])
         self.format = manifest["format"]

@@ -25,19 +25,21 @@ import copy
 import os
 import platform
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from zoo.classes import ClassListUnavailable, class_names
+from zoo.classes import ClassListUnavailable, class_names, read_class_file
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
 from zoo.deploy.layout import frames_layout
 from zoo.deploy.native_log import NativeLog
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
 from zoo.fast import example_input, fold_batch_norms
+from zoo.provenance import untrained
 from zoo.registry import get_entry
 from zoo.scoring import output_activation
 from zoo.transforms import InputSpec, protocol_of
@@ -123,6 +125,7 @@ def export(
     check_video=None,
     batch: int = 1,
     rewrite_2d: bool | None = None,
+    classes=None,
 ) -> Path:
     """Export an entry (name, with ``pretrained``/``checkpoint`` weights) or a zoo model to ``path``.
 
@@ -133,8 +136,11 @@ def export(
     pools as 2D ones (default: for ExecuTorch, which has no 3D kernels). Returns ``path``;
     the manifest is written beside it, its ``weights`` saying where they came from:
     ``"published"``, the checkpoint source, ``"given model"``, or ``"random init"`` (a name
-    without ``pretrained`` or ``checkpoint``). A ``path`` ending in the other format's suffix
-    (``.pte`` for ONNX, ``.onnx`` for ExecuTorch) is refused.
+    without ``pretrained`` or ``checkpoint``; a warning says so). ``classes``: the class names
+    in output order (a list or a file) for the manifest, which :func:`zoo.predict` then uses;
+    by default the model's own (``zoo finetune``'s ``classes.txt`` beside its checkpoint,
+    :func:`zoo.create_model`) or the dataset's shipped list. A ``path`` ending in the other
+    format's suffix (``.pte`` for ONNX, ``.onnx`` for ExecuTorch) is refused.
     """
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
@@ -152,7 +158,12 @@ def export(
         weights = model.zoo_weights  # where create_model took them from
     else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
         model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
-        weights = "given model"
+        weights = getattr(model, "zoo_weights", None) or "given model"
+    left = untrained(model)  # before BN folding changes the weights it fingerprints
+    if left is not None:
+        what = "random weights" if left[0] == "network" else f"an untrained new head ({left[1]})"
+        warnings.warn(f"{entry.name} has {what}: the exported file's scores mean nothing "
+                      "(pass pretrained=True, a checkpoint, or a trained model)", stacklevel=2)
     if int8 and not calibration:
         raise ExportError("int8 needs calibration clips: pass calibration= (videos) or zoo export --calibration FILE")
     model = model.eval().float()
@@ -202,7 +213,8 @@ def export(
         "views": f"{entry.temporal_clips}x{entry.spatial_crops}",
         "protocol": {key: item["value"] for key, item in protocol_of(entry).items() if isinstance(item, dict)},
         "output_activation": activation,
-        "classes": _classes(entry, eager.shape[-1]),
+        "classes": _classes(entry, eager.shape[-1], classes, getattr(model, "zoo_classes", None)),
+        "untrained": None if left is None else {"what": left[0], "module": left[1]},
         "calibration": _describe_calibration(calibration, len(calibration_set)) if int8 else None,
         "check_input": str(check_video) if check_video is not None else "random (no check_video given)",
         "versions": {"torch": torch.__version__, "python": platform.python_version(),
@@ -231,7 +243,16 @@ def _export_program(flat: nn.Module, args: tuple, entry) -> torch.export.Exporte
         raise ExportError(f"{entry.name}: torch.export failed: {err.__class__.__name__}: {str(err).splitlines()[0]}") from err
 
 
-def _classes(entry, count: int) -> list[str] | None:
+def _classes(entry, count: int, given=None, own: list[str] | None = None) -> list[str] | None:
+    """The manifest's class names: ``given`` (a list or file; refused unless it names ``count``),
+    else the model's own (a fine-tuned checkpoint's), else the dataset's shipped list if it fits."""
+    if given is not None:
+        names = read_class_file(given) if isinstance(given, (str, os.PathLike)) else [str(n) for n in given]
+        if len(names) != count:
+            raise ExportError(f"{entry.name}: the class list given has {len(names)} names, the model {count} outputs")
+        return names
+    if own is not None and len(own) == count:
+        return list(own)
     try:
         names = class_names(entry)
     except ClassListUnavailable:

@@ -1,0 +1,77 @@
+"""Where a model's weights came from, and which of them are still as initialised.
+
+:func:`zoo.create_model` records on the model it returns (plain attributes, not in the state
+dict) the source of its weights, ``model.zoo_weights`` (``"published"``, the checkpoint source,
+or :data:`RANDOM_WEIGHTS`), and what it left untrained: the whole network (no weights given)
+or the classifier of a head sized to other classes (``num_classes=K``). :func:`zoo.predict`
+warns when it scores with untrained weights, :func:`zoo.export` records them in the manifest,
+and :func:`zoo.optimize` carries them over.
+
+"Still untrained" is checked, not assumed: the record keeps a fingerprint of the untrained
+parameters, so a model trained after :func:`zoo.create_model` (a loop of one's own) is no
+longer reported as random.
+
+Example:
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    >>> record_weights(model, "published", untrained="1")
+    >>> untrained_part(model)
+    '1'
+    >>> with torch.no_grad():
+    ...     _ = model[1].weight.add_(0.1)  # a training step
+    >>> untrained_part(model) is None
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: What ``model.zoo_weights`` says of a model built without weights (``zoo.create_model``'s
+#: default), as every record of weights in the zoo and the harness says it.
+RANDOM_WEIGHTS = "random init"
+
+
+def _fingerprint(module: nn.Module) -> float:
+    # a training step changes these sums (a coincidence that keeps both is not a concern)
+    with torch.no_grad():
+        return float(sum((p.detach().double().sum() + p.detach().double().abs().sum()).item() for p in module.parameters()))
+
+
+def record_weights(model: nn.Module, source: str | None, *, untrained: str | None = None, what: str | None = None,
+                   fingerprint: bool = True) -> None:
+    """Record on ``model`` where its weights came from (``source``) and which submodule is still
+    as initialised: ``untrained`` is a submodule name (``""``: the model itself) or None;
+    ``what`` says what it is, ``"network"`` (the default for ``""``) or ``"head"``.
+    ``fingerprint=False``: the untrained part cannot change (an exported file)."""
+    model.zoo_weights = source
+    if untrained is None:
+        model.zoo_untrained = None
+        return
+    what = what or ("network" if untrained == "" else "head")
+    module = model.get_submodule(untrained) if fingerprint else None
+    model.zoo_untrained = (what, untrained, _fingerprint(module) if module is not None else None)
+
+
+def untrained(model: nn.Module) -> tuple[str, str] | None:
+    """``(what, submodule)`` still as :func:`zoo.create_model` initialised it: ``("network", "")``
+    for a random network, ``("head", "blocks.6.proj")`` for a new head; None when the record
+    says the weights are trained (or since changed), or there is no record."""
+    record = getattr(model, "zoo_untrained", None)
+    if record is None:
+        return None
+    what, name, fingerprint = record
+    if fingerprint is None:
+        return what, name
+    try:
+        module = model.get_submodule(name)
+    except AttributeError:
+        return None
+    return (what, name) if _fingerprint(module) == fingerprint else None
+
+
+def untrained_part(model: nn.Module) -> str | None:
+    """The name of the untrained submodule (:func:`untrained`; ``""`` the whole model), or None."""
+    found = untrained(model)
+    return None if found is None else found[1]
