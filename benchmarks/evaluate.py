@@ -68,7 +68,7 @@ from torch import nn
 
 from benchmarks import metrics as metrics_lib
 from benchmarks.compat import moved_names
-from benchmarks.datasets import TRANSFER_DATASETS, VideoDataset, VideoRecord, load_dataset
+from benchmarks.datasets import TRANSFER_DATASETS, VideoDataset, VideoRecord, load_dataset, normalize_name
 from benchmarks.run_config import (
     CONFIG_FILE,
     FAILURES_FILE,
@@ -282,6 +282,7 @@ def run_evaluation(
             return None
         factory = model_factory or config.weights.model_factory()
         built = (model if model is not None else factory(entry)).eval().to(device)
+        check_model_classes(built, dataset, entry)
         if fast or dtype != "fp32":
             from zoo.fast import example_input
 
@@ -438,6 +439,29 @@ def decoded_videos(todo: list[VideoRecord], spec, *, workers: int, batch_size: i
         yield items
     finally:
         stop_decoding(items)
+
+
+def check_model_classes(model, dataset, entry) -> None:
+    """Refuse a class list that is not the model's own, when the model knows its own: a
+    fine-tuned checkpoint's (``classes.txt`` beside it) or an exported file's (its manifest).
+    The dataset's labels are numbered by that list, so another run's list, or the right names
+    in another order, scores every video against the wrong outputs (top-1 33 instead of 92,
+    silently). Published weights are numbered by the shipped lists the readers use already."""
+    own = getattr(model, "zoo_classes", None)
+    if not own or not dataset.classes or getattr(model, "zoo_weights", None) == "published":
+        return
+    what = "its manifest" if hasattr(model, "artifact") else "the classes.txt beside its checkpoint"
+    if len(own) != len(dataset.classes):
+        raise ValueError(f"{entry.name} outputs {len(own)} classes ({what} names {', '.join(own[:5])}"
+                         f"{', ...' if len(own) > 5 else ''}) but the class list has {len(dataset.classes)}: "
+                         "is this the model trained on these classes?")
+    mine, given = [normalize_name(c) for c in own], [normalize_name(c) for c in dataset.classes]
+    if mine != given:
+        index = next(i for i, (a, b) in enumerate(zip(mine, given)) if a != b)
+        how = "the same names in another order" if sorted(mine) == sorted(given) else "other names"
+        raise ValueError(f"the class list is not {entry.name}'s own ({what}): {how}, first at index {index}: "
+                         f"{dataset.classes[index]!r} where the model outputs {own[index]!r}; pass its own list "
+                         "(--classes) so that each label is scored against its output")
 
 
 def stop_decoding(items: Iterator) -> None:

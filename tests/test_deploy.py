@@ -632,3 +632,36 @@ def test_int8_calibration_from_class_folders_takes_every_class(tmp_path, capsys)
     assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(root), "--dataset",
                      "folders", "--out", str(tmp_path / "all.onnx")]) == 0
     assert "holds 6 videos; calibrating on all of them (--calibration-videos 16)" in capsys.readouterr().err
+
+
+def test_a_class_list_that_is_not_the_models_own_is_refused_or_warned_about(tmp_path, capsys):
+    """Another run's classes, or the right ones in another order, numbered the labels against the
+    wrong outputs silently (top-1 33 instead of 92): zoo evaluate refuses them for a model that
+    knows its own (a fine-tuned run's classes.txt, a manifest), zoo.predict warns."""
+    from benchmarks.demo.videos import VideoSpec, render_frames, write_video
+
+    demo = "i3d_tiny_8x4_demo"
+    root = tmp_path / "val"
+    names = ["jump", "wave", "zoom"]
+    for label, name in enumerate(names):
+        spec = VideoSpec(label, 30, 45, seed=label)
+        write_video(root / name / "0.mp4", render_frames(spec), spec.fps)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model_state": zoo.create_model(demo, pretrained=True, num_classes=3).state_dict()}, run / "model.pyth")
+    (run / "classes.txt").write_text("\n".join(names) + "\n")
+    (tmp_path / "reversed.txt").write_text("\n".join(reversed(names)) + "\n")
+    path = zoo.export(demo, tmp_path / "ft.onnx", checkpoint=run / "model.pyth")
+    common = ["--dataset", "folders", "--annotations", str(root), "--views", "1x1", "--workers", "0", "--quiet"]
+    for weights in (["--checkpoint", str(run / "model.pyth")], ["--artifact", str(path)]):
+        capsys.readouterr()
+        assert zoo_main(["evaluate", demo, *weights, "--classes", str(tmp_path / "reversed.txt"),
+                         "--out", str(tmp_path / "bad"), *common]) == 2
+        err = capsys.readouterr().err
+        assert "the same names in another order, first at index 0: 'zoom' where the model outputs 'jump'" in err
+        assert zoo_main(["evaluate", demo, *weights, "--classes", str(run / "classes.txt"),
+                         "--out", str(tmp_path / f"ok{len(weights[1])}"), *common]) == 0
+    clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
+    warned = zoo.predict(zoo.load_artifact(path), clip, views="1x1", classes=list(reversed(names))).warnings
+    assert warned == ["the class list given is not the model's own: output 0 is 'jump', the list names it 'zoom'"]
+    assert zoo.predict(zoo.load_artifact(path), clip, views="1x1", classes=names).warnings == []

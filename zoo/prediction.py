@@ -142,6 +142,25 @@ def class_names_for(entry, num_outputs: int, classes=None) -> tuple[list[str], l
     return names, warnings
 
 
+def differing_classes(names: list[str], own: list[str]) -> list[str]:
+    """A warning when the class names given are not the model's own (in output order), compared
+    as written apart from case, quotes and ``_`` for a space; none when they agree.
+
+    Example:
+        >>> differing_classes(["Jump", "wave"], ["jump", "wave"]), differing_classes(["wave", "jump"], ["jump", "wave"])
+        ([], ["the class list given is not the model's own: output 0 is 'jump', the list names it 'wave'"])
+    """
+    def plain(name: str) -> str:
+        return " ".join(str(name).strip().strip('"').strip("'").replace("_", " ").lower().split())
+
+    if len(names) != len(own):
+        return []  # class_names_for has said the list does not fit
+    for index, (a, b) in enumerate(zip(names, own)):
+        if plain(a) != plain(b):
+            return [f"the class list given is not the model's own: output {index} is {b!r}, the list names it {a!r}"]
+    return []
+
+
 def top_k(scores: torch.Tensor, names: list[str], k: int) -> tuple[list[int], list[tuple[str, float]]]:
     """Indices and ``(name, score)`` of the ``k`` best classes, best first (ties: lower index first)."""
     k = max(1, min(k, scores.numel()))
@@ -226,8 +245,10 @@ def predict(
     model, entry = resolve_model(model_or_name, pretrained=pretrained, checkpoint=checkpoint)
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    if classes is None:  # an exported file's manifest names its classes (a fine-tuned head's too)
-        classes = getattr(model, "zoo_classes", None)
+    own = getattr(model, "zoo_classes", None)  # an exported file's manifest, a fine-tuned run's classes.txt
+    given = classes is not None
+    if not given:
+        classes = own
     training = model.training
     model = model.eval().to(device)
     try:  # a model in training (predict called from a training loop) goes back to training mode
@@ -238,6 +259,8 @@ def predict(
                                    batch_size=batch_size)
     finally:
         model.train(training)
+    if given and own and getattr(model, "zoo_weights", None) != "published":
+        result.warnings += differing_classes(result.classes, own)
     left = untrained(model)
     if left is not None and left[0] == "network":  # zoo.create_model's default, torch.hub.load's too
         result.warnings.append(f"{entry.name} has random weights (no pretrained=True or checkpoint): the scores mean nothing")
