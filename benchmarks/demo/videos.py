@@ -342,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(args.out or default_root() / f"transfer_{args.transfer}")
             folders = generate_transfer(root, _sizes(args.per_class), classes=TRANSFER_TASKS[args.transfer],
                                         progress=not args.quiet)
-            for split, folder in folders.items():
-                print(f"{split}: {folder} (a folder per class: zoo finetune --dataset folders --train {folder})")
+            for split, folder in folders.items():  # the held-out folder is zoo finetune's --val, not a --train
+                use = "--val" if split == "val" else "--train"
+                print(f"{split}: {folder} (a folder per class: zoo finetune --dataset folders {use} {folder})")
             return 0
         root = Path(args.out) if args.out else default_root()
         full = _sizes(args.split)
