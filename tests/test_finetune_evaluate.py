@@ -63,12 +63,21 @@ def test_folders_evaluation_of_the_checkpoint_is_the_runs_own_measurement_and_re
     again = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert again["metrics"] == metrics["metrics"] and again["timing"]["videos_this_run"] == 0
     assert (tmp_path / "eval" / "scores.jsonl").read_text() == scores
-    # the class list is what the checkpoint's outputs mean: listed the other way round, the labels follow it
+    # the class list is what the checkpoint's outputs mean: listed the other way round, the labels
+    # would follow it (top-1 100 - top-1); the run's own classes.txt beside the checkpoint refuses it
     swapped = tmp_path / "swapped.txt"
     swapped.write_text("".join(f"{c}\n" for c in reversed(run["manifest"]["classes"])))
     assert evaluate(run, tmp_path / "swapped", "--dataset", "folders", "--annotations", str(run["heldout"]),
-                    "--classes", str(swapped)) == 0
-    assert json.loads((tmp_path / "swapped" / "metrics.json").read_text())["metrics"]["top1"] == 100 - val["top1"]
+                    "--classes", str(swapped)) == 2
+    assert not (tmp_path / "swapped" / "metrics.json").exists()
+    # the checkpoint alone (no classes.txt beside it) takes the list as given
+    bare = tmp_path / "bare" / MODEL_FILE
+    bare.parent.mkdir()
+    shutil.copy(run["out"] / MODEL_FILE, bare)
+    assert zoo_main(["evaluate", DEMO, "--checkpoint", str(bare), "--views", "2x1", "--workers", "0", "--quiet",
+                     "--out", str(tmp_path / "swapped_bare"), "--dataset", "folders", "--annotations", str(run["heldout"]),
+                     "--classes", str(swapped)]) == 0
+    assert json.loads((tmp_path / "swapped_bare" / "metrics.json").read_text())["metrics"]["top1"] == 100 - val["top1"]
 
 
 def test_ucf101_and_hmdb51_split_files_give_the_same_measurement(run, tmp_path):

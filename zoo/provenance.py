@@ -33,8 +33,10 @@ from torch import nn
 RANDOM_WEIGHTS = "random init"
 
 
-def _fingerprint(module: nn.Module) -> float:
+def _fingerprint(module: nn.Module) -> float | None:
     # a training step changes these sums (a coincidence that keeps both is not a concern)
+    if any(p.is_meta for p in module.parameters()):  # built on the meta device: no values to sum
+        return None
     with torch.no_grad():
         return float(sum((p.detach().double().sum() + p.detach().double().abs().sum()).item() for p in module.parameters()))
 
@@ -51,6 +53,7 @@ def record_weights(model: nn.Module, source: str | None, *, untrained: str | Non
         return
     what = what or ("network" if untrained == "" else "head")
     module = model.get_submodule(untrained) if fingerprint else None
+    # no fingerprint (an exported file, a model on the meta device): untrained until rebuilt
     model.zoo_untrained = (what, untrained, _fingerprint(module) if module is not None else None)
 
 
