@@ -220,3 +220,32 @@ def test_same_file_name_from_two_sources_is_not_confused(tmp_path, torch_home):
     assert _same(zoo.load_checkpoint(Small(), (tmp_path / "kinetics" / "w.pyth").as_uri()), first)
     assert _same(zoo.load_checkpoint(Small(), (tmp_path / "ssv2" / "w.pyth").as_uri()), second)
     assert not _same(first, second)
+
+
+def test_a_folder_as_the_checkpoint_takes_its_one_checkpoint_file(tmp_path):
+    # a zoo finetune run folder (model.pyth beside classes.txt) or a Hugging Face-style folder
+    model = Small()
+    run = tmp_path / "run"
+    run.mkdir()
+    _write(run / "model.pyth", model)
+    (run / "classes.txt").write_text("a\nb\n")
+    assert _same(zoo.load_checkpoint(Small(), run), model)
+    _write(run / "epoch_1.pyth", model)
+    with pytest.raises(FileNotFoundError, match=r"is a folder of 2 checkpoint files \(epoch_1.pyth, model.pyth\)"):
+        zoo.load_checkpoint(Small(), run)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="is a folder with no checkpoint file"):
+        zoo.load_checkpoint(Small(), tmp_path / "empty")
+
+
+def test_another_architectures_file_is_named_as_such(tmp_path):
+    torch.save({"model_state": zoo.create_model("x3d_xs").state_dict()}, tmp_path / "x3d.pyth")
+    with pytest.raises(CheckpointMismatchError, match=r"only 9 of the model's 104 weights are in it with their shape: "
+                                                      "a checkpoint of another architecture or entry\\?"):
+        zoo.create_model("i3d_tiny_8x4_demo", checkpoint=tmp_path / "x3d.pyth")
+    small = Small()  # one mis-shaped weight of a file of this model: not called another architecture
+    state = {**small.state_dict(), "blocks.0.bias": torch.zeros(4)}
+    torch.save({"model_state": state}, tmp_path / "damaged.pyth")
+    with pytest.raises(CheckpointMismatchError) as err:
+        zoo.load_checkpoint(Small(), tmp_path / "damaged.pyth")
+    assert "another architecture" not in str(err.value) and "wrong shapes (1)" in str(err.value)

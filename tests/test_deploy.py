@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import Counter
@@ -593,7 +594,14 @@ def test_a_fine_tuned_runs_classes_and_untrained_weights_travel_into_the_file(tm
     torch.save({"model_state": zoo.create_model(demo, pretrained=True, num_classes=3).state_dict()}, run / "model.pyth")
     (run / "classes.txt").write_text("jump\nwave\nzoom\n")
     assert zoo_main(["export", demo, "--checkpoint", str(run / "model.pyth"), "--out", str(tmp_path / "ft.onnx")]) == 0
-    assert read_manifest(tmp_path / "ft.onnx")["classes"] == ["jump", "wave", "zoom"]
+    manifest = read_manifest(tmp_path / "ft.onnx")
+    assert manifest["classes"] == ["jump", "wave", "zoom"]
+    # which file exactly: the path as typed may be relative, or rewritten by a later run
+    assert manifest["weights_file"] == str((run / "model.pyth").resolve())
+    assert manifest["weights_sha256"] == hashlib.sha256((run / "model.pyth").read_bytes()).hexdigest()
+    # the run folder itself as the checkpoint: its model.pyth and classes.txt
+    assert zoo_main(["export", demo, "--checkpoint", str(run), "--out", str(tmp_path / "folder.onnx")]) == 0
+    assert read_manifest(tmp_path / "folder.onnx")["classes"] == ["jump", "wave", "zoom"]
     result = zoo.predict(zoo.load_artifact(tmp_path / "ft.onnx"), clip, views="1x1")
     assert sorted(result.classes) == ["jump", "wave", "zoom"] and result.warnings == []
     (tmp_path / "mine.txt").write_text("a\nb\nc\n")

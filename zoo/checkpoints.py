@@ -131,6 +131,8 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
         return _fetch_url(source, sha256=sha256, progress=progress, local_source=path)
     if scheme == "" or re.match(r"^[A-Za-z]:[\\/]", source):
         path = Path(source)
+        if path.is_dir():
+            path = checkpoint_in_folder(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {source}")
         _verify(path, sha256, source=source, remove_on_mismatch=False)
@@ -150,6 +152,31 @@ def _stale(dest: Path, local_source: Path | None) -> bool:
         return False
     source, copy = local_source.stat(), dest.stat()
     return source.st_size != copy.st_size or source.st_mtime_ns != copy.st_mtime_ns
+
+
+#: Suffixes of PyTorch checkpoint files, for a folder given as a checkpoint.
+CHECKPOINT_SUFFIXES = (".pyth", ".pth", ".pt", ".bin", ".ckpt")
+
+
+def checkpoint_in_folder(folder: Path) -> Path:
+    """The one checkpoint file in ``folder`` (a ``zoo finetune`` run folder's ``model.pyth``, a
+    Hugging Face-style folder's ``pytorch_model.bin``); an error naming the candidates otherwise.
+
+    Example:
+        >>> import os, tempfile
+        >>> run = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(run, "model.pyth"), "wb"), open(os.path.join(run, "classes.txt"), "w")
+        >>> checkpoint_in_folder(Path(run)).name
+        'model.pyth'
+    """
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise FileNotFoundError(f"checkpoint {folder} is a folder with no checkpoint file "
+                                f"({', '.join('*' + s for s in CHECKPOINT_SUFFIXES)}): pass the file")
+    raise FileNotFoundError(f"checkpoint {folder} is a folder of {len(found)} checkpoint files "
+                            f"({', '.join(p.name for p in found[:5])}): pass the one to load")
 
 
 def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
@@ -232,8 +259,12 @@ def describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], limit
         more = f" ... and {len(items) - limit} more" if len(items) > limit else ""
         return f"\n  {title} ({len(items)}): " + ", ".join(items[:limit]) + more
 
+    fitting = len(expected) - len(missing) - len(wrong)
+    # most keys absent or mis-shaped: not a damaged file of this model but another model's file
+    other = (f" (only {fitting} of the model's {len(expected)} weights are in it with their shape: a checkpoint "
+             "of another architecture or entry?)") if fitting < len(expected) / 2 else ""
     return (
-        "checkpoint does not fit the model:"
+        f"checkpoint does not fit the model{other}:"
         + (show("missing keys", missing) if missing else "")
         + (show("unexpected keys", unexpected) if unexpected else "")
         + (show("wrong shapes", wrong) if wrong else "")

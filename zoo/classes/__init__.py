@@ -134,7 +134,8 @@ def classes_beside(checkpoint, count: int | None) -> list[str] | None:
         source = urllib.request.url2pathname(parsed.path)
     elif parsed.scheme and len(parsed.scheme) > 1:  # https://, hf:// (a single letter: a Windows drive)
         return None
-    path = Path(source).parent / CLASSES_BESIDE_CHECKPOINT
+    folder = Path(source) if Path(source).is_dir() else Path(source).parent  # a run folder given as the checkpoint
+    path = folder / CLASSES_BESIDE_CHECKPOINT
     if not path.is_file():
         return None
     names = [n.strip() for n in read_class_file(path)]

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.checkpoints import fetch, sha256_of
 from zoo.classes import ClassListUnavailable, class_names, read_class_file
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
 from zoo.deploy.layout import frames_layout
@@ -197,6 +198,8 @@ def export(
     manifest = {
         "entry": entry.name,
         "weights": weights,  # as benchmarks.evaluate's config.json says it: a file of random weights looks like any other
+        # which checkpoint file exactly: the source as typed may be relative, or rewritten by a later run
+        **(_checkpoint_record(checkpoint) if checkpoint is not None and isinstance(model_or_name, str) else {}),
         "format": format,
         "int8": int8,
         "rewrite_2d": rewrite_2d,
@@ -234,6 +237,11 @@ def export(
     manifest["output_scale"] = float(eager.abs().max())
     write_manifest(path, manifest)
     return path
+
+
+def _checkpoint_record(checkpoint) -> dict:
+    path = fetch(checkpoint, progress=False)  # local, or already in the cache from create_model
+    return {"weights_file": str(Path(path).resolve()), "weights_sha256": sha256_of(path)}
 
 
 def _export_program(flat: nn.Module, args: tuple, entry) -> torch.export.ExportedProgram:
