@@ -8,6 +8,7 @@ mean of the views' logits.
 
 Example:
     >>> import torch, zoo
+    >>> from zoo.features import head_inputs, video_embedding
     >>> model = zoo.create_model("i3d_tiny_8x4_demo").eval()
     >>> views = torch.zeros(3, 3, 8, 32, 32)  # three views of one video
     >>> head_inputs(model, views).shape, video_embedding(model, views).shape

@@ -13,6 +13,7 @@ longer reported as random.
 
 Example:
     >>> import torch
+    >>> from zoo.provenance import record_weights, untrained_part
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
     >>> record_weights(model, "published", untrained="1")
     >>> untrained_part(model)

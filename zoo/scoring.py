@@ -8,6 +8,7 @@ score each person box with a sigmoid (:func:`keyframe_scores`).
 
 Example:
     >>> import torch
+    >>> from zoo.scoring import aggregate, view_scores
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
     >>> aggregate(view_scores(logits, "logits", multilabel=False), multilabel=False).round(decimals=4)
     tensor([0.6269, 0.3731])

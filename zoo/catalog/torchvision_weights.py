@@ -20,6 +20,7 @@ prose, in ``meta["_docs"]``; the toml holds them (as ``num_frames``, ``sampling_
 and ``temporal_clips``, which name the entry) and :func:`fill` checks them against the prose.
 
 Example:
+    >>> from zoo.catalog.torchvision_weights import fill
     >>> record = fill({"name": "r3d_18_16x2_kinetics400", "weights": "R3D_18_Weights.KINETICS400_V1",
     ...                "num_frames": 16, "sampling_rate": 2, "temporal_clips": 5})
     >>> record["top1"], record["gflops"], record["sha256"], record["resize_size"]

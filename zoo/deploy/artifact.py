@@ -11,6 +11,7 @@ any model: a batch of views in, ``(B, classes)`` out.
 
 Example:
     >>> import json, os, tempfile
+    >>> from zoo.deploy.artifact import manifest_path, read_manifest
     >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
     >>> _ = open(path, "wb").write(b"not really a model")
     >>> _ = open(manifest_path(path), "w").write(json.dumps({"sha256": "0" * 64}))

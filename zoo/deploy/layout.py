@@ -20,6 +20,7 @@ takes what is left. Batches of more than one video are left to the 2D rewrite al
 
 Example:
     >>> import torch
+    >>> from zoo.deploy.layout import frames_layout
     >>> net = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv3d(4, 4, 1))
     >>> x = torch.randn(1, 3, 4, 8, 8)
     >>> program = frames_layout(torch.export.export(net.eval(), (x,)), (x,))

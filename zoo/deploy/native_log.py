@@ -7,6 +7,7 @@ export's error can quote the lines that matter, and shows it again afterwards le
 
 Example:
     >>> import os
+    >>> from zoo.deploy.native_log import NativeLog
     >>> with NativeLog() as log:
     ...     _ = os.write(2, b"[cpuinfo_utils.cpp:87] Failed to open midr file\\n")
     >>> log.shown

@@ -24,6 +24,7 @@ Each replacement is checked numerically against the operation it replaces
 
 Example:
     >>> import torch
+    >>> from zoo.deploy.rewrite import FrameConv
     >>> conv = torch.nn.Conv3d(4, 6, (3, 3, 3), stride=(2, 1, 2), padding=(1, 0, 1), dilation=(1, 2, 1), groups=2)
     >>> x = torch.randn(2, 4, 7, 9, 9)
     >>> frames = FrameConv.from_conv3d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)

@@ -28,6 +28,7 @@ On efficient X3D-XS (this CPU, 1 thread) the int8 program went from 12.2 to 11.2
 Example:
     >>> import torch
     >>> from torch import nn
+    >>> from zoo.deploy.xnnpack import silu_as_sigmoid_mul
     >>> program = torch.export.export(nn.Sequential(nn.Conv2d(3, 4, 1), nn.SiLU()), (torch.rand(1, 3, 4, 4),))
     >>> graph = silu_as_sigmoid_mul(program.module())
     >>> [str(n.target) for n in graph.graph.nodes if n.op == "call_function"]

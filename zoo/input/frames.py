@@ -15,6 +15,7 @@ frame file; the evaluator records the video as failed and goes on.
 Example:
     >>> import tempfile, torch, zoo
     >>> from torchvision.io import encode_jpeg
+    >>> from zoo.input.frames import read_frame_views
     >>> from zoo.transforms import InputSpec
     >>> folder = tempfile.mkdtemp()
     >>> for k in range(40):

@@ -35,6 +35,7 @@ frames kept only while a later keyframe still needs them:
 
 Example:
     >>> import zoo
+    >>> from zoo.input.keyframes import AvaProtocol
     >>> p = AvaProtocol.from_entry(zoo.get_entry("slow_r50_4x16_ava"))
     >>> p.keyframe_frame(902), p.clip_indices(902)
     (60, [28, 44, 60, 76])

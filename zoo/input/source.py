@@ -5,6 +5,7 @@ video decoder, :mod:`zoo.input.video`, imports it) and so the readers of video f
 frame folders and AVA keyframes all raise and return the same things.
 
 Example:
+    >>> from zoo.input.source import VideoReadError
     >>> err = VideoReadError("clips/a.mp4", "zero-length file")
     >>> str(err), err.reason
     ('clips/a.mp4: zero-length file', 'zero-length file')

