@@ -673,3 +673,32 @@ def test_a_class_list_that_is_not_the_models_own_is_refused_or_warned_about(tmp_
     warned = zoo.predict(zoo.load_artifact(path), clip, views="1x1", classes=list(reversed(names))).warnings
     assert warned == ["the class list given is not the model's own: output 0 is 'jump', the list names it 'zoom'"]
     assert zoo.predict(zoo.load_artifact(path), clip, views="1x1", classes=names).warnings == []
+
+
+def test_an_optimized_model_exports_as_the_model_inside(tmp_path):
+    """zoo.export(zoo.optimize(model)): the plain model inside the wrapper is exported (no
+    recompiles of its compiled call), with the wrapper's record of weights."""
+    plain = zoo.create_model("i3d_tiny_8x4_demo", pretrained=True)
+    fast = zoo.optimize(zoo.create_model("i3d_tiny_8x4_demo", pretrained=True))
+    manifest = read_manifest(zoo.export(fast, tmp_path / "fast.onnx"))
+    assert manifest["weights"] == "published" and manifest["untrained"] is None
+    assert manifest["max_abs_diff"] < 1e-4 * manifest["output_scale"]
+    reference = read_manifest(zoo.export(plain, tmp_path / "plain.onnx"))
+    assert manifest["inputs"] == reference["inputs"]
+    new_head = zoo.optimize(zoo.create_model("i3d_tiny_8x4_demo", pretrained=True, num_classes=3), compile=False)
+    with pytest.warns(UserWarning, match="untrained new head"):
+        path = zoo.export(new_head, tmp_path / "new.onnx")
+    assert read_manifest(path)["untrained"] == {"what": "head", "module": "blocks.6.proj"}
+
+
+def test_calibration_takes_a_plain_list_of_videos(tmp_path):
+    from benchmarks.datasets import AnnotationError
+    from benchmarks.deploy.export import calibration_videos
+
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("a.mp4\nb.mp4 jump\n")  # labels are not needed, nor refused
+    assert calibration_videos("kinetics400", tmp_path / "list.txt", tmp_path, 16) == [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")]
+    (tmp_path / "bad.txt").write_text("a.mp4\nmissing.mp4\n")
+    with pytest.raises(AnnotationError, match="bad.txt:1: expected '<path> <class index>'"):
+        calibration_videos("kinetics400", tmp_path / "bad.txt", tmp_path, 16)

@@ -31,6 +31,11 @@ def calibration_videos(dataset: str, annotations, video_root, count: int) -> lis
         records = load_dataset(dataset, annotations, video_root).records
     except ClassNotShippedError:
         records = read_kinetics_csv(annotations, video_root, name="videos").records
+    except AnnotationError:
+        listed = video_list(annotations, video_root)  # calibration needs no labels: a plain list of videos
+        if listed is None:
+            raise
+        return listed[:count]
     by_class: dict = {}
     for record in records:
         by_class.setdefault(str(record.label), []).append(record)
@@ -38,6 +43,25 @@ def calibration_videos(dataset: str, annotations, video_root, count: int) -> lis
     for rank in range(max((len(group) for group in by_class.values()), default=0)):
         picked += [group[rank] for group in by_class.values() if rank < len(group)]
     return [r.source for r in picked[:count]]
+
+
+def video_list(path, video_root) -> list[str] | None:
+    """The videos of a plain list, one per line (a path, optionally followed by a label), under
+    ``video_root`` unless absolute; None when a line names no existing file or folder."""
+    root = Path(video_root) if video_root else Path()
+    videos = []
+    for text in Path(path).read_text().splitlines():
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        for candidate in (text, text.rsplit(None, 1)[0]):
+            full = Path(candidate) if Path(candidate).is_absolute() else root / candidate
+            if full.exists():
+                videos.append(str(full))
+                break
+        else:
+            return None
+    return videos
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -92,7 +116,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     p.add_argument("--format", choices=sorted(FORMATS), default="onnx")
     p.add_argument("--int8", action="store_true", help="quantize (PT2E XNNPACK / ONNX Runtime static QDQ)")
-    p.add_argument("--calibration", metavar="ANNOTATIONS", help="int8: annotation file of the calibration videos")
+    p.add_argument("--calibration", metavar="ANNOTATIONS", help="int8: the calibration videos: an annotation file, a plain list of "
+                   "videos (one per line), or a folder per class with --dataset folders")
     p.add_argument("--video-root", help="int8: folder of the calibration videos")
     p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "demo", *TRANSFER_DATASETS],
                    help="format of --calibration (default: the entry's dataset)")

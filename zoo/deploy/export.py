@@ -39,7 +39,7 @@ from zoo.deploy.layout import frames_layout
 from zoo.deploy.native_log import NativeLog
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
-from zoo.fast import example_input, fold_batch_norms
+from zoo.fast import FastModel, example_input, fold_batch_norms
 from zoo.provenance import untrained
 from zoo.registry import get_entry
 from zoo.scoring import output_activation
@@ -159,6 +159,15 @@ def export(
         weights = model.zoo_weights  # where create_model took them from
     else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
         model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
+        if isinstance(model, FastModel):  # zoo.optimize's wrapper: export the model inside, not its compiled call
+            inner = model.module
+            for name in ("zoo_entry", "zoo_weights", "zoo_classes"):
+                if hasattr(model, name):
+                    setattr(inner, name, getattr(model, name))
+            record = getattr(model, "zoo_untrained", None)  # its submodule named inside the wrapper
+            inner.zoo_untrained = None if record is None else (record[0], record[1].removeprefix("module").lstrip("."),
+                                                               record[2])
+            model = inner
         weights = getattr(model, "zoo_weights", None) or "given model"
     left = untrained(model)  # before BN folding changes the weights it fingerprints
     if left is not None:
