@@ -78,11 +78,13 @@ class Weights:
         none for the published weights, a builder or random ones.
 
         Example:
-            >>> Weights(checkpoint="runs/x3d_xs_ucf101/model.pyth").folder_label(), Weights(artifact="m.onnx").folder_label()
-            ('x3d_xs_ucf101_model', 'm.onnx')
+            >>> Weights(checkpoint="runs/x3d_xs_ucf101/model.pyth").folder_label(), Weights(artifact="art/m.onnx").folder_label()
+            ('x3d_xs_ucf101_model', 'art_m.onnx')
         """
         if self.artifact:
-            label = Path(self.artifact).name
+            # after its folder's name too: art/full.pte and base/full.pte are two files
+            path = Path(self.artifact)
+            label = "_".join(part for part in (path.parent.name, path.name) if part)
         elif self.checkpoint:
             # a source may be a URL (https://, hf://): only its last two path parts, as a path's
             path = Path(str(self.checkpoint).split("://", 1)[-1].rstrip("/"))
@@ -215,15 +217,21 @@ class RunConfig:
         the default folder before it named them, which a rerun of the same command resumes."""
         if label is None:
             return base
-        try:
-            before = json.loads((base / CONFIG_FILE).read_text()).get("weights")
-        except (OSError, ValueError, AttributeError):
-            before = None
-        try:  # an artifact's record is its sha256: a missing file is refused later, with its own message
-            same = before is not None and before == self.weights.record()
-        except OSError:
-            same = False
-        return base if same else base.with_name(f"{base.name}_{label}")
+        # the folders earlier versions named these weights by: an artifact by its file name alone
+        earlier = [base]
+        if self.weights.artifact and Path(self.weights.artifact).name != label:
+            earlier.append(base.with_name(f"{base.name}_{Path(self.weights.artifact).name}"))
+        for folder in earlier:
+            try:
+                before = json.loads((folder / CONFIG_FILE).read_text()).get("weights")
+            except (OSError, ValueError, AttributeError):
+                continue
+            try:  # an artifact's record is its sha256: a missing file is refused later, with its own message
+                if before == self.weights.record():
+                    return folder
+            except OSError:
+                break
+        return base.with_name(f"{base.name}_{label}")
 
 
 def views_argument(text: str) -> str:

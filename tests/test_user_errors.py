@@ -132,7 +132,7 @@ def test_the_default_folder_names_the_artifact_or_checkpoint_measured():
 
     assert folder(Weights(pretrained=True)) == f"runs/evaluate/{DEMO}_5x3"  # as before
     assert folder(Weights()) == f"runs/evaluate/{DEMO}_5x3"
-    assert folder(Weights(artifact="exports/demo.onnx")) == f"runs/evaluate/{DEMO}_5x3_demo.onnx"
+    assert folder(Weights(artifact="exports/demo.onnx")) == f"runs/evaluate/{DEMO}_5x3_exports_demo.onnx"
     assert folder(Weights(artifact="demo.pte")) == f"runs/evaluate/{DEMO}_5x3_demo.pte"
     assert folder(Weights(checkpoint="runs/mine/model.pyth")) == f"runs/evaluate/{DEMO}_5x3_mine_model"
     assert folder(Weights(checkpoint="runs/mine/model.pyth"), dataset="folders") == \
@@ -140,6 +140,21 @@ def test_the_default_folder_names_the_artifact_or_checkpoint_measured():
     assert folder(Weights(checkpoint="hf://someone/repo/best.pt")) == f"runs/evaluate/{DEMO}_5x3_repo_best"
     assert RunConfig(DEMO, weights=Weights(checkpoint="x.pt")).out_dir(DEMO, ava=True).as_posix() == \
         f"runs/evaluate/{DEMO}_ava_x"
+
+
+def test_a_folder_named_by_the_artifacts_file_name_alone_is_still_resumed(tmp_path, monkeypatch):
+    # the default folder named an artifact by its file name before it added the file's folder
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "demo.onnx").write_bytes(b"a file")
+    weights = Weights(artifact="exports/demo.onnx")
+    earlier = tmp_path / "runs" / "evaluate" / f"{DEMO}_5x3_demo.onnx"
+    earlier.mkdir(parents=True)
+    (earlier / "config.json").write_text(json.dumps({"weights": weights.record()}))
+    config = RunConfig(DEMO, weights=weights, data=DataFiles("val.txt"))
+    assert config.out_dir(DEMO).as_posix() == f"runs/evaluate/{DEMO}_5x3_demo.onnx"
+    (tmp_path / "exports" / "demo.onnx").write_bytes(b"another file")  # not the file measured there
+    assert config.out_dir(DEMO).as_posix() == f"runs/evaluate/{DEMO}_5x3_exports_demo.onnx"
 
 
 def test_the_published_figures_are_set_beside_a_model_of_the_entrys_classes_only(tmp_path):
