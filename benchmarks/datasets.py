@@ -178,7 +178,8 @@ def csv_delimiter(header: str, required: tuple[str, ...]) -> str:
 
 def _csv_rows(path, required: tuple[str, ...]):
     """(line number, row dict) of a CSV file with a header holding ``required`` columns."""
-    with open(path, newline="") as f:
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte order mark, which is no column name
+    with open(path, newline="", encoding="utf-8-sig") as f:
         delimiter = csv_delimiter(f.readline(), required)
         f.seek(0)
         reader = csv.DictReader(f, delimiter=delimiter)

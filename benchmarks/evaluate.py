@@ -89,6 +89,7 @@ from benchmarks.runtime.view_buffers import release_when_freed, worker_buffers
 from benchmarks.runtime.workers import as_is, decoding_worker_init
 from zoo.checkpoints import sha256_of
 from zoo.input.source import VideoReadError
+from zoo.provenance import current_weights
 from zoo.registry import get_entry
 from zoo.input.video import read_views
 from zoo import scoring
@@ -448,13 +449,14 @@ def check_model_classes(model, dataset, entry) -> None:
     in another order, scores every video against the wrong outputs (top-1 33 instead of 92,
     silently). Published weights are numbered by the shipped lists the readers use already."""
     own = getattr(model, "zoo_classes", None)
-    if not own or not dataset.classes or getattr(model, "zoo_weights", None) == "published":
+    if not own or not dataset.classes or current_weights(model) == "published":
         return
     what = "its manifest" if hasattr(model, "artifact") else "the classes.txt beside its checkpoint"
     if len(own) != len(dataset.classes):
         raise ValueError(f"{entry.name} outputs {len(own)} classes ({what} names {', '.join(own[:5])}"
-                         f"{', ...' if len(own) > 5 else ''}) but the class list has {len(dataset.classes)}: "
-                         "is this the model trained on these classes?")
+                         f"{', ...' if len(own) > 5 else ''}) but the class list has {len(dataset.classes)}: is this "
+                         "the model trained on these classes? Test videos of some of its classes: pass its whole list "
+                         "(--classes FILE, one name per line in output order: the run's classes.txt)")
     mine, given = [normalize_name(c) for c in own], [normalize_name(c) for c in dataset.classes]
     if mine != given:
         index = next(i for i, (a, b) in enumerate(zip(mine, given)) if a != b)

@@ -99,9 +99,15 @@ class Weights:
         must not leave a ``config.json`` behind, which would refuse the corrected rerun."""
         if self.artifact:
             check_artifact(self.artifact, entry)
-        elif self.checkpoint and "://" not in str(self.checkpoint) and not Path(self.checkpoint).is_file():
-            # the message zoo.checkpoints gives when loading it; URLs are fetched (and checked) then
-            raise FileNotFoundError(f"checkpoint not found: {self.checkpoint}")
+        elif self.checkpoint and "://" not in str(self.checkpoint):
+            path = Path(self.checkpoint)
+            if path.is_dir():  # a run folder: its checkpoint file, or zoo.checkpoints' reason why not
+                from zoo.checkpoints import checkpoint_in_folder
+
+                path = checkpoint_in_folder(path)
+            if not path.is_file():
+                # the message zoo.checkpoints gives when loading it; URLs are fetched (and checked) then
+                raise FileNotFoundError(f"checkpoint not found: {self.checkpoint}")
 
     @property
     def random(self) -> bool:
@@ -491,4 +497,14 @@ def local_checkpoint(source) -> Path | None:
     text = os.fspath(source)
     if text.startswith("file://"):
         return Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
-    return None if "://" in text else Path(text)
+    if "://" in text:
+        return None
+    path = Path(text)
+    if path.is_dir():  # a run folder: the file zoo.checkpoints loads from it
+        from zoo.checkpoints import checkpoint_in_folder
+
+        try:
+            return checkpoint_in_folder(path)
+        except FileNotFoundError:
+            return path
+    return path

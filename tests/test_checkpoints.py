@@ -71,7 +71,7 @@ def test_a_file_url_rewritten_after_it_was_cached_is_read_again(saved, torch_hom
     with torch.no_grad():
         retrained.blocks[0].weight.add_(1.0)
     _write(path, retrained)
-    later = path.stat().st_mtime_ns + 10**9  # saved after the first (a retraining takes time)
+    later = path.stat().st_mtime_ns + 10 * 10**9  # saved after the first (a retraining takes time)
     os.utime(path, ns=(later, later))
     assert _same(zoo.load_checkpoint(Small(), path.as_uri(), progress=False), retrained)
 
@@ -229,10 +229,14 @@ def test_a_folder_as_the_checkpoint_takes_its_one_checkpoint_file(tmp_path):
     run.mkdir()
     _write(run / "model.pyth", model)
     (run / "classes.txt").write_text("a\nb\n")
+    torch.save({"model": "a training state"}, run / "train_state.pt")  # zoo finetune keeps it beside model.pyth
     assert _same(zoo.load_checkpoint(Small(), run), model)
-    _write(run / "epoch_1.pyth", model)
-    with pytest.raises(FileNotFoundError, match=r"is a folder of 2 checkpoint files \(epoch_1.pyth, model.pyth\)"):
-        zoo.load_checkpoint(Small(), run)
+    other = tmp_path / "other"
+    other.mkdir()
+    _write(other / "epoch_1.pyth", model)
+    _write(other / "epoch_2.pyth", model)
+    with pytest.raises(FileNotFoundError, match=r"is a folder of 2 checkpoint files \(epoch_1.pyth, epoch_2.pyth\)"):
+        zoo.load_checkpoint(Small(), other)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="is a folder with no checkpoint file"):
         zoo.load_checkpoint(Small(), tmp_path / "empty")

@@ -54,6 +54,8 @@ def test_a_kinetics_csv_saved_with_semicolons_or_tabs_reads_as_with_commas(tmp_p
     got = load_dataset("kinetics400", tmp_path / "other.csv", tmp_path)
     assert [(r.key, r.label) for r in got.records] == [(r.key, r.label) for r in expected.records]
     assert len(got.records) == 4
+    (tmp_path / "bom.csv").write_text("\ufeff" + text)  # Excel's "CSV UTF-8" starts with a byte order mark
+    assert [r.key for r in load_dataset("kinetics400", tmp_path / "bom.csv", tmp_path).records] == [r.key for r in got.records]
 
 
 def test_kinetics_csv_with_a_class_list(tmp_path):

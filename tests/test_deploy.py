@@ -640,6 +640,9 @@ def test_int8_calibration_from_class_folders_takes_every_class(tmp_path, capsys)
     assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(root), "--dataset",
                      "folders", "--out", str(tmp_path / "all.onnx")]) == 0
     assert "holds 6 videos; calibrating on all of them (--calibration-videos 16)" in capsys.readouterr().err
+    assert zoo_main(["export", "i3d_tiny_8x4_demo", "--pretrained", "--int8", "--calibration", str(root),
+                     "--video-root", str(root), "--out", str(tmp_path / "no.onnx")]) == 2
+    assert "is a folder: a folder per class needs --dataset folders" in capsys.readouterr().err
 
 
 def test_a_class_list_that_is_not_the_models_own_is_refused_or_warned_about(tmp_path, capsys):

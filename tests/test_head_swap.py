@@ -37,19 +37,31 @@ def test_a_fine_tuned_checkpoint_builds_its_own_head_size(tmp_path):
     loaded = zoo.create_model(DEMO, checkpoint=str(path))  # num_classes read from the head
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in tuned.state_dict().items())
     assert zoo.create_model(DEMO, checkpoint=str(path), num_classes=3).state_dict().keys() == tuned.state_dict().keys()
-    # another head size than the file's (a local copy of published weights): every weight but the
-    # head's is loaded, as with pretrained=True, and the model says its head is new
-    other = zoo.create_model(DEMO, checkpoint=str(path), num_classes=4)
-    head = head_layer(other)[0]
-    assert all(torch.equal(other.state_dict()[k], v) for k, v in tuned.state_dict().items() if not k.startswith(head))
-    assert other.state_dict()[f"{head}.weight"].shape[0] == 4
-    assert other.zoo_weights == f"{path} (every weight but the head's: a new 4-class head)"
-    assert untrained_part(other) == head
+    # a fine-tuned file's head is not thrown away: another size than its own is refused
+    with pytest.raises(CheckpointMismatchError, match="wrong shapes"):
+        zoo.create_model(DEMO, checkpoint=str(path), num_classes=4)
+
+
+def test_a_local_copy_of_the_published_file_starts_a_fine_tuning_like_pretrained(tmp_path):
+    # a file with the entry's own head (a copy of the published one, offline): num_classes=K loads
+    # every weight but the head's, as pretrained=True does, and the model says its head is new
+    copy = tmp_path / "published_copy.pyth"
+    copy.write_bytes(open(zoo.get_entry(DEMO).url, "rb").read())
+    torch.manual_seed(3)
+    swapped = zoo.create_model(DEMO, checkpoint=str(copy), num_classes=4)
+    torch.manual_seed(3)
+    pretrained = zoo.create_model(DEMO, pretrained=True, num_classes=4)
+    assert all(torch.equal(swapped.state_dict()[k], v) for k, v in pretrained.state_dict().items())
+    head = head_layer(swapped)[0]
+    assert swapped.zoo_weights == f"{copy} (every weight but the head's: a new 4-class head)"
+    assert untrained_part(swapped) == head
     # a checkpoint of another architecture is still refused
     x3d = tmp_path / "x3d.pyth"
     torch.save({"model_state": zoo.create_model("x3d_xs").state_dict()}, x3d)
     with pytest.raises(CheckpointMismatchError, match="does not fit"):
         zoo.create_model(DEMO, checkpoint=str(x3d), num_classes=4)
+    with pytest.raises(ValueError, match="pass pretrained=True .* or checkpoint= .*, not both"):
+        zoo.create_model(DEMO, pretrained=True, checkpoint=str(copy))
 
 
 @pytest.mark.parametrize("name, head", [("x3d_xs", "blocks.5.proj"), ("slowfast_r50", "blocks.6.proj"),

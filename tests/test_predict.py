@@ -313,8 +313,10 @@ def test_a_list_of_frame_files_gives_the_folders_scores(demo_videos, demo_model,
 def test_predict_leaves_a_training_model_in_training_mode_and_refuses_top_0():
     clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)
     model = zoo.create_model(DEMO, pretrained=True).train()
+    frozen = next(m for m in model.modules() if isinstance(m, nn.BatchNorm3d)).eval()  # a loop's own choice
     zoo.predict(model, clip, views="1x1")
     assert model.training  # predict called from a training loop: BatchNorm keeps learning afterwards
+    assert not frozen.training and sum(m.training for m in model.modules()) == len(list(model.modules())) - 1
     zoo.predict(model.eval(), clip, views="1x1")
     assert not model.training
     with pytest.raises(PredictError, match="top must be at least 1"):
@@ -354,5 +356,28 @@ def test_a_fine_tuned_checkpoint_names_its_classes_from_its_run_folder(tmp_path)
     assert model.zoo_classes == ["jump", "wave", "zoom"]
     result = zoo.predict(model, clip, views="1x1")
     assert sorted(result.classes) == ["jump", "wave", "zoom"] and result.warnings == []
+    # a list of the wrong length: said once (the names fall back to indices), not also "not its own"
+    warned = zoo.predict(model, clip, views="1x1", classes=["a", "b"]).warnings
+    assert len(warned) == 1 and "has 2 names" in warned[0]
     (run / "classes.txt").write_text("jump\nwave\n")  # not the head's size: not used
     assert zoo.create_model(DEMO, checkpoint=run / "model.pyth").zoo_classes is None
+
+
+def test_the_weights_record_holds_across_thread_counts_and_ends_when_trained():
+    """The fingerprint is exact (integer sums of the bits): another thread count or reduction order
+    does not make a random network look trained; a training step does make a published one given."""
+    from zoo.provenance import current_weights, untrained
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        model = zoo.create_model("x3d_xs")
+        torch.set_num_threads(1)
+        assert untrained(model) == ("network", "")
+    finally:
+        torch.set_num_threads(threads)
+    published = zoo.create_model(DEMO, pretrained=True)
+    assert current_weights(published) == "published"
+    with torch.no_grad():
+        next(published.parameters()).add_(0.01)
+    assert current_weights(published) == "given model (changed since: published)"

@@ -90,8 +90,9 @@ def _verify(path: Path, sha256: str | None, *, source: str, remove_on_mismatch: 
         )
 
 
-def _download(url: str, dest: Path, *, progress: bool) -> None:
-    """Stream ``url`` into ``dest`` atomically: a partial download never looks finished."""
+def _download(url: str, dest: Path, *, progress: bool, mtime_ns: int | None = None) -> None:
+    """Stream ``url`` into ``dest`` atomically: a partial download never looks finished.
+    ``mtime_ns``: the modification time the file gets before it appears (a ``file://`` source's)."""
     from tqdm.auto import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +104,8 @@ def _download(url: str, dest: Path, *, progress: bool) -> None:
                 while block := response.read(1 << 20):
                     out.write(block)
                     bar.update(len(block))
+        if mtime_ns is not None:  # before the rename: another process never sees the copy without it
+            os.utime(tmp_name, ns=(mtime_ns, mtime_ns))
         os.replace(tmp_name, dest)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -144,6 +147,11 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
     raise ValueError(f"unsupported checkpoint source {source!r}: use a path, file://, https:// or hf://")
 
 
+#: How far a ``file://`` source's modification time may be from its cached copy's and still be
+#: the same file (file systems keep times at different precisions).
+STALE_AFTER_NS = 2_000_000_000
+
+
 def _stale(dest: Path, local_source: Path | None) -> bool:
     """A cached copy of a ``file://`` source that the file has since changed: a retrained checkpoint
     saved at the same path must not be served as the old one. The copy carries the source's
@@ -151,24 +159,36 @@ def _stale(dest: Path, local_source: Path | None) -> bool:
     if local_source is None or not local_source.is_file() or not dest.is_file():
         return False
     source, copy = local_source.stat(), dest.stat()
-    return source.st_size != copy.st_size or source.st_mtime_ns != copy.st_mtime_ns
+    # within 2 s: a cache on a file system of coarser times (FAT's 2 s) would otherwise copy on every load
+    return source.st_size != copy.st_size or abs(source.st_mtime_ns - copy.st_mtime_ns) > STALE_AFTER_NS
 
 
 #: Suffixes of PyTorch checkpoint files, for a folder given as a checkpoint.
 CHECKPOINT_SUFFIXES = (".pyth", ".pth", ".pt", ".bin", ".ckpt")
 
 
+#: The file a folder's weights are in when it holds several checkpoint files, first found first:
+#: a ``zoo finetune`` run folder's model (beside its ``train_state.pt``, which resumes the
+#: training), a Hugging Face-style folder's.
+FOLDER_CHECKPOINTS = ("model.pyth", "pytorch_model.bin")
+
+
 def checkpoint_in_folder(folder: Path) -> Path:
-    """The one checkpoint file in ``folder`` (a ``zoo finetune`` run folder's ``model.pyth``, a
-    Hugging Face-style folder's ``pytorch_model.bin``); an error naming the candidates otherwise.
+    """The checkpoint file in ``folder``: :data:`FOLDER_CHECKPOINTS` (a ``zoo finetune`` run
+    folder's ``model.pyth``, a Hugging Face-style folder's ``pytorch_model.bin``), else its only
+    checkpoint file; an error naming the candidates otherwise.
 
     Example:
         >>> import os, tempfile
         >>> run = tempfile.mkdtemp()
-        >>> _ = open(os.path.join(run, "model.pyth"), "wb"), open(os.path.join(run, "classes.txt"), "w")
+        >>> for name in ("model.pyth", "train_state.pt", "classes.txt"):
+        ...     _ = open(os.path.join(run, name), "wb")
         >>> checkpoint_in_folder(Path(run)).name
         'model.pyth'
     """
+    for name in FOLDER_CHECKPOINTS:
+        if (folder / name).is_file():
+            return folder / name
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES)
     if len(found) == 1:
         return found[0]
@@ -187,10 +207,8 @@ def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Pa
         if _offline() and local_source is None:  # a file:// source is on this machine: no network
             raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
         try:
-            _download(url, dest, progress=progress)
-            if local_source is not None:
-                stat = local_source.stat()
-                os.utime(dest, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            _download(url, dest, progress=progress,
+                      mtime_ns=local_source.stat().st_mtime_ns if local_source is not None else None)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             reason = getattr(err, "reason", None) or err
             raise DownloadError(
@@ -208,7 +226,7 @@ def _fetch_hf(source: str, *, sha256: str | None) -> Path:
     if len(parts) < 3:
         raise ValueError(f"expected hf://<owner>/<repo>/<filename>, got {source!r}")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.utils import LocalEntryNotFoundError  # also in releases before huggingface_hub.errors
 
     offline = _offline()  # VIDEOZOO_OFFLINE too, not only huggingface_hub's own HF_HUB_OFFLINE
     try:

@@ -36,8 +36,8 @@ def create_model(
     ``pretrained=True`` loads the published checkpoint (downloaded once into the torch hub
     cache); ``checkpoint`` loads another source instead (path, file://, https://, hf://).
     ``overrides`` go to the builder. ``num_classes=K`` sizes the head for other classes: with
-    ``pretrained=True``, or a ``checkpoint`` whose head has other rows than ``K`` (a local copy
-    of the published file), every weight but the head's is loaded (the new head keeps its fresh
+    ``pretrained=True``, or a ``checkpoint`` whose head has the entry's classes (a local copy of
+    the published file), every weight but the head's is loaded (the new head keeps its fresh
     initialisation), the start of a fine-tuning. A ``checkpoint`` whose head has other rows
     than the entry's classes (a fine-tuned one) builds the model with that many classes when
     ``num_classes`` is not given. ``fast=True`` returns the inference fast paths of
@@ -73,9 +73,10 @@ def create_model(
                 model = build(entry, **overrides, num_classes=rows)
                 model.zoo_entry = entry.name
             load_state_dict_strict(model, state, source=source)
-        elif rows is not None and rows != overrides["num_classes"]:
-            # a head for other classes than the file's (a local copy of the published file):
-            # the start of a fine-tuning, as with pretrained=True
+        elif rows is not None and rows != overrides["num_classes"] and rows == entry.num_classes:
+            # a head for other classes than a file of the entry's own (a local copy of the published
+            # file): the start of a fine-tuning, as with pretrained=True. A fine-tuned file's head is
+            # not thrown away: another size than its own is refused below (wrong shapes).
             load_backbone(model, state, source=source)
             new_head = True
         else:

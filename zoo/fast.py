@@ -102,7 +102,7 @@ import torch
 from torch import nn
 
 from zoo.host_memory import keep_freed_memory
-from zoo.provenance import record_weights, untrained
+from zoo.provenance import current_weights, record_weights, untrained
 from zoo.view_batches import forward_views  # its first home was here: still importable from zoo.fast
 
 __all__ = [
@@ -447,7 +447,7 @@ def optimize(
     if dtype not in AUTOCAST_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(AUTOCAST_DTYPES)}, got {dtype!r}")
     model = model.eval()
-    left = untrained(model)  # before BN folding rewrites the weights it fingerprints
+    left, source = untrained(model), current_weights(model)  # before BN folding rewrites the weights they fingerprint
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(device)
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
@@ -493,9 +493,9 @@ def optimize(
         if autocast is not None:
             applied.append(f"autocast_{dtype}")
         fast = FastModel(model, channels_last=channels_last, autocast=autocast, device=device.type)
-        if hasattr(model, "zoo_weights"):  # the record, fingerprinted again on the folded weights
+        if source is not None:  # the record, fingerprinted again on the folded weights
             part = None if left is None else "module" + (f".{left[1]}" if left[1] else "")
-            record_weights(fast, model.zoo_weights, untrained=part, what=left[0] if left else None)
+            record_weights(fast, source, untrained=part, what=left[0] if left else None)
         fast.fast_paths = applied
         if compile:
             _inductor_cache_dir()

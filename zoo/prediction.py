@@ -31,10 +31,10 @@ from pathlib import Path
 
 import torch
 
-from zoo.classes import ClassListUnavailable, class_names, read_class_file
+from zoo.classes import ClassListUnavailable, class_names, read_class_names
 from zoo.factory import create_model
 from zoo.input.source import VideoReadError
-from zoo.provenance import untrained
+from zoo.provenance import current_weights, untrained
 from zoo.registry import get_entry
 from zoo.scoring import keyframe_scores, output_activation, score_video, scores_multilabel
 from zoo.transforms import InputSpec
@@ -111,10 +111,7 @@ def load_class_file(path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise PredictError(f"--classes {path}: no such file")
-    names = read_class_file(path)
-    if names and all(len(n) > 5 and n[0] == "c" and n[1:4].isdigit() and n[4] == " " for n in names):
-        names = [n[5:].strip() for n in names]  # Charades_v1_classes.txt
-    return [n.strip().strip('"') for n in names]
+    return read_class_names(path)
 
 
 def class_names_for(entry, num_outputs: int, classes=None) -> tuple[list[str], list[str]]:
@@ -249,7 +246,7 @@ def predict(
     given = classes is not None
     if not given:
         classes = own
-    training = model.training
+    modes = {module: module.training for module in model.modules()}  # each, as a training loop may set some to eval
     model = model.eval().to(device)
     try:  # a model in training (predict called from a training loop) goes back to training mode
         if entry.dataset == "ava":
@@ -258,8 +255,10 @@ def predict(
             result = _predict_clip(model, entry, video, views=views, fps=fps, top=top, classes=classes, device=device,
                                    batch_size=batch_size)
     finally:
-        model.train(training)
-    if given and own and getattr(model, "zoo_weights", None) != "published":
+        for module, mode in modes.items():
+            module.training = mode
+    fell_back = result.classes == [f"class_{i}" for i in range(len(result.classes))]  # a list of the wrong length
+    if given and own and not fell_back and current_weights(model) != "published":
         result.warnings += differing_classes(result.classes, own)
     left = untrained(model)
     if left is not None and left[0] == "network":  # zoo.create_model's default, torch.hub.load's too

@@ -34,12 +34,24 @@ from torch import nn
 RANDOM_WEIGHTS = "random init"
 
 
-def _fingerprint(module: nn.Module) -> float | None:
-    # a training step changes these sums (a coincidence that keeps both is not a concern)
-    if any(p.is_meta for p in module.parameters()):  # built on the meta device: no values to sum
+#: The integer type of each float type's bits, for :func:`_fingerprint`.
+_BITS = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}
+
+
+def _fingerprint(module: nn.Module) -> int | None:
+    """A checksum of the parameters' bits: integer sums are exact, so the same weights give the
+    same number on any device and thread count (a float sum depends on the reduction order),
+    and a training step changes it."""
+    params = list(module.parameters())
+    if any(p.is_meta for p in params):  # built on the meta device: no values to sum
         return None
+    total = 0
     with torch.no_grad():
-        return float(sum((p.detach().double().sum() + p.detach().double().abs().sum()).item() for p in module.parameters()))
+        for index, p in enumerate(params, 1):
+            bits = p.detach().reshape(-1).view(_BITS[p.element_size()])
+            # weighted by the parameter's place: two tensors swapping values still differ
+            total += index * int(bits.sum(dtype=torch.int64).item())
+    return total
 
 
 def record_weights(model: nn.Module, source: str | None, *, untrained: str | None = None, what: str | None = None,
@@ -47,8 +59,10 @@ def record_weights(model: nn.Module, source: str | None, *, untrained: str | Non
     """Record on ``model`` where its weights came from (``source``) and which submodule is still
     as initialised: ``untrained`` is a submodule name (``""``: the model itself) or None;
     ``what`` says what it is, ``"network"`` (the default for ``""``) or ``"head"``.
-    ``fingerprint=False``: the untrained part cannot change (an exported file)."""
+    ``fingerprint=False``: the weights cannot change (an exported file)."""
     model.zoo_weights = source
+    # the whole model's, for current_weights: trained after it was recorded, it is no longer "published"
+    model.zoo_weights_fingerprint = _fingerprint(model) if fingerprint else None
     if untrained is None:
         model.zoo_untrained = None
         return
@@ -56,6 +70,28 @@ def record_weights(model: nn.Module, source: str | None, *, untrained: str | Non
     module = model.get_submodule(untrained) if fingerprint else None
     # no fingerprint (an exported file, a model on the meta device): untrained until rebuilt
     model.zoo_untrained = (what, untrained, _fingerprint(module) if module is not None else None)
+
+
+def current_weights(model: nn.Module) -> str | None:
+    """Where ``model``'s weights came from, as recorded, while they are still those weights; once
+    changed (trained further), ``"given model (changed since: <source>)"``; None without a record.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Linear(2, 2)
+        >>> record_weights(model, "published")
+        >>> current_weights(model)
+        'published'
+        >>> with torch.no_grad():
+        ...     _ = model.weight.mul_(2)
+        >>> current_weights(model)
+        'given model (changed since: published)'
+    """
+    source = getattr(model, "zoo_weights", None)
+    recorded = getattr(model, "zoo_weights_fingerprint", None)
+    if source is None or recorded is None:
+        return source
+    return source if _fingerprint(model) == recorded else f"given model (changed since: {source})"
 
 
 def untrained(model: nn.Module) -> tuple[str, str] | None:

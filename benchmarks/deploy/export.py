@@ -73,6 +73,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         calibration = []
         if args.int8:
             folders = args.dataset == "folders"  # a folder per class needs no --video-root
+            if args.calibration and Path(args.calibration).is_dir() and not folders:
+                raise ValueError(f"--calibration {args.calibration} is a folder: a folder per class needs --dataset folders")
             if not (args.calibration and (args.video_root or folders)):
                 raise ValueError("--int8 needs --calibration ANNOTATIONS and --video-root (the clips it is calibrated on; "
                                  "a folder per class: --calibration DIR --dataset folders)")

@@ -108,6 +108,23 @@ def ava_evaluated() -> list[int]:
     return list(_ava_evaluated())
 
 
+def read_class_names(path) -> list[str]:
+    """Class names in output order from a file a user gives: :func:`read_class_file`'s formats,
+    Charades' ``cNNN name`` lines (``Charades_v1_classes.txt``) read as the names, quotes dropped.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "Charades_v1_classes.txt")
+        >>> _ = open(path, "w").write("c000 Holding some clothes\nc001 Putting clothes somewhere\n")
+        >>> read_class_names(path)
+        ['Holding some clothes', 'Putting clothes somewhere']
+    """
+    names = read_class_file(path)
+    if names and all(len(n) > 5 and n[0] == "c" and n[1:4].isdigit() and n[4] == " " for n in names):
+        names = [n[5:].strip() for n in names]
+    return [n.strip().strip('"') for n in names]
+
+
 #: The class list a fine-tuning run writes beside its checkpoint (``zoo finetune``'s run folder).
 CLASSES_BESIDE_CHECKPOINT = "classes.txt"
 

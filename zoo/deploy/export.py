@@ -33,14 +33,14 @@ import torch
 from torch import nn
 
 from zoo.checkpoints import fetch, sha256_of
-from zoo.classes import ClassListUnavailable, class_names, read_class_file
+from zoo.classes import ClassListUnavailable, class_names, read_class_names
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
 from zoo.deploy.layout import frames_layout
 from zoo.deploy.native_log import NativeLog
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
 from zoo.fast import FastModel, example_input, fold_batch_norms
-from zoo.provenance import untrained
+from zoo.provenance import current_weights, untrained
 from zoo.registry import get_entry
 from zoo.scoring import output_activation
 from zoo.transforms import InputSpec, protocol_of
@@ -158,17 +158,22 @@ def export(
                              progress=False)
         weights = model.zoo_weights  # where create_model took them from
     else:  # a copy: BN folding rewrites the modules, and the caller's model stays as it was
-        model, entry = copy.deepcopy(model_or_name), get_entry(model_or_name.zoo_entry)
-        if isinstance(model, FastModel):  # zoo.optimize's wrapper: export the model inside, not its compiled call
-            inner = model.module
-            for name in ("zoo_entry", "zoo_weights", "zoo_classes"):
-                if hasattr(model, name):
-                    setattr(inner, name, getattr(model, name))
-            record = getattr(model, "zoo_untrained", None)  # its submodule named inside the wrapper
-            inner.zoo_untrained = None if record is None else (record[0], record[1].removeprefix("module").lstrip("."),
+        given, entry = model_or_name, get_entry(model_or_name.zoo_entry)
+        # zoo.optimize's wrapper: export the model inside (copied alone: not the wrapper's compiled
+        # call or CUDA graphs), with the wrapper's record of its weights
+        model = copy.deepcopy(given.module if isinstance(given, FastModel) else given)
+        if isinstance(given, FastModel):
+            for name in ("zoo_entry", "zoo_weights", "zoo_classes", "zoo_weights_fingerprint"):
+                if hasattr(given, name):
+                    setattr(model, name, getattr(given, name))
+            record = getattr(given, "zoo_untrained", None)  # its submodule named inside the wrapper
+            model.zoo_untrained = None if record is None else (record[0], record[1].removeprefix("module").lstrip("."),
                                                                record[2])
-            model = inner
-        weights = getattr(model, "zoo_weights", None) or "given model"
+        # as recorded while the weights are still those (create_model's "published", a checkpoint)
+        weights = current_weights(model) or "given model"
+    # which checkpoint file exactly (the source as typed may be relative, or rewritten by a later
+    # run), read before anything is written
+    checkpoint_record = _checkpoint_record(checkpoint) if checkpoint is not None and isinstance(model_or_name, str) else {}
     left = untrained(model)  # before BN folding changes the weights it fingerprints
     if left is not None:
         what = "random weights" if left[0] == "network" else f"an untrained new head ({left[1]})"
@@ -207,8 +212,7 @@ def export(
     manifest = {
         "entry": entry.name,
         "weights": weights,  # as benchmarks.evaluate's config.json says it: a file of random weights looks like any other
-        # which checkpoint file exactly: the source as typed may be relative, or rewritten by a later run
-        **(_checkpoint_record(checkpoint) if checkpoint is not None and isinstance(model_or_name, str) else {}),
+        **checkpoint_record,
         "format": format,
         "int8": int8,
         "rewrite_2d": rewrite_2d,
@@ -264,7 +268,7 @@ def _classes(entry, count: int, given=None, own: list[str] | None = None) -> lis
     """The manifest's class names: ``given`` (a list or file; refused unless it names ``count``),
     else the model's own (a fine-tuned checkpoint's), else the dataset's shipped list if it fits."""
     if given is not None:
-        names = read_class_file(given) if isinstance(given, (str, os.PathLike)) else [str(n) for n in given]
+        names = read_class_names(given) if isinstance(given, (str, os.PathLike)) else [str(n) for n in given]
         if len(names) != count:
             raise ExportError(f"{entry.name}: the class list given has {len(names)} names, the model {count} outputs")
         return names
