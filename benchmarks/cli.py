@@ -183,7 +183,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--video-root", help="folder holding the videos, or frame folders (one per video), "
                    "or the frame-list prefix (DATA.PATH_PREFIX); AVA: frame folders <video>/ or videos; "
                    "ucf101/hmdb51: the folder of class folders (required, except with --dataset folders)")
-    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava", *TRANSFER_DATASETS],
+    p.add_argument("--dataset", choices=["kinetics400", "ssv2", "charades", "ava", "demo", *TRANSFER_DATASETS],
                    help="annotation format (default: the entry's dataset); ucf101, hmdb51, folders: a fine-tuned "
                    "checkpoint's data (zoo finetune), labelled in the class order it trained with")
     p.add_argument("--classes", help="class list in checkpoint index order (txt, one per line, or JSON {name: index}); "

@@ -35,7 +35,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.run_config import DataFiles, RunConfig, Weights, load_builder, views_argument
+from benchmarks.run_config import DataFiles, RunConfig, Weights, default_device, load_builder, views_argument
 from benchmarks.runtime.shards import is_main_process
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
@@ -229,7 +229,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         results = reproduce(
             args.dataset, args.annotations, args.video_root, models=args.models, out=args.out, views=args.views,
-            workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device,
+            workers=args.workers, batch_size=args.batch_size, limit=args.limit, device=args.device or default_device(),
             classes=args.classes, labels=args.labels, frame_list=args.frame_list, boxes=args.boxes,
             label_map=args.label_map, excluded=args.excluded,
             model_factory=load_builder(args.builder) if args.builder else None,
@@ -265,7 +265,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.add_argument("--batch-size", type=int, help="views per forward pass")
     p.add_argument("--limit", type=int, help="only the first N videos (a quick check)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where torch sees a GPU, else cpu)")  # resolved when run: the reference pages show no build machine's
     p.add_argument("--classes", help="class list in checkpoint index order")
     p.add_argument("--labels", help="SSv2 labels JSON")
     p.add_argument("--frame-list", help="SSv2: PySlowFast's frame-list val.csv (the published layout; see README)")

@@ -326,6 +326,27 @@ published point. Made by `zoo tables` (`results/{PLOT}`).
 """
 
 
+def _built_by(e) -> str:
+    module, function = e.builder.partition(":")[0], e.builder.partition(":")[2]
+    if module == "torchvision_video":  # torchvision's own module tree; ours the weights' loading
+        return f"Built by torchvision's own builder (through `zoo/models/{module}.py`, `{function}`)"
+    return f"Built by our code (`zoo/models/{module}.py`, `{function}`)"
+
+
+def _predict_line(e) -> str:
+    if e.dataset == "ava":  # a detector scores person boxes: it refuses a video without them
+        return ('result = zoo.predict(model, "clip.mp4", boxes="boxes.csv")  # rows: [video_id,]second,x1,y1,x2,y2 '
+                "in [0, 1]; result.boxes: each box's best actions")
+    return 'result = zoo.predict(model, "clip.mp4")  # this entry\'s own test protocol; result.top: best classes'
+
+
+def article(name: str) -> str:
+    """"A" or "An" before an architecture's name, as it is read: an acronym by its letters
+    (an I3D, an X3D, an MViT, an R(2+1)D), a word by its sound (a SlowFast, an Efficient X3D)."""
+    acronym = len(name) > 1 and (name[1].isupper() or name[1].isdigit() or name[1] == "(")
+    return "An" if name[:1] in ("AEFHILMNORSX" if acronym else "AEIOU") else "A"
+
+
 def _load_section(e) -> str:
     alias = e.aliases[0] if e.aliases else e.name
     hub_name = alias
@@ -336,7 +357,7 @@ import torch, zoo
 
 model = zoo.create_model("{e.name}", pretrained=True)  # our builder + the published checkpoint
 model = torch.hub.load("path/to/videozoo", "{hub_name}", source="local", pretrained=True)
-result = zoo.predict(model, "clip.mp4")  # this entry's own test protocol; result.top: best classes
+{_predict_line(e)}
 ```
 
 ```bash
@@ -429,9 +450,16 @@ def _figures_section(data: Data, e) -> str:
 
 {md_table(['metric', 'published', 'ours'], rows)}
 
-Published: the {esc(source)} figure, from `{data.catalog_file.get(e.name, '')}`. {evaluated}
+{_published_from(data, e, source)} {evaluated}
 Row of the {table}.{note}
 """
+
+
+def _published_from(data: Data, e, source: str) -> str:
+    if e.dataset == "demo":  # the demo's figure is this project's own training run, not a peer's
+        return ("Published: this project's own figure, measured when the demo model was trained "
+                f"(`benchmarks/demo/train.py`, `benchmarks/demo/published.json`), in `{data.catalog_file.get(e.name, '')}`.")
+    return f"Published: the {esc(source)} figure, from `{data.catalog_file.get(e.name, '')}`."
 
 
 def _complexity_section(data: Data, e) -> str:
@@ -541,11 +569,10 @@ def entry_page(data: Data, e) -> str:
 
 `{e.name}` &middot; {esc(family(data, e))} &middot; [the zoo](index.md)
 
-A {esc(data.arch_names.get(e.arch, e.arch))} {esc(e.depth.upper())} {kind} for
+{article(data.arch_names.get(e.arch, e.arch))} {esc(data.arch_names.get(e.arch, e.arch))} {esc(e.depth.upper())} {kind} for
 {esc(data.dataset_titles[e.dataset])} ({e.num_classes} classes{pre}): clips of {e.frames_x_rate}
 (frames x sample rate), tested on {e.views_label} views (crops x clips); published {pub or 'no accuracy'},
-{e.params_m:g} M params. Built by our code (`zoo/models/{e.builder.partition(':')[0]}.py`,
-`{e.builder.partition(':')[2]}`), loading the published checkpoint unchanged.{f' Config: {code(config)}.' if config else ''}
+{e.params_m:g} M params. {_built_by(e)}, loading the published checkpoint unchanged.{f' Config: {code(config)}.' if config else ''}
 
 {_load_section(e)}
 {_protocol_section(data, e)}

@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 import zoo
 import zoo.registry as registry
@@ -64,3 +65,19 @@ def test_help_is_plain_text(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "The zoo command line: zoo list|info|" in " ".join(out.split()) and "``" not in out
+
+
+def test_device_defaults_are_resolved_when_run_not_when_the_parser_is_built(monkeypatch):
+    """The CLI reference is generated from the parsers: a default computed at import showed the
+    build machine's "cpu" for finetune, features and reproduce, which use a GPU where there is one."""
+    from benchmarks.cli import build_parser
+    from benchmarks.transfer.finetune import config_from_args
+
+    parser = build_parser()
+    for argv in (["finetune", "i3d_tiny_8x4_demo", "--dataset", "folders", "--train", "x", "--out", "y"],
+                 ["features", "i3d_tiny_8x4_demo", "--annotations", "a", "--out", "y"],
+                 ["reproduce", "--dataset", "demo", "--annotations", "a", "--video-root", "v"]):
+        assert parser.parse_args(argv).device is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config_from_args(parser.parse_args(["finetune", "i3d_tiny_8x4_demo", "--dataset", "folders", "--train", "x",
+                                               "--out", "y"])).device == "cuda"

@@ -371,7 +371,7 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
     if boxes is None:
         raise PredictError(
             f"{entry.name} is an AVA action detector: it scores person boxes, not whole videos. Pass the boxes "
-            "with --boxes FILE.csv (rows: [video_id,]timestamp_s,x1,y1,x2,y2 with coordinates in [0, 1] of the frame, "
+            "with --boxes FILE.csv (Python: boxes=, a CSV path or rows) (rows: [video_id,]timestamp_s,x1,y1,x2,y2 with coordinates in [0, 1] of the frame, "
             "AVA's box format; e.g. from a person detector)"
         )
     if not isinstance(video, (str, os.PathLike)):

@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help=f"folder (default {default_root()}, where make run renders them)")
     parser.add_argument("--split", nargs="+", metavar="SPLIT=COUNT", default=["val=10"],
                         help="the demo's own videos: the first COUNT of each split (default val=10; make run "
-                        f"uses {' '.join(f'{k}={v}' for k, v in DEFAULT_SPLITS.items())})")
+                        f"renders val={DEFAULT_SPLITS['val']}, the held-out set; the model was trained on "
+                        f"train={DEFAULT_SPLITS['train']})")
     parser.add_argument("--transfer", choices=sorted(TRANSFER_TASKS),
                         help="a transfer task's videos instead, as class folders (OUT/SPLIT/CLASS/NNN.mp4)")
     parser.add_argument("--per-class", nargs="+", metavar="SPLIT=COUNT", default=["train=8", "val=4"],

@@ -31,7 +31,7 @@ from benchmarks.datasets import (
     read_kinetics_csv,
     read_transfer_split,
 )
-from benchmarks.run_config import FAILURES_FILE, Weights, check_config, views_argument
+from benchmarks.run_config import FAILURES_FILE, Weights, check_config, default_device, views_argument
 from benchmarks.runtime.files import atomic_write
 from benchmarks.runtime import shards
 
@@ -122,7 +122,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
             print(f"zoo features: note: {args.name} has random weights (no --pretrained/--checkpoint): the "
                   "embeddings are of an untrained network", file=sys.stderr)
         done = extract_features(args.name, dataset, args.out, weights=weights, views=args.views,
-                                workers=args.workers, device=args.device, progress=not args.quiet)
+                                workers=args.workers, device=args.device or default_device(), progress=not args.quiet)
     except (AnnotationError, FileNotFoundError, ValueError) as err:
         print(f"zoo features: {err}", file=sys.stderr)
         return 2
@@ -150,7 +150,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint")
     p.add_argument("--views", type=views_argument, help="CLIPSxCROPS (default: the entry's test views)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where torch sees a GPU, else cpu)")  # resolved when run: the reference pages show no build machine's
     p.add_argument("--out", required=True)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_features)

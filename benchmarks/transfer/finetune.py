@@ -78,7 +78,7 @@ import torch
 from torch import nn
 
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, VideoDataset, read_transfer_split
-from benchmarks.run_config import describe_differences, differences
+from benchmarks.run_config import default_device, describe_differences, differences
 from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomic
 from benchmarks.runtime.cpus import CpuShare, cpu_model
 from benchmarks.runtime.batch_slots import SlotLoader
@@ -966,6 +966,7 @@ def run_finetune(config: FinetuneConfig, ranks, share: CpuShare, *, progress: bo
 def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     names = {f.name for f in dataclasses.fields(FinetuneConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values.setdefault("device", default_device())
     values["entry"] = args.name
     if str(values.get("epoch_val_views", "")).lower() == "none":
         values["epoch_val_views"] = None
@@ -1077,7 +1078,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="CPU: the model's torch threads (default: the CPUs less one per "
                    "worker, at least 1); the workers decode at the lowest priority, in the CPU time the model leaves")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where torch sees a GPU, else cpu)")  # resolved when run: the reference pages show no build machine's
     p.add_argument("--val-views", help="CLIPSxCROPS of the final multi-view measurement (default the entry's)")
     p.add_argument("--epoch-val-views", help="CLIPSxCROPS of the validation top-1 after each epoch (default "
                    f"{defaults.epoch_val_views}; 'none': no per-epoch validation)")

@@ -21,7 +21,7 @@ The pads are those that complete a temporal tap's output with zero frames
 (:class:`zoo.deploy.layout.FramesConv`): out of the box, too, the quantizer has no rule for
 ``pad`` and the partitioner takes it in fp32 only, a dequantize and a quantize around each.
 
-On efficient X3D-XS (this CPU, 1 thread) the int8 program went from 12.2 to 11.2 ms (12.7 to
+On efficient X3D-XS (the AMD EPYC VM, 1 thread) the int8 program went from 12.2 to 11.2 ms (12.7 to
 12.0 in a second run), its outputs as close to the eager model's as before (max |diff| 1.6e-3). Imported only when an ExecuTorch file is written
 (``executorch`` is the optional extra ``videozoo[deploy]``).
 
