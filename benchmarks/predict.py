@@ -314,8 +314,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             if args.json:
                 write(json.dumps({"video": str(path), "error": result}))
             return
+        random = not (args.pretrained or args.checkpoint or args.artifact)
+        if random and not any(w.endswith(RANDOM_NOTE_END) for w in result.warnings):
+            # the worker path scores views directly: the JSON line says it too, not only the screen
+            result.warnings.append(f"{entry.name} has random weights (no --pretrained/--checkpoint): {RANDOM_NOTE_END}")
         for warning in result.warnings:
-            if warning.endswith(RANDOM_NOTE_END) and not (args.pretrained or args.checkpoint or args.artifact):
+            if warning.endswith(RANDOM_NOTE_END) and random:
                 continue  # said once, before the first video
             note(f"zoo predict: {path}: {warning}")
         write(json.dumps(result.as_dict()) if args.json else format_table(result) + "\n")

@@ -381,3 +381,12 @@ def test_the_weights_record_holds_across_thread_counts_and_ends_when_trained():
     with torch.no_grad():
         next(published.parameters()).add_(0.01)
     assert current_weights(published) == "given model (changed since: published)"
+
+
+def test_the_json_line_of_a_random_network_says_so(demo_videos, capsys):
+    root, keys = demo_videos
+    assert zoo_main(["predict", str(root / keys[0]), "--model", DEMO, "--json", "--quiet"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["warnings"] == [f"{DEMO} has random weights (no --pretrained/--checkpoint): the scores mean nothing"]
+    assert zoo_main(["predict", str(root / keys[0]), "--model", DEMO, "--pretrained", "--json", "--quiet"]) == 0
+    assert "warnings" not in json.loads(capsys.readouterr().out)
