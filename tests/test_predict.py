@@ -77,22 +77,22 @@ def test_decoded_tensor_gives_the_files_scores(demo_videos, demo_model):
         zoo.predict(demo_model, frames.permute(0, 3, 1, 2))
 
 
-def test_frame_folder(demo_videos, demo_model, tmp_path):
-    """A folder of frames (PNG, lossless) gives the video's prediction, once read_views takes folders."""
+def write_frame_folder(video, folder) -> tuple[torch.Tensor, float]:
+    """The video's frames as lossless PNG files in ``folder``; returns the frames and fps."""
     from PIL import Image
 
-    root, keys = demo_videos
-    frames, fps = _all_frames(root / keys[2])
-    folder = tmp_path / "frames"
+    frames, fps = _all_frames(video)
     folder.mkdir()
     for i, frame in enumerate(frames.numpy(), 1):
         Image.fromarray(frame).save(folder / f"{i:06d}.png")
-    spec = InputSpec.from_entry(zoo.get_entry(DEMO))
-    try:
-        read_views(folder, spec)
-    except Exception as err:  # noqa: BLE001  (any refusal means: not supported yet)
-        pytest.skip(f"read_views does not take frame folders yet ({err.__class__.__name__}: {err})")
-    from_folder = zoo.predict(demo_model, folder)
+    return frames, fps
+
+
+def test_frame_folder(demo_videos, demo_model, tmp_path):
+    """A folder of frames (PNG, lossless) gives the video's prediction."""
+    root, keys = demo_videos
+    frames, fps = write_frame_folder(root / keys[2], tmp_path / "frames")
+    from_folder = zoo.predict(demo_model, tmp_path / "frames")
     assert from_folder.indices[0] == zoo.predict(demo_model, frames, fps=fps).indices[0]
 
 
@@ -296,14 +296,9 @@ def test_an_image_is_named_as_such(tmp_path, capsys):
 
 
 def test_a_list_of_frame_files_gives_the_folders_scores(demo_videos, demo_model, tmp_path):
-    from PIL import Image
-
     root, keys = demo_videos
-    frames, _ = _all_frames(root / keys[1])
     folder = tmp_path / "frames"
-    folder.mkdir()
-    for i, frame in enumerate(frames.numpy(), 1):
-        Image.fromarray(frame).save(folder / f"{i:06d}.png")
+    write_frame_folder(root / keys[1], folder)
     files = sorted(str(p) for p in folder.iterdir())
     from_files = zoo.predict(demo_model, files, views="1x1")
     torch.testing.assert_close(from_files.scores, zoo.predict(demo_model, folder, views="1x1").scores)

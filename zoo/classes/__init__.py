@@ -115,7 +115,7 @@ def read_class_names(path) -> list[str]:
     Example:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "Charades_v1_classes.txt")
-        >>> _ = open(path, "w").write("c000 Holding some clothes\nc001 Putting clothes somewhere\n")
+        >>> _ = open(path, "w").write("c000 Holding some clothes\\nc001 Putting clothes somewhere\\n")
         >>> read_class_names(path)
         ['Holding some clothes', 'Putting clothes somewhere']
     """
