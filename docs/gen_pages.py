@@ -437,7 +437,7 @@ def _figures_section(data: Data, e) -> str:
     for metric in metric_names(e):
         rows.append([METRIC_TITLES[metric], num(e.published.get(metric)), num((r or {}).get(f"{metric}_reproduced"))])
     if r and not missing(r.get("eval_videos")):
-        evaluated = f"Ours: evaluated on {esc(r['eval_videos'])} videos (`{esc(r.get('eval_source', ''))}`)."
+        evaluated = f"Ours: evaluated on {esc(r['eval_videos'])} videos ({code(r.get('eval_source', ''))})."
     else:
         evaluated = (
             "Ours: not evaluated on this project's machines (the published checkpoints and the "
@@ -494,7 +494,7 @@ Not measured yet (`results/complexity.csv` has no row: `zoo complexity {e.name}`
         rows.append(["GFLOPs per view at the test clip", "", num(c["gflops_test_input"], digits)])
     extra = []
     if not missing(c.get("input")):
-        extra.append(f"Input of one view: `{esc(c['input'])}`.")
+        extra.append(f"Input of one view: {code(c['input'])}.")
     if not missing(c.get("status")):
         extra.append(f"Status: {esc(c['status'])}.")
     if not missing(c.get("note")):
