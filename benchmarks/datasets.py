@@ -232,6 +232,17 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
     return VideoDataset(name, _unique(records, path), names, source=str(path))
 
 
+def load_any_classes(dataset: str, annotations, video_root, *, classes=None) -> tuple[VideoDataset, ClassNotShippedError | None]:
+    """:func:`load_dataset`, or for a Kinetics-format CSV of classes outside the dataset's shipped
+    list (the user's own), the file read with its labels numbered by its own sorted names, and
+    why (the error naming the first such row). For the jobs whose labels need no model's class
+    order: embeddings, calibration clips."""
+    try:
+        return load_dataset(dataset, annotations, video_root, classes=classes), None
+    except ClassNotShippedError as err:
+        return read_kinetics_csv(annotations, video_root, name="videos"), err
+
+
 def _shipped_class_names(dataset: str) -> list[str] | None:
     """The class names :mod:`zoo.classes` ships for ``dataset`` in output order, or None."""
     from zoo.classes import ClassListUnavailable, class_names

@@ -26,8 +26,6 @@ import importlib
 import json
 import os
 import re
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -488,23 +486,13 @@ def absolute(path) -> str:
 
 
 def local_checkpoint(source) -> Path | None:
-    """The local file a checkpoint source names (a path or ``file://``), or None (a URL, hf://).
+    """The local file a checkpoint source names (a path, a run folder's model, ``file://``), or
+    None (a URL, hf://): :func:`zoo.checkpoints.local_file`, the file the library loads.
 
     Example:
         >>> local_checkpoint("hf://owner/repo/model.pt") is None, local_checkpoint("file:///w/m.pt").as_posix()
         (True, '/w/m.pt')
     """
-    text = os.fspath(source)
-    if text.startswith("file://"):
-        return Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
-    if "://" in text:
-        return None
-    path = Path(text)
-    if path.is_dir():  # a run folder: the file zoo.checkpoints loads from it
-        from zoo.checkpoints import checkpoint_in_folder
+    from zoo.checkpoints import local_file
 
-        try:
-            return checkpoint_in_folder(path)
-        except FileNotFoundError:
-            return path
-    return path
+    return local_file(source)

@@ -118,6 +118,30 @@ def _offline() -> bool:
     ) not in ("", "0")
 
 
+def local_file(source: str | os.PathLike) -> Path | None:
+    """The file on this machine a checkpoint source names: a path (a folder: its checkpoint file,
+    :func:`checkpoint_in_folder`, or the folder itself when it has none) or a ``file://`` URL's
+    path; None for a download (``https://``, ``hf://``). The file need not exist.
+
+    Example:
+        >>> local_file("hf://owner/repo/model.pt") is None, local_file("file:///w/m.pt").as_posix()
+        (True, '/w/m.pt')
+    """
+    source = os.fspath(source)
+    scheme = urllib.parse.urlparse(source).scheme
+    if scheme == "file":
+        return Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path))
+    if scheme != "" and not re.match(r"^[A-Za-z]:[\\/]", source):  # a Windows drive is a path
+        return None
+    path = Path(source)
+    if path.is_dir():
+        try:
+            return checkpoint_in_folder(path)
+        except FileNotFoundError:
+            return path
+    return path
+
+
 def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: bool = True) -> Path:
     """Return a local path for ``source``, downloading into the cache when needed.
 
@@ -130,8 +154,7 @@ def fetch(source: str | os.PathLike, *, sha256: str | None = None, progress: boo
         # A file:// URL is treated like any URL: copied into the cache, so the cache and
         # offline behaviour are the same as for https (and testable without a network); the
         # copy is renewed when the file changes (_stale).
-        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(source).path))
-        return _fetch_url(source, sha256=sha256, progress=progress, local_source=path)
+        return _fetch_url(source, sha256=sha256, progress=progress, local_source=local_file(source))
     if scheme == "" or re.match(r"^[A-Za-z]:[\\/]", source):
         path = Path(source)
         if path.is_dir():

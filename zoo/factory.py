@@ -13,6 +13,7 @@ from zoo.checkpoints import (
     load_backbone,
     load_checkpoint,
     load_state_dict_strict,
+    local_file,
     read_state_dict,
 )
 from zoo.classes import classes_beside
@@ -93,7 +94,7 @@ def create_model(
     untrained = "" if source == RANDOM_WEIGHTS else head_layer(model)[0] if new_head else None
     record_weights(model, source, untrained=untrained)
     # a fine-tuned checkpoint's class names, from zoo finetune's classes.txt beside it
-    model.zoo_classes = classes_beside(checkpoint, rows) if checkpoint is not None and not new_head else None
+    model.zoo_classes = classes_beside(local_file(checkpoint), rows) if checkpoint is not None and not new_head else None
     model = model.eval()
     if fast:
         from zoo.fast import optimize

@@ -18,7 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, ClassNotShippedError, load_dataset, read_kinetics_csv
+from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, load_any_classes
 from zoo.deploy.artifact import FORMATS, read_manifest
 
 
@@ -28,9 +28,7 @@ def calibration_videos(dataset: str, annotations, video_root, count: int) -> lis
     file sorted by class does not calibrate on its first classes alone. Class names outside the
     dataset's list (the user's own classes) are fine: the labels only spread the picks."""
     try:
-        records = load_dataset(dataset, annotations, video_root).records
-    except ClassNotShippedError:
-        records = read_kinetics_csv(annotations, video_root, name="videos").records
+        records = load_any_classes(dataset, annotations, video_root)[0].records
     except AnnotationError:
         listed = video_list(annotations, video_root)  # calibration needs no labels: a plain list of videos
         if listed is None:

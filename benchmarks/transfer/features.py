@@ -25,18 +25,18 @@ import torch
 from benchmarks.datasets import (
     TRANSFER_DATASETS,
     AnnotationError,
-    ClassNotShippedError,
     VideoDataset,
+    load_any_classes,
     load_dataset,
-    read_kinetics_csv,
     read_transfer_split,
 )
 from benchmarks.run_config import FAILURES_FILE, Weights, check_config, default_device, views_argument
 from benchmarks.runtime.files import atomic_write
 from benchmarks.runtime import shards
+from zoo.classes import CLASSES_BESIDE_CHECKPOINT
 
 FEATURES_FILE = "features.jsonl"
-CLASSES_FILE = "classes.txt"
+CLASSES_FILE = CLASSES_BESIDE_CHECKPOINT  # the name a run folder gives its class list
 
 
 def read_features(path, repair: bool = True) -> dict[str, dict]:
@@ -102,16 +102,15 @@ def extract_features(entry_name: str, dataset: VideoDataset, out_dir, *, weights
 def _load(args) -> VideoDataset:
     if args.dataset in TRANSFER_DATASETS:
         return read_transfer_split(args.dataset, args.annotations, args.video_root, subset=args.subset, split=args.split)
-    try:
-        return load_dataset(args.dataset or "kinetics400", args.annotations, args.video_root, classes=args.classes)
-    except ClassNotShippedError as err:
-        if args.dataset:
-            raise
-        # No dataset named: a Kinetics-format CSV of the user's own classes. Embeddings need no
-        # class order, so index its labels by its own sorted names (written to OUT/classes.txt).
-        print(f"zoo features: note: {err.path} holds labels outside Kinetics-400's classes (line {err.line}); "
+    if args.dataset:
+        return load_dataset(args.dataset, args.annotations, args.video_root, classes=args.classes)
+    # No dataset named: maybe a Kinetics-format CSV of the user's own classes. Embeddings need no
+    # class order, so its labels are numbered by its own sorted names (written to OUT/classes.txt).
+    dataset, own = load_any_classes("kinetics400", args.annotations, args.video_root, classes=args.classes)
+    if own is not None:
+        print(f"zoo features: note: {own.path} holds labels outside Kinetics-400's classes (line {own.line}); "
               "its labels are numbered by the file's own sorted class names", file=sys.stderr)
-        return read_kinetics_csv(args.annotations, args.video_root, name="videos")
+    return dataset
 
 
 def _cmd_features(args: argparse.Namespace) -> int:

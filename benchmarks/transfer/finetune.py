@@ -83,6 +83,7 @@ from benchmarks.runtime.files import atomic_path, atomic_write, write_json_atomi
 from benchmarks.runtime.cpus import CpuShare, cpu_model
 from benchmarks.runtime.batch_slots import SlotLoader
 from benchmarks.runtime.workers import decoding_worker_init
+from zoo.classes import CLASSES_BESIDE_CHECKPOINT
 
 TRAIN_STATE = "train_state.pt"
 #: The layers whose parameters PySlowFast's ``BN.WEIGHT_DECAY`` applies to (its ``_NormBase``).
@@ -96,7 +97,7 @@ WEIGHT_DECAY_RULES = ("reference", "all")
 #: it on X3D's and R(2+1)D's softmax output (their heads apply softmax in every mode).
 LOSS = "cross-entropy on the head's logits"
 MODEL_FILE = "model.pyth"
-CLASSES_FILE = "classes.txt"
+CLASSES_FILE = CLASSES_BESIDE_CHECKPOINT  # where zoo.create_model(checkpoint=...) reads the names
 VAL_LIST = "val.txt"
 MANIFEST = "manifest.json"
 #: The training videos a run left out because they cannot be opened: ``path<TAB>reason`` lines.

@@ -129,29 +129,21 @@ def read_class_names(path) -> list[str]:
 CLASSES_BESIDE_CHECKPOINT = "classes.txt"
 
 
-def classes_beside(checkpoint, count: int | None) -> list[str] | None:
-    """The names in ``classes.txt`` beside a local ``checkpoint`` (a path or ``file://`` URL), as
-    ``zoo finetune`` leaves them beside its ``model.pyth``; None when there is no such file or
-    it does not hold ``count`` names (the head's classes).
+def classes_beside(checkpoint: Path | None, count: int | None) -> list[str] | None:
+    """The names in ``classes.txt`` beside a local ``checkpoint`` file (or in a run folder), as
+    ``zoo finetune`` leaves them beside its ``model.pyth``; None for no local file, no such list,
+    or one that does not hold ``count`` names (the head's classes).
 
     Example:
         >>> import os, tempfile
-        >>> run = tempfile.mkdtemp()
-        >>> _ = open(os.path.join(run, "classes.txt"), "w").write("jump\\nwave\\n")
-        >>> classes_beside(os.path.join(run, "model.pyth"), 2), classes_beside(os.path.join(run, "model.pyth"), 3)
+        >>> run = Path(tempfile.mkdtemp())
+        >>> _ = (run / "classes.txt").write_text("jump\\nwave\\n")
+        >>> classes_beside(run / "model.pyth", 2), classes_beside(run / "model.pyth", 3)
         (['jump', 'wave'], None)
     """
-    import os
-    import urllib.parse
-    import urllib.request
-
-    source = os.fspath(checkpoint)
-    parsed = urllib.parse.urlparse(source)
-    if parsed.scheme == "file":
-        source = urllib.request.url2pathname(parsed.path)
-    elif parsed.scheme and len(parsed.scheme) > 1:  # https://, hf:// (a single letter: a Windows drive)
+    if checkpoint is None:
         return None
-    folder = Path(source) if Path(source).is_dir() else Path(source).parent  # a run folder given as the checkpoint
+    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
     path = folder / CLASSES_BESIDE_CHECKPOINT
     if not path.is_file():
         return None
