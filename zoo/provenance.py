@@ -68,8 +68,10 @@ def record_weights(model: nn.Module, source: str | None, *, untrained: str | Non
         return
     what = what or ("network" if untrained == "" else "head")
     module = model.get_submodule(untrained) if fingerprint else None
-    # no fingerprint (an exported file, a model on the meta device): untrained until rebuilt
-    model.zoo_untrained = (what, untrained, _fingerprint(module) if module is not None else None)
+    # no fingerprint (an exported file, a model on the meta device): untrained until rebuilt; the
+    # whole model's is the one just taken
+    part = model.zoo_weights_fingerprint if untrained == "" else _fingerprint(module) if module is not None else None
+    model.zoo_untrained = (what, untrained, part)
 
 
 def current_weights(model: nn.Module) -> str | None:
