@@ -874,7 +874,10 @@ def results_index(data: Data, names: list[str]) -> str:
     for n in names:
         text = (RESULTS / f"{n}.md").read_text("utf-8")
         m = re.search(r"^# (.+)$", text, flags=re.M)
-        items.append(f"- [{esc(m.group(1)) if m else n}]({n}.md) (`results/{n}.md`)")
+        # the navigation's short name first: the CPU and GPU versions of a table share their title
+        label = RESULT_TITLES.get(n, n)
+        title = f": {esc(m.group(1))}" if m and m.group(1) != label else ""
+        items.append(f"- [{label}]({n}.md){title} (`results/{n}.md`)")
     return (
         "# Results\n\nThe tables `make run` (`zoo benchmark`) and the measurement commands write into "
         "`results/`, shown as they are (each also has a `.csv`). Published figures are the catalogue's; "

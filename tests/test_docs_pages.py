@@ -129,3 +129,10 @@ def test_griffe_rewrite_of_examples():
     assert "Examples:\n    >>> 1 + 1\n    2" in out
     assert "Command line:\n    ```bash\n    $ zoo list\n    ```" in out
     assert "See `zoo.predict`." in out
+
+
+def test_results_index_tells_the_cpu_and_gpu_tables_apart(pages):
+    index = pages["results/index.md"]
+    links = [line.split("](")[0] for line in index.splitlines() if line.startswith("- [")]
+    assert len(links) == len(set(links)) == len(gen.RESULT_PAGES)  # "Transfer learning" thrice before
+    assert "- [Speed (GPU)](gpu/speed.md): Speed: our models" in index
