@@ -47,6 +47,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -63,6 +64,33 @@ class AnnotationError(ValueError):
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {message}")
         self.path, self.line = str(path), line
+
+
+def open_annotation(path, newline: str | None = None) -> io.StringIO:
+    """An annotation file's text, opened for reading; a file that is not UTF-8 text (a list saved
+    in a legacy code page, or a video given where its list was expected) is an
+    :class:`AnnotationError` naming the line of its first undecodable byte.
+
+    ``newline``: as :func:`open`'s (``""`` for the :mod:`csv` module). A byte order mark is dropped.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "list.txt")
+        >>> _ = open(path, "wb").write("a.mp4 0\\ncaf\\xe9.mp4 1\\n".encode("latin-1"))
+        >>> open_annotation(path)
+        Traceback (most recent call last):
+        ...
+        benchmarks.datasets.AnnotationError: ...list.txt:2: not UTF-8 text (byte 0xe9 at column 4): save the file as UTF-8
+    """
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        raise AnnotationError(path, raw.count(b"\n", 0, err.start) + 1,
+                              f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start - line_start + 1}): "
+                              "save the file as UTF-8") from None
+    return io.StringIO(text, newline=newline)
 
 
 class ClassNotShippedError(AnnotationError):
@@ -179,7 +207,7 @@ def csv_delimiter(header: str, required: tuple[str, ...]) -> str:
 def _csv_rows(path, required: tuple[str, ...]):
     """(line number, row dict) of a CSV file with a header holding ``required`` columns."""
     # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte order mark, which is no column name
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open_annotation(path, newline="") as f:
         delimiter = csv_delimiter(f.readline(), required)
         f.seek(0)
         reader = csv.DictReader(f, delimiter=delimiter)
@@ -203,7 +231,7 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
     for line, row in _csv_rows(path, ("youtube_id", "time_start", "time_end", "label")):
         try:
             start, end = int(float(row["time_start"])), int(float(row["time_end"]))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf", "1e400"
             raise AnnotationError(path, line, f"time_start/time_end must be numbers: {row}") from None
         if not row["youtube_id"].strip() or not row["label"].strip():
             raise AnnotationError(path, line, f"empty youtube_id or label: {row}")
@@ -218,7 +246,7 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
         names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else list(classes)
     lookup = {normalize_name(c): i for i, c in enumerate(names)}
     index = VideoIndex(video_root)
-    records = []
+    records, places = [], []
     for line, yid, start, end, label in rows:
         key = f"{yid}_{start:06d}_{end:06d}"
         try:
@@ -229,7 +257,8 @@ def read_kinetics_csv(path, video_root, classes=None, name: str = "kinetics400")
                                       "zoo/classes ships; a file of other classes needs their list: --classes)") from None
             raise
         records.append(VideoRecord(key, index.find(key, yid), label_index))
-    return VideoDataset(name, _unique(records, path), names, source=str(path))
+        places.append((path, line))
+    return VideoDataset(name, _unique(records, path, places), names, source=str(path))
 
 
 def load_any_classes(dataset: str, annotations, video_root, *, classes=None) -> tuple[VideoDataset, ClassNotShippedError | None]:
@@ -256,8 +285,8 @@ def _shipped_class_names(dataset: str) -> list[str] | None:
 def read_path_label_list(path, video_root, classes=None, name: str = "videos") -> VideoDataset:
     """PySlowFast's ``path label`` list (label: integer class index)."""
     root = Path(video_root)
-    records = []
-    with open(path) as f:
+    records, lines = [], []
+    with open_annotation(path) as f:
         for line, text in enumerate(f, 1):
             if not text.strip() or text.lstrip().startswith("#"):
                 continue
@@ -267,14 +296,15 @@ def read_path_label_list(path, video_root, classes=None, name: str = "videos") -
             video = parts[0].strip()
             full = video if os.path.isabs(video) else str(root / video)
             records.append(VideoRecord(video, full, int(parts[1])))
+            lines.append(line)
     if classes is None and (Path(path).parent / "classes.txt").exists():
         classes = Path(path).parent / "classes.txt"
     names = read_class_list(classes) if isinstance(classes, (str, os.PathLike)) else classes
     if names is not None:
-        for r in records:
+        for r, line in zip(records, lines):
             if r.label >= len(names):
-                raise AnnotationError(path, None, f"{r.key}: class index {r.label} >= {len(names)} classes")
-    return VideoDataset(name, _unique(records, path), names, source=str(path))
+                raise AnnotationError(path, line, f"{r.key}: class index {r.label} >= {len(names)} classes")
+    return VideoDataset(name, _unique(records, path, [(path, line) for line in lines]), names, source=str(path))
 
 
 def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> VideoDataset:
@@ -285,11 +315,11 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> 
     as PyTorchVideo's SSv2 does (counted in ``meta["not_in_frame_list"]``).
     """
     try:
-        items = json.loads(Path(path).read_text())
+        items = json.loads(open_annotation(path).read())
     except json.JSONDecodeError as err:
         raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
     try:
-        label_map = {normalize_name(k): int(v) for k, v in json.loads(Path(labels).read_text()).items()}
+        label_map = {normalize_name(k): int(v) for k, v in json.loads(open_annotation(labels).read()).items()}
     except json.JSONDecodeError as err:
         raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg}") from None
     classes = [None] * len(label_map)
@@ -325,7 +355,7 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> 
 def _charades_classes(classes) -> list[str]:
     """The Charades classes file (``c000 Holding some clothes`` lines) as names in index order."""
     names: list[str] = []
-    for line, text in enumerate(Path(classes).read_text().splitlines(), 1):
+    for line, text in enumerate(open_annotation(classes).read().splitlines(), 1):
         if not text.strip():
             continue
         code, _, label = text.strip().partition(" ")
@@ -341,7 +371,7 @@ def read_charades(path, video_root, classes=None, name: str = "charades", num_cl
     if names is not None:
         num_classes = len(names)
     index = VideoIndex(video_root)
-    records = []
+    records, places = [], []
     for line, row in _csv_rows(path, ("id", "actions")):
         labels = set()
         for action in filter(None, (a.strip() for a in row["actions"].split(";"))):
@@ -354,7 +384,8 @@ def read_charades(path, video_root, classes=None, name: str = "charades", num_cl
             labels.add(int(code[1:]))
         key = row["id"].strip()
         records.append(VideoRecord(key, index.find(key), tuple(sorted(labels))))
-    ds = VideoDataset(name, _unique(records, path), names, multilabel=True, metric="map", source=str(path))
+        places.append((path, line))
+    ds = VideoDataset(name, _unique(records, path, places), names, multilabel=True, metric="map", source=str(path))
     ds.meta["num_classes"] = num_classes
     return ds
 
@@ -364,7 +395,7 @@ FRAME_LIST_COLUMNS = ("original_vido_id", "video_id", "frame_id", "path", "label
 
 def is_frame_list(path) -> bool:
     """True for PySlowFast's frame-list CSV (header ``original_vido_id video_id frame_id path labels``)."""
-    with open(path) as f:
+    with open_annotation(path) as f:
         return f.readline().split() == list(FRAME_LIST_COLUMNS)
 
 
@@ -376,7 +407,7 @@ def read_frame_list(path, prefix) -> dict[str, tuple[list[str], set[int]]]:
     empty). A video's labels are the union of its frames' (PyTorchVideo's ``video_label``).
     """
     videos: dict[str, tuple[list[str], set[int]]] = {}
-    with open(path, newline="") as f:
+    with open_annotation(path, newline="") as f:
         reader = csv.reader(f, delimiter=" ")
         header = next(reader, [])
         if header != list(FRAME_LIST_COLUMNS):
@@ -412,12 +443,18 @@ def read_charades_frame_list(path, prefix, classes=None, name: str = "charades",
     return ds
 
 
-def _unique(records: list[VideoRecord], path) -> list[VideoRecord]:
-    seen = set()
-    for r in records:
+def _unique(records: list[VideoRecord], path, places: list[tuple] | None = None) -> list[VideoRecord]:
+    """``records``, refused if a video is listed twice; ``places``: each record's (file, line),
+    so the error names both rows."""
+    seen: dict[str, int] = {}
+    for i, r in enumerate(records):
         if r.key in seen:
-            raise AnnotationError(path, None, f"video {r.key!r} is listed twice")
-        seen.add(r.key)
+            if places is None:
+                raise AnnotationError(path, None, f"video {r.key!r} is listed twice")
+            (first_file, first_line), (file, line) = places[seen[r.key]], places[i]
+            earlier = f"line {first_line}" if first_file == file else f"{first_file}:{first_line}"
+            raise AnnotationError(file, line, f"video {r.key!r} is listed twice (first at {earlier})")
+        seen[r.key] = i
     return records
 
 
@@ -431,7 +468,7 @@ TRANSFER_DATASETS = ("ucf101", "hmdb51", "folders")
 def read_ucf101_classes(path) -> list[str]:
     """UCF101's ``classInd.txt`` (``1 ApplyEyeMakeup`` lines, 1-based, in order) as names in index order."""
     names: list[str] = []
-    with open(path) as f:
+    with open_annotation(path) as f:
         for line, text in enumerate(f, 1):
             if not text.strip():
                 continue
@@ -464,8 +501,8 @@ def read_ucf101(path, video_root, classes=None, name: str = "ucf101") -> VideoDa
     path = Path(path)
     names = read_ucf101_classes(classes if classes is not None else path.parent / "classInd.txt")
     lookup = {normalize_name(c): i for i, c in enumerate(names)}
-    records = []
-    with open(path) as f:
+    records, places = [], []
+    with open_annotation(path) as f:
         for line, text in enumerate(f, 1):
             if not text.strip():
                 continue
@@ -479,7 +516,8 @@ def read_ucf101(path, video_root, classes=None, name: str = "ucf101") -> VideoDa
                 raise AnnotationError(path, line, f"class number {parts[1]} is not {folder!r} ({label + 1} in the class list)")
             key = os.path.splitext(os.path.basename(rel))[0]
             records.append(VideoRecord(key, os.path.join(str(video_root), rel), label))
-    return VideoDataset(name, _unique(records, path), names, source=str(path))
+            places.append((path, line))
+    return VideoDataset(name, _unique(records, path, places), names, source=str(path))
 
 
 #: HMDB51 split files: what the number after each video means.
@@ -510,9 +548,9 @@ def read_hmdb51(split_dir, video_root, split: int = 1, subset: str = "train", na
         raise AnnotationError(split_dir, None, f"no '<class>{suffix}' files")
     names = [p.name[: -len(suffix)] for p in files]
     wanted = HMDB51_SUBSETS[subset]
-    records = []
+    records, places = [], []
     for label, (cls, file) in enumerate(zip(names, files)):
-        with open(file) as f:
+        with open_annotation(file) as f:
             for line, text in enumerate(f, 1):
                 if not text.strip():
                     continue
@@ -522,7 +560,8 @@ def read_hmdb51(split_dir, video_root, split: int = 1, subset: str = "train", na
                 if parts[1] == wanted:
                     key = os.path.splitext(parts[0])[0]
                     records.append(VideoRecord(key, os.path.join(str(video_root), cls, parts[0]), label))
-    return VideoDataset(name, _unique(records, split_dir), names, source=str(split_dir), meta={"split": int(split)})
+                    places.append((file, line))
+    return VideoDataset(name, _unique(records, split_dir, places), names, source=str(split_dir), meta={"split": int(split)})
 
 
 def held_out(key: str, seed: int = 0) -> float:
@@ -558,6 +597,8 @@ def read_video_folders(root, subset: str = "all", val_fraction: float = 0.2, see
     if subset not in ("all", "train", "val"):
         raise ValueError(f"subset must be all, train or val; got {subset!r}")
     root = Path(root)
+    if root.is_file():  # the folder layout's root, given a file (a list, a video)
+        raise NotADirectoryError(f"{root} is a file: the folder layout takes the folder of class folders (root/<class>/<video>)")
     if not root.is_dir():
         raise FileNotFoundError(f"video folder {root} does not exist")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -714,7 +755,7 @@ def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=
         if is_frame_list(annotations):
             return read_charades_frame_list(annotations, video_root, classes)
         return read_charades(annotations, video_root, classes)
-    with open(annotations) as f:
+    with open_annotation(annotations) as f:
         first = f.readline()
     if "youtube_id" in first and any(d in first for d in CSV_DELIMITERS):
         return read_kinetics_csv(annotations, video_root, classes, name=dataset)

@@ -269,7 +269,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"zoo predict: {message}", file=sys.stderr)
         return 2
 
-    from benchmarks.run_config import Weights, default_device, device_problem, refused_by_checkpoints, weights_refusal
+    from benchmarks.run_config import Weights, default_device, device_problem
     from zoo.deploy.artifact import ArtifactError, load_artifact
 
     # before any file is read or model built: one line, not CUDA's traceback from .to(device)
@@ -292,11 +292,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if not args.artifact:
             model = zoo.create_model(entry.name, pretrained=args.pretrained, checkpoint=args.checkpoint,
                                      progress=not args.quiet)
-    except (zoo.UnknownModelError, zoo.BuilderNotAvailableError, ArtifactError) as err:
+    except (zoo.UnknownModelError, zoo.BuilderNotAvailableError, ArtifactError, library.PredictError, OSError,
+            RuntimeError, ValueError) as err:  # a checkpoint the library refuses says why in one line
         return fail(str(err))
-    except (library.PredictError, OSError, RuntimeError, ValueError) as err:
-        # a whole-model pickle given as --checkpoint: what it pickles, not torch's many lines of advice
-        return fail(weights_refusal(err) if refused_by_checkpoints(err) else str(err))
     if not (args.pretrained or args.checkpoint or args.artifact):
         print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): {RANDOM_NOTE_END}",
               file=sys.stderr)

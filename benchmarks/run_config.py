@@ -25,7 +25,6 @@ import argparse
 import importlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -358,7 +357,7 @@ def default_model_factory(pretrained: bool = False, checkpoint=None) -> Callable
             return zoo.create_model(entry.name, pretrained=pretrained, checkpoint=checkpoint)
         except RuntimeError as err:
             if refused_by_checkpoints(err):
-                raise WeightsError(weights_refusal(err)) from err
+                raise WeightsError(str(err)) from err
             raise
 
     return build
@@ -368,29 +367,6 @@ class WeightsError(ValueError):
     """Weights that do not load into the entry's model: another architecture's checkpoint, a
     whole-model pickle, a file that holds no state dict. The message (zoo.checkpoints') names
     the file and what is wrong; the command line prints it as its one line."""
-
-
-def weights_refusal(err: BaseException) -> str:
-    """zoo.checkpoints' refusal of a file, for a person: its text, but for torch's many-line
-    advice on a pickle of Python objects (a whole model saved with ``torch.save(model)``), which
-    becomes what the file pickles and what to save instead.
-
-    Example:
-        >>> weights_refusal(RuntimeError("refusing to load m.pt: it is not a plain tensor checkpoint "
-        ...     "(weights_only=True rejected it: UnpicklingError: Weights only load failed.\\n"
-        ...     "WeightsUnpickler error: Unsupported global: GLOBAL zoo.models.resnet.VideoNet was not allowed"))
-        'refusing to load m.pt: it is not a plain tensor checkpoint: it pickles zoo.models.resnet.VideoNet (a whole model?); save model.state_dict() instead'
-    """
-    from zoo.checkpoints import CheckpointMismatchError
-
-    text = str(err)
-    if isinstance(err, CheckpointMismatchError) or "\n" not in text:
-        return text  # a mismatch lists the keys that differ, one kind a line
-    head = text.split(" (weights_only=True", 1)[0]
-    pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if pickled:
-        return f"{head}: it pickles {pickled[1]} (a whole model?); save model.state_dict() instead"
-    return head + ": " + text.split(" rejected it: ", 1)[-1].splitlines()[0].strip()
 
 
 def refused_by_checkpoints(err: BaseException) -> bool:

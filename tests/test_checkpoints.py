@@ -13,7 +13,7 @@ from torch import nn
 
 import zoo
 from zoo import checkpoints
-from zoo.checkpoints import CheckpointMismatchError, ChecksumError
+from zoo.checkpoints import CheckpointMismatchError, ChecksumError, read_state_dict
 
 
 class Small(nn.Module):
@@ -169,16 +169,24 @@ def test_hf_source_offline_and_not_cached_fails_at_once(tmp_path, monkeypatch):
 
 
 class _Exploit:
+    def __init__(self, witness):
+        self.witness = str(witness)
+
     def __reduce__(self):
-        return (os.system, ("echo pwned > /dev/null",))
+        return (os.system, (f"touch {self.witness}",))
 
 
-def test_pickle_that_runs_code_is_refused(tmp_path):
-    path = tmp_path / "evil.pyth"
-    with open(path, "wb") as fh:
-        pickle.dump({"model_state": _Exploit()}, fh)
-    with pytest.raises(RuntimeError, match="weights_only"):
+@pytest.mark.parametrize("saver", ["pickle", "torch"])
+def test_pickle_that_runs_code_is_refused(tmp_path, saver):
+    path, witness = tmp_path / "evil.pyth", tmp_path / "pwned"
+    if saver == "pickle":
+        with open(path, "wb") as fh:
+            pickle.dump({"model_state": _Exploit(witness)}, fh)
+    else:
+        torch.save({"model_state": _Exploit(witness)}, path)
+    with pytest.raises(RuntimeError, match="it is not a plain tensor checkpoint"):
         zoo.load_checkpoint(Small(), path)
+    assert not witness.exists()  # the file's code never ran
 
 
 def test_wrong_model_names_offending_keys(tmp_path):
@@ -253,3 +261,29 @@ def test_another_architectures_file_is_named_as_such(tmp_path):
     with pytest.raises(CheckpointMismatchError) as err:
         zoo.load_checkpoint(Small(), tmp_path / "damaged.pyth")
     assert "another architecture" not in str(err.value) and "wrong shapes (1)" in str(err.value)
+
+
+@pytest.mark.parametrize("write, says", [
+    (lambda p: torch.save(torch.nn.Linear(2, 2), p), r"it pickles torch.nn.modules.linear.Linear \(a whole model\?\); save model.state_dict\(\) instead"),
+    (lambda p: p.write_bytes(_saved_bytes()[:-300]), r"truncated or corrupt \(\d+ bytes; "),
+    (lambda p: p.write_bytes(_saved_bytes()[:900]), r"truncated or corrupt \(900 bytes; "),
+    (lambda p: p.write_text("these are not weights"), r"not a PyTorch checkpoint file \("),
+    (lambda p: torch.save({"epoch": 3, "net": {"w": torch.zeros(1)}}, p),
+     r"does not hold a state dict: its values are not tensors \(top-level keys: epoch, net;"),
+])
+def test_a_file_that_is_no_checkpoint_says_why_in_one_line(tmp_path, write, says):
+    path = tmp_path / "weights.pt"
+    write(path)
+    with pytest.raises(RuntimeError, match=says) as caught:
+        read_state_dict(path)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+    assert "weights_only` set to `False`" not in message  # torch's advice to run the file's code
+
+
+def _saved_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(1000)}, buffer)
+    return buffer.getvalue()

@@ -89,9 +89,34 @@ def test_path_label_list(tmp_path):
     (tmp_path / "bad.txt").write_text("a.mp4 1\nb.mp4 cat\n")
     with pytest.raises(AnnotationError, match=r"bad.txt:2: expected '<path> <class index>'"):
         read_path_label_list(tmp_path / "bad.txt", tmp_path)
-    with pytest.raises(AnnotationError, match="listed twice"):
-        (tmp_path / "dup.txt").write_text("a.mp4 1\na.mp4 1\n")
+    (tmp_path / "dup.txt").write_text("a.mp4 1\nb.mp4 0\na.mp4 1\n")
+    with pytest.raises(AnnotationError, match=r"dup.txt:3: video 'a.mp4' is listed twice \(first at line 1\)"):
         read_path_label_list(tmp_path / "dup.txt", tmp_path)
+    (tmp_path / "classes.txt").write_text("run\njump\n")
+    (tmp_path / "far.txt").write_text("a.mp4 1\nb.mp4 5\n")
+    with pytest.raises(AnnotationError, match=r"far.txt:2: b.mp4: class index 5 >= 2 classes"):
+        read_path_label_list(tmp_path / "far.txt", tmp_path)
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path):
+    # a list saved in a legacy code page (é in latin-1): the reader's own error, not Python's codec message
+    (tmp_path / "val.csv").write_bytes(K400_CSV.replace("riding a bike", "caf\u00e9").encode("latin-1"))
+    with pytest.raises(AnnotationError, match=r"val.csv:3: not UTF-8 text \(byte 0xe9 at column 14\): save the file as UTF-8"):
+        read_kinetics_csv(tmp_path / "val.csv", tmp_path)
+    with pytest.raises(AnnotationError, match=r"val.csv:3: not UTF-8"):
+        load_dataset("kinetics400", tmp_path / "val.csv", tmp_path)
+    (tmp_path / "list.txt").write_bytes(b"a.mp4 0\n\xff\xfe.mp4 1\n")
+    with pytest.raises(AnnotationError, match=r"list.txt:2: not UTF-8 text \(byte 0xff at column 1\)"):
+        read_path_label_list(tmp_path / "list.txt", tmp_path)
+
+
+def test_kinetics_csv_numbers_out_of_range_and_duplicates_name_their_rows(tmp_path):
+    (tmp_path / "inf.csv").write_text(K400_CSV.replace("abc,10,20", "abc,1e400,20"))
+    with pytest.raises(AnnotationError, match=r"inf.csv:3: time_start/time_end must be numbers"):
+        read_kinetics_csv(tmp_path / "inf.csv", tmp_path)
+    (tmp_path / "dup.csv").write_text(K400_CSV + "abc,10,20,riding a bike,val\n")
+    with pytest.raises(AnnotationError, match=r"dup.csv:5: video 'abc_000010_000020' is listed twice \(first at line 3\)"):
+        read_kinetics_csv(tmp_path / "dup.csv", tmp_path)
 
 
 def test_ssv2(tmp_path):

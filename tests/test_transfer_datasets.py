@@ -102,6 +102,10 @@ def test_hmdb51_bad_row_names_file_and_line(tmp_path):
         read_hmdb51(splits, tmp_path, split=1)
     with pytest.raises(AnnotationError, match=r"no '<class>_test_split3.txt' files"):
         read_hmdb51(splits, tmp_path, split=3)
+    # a video under two classes: both rows named, in their own files
+    (splits / "wave_test_split1.txt").write_text("a_wave.avi 1\na_brush.avi 1\n")
+    with pytest.raises(AnnotationError, match=r"wave_test_split1.txt:2: video 'a_brush' is listed twice \(first at .*brush_hair_test_split1.txt:1\)"):
+        read_hmdb51(splits, tmp_path, split=1)
 
 
 def test_folders_held_out_split_is_deterministic_and_disjoint(tmp_path):
@@ -126,3 +130,11 @@ def test_folders_held_out_split_is_deterministic_and_disjoint(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnnotationError, match=r"empty: class folder 'empty' holds no videos"):
         read_video_folders(tmp_path)
+
+
+def test_a_file_given_as_the_folder_layout_says_it_is_a_file(tmp_path):
+    from benchmarks.datasets import read_video_folders
+
+    (tmp_path / "list.txt").write_text("a.mp4 0\n")
+    with pytest.raises(NotADirectoryError, match=r"list.txt is a file: the folder layout takes the folder of class folders"):
+        read_video_folders(tmp_path / "list.txt")

@@ -265,14 +265,30 @@ def _fetch_hf(source: str, *, sha256: str | None) -> Path:
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a checkpoint file safely and return its state dict (``"model_state"`` unwrapped)."""
+    """Load a checkpoint file safely and return its state dict (``"model_state"``, ``"state_dict"``
+    or ``"model"`` unwrapped).
+
+    A file that is not one is refused in one line that says why: it pickles Python objects (a
+    whole model saved with ``torch.save(model)``: which class, and what to save instead), it is
+    truncated or not a PyTorch file at all, or it holds a mapping of something else.
+
+    Example:
+        >>> import os, tempfile, torch
+        >>> from zoo.checkpoints import read_state_dict
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.pt")
+        >>> torch.save({"model_state": {"fc.weight": torch.zeros(2, 3)}}, path)
+        >>> list(read_state_dict(path))
+        ['fc.weight']
+        >>> torch.save({"epoch": 3}, path)
+        >>> read_state_dict(path)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: .../m.pt does not hold a state dict: its values are not tensors (top-level keys: epoch; ...)
+    """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - re-raised with the file named
-        raise RuntimeError(
-            f"refusing to load {path}: it is not a plain tensor checkpoint "
-            f"(weights_only=True rejected it: {err.__class__.__name__}: {err})"
-        ) from err
+    except Exception as err:  # noqa: BLE001 - re-raised with the file named, in one line
+        raise RuntimeError(f"refusing to load {path}: it is not a plain tensor checkpoint: {_load_failure(path, err)}") from err
     if isinstance(obj, Mapping):
         for key in ("model_state", "state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):
@@ -280,7 +296,30 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                 break
     if not isinstance(obj, Mapping):
         raise RuntimeError(f"{path} does not hold a state dict (found {type(obj).__name__})")
+    if not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        keys = list(obj)
+        shown = ", ".join(map(str, keys[:8])) + (f", ... ({len(keys)} keys)" if len(keys) > 8 else "")
+        raise RuntimeError(f"{path} does not hold a state dict: its values are not tensors (top-level keys: {shown}; "
+                           "a state dict maps parameter names to tensors, itself or under 'model_state', "
+                           "'state_dict' or 'model')")
     return dict(obj)
+
+
+def _load_failure(path, err: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, in words for the person holding it
+    (not torch's advice to retry with ``weights_only=False``, which would run the file's code)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch bolds parts of its message for terminals
+    pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if pickled:
+        return f"it pickles {pickled[1]} (a whole model?); save model.state_dict() instead"
+    with open(path, "rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"  # torch.save's zip format, which torch could not read back
+    if zipped or "zip archive" in text:  # a cut-short download or copy
+        first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else err.__class__.__name__
+        return f"truncated or corrupt ({os.path.getsize(path)} bytes; {first})"
+    said = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)  # not a pickle of tensors at all
+    first = said[1].strip() if said else (text.strip().splitlines() or [""])[0]
+    return f"not a PyTorch checkpoint file ({err.__class__.__name__}{': ' + first if first else ''})"
 
 
 def describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], limit: int = 10) -> str | None:

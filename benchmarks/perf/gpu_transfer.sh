@@ -63,7 +63,7 @@ PID=$!  # torchrun passes a SIGTERM on to its worker
 for _ in $(seq 600); do [ -f "$WORK/ddp_resumed/train_state.pt" ] && break; sleep 0.1; done
 kill -TERM $PID 2>/dev/null; wait $PID
 if [ -f "$WORK/ddp_resumed/train_state.pt" ]; then
-  python3 -c "import torch; s = torch.load('$WORK/ddp_resumed/train_state.pt', weights_only=False, map_location='cpu'); print('killed after', len(s['history']), 'finished epochs')"
+  python3 -c "import torch; s = torch.load('$WORK/ddp_resumed/train_state.pt', weights_only=True, map_location='cpu'); print('killed after', len(s['history']), 'finished epochs')"
 else
   say "ddp: killed before its first epoch ended (no state): the next run starts over"
 fi
