@@ -118,8 +118,8 @@ def test_markers():
 
 def test_results_links_are_rewritten_for_the_site(pages):
     demo = pages["results/demo.md"]
-    assert "(`benchmarks/demo/i3d_tiny_8x4_demo.pyth`)" in demo  # a repository file: shown, not linked
-    assert "](../benchmarks" not in demo
+    assert "(`zoo/weights/i3d_tiny_8x4_demo.pyth`)" in demo  # a repository file: shown, not linked
+    assert "](../zoo" not in demo
 
 
 def test_griffe_rewrite_of_examples():

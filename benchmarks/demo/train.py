@@ -9,13 +9,15 @@ side size, 3 crops along the long side, mean of softmax over views), the views m
 (:mod:`benchmarks.evaluate`: its own decoder, data loader and aggregation) re-measures it in
 ``zoo benchmark``.
 
-Writes into ``--out`` (default ``benchmarks/demo``): the checkpoint (``model_state`` only,
+Writes into ``--out`` (default ``runs/demo_train``): the checkpoint (``model_state`` only,
 plain tensors), its sha256, the exact command that made it, and ``published.json`` (the
-published figures and the per-video predictions on the held-out split).
+published figures and the per-video predictions on the held-out split). The shipped ones are
+the library's ``zoo/weights/i3d_tiny_8x4_demo.pyth`` (and ``.sha256``, which the catalogue
+pins) and ``benchmarks/demo/COMMAND.txt`` and ``published.json``: publishing a new model is
+copying the four files there.
 
-Example (the shipped checkpoint's command, ``benchmarks/demo/COMMAND.txt``; without ``--out`` it
-replaces the shipped files, whose sha256 the catalogue pins):
-    $ python -m benchmarks.demo.train --epochs 30 --seed 0 --out runs/demo_train
+Example (the shipped checkpoint's command, ``benchmarks/demo/COMMAND.txt``):
+    $ python -m benchmarks.demo.train --epochs 30 --seed 0
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from torch import nn
 from benchmarks.runtime.files import atomic_write
 
 DEMO_ENTRY = "i3d_tiny_8x4_demo"
-DEMO_DIR = Path(__file__).resolve().parent
 TARGET_FPS = 30  # the SlowFast test rule: clip span is frames x rate at 30 fps
 
 
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", help="where the demo videos are rendered (default: the user cache)")
     parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--out", default=str(DEMO_DIR))
+    parser.add_argument("--out", default="runs/demo_train")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-3)
