@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from benchmarks.compat import moved_names
-from benchmarks.run_config import positive_int, views_argument
+from benchmarks.run_config import positive_float, positive_int, views_argument
 from benchmarks.runtime.workers import as_is
 from zoo import prediction as library
 from zoo.input.source import VideoReadError
@@ -189,8 +189,8 @@ def show_paths(show, videos: list[str]) -> list[Path]:
 class _DecodedVideos(torch.utils.data.Dataset):
     """Item ``i``: every view of ``paths[i]`` from one decode, or why it failed (named, never raised)."""
 
-    def __init__(self, paths: list[str], spec):
-        self.paths, self.spec = paths, spec
+    def __init__(self, paths: list[str], spec, frame_fps: float | None = None):
+        self.paths, self.spec, self.frame_fps = paths, spec, frame_fps
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -198,7 +198,7 @@ class _DecodedVideos(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         path = self.paths[index]
         try:
-            views, info = read_views(path, self.spec)
+            views, info = read_views(path, self.spec, frame_fps=self.frame_fps)
             library.check_length(info.video_frames, self.spec, path)
         except VideoReadError as err:
             return {"index": index, "error": err.reason}
@@ -214,15 +214,16 @@ def _one_thread(_):
 
 
 def predict_many(model, entry, paths: list[str], *, views=None, top=5, classes=None, workers=0, device="cpu",
-                 progress=True):
-    """Yield ``(path, Prediction or error message)`` for each path, in order, decoding in ``workers``."""
+                 progress=True, frame_fps: float | None = None):
+    """Yield ``(path, Prediction or error message)`` for each path, in order, decoding in ``workers``;
+    ``frame_fps``: the rate of the frame folders' frames (:func:`zoo.input.video.read_views`)."""
     from tqdm import tqdm
 
     from zoo.transforms import InputSpec
 
     spec = InputSpec.from_entry(entry, views)
     loader = torch.utils.data.DataLoader(
-        _DecodedVideos(paths, spec), batch_size=None, num_workers=workers, collate_fn=as_is,
+        _DecodedVideos(paths, spec, frame_fps), batch_size=None, num_workers=workers, collate_fn=as_is,
         worker_init_fn=_one_thread if workers else None, prefetch_factor=2 if workers else None,
     )
     with tqdm(total=len(paths), unit="video", desc="zoo predict", disable=not progress, file=sys.stderr,
@@ -276,6 +277,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     problem = device_problem(args.device, artifact=bool(args.artifact)) if args.device else None
     if problem:
         return fail(problem)
+    files = [v for v in args.videos if Path(v).is_file()] if args.fps else []
+    if files:  # a video file would be scored at its container's rate, not the one asked for
+        return fail(f"--fps is for frame folders; {files[0]} is a video file, whose frame rate is its container's")
     device = args.device or default_device(Weights(artifact=args.artifact))
     try:
         if args.artifact:  # the exported file run by its runtime; its manifest names the entry
@@ -341,7 +345,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 print(f"zoo predict: {err}", file=sys.stderr)
         progress = not args.quiet and len(args.videos) > 1
         stream = predict_many(model, entry, args.videos, views=args.views, top=args.top, classes=args.classes,
-                              workers=args.workers, device=device, progress=progress)
+                              workers=args.workers, device=device, progress=progress, frame_fps=args.fps)
         for index, (path, result, bar) in enumerate(stream):
             emit(index, path, result, bar)
     if failed:
@@ -369,6 +373,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", help="checkpoint path, file://, https:// or hf:// source")
     p.add_argument("--top", type=positive_int, default=5, help="classes to show per video (default 5)")
     p.add_argument("--views", type=views_argument, help="CLIPSxCROPS, e.g. 10x3 (default: the catalogue's)")
+    p.add_argument("--fps", type=positive_float, help="the frame rate of frame folders' frames (default 30, or the "
+                   "entry's protocol's; a video file's is its container's)")
     p.add_argument("--json", action="store_true", help="one JSON line per video instead of tables")
     p.add_argument("--workers", type=int, default=0, help="decoding processes (0: decode in this process)")
     p.add_argument("--show", metavar="PNG", help="picture of the frames the model saw beside the top-k chart "

@@ -96,6 +96,26 @@ def test_frame_folder(demo_videos, demo_model, tmp_path):
     assert from_folder.indices[0] == zoo.predict(demo_model, frames, fps=fps).indices[0]
 
 
+def test_a_frame_folder_is_read_at_the_fps_given(demo_videos, demo_model, tmp_path, capsys):
+    """fps= is the rate of the folder's frames, as of a tensor's; a video file's rate is its own."""
+    root, keys = demo_videos
+    frames, fps = write_frame_folder(root / keys[2], tmp_path / "frames")
+    slow = zoo.predict(demo_model, tmp_path / "frames", fps=fps / 2, views="2x1")
+    assert slow.fps == fps / 2
+    torch.testing.assert_close(slow.scores, zoo.predict(demo_model, frames, fps=fps / 2, views="2x1").scores)
+    default = zoo.predict(demo_model, tmp_path / "frames", views="2x1")
+    assert default.fps == 30.0 and not torch.equal(default.scores, slow.scores)  # other frames: the rate is used
+    with pytest.raises(PredictError, match=r"fps= is for tensors and frame folders; a video file's frame rate is its container's"):
+        zoo.predict(demo_model, root / keys[2], fps=15)
+    # the command: --fps for folders, refused for a file
+    assert zoo_main(["predict", str(tmp_path / "frames"), "--model", DEMO, "--pretrained", "--fps", str(fps / 2),
+                     "--views", "2x1", "--json", "--quiet"]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["fps"] == fps / 2 and line["top"][0]["score"] == pytest.approx(slow.top[0][1], abs=1e-6)
+    assert zoo_main(["predict", str(root / keys[2]), "--model", DEMO, "--pretrained", "--fps", "15", "--quiet"]) == 2
+    assert "--fps is for frame folders" in capsys.readouterr().err
+
+
 def test_hub_model_predicts_like_create_model(demo_videos, demo_model):
     root, keys = demo_videos
     hub_model = torch.hub.load(str(ROOT), DEMO, source="local", pretrained=True)

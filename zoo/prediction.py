@@ -223,8 +223,9 @@ def predict(
     ``pretrained=False``; ``checkpoint`` loads another) or a model from ``zoo.create_model`` /
     ``torch.hub.load`` (it carries ``zoo_entry``), or an exported file run by its runtime,
     ``zoo.load_artifact(path)`` (its manifest's class names are used). ``video``: a file path,
-    a frame folder, a list of frame files, or a decoded uint8 ``(T, H, W, 3)`` RGB tensor (then
-    ``fps``, default 30). A model in training mode is put back in it afterwards. ``views``:
+    a frame folder, a list of frame files, or a decoded uint8 ``(T, H, W, 3)`` RGB tensor.
+    ``fps``: the frame rate of a tensor or of a frame folder's frames (default 30, or the
+    protocol's; a video file's rate is its container's, and ``fps`` is refused for one). A model in training mode is put back in it afterwards. ``views``:
     ``"CLIPSxCROPS"`` instead of the catalogue's. ``classes``: names (list or file) instead of the
     shipped list. ``boxes`` (AVA detectors): a CSV path or rows ``(timestamp_s, x1, y1, x2, y2)``
     in [0, 1] of the frame.
@@ -276,8 +277,11 @@ def _predict_clip(model, entry, video, *, views, fps, top, classes, device, batc
         source = str(video) if not frame_files else f"{video[0]} ... ({len(video)} frame files)"
         from zoo.input.video import read_views  # PyAV: imported on the first decode
 
+        if fps is not None and not frame_files and os.path.isfile(video):  # silently scoring at another rate than asked
+            raise PredictError(f"{source}: fps= is for tensors and frame folders; a video file's frame rate is its "
+                               "container's")
         try:
-            batch, info = read_views(video, spec)
+            batch, info = read_views(video, spec, frame_fps=fps)
         except VideoReadError as err:
             raise PredictError(f"{err.path}: {err.reason}") from None
         length, rate = info.video_frames, info.fps

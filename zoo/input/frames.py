@@ -104,8 +104,11 @@ def _stack(images: list[torch.Tensor], paths: Sequence[str]) -> torch.Tensor:
     return torch.stack(images).permute(0, 2, 3, 1).contiguous()
 
 
-def read_frame_views(source, spec):
+def read_frame_views(source, spec, fps: float | None = None):
     """All views of ``spec`` from a frame folder (or list of frame files), reading only needed frames.
+
+    ``fps``: the rate the frames were extracted at; by default the protocol's (``frame_rate``),
+    else :data:`DEFAULT_FRAME_FPS`, as the reference's loaders read their datasets' frames.
 
     Returns ``(views, info)`` as :func:`zoo.input.video.read_views` does.
     """
@@ -123,7 +126,7 @@ def read_frame_views(source, spec):
             raise VideoReadError(name, f"no frames (no .jpg/.jpeg/.png files); it holds {len(videos)} video "
                                  f"file(s), e.g. {videos[0].name}: give the video files themselves (e.g. {name}/*{videos[0].suffix})")
         raise VideoReadError(name, "no frames (no .jpg/.jpeg/.png files)")
-    fps = spec.frame_rate or DEFAULT_FRAME_FPS
+    fps = fps or spec.frame_rate or DEFAULT_FRAME_FPS
     try:
         indices = spec.clip_indices(len(paths), fps)
     except ValueError as err:

@@ -105,7 +105,8 @@ def torch_threads(count: int):
         torch.set_num_threads(before)
 
 
-def read_views(source, spec, *, thread_type: str | None = None, overlap: bool | None = None):
+def read_views(source, spec, *, thread_type: str | None = None, overlap: bool | None = None,
+               frame_fps: float | None = None):
     """All views of ``spec`` (an :class:`~zoo.transforms.InputSpec`) from one decode of ``source``.
 
     ``source``: a video file, a folder of frames, or a list of frame files
@@ -113,13 +114,14 @@ def read_views(source, spec, *, thread_type: str | None = None, overlap: bool | 
     time-based clips (``"ptv"``, by each frame's timestamp: :func:`decode_ptv_clips`),
     PySlowFast's frame-index clips or SSv2's segments (:func:`decode_clips`). ``overlap``:
     decode PyTorchVideo's clips on a thread while the views are built (:func:`read_ptv_views`);
-    by default yes, except inside a DataLoader worker.
+    by default yes, except inside a DataLoader worker. ``frame_fps``: the rate of a frame folder's
+    frames (:func:`~zoo.input.frames.read_frame_views`); a video file's comes from its container.
 
     Returns ``(views, info)``: ``views`` as :meth:`InputSpec.views` gives them
     (``(V, C, T, H, W)`` or ``[slow, fast]``), ``info`` a :class:`VideoInfo`.
     """
     if is_frame_source(source):
-        return read_frame_views(source, spec)
+        return read_frame_views(source, spec, frame_fps)
     if spec.temporal_rule == "ptv":
         if overlap is None:
             # a DataLoader worker is one of several decoding side by side: a second thread
