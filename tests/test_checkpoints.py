@@ -78,8 +78,27 @@ def test_a_file_url_rewritten_after_it_was_cached_is_read_again(saved, torch_hom
 
 def test_offline_without_cache_says_so(tmp_path, torch_home, monkeypatch):
     monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError, match="offline"):
+    with pytest.raises(FileNotFoundError, match=r"offline and https://example.invalid/model.pyth is not in the cache "
+                       r".*load a local copy instead \(zoo predict/evaluate --checkpoint PATH; Python checkpoint=PATH\)"):
         checkpoints.fetch("https://example.invalid/model.pyth")
+
+
+def test_a_file_torch_hub_downloaded_is_used_when_its_sha256_matches(saved, torch_home, monkeypatch):
+    """PyTorchVideo's and torchvision's loaders keep a download flat in the same cache folder, by file
+    name: with the checkpoint's sha256 known, that copy is used, no network; without, only named."""
+    _, path, digest = saved
+    flat = checkpoints.cache_dir() / "SMALL_8x8.pyth"
+    flat.parent.mkdir(parents=True)
+    flat.write_bytes(path.read_bytes())
+    monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")
+    url = "https://example.invalid/kinetics/SMALL_8x8.pyth"
+    assert checkpoints.fetch(url, sha256=digest) == flat
+    assert checkpoints.fetch(url, sha256=digest[:8]) == flat  # torchvision's file names carry a prefix
+    with pytest.raises(FileNotFoundError, match=r"torch.hub's cache holds a file of that name, .*SMALL_8x8.pyth"):
+        checkpoints.fetch(url)  # no digest: a file name proves nothing (three datasets' SLOW_8x8_R50.pyth)
+    with pytest.raises(FileNotFoundError) as other:
+        checkpoints.fetch(url, sha256="0" * 64)  # another file of the same name: neither used nor named
+    assert "torch.hub's cache" not in str(other.value)
 
 
 def test_a_failed_download_names_the_url_and_what_to_do_offline(torch_home, monkeypatch):
@@ -96,7 +115,7 @@ def test_a_failed_download_names_the_url_and_what_to_do_offline(torch_home, monk
     with pytest.raises(checkpoints.DownloadError) as caught:
         checkpoints.fetch(url, progress=False)
     message = str(caught.value)
-    assert message.startswith(f"could not download {url} (") and "--checkpoint PATH, Python checkpoint=PATH" in message
+    assert message.startswith(f"could not download {url} (") and "zoo predict/evaluate --checkpoint PATH; Python checkpoint=PATH" in message
     assert str(checkpoints.cached_path(url)) in message and "VIDEOZOO_OFFLINE=1" in message
     assert isinstance(caught.value, FileNotFoundError)
     assert not [p for p in checkpoints.cache_dir().rglob("*") if p.is_file()]  # no partial download left

@@ -222,13 +222,20 @@ def checkpoint_in_folder(folder: Path) -> Path:
                             f"({', '.join(p.name for p in found[:5])}): pass the one to load")
 
 
+#: How to load a file at hand instead, said by every error of a checkpoint that could not be fetched.
+LOCAL_COPY_HINT = "load a local copy instead (zoo predict/evaluate --checkpoint PATH; Python checkpoint=PATH)"
+
+
 def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Path | None = None) -> Path:
     dest = cached_path(url)
     if not dest.is_file() or _stale(dest, local_source):
         if local_source is not None and not local_source.is_file():
             raise FileNotFoundError(f"checkpoint not found: {url} (and not in the cache {dest})")
+        if local_source is None and (reused := _torch_hub_copy(url, sha256)) is not None:
+            return reused
         if _offline() and local_source is None:  # a file:// source is on this machine: no network
-            raise FileNotFoundError(f"offline and {url} is not in the cache ({dest})")
+            raise DownloadError(f"offline and {url} is not in the cache ({dest}); put the file there, or "
+                                f"{LOCAL_COPY_HINT}{_torch_hub_note(url, dest, sha256)}")
         try:
             _download(url, dest, progress=progress,
                       mtime_ns=local_source.stat().st_mtime_ns if local_source is not None else None)
@@ -236,10 +243,32 @@ def _fetch_url(url: str, *, sha256: str | None, progress: bool, local_source: Pa
             reason = getattr(err, "reason", None) or err
             raise DownloadError(
                 f"could not download {url} ({reason}); offline, put the file at {dest} (where it is looked "
-                "for first), or load a local copy instead (zoo --checkpoint PATH, Python checkpoint=PATH); "
-                "VIDEOZOO_OFFLINE=1 skips the network") from err
+                f"for first), or {LOCAL_COPY_HINT}; VIDEOZOO_OFFLINE=1 skips the network"
+                f"{_torch_hub_note(url, dest, sha256)}") from err
     _verify(dest, sha256, source=url, remove_on_mismatch=True)
     return dest
+
+
+def _torch_hub_copy(url: str, sha256: str | None) -> Path | None:
+    """The copy of ``url`` that ``torch.hub.load_state_dict_from_url`` (PyTorchVideo's and
+    torchvision's own loaders) keeps flat in the same folder, by file name alone, when its sha256
+    is known and matches: a file downloaded by those libraries is not downloaded again. Without a
+    digest a file name proves nothing (Kinetics', SSv2's and Charades' ``SLOW_8x8_R50.pyth``)."""
+    flat = cache_dir() / Path(urllib.parse.urlparse(url).path).name
+    if not sha256 or len(sha256) < 8 or not flat.is_file():
+        return None
+    return flat if sha256_of(flat).lower().startswith(sha256.lower()) else None
+
+
+def _torch_hub_note(url: str, dest: Path, sha256: str | None) -> str:
+    """A note for a missing checkpoint of no known sha256 whose file name is in torch.hub's flat
+    cache (with a digest, :func:`_torch_hub_copy` has already used it, or it is another file)."""
+    flat = cache_dir() / Path(urllib.parse.urlparse(url).path).name
+    if sha256 or flat == dest or not flat.is_file():
+        return ""
+    return (f" (torch.hub's cache holds a file of that name, {flat}, perhaps from PyTorchVideo or torchvision; "
+            "with no sha256 to check it against, it is not used unasked: if it is this checkpoint, pass it as "
+            "the checkpoint)")
 
 
 def _fetch_hf(source: str, *, sha256: str | None) -> Path:
@@ -258,8 +287,8 @@ def _fetch_hf(source: str, *, sha256: str | None) -> Path:
         from huggingface_hub.constants import HF_HUB_CACHE
 
         where = f"offline and {source} is not" if offline else f"could not download {source}, and it is not"
-        raise DownloadError(f"{where} in the Hugging Face cache ({HF_HUB_CACHE}); load a local copy instead "
-                            "(zoo --checkpoint PATH, Python checkpoint=PATH)") from err
+        raise DownloadError(f"{where} in the Hugging Face cache ({HF_HUB_CACHE}); {LOCAL_COPY_HINT}"
+                            + ("" if offline else "; VIDEOZOO_OFFLINE=1 skips the network (and its retries)")) from err
     _verify(path, sha256, source=source, remove_on_mismatch=True)
     return path
 
