@@ -1,4 +1,4 @@
-"""What every speed measurement shares: PyTorchVideo's model for an entry, non-trivial
+"""What every speed measurement shares: the entries named (patterns, aliases), PyTorchVideo's model for an entry, non-trivial
 BatchNorm statistics, and the peak memory of a call.
 
 Used by ``zoo speed`` (:mod:`benchmarks.speed`), its runtime table
@@ -107,3 +107,22 @@ def randomize_norm_stats(model: nn.Module, seed: int = 0) -> nn.Module:
                 module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
             module.num_batches_tracked.fill_(1000)
     return model
+
+
+def expand_names(patterns) -> list[str]:
+    """The canonical entry names of ``zoo speed NAMES`` (with or without ``--runtime``), in order,
+    without repeats: each shell-style pattern's matches, else the entry it names (an alias);
+    no patterns: every Kinetics-400 entry. An unknown name raises :class:`zoo.UnknownModelError`,
+    which suggests close ones.
+
+    Example:
+        >>> expand_names(["i3d_tiny*", "x3d_xs"])
+        ['i3d_tiny_8x4_demo', 'x3d_xs_4x12_kinetics400']
+    """
+    import zoo
+
+    names: list[str] = []
+    for pattern in patterns or ["*"]:
+        found = zoo.list_models(pattern, dataset=None if patterns else "kinetics400")
+        names += [n for n in (found or [zoo.get_entry(pattern).name]) if n not in names]
+    return names

@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats, reference_available  # noqa: F401
+from benchmarks.references import PeakMemory, build_reference, expand_names, randomize_norm_stats
 from benchmarks.run_config import positive_int, views_argument
 from benchmarks.runtime.cpus import cpu_model
 
@@ -523,25 +523,6 @@ def parse_batches(text: str) -> list[int]:
     if not batches or min(batches) < 1:
         raise argparse.ArgumentTypeError(f"--batch takes positive integers, got {text!r}")
     return batches
-
-
-def expand_names(patterns) -> list[str]:
-    """The canonical entry names of ``zoo speed NAMES`` (with or without ``--runtime``), in order,
-    without repeats: each shell-style pattern's matches, else the entry it names (an alias);
-    no patterns: every Kinetics-400 entry. An unknown name raises :class:`zoo.UnknownModelError`,
-    which suggests close ones.
-
-    Example:
-        >>> expand_names(["i3d_tiny*", "x3d_xs"])
-        ['i3d_tiny_8x4_demo', 'x3d_xs_4x12_kinetics400']
-    """
-    import zoo
-
-    names: list[str] = []
-    for pattern in patterns or ["*"]:
-        found = zoo.list_models(pattern, dataset=None if patterns else "kinetics400")
-        names += [n for n in (found or [zoo.get_entry(pattern).name]) if n not in names]
-    return names
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from torch import nn
 
 import zoo
 # one definition, shared with the speed benchmark (which times models under the same statistics)
-from benchmarks.speed import randomize_norm_stats  # noqa: F401
+from benchmarks.references import randomize_norm_stats  # noqa: F401
 
 
 def write_published_checkpoint(model: nn.Module, path, prefix: str = "") -> None:

@@ -144,11 +144,6 @@ CROP_RULES = ("pyslowfast", "aug_index", "centre-round")
 #: rounded back to uint8; see the module docstring).
 RESIZE_RULES = ("short-side", "torchvision")
 
-#: Frame rate at which frame folders are read when the protocol gives none (PyTorchVideo's
-#: ``FrameVideo`` default).
-FRAME_FOLDER_FPS = 30.0
-
-
 def protocol_of(entry) -> dict:
     """The test-input protocol of a :class:`zoo.ZooEntry`: field -> ``{"value", "source"}``.
 

@@ -179,7 +179,7 @@ def measure(name: str, runtimes: list[str], thread_counts: list[int], reps: int,
 def run(args) -> int:
     """``zoo speed NAMES --runtime ...`` (called by :mod:`benchmarks.speed`)."""
     import zoo
-    from benchmarks.speed import expand_names
+    from benchmarks.references import expand_names
 
     runtimes = [r.strip() for r in args.runtime.split(",") if r.strip()]
     unknown = [r for r in runtimes if r not in RUNTIMES]

@@ -50,7 +50,8 @@ def ablate(name: str, *, device: str, dtype: str, batch: int, reps: int, step_se
 
 def _ablate(name, *, device, dtype, batch, reps, step_sets, log) -> list[dict]:
     import zoo
-    from benchmarks.speed import input_label, autocast, randomize_norm_stats, time_models
+    from benchmarks.references import randomize_norm_stats
+    from benchmarks.speed import autocast, input_label, time_models
     from zoo.fast import example_input
 
     entry = zoo.get_entry(name)

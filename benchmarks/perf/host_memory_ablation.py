@@ -30,7 +30,7 @@ def _child(name: str, batch: int, host_memory: bool, reps: int, threads: int | N
     import torch
 
     import zoo
-    from benchmarks.speed import randomize_norm_stats
+    from benchmarks.references import randomize_norm_stats
     from zoo.fast import example_input
 
     if threads:

@@ -43,7 +43,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -54,6 +53,7 @@ import av
 import torch
 
 from zoo.input.source import VIDEO_EXTENSIONS, VideoReadError
+from zoo.transforms import scaled_size
 
 #: A frame: ``(video id, second)``.
 FrameKey = tuple[str, int]
@@ -188,12 +188,6 @@ def scale_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
         scaled = cv2.resize(frame.permute(1, 2, 0).contiguous().numpy(), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         out[k] = torch.from_numpy(scaled)
     return out.permute(0, 3, 1, 2).contiguous()
-
-
-def scaled_size(height: int, width: int, size: int) -> tuple[int, int]:
-    if width < height:
-        return int(math.floor(height / width * size)), size
-    return size, int(math.floor(width / height * size))
 
 
 def scale_boxes(boxes: Sequence[PersonBox], height: int, width: int, size: int) -> torch.Tensor:
