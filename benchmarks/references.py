@@ -1,5 +1,5 @@
-"""What every speed measurement shares: the entries named (patterns, aliases), PyTorchVideo's model for an entry, non-trivial
-BatchNorm statistics, and the peak memory of a call.
+"""What every speed measurement shares: the entries named (patterns, aliases), PyTorchVideo's
+model for an entry, non-trivial BatchNorm statistics, and the peak memory of a call.
 
 Used by ``zoo speed`` (:mod:`benchmarks.speed`), its runtime table
 (:mod:`benchmarks.deploy.speed`), the perf scripts and the equivalence tests.
