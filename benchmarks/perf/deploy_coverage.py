@@ -25,7 +25,7 @@ import torch
 
 from benchmarks.deploy.report import COVERAGE_COLUMNS, COVERAGE_FILE, write_report
 from benchmarks.references import randomize_norm_stats
-from benchmarks.runtime.files import atomic_path
+from benchmarks.runtime.files import atomic_path, atomic_write
 
 
 def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                 writer.writerows(rows)
         done = {(r["name"], r["format"]) for r in rows}
     else:
-        path.write_text(",".join(COVERAGE_COLUMNS) + "\n")
+        atomic_write(path, ",".join(COVERAGE_COLUMNS) + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             for fmt in args.formats:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks.deploy.report import DEMO_COLUMNS, DEMO_FILE, write_report
+from benchmarks.runtime.files import atomic_path
 
 ENTRY = "i3d_tiny_8x4_demo"
 
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
                          "command": "python -m benchmarks.perf.deploy_demo"})
             print(f"{label}: top1 {rows[-1]['top1']} on {result['videos']} videos", flush=True)
     out = Path(args.out)
-    with open(out / DEMO_FILE, "w", newline="") as f:
+    with atomic_path(out / DEMO_FILE) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, DEMO_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

@@ -36,13 +36,15 @@ from pathlib import Path
 import av
 import numpy as np
 
+from benchmarks.runtime.files import atomic_path, atomic_write
 
 def render_video(path: Path, seconds: float, width: int, height: int, fps: int, seed: int) -> None:
     """A textured scene panning and a bright square moving across it (realistic decode cost)."""
     rng = np.random.default_rng(seed)
     texture = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2 + int(seconds * fps), 3), dtype=np.uint8)
     texture = np.kron(texture, np.ones((8, 8, 1), dtype=np.uint8))  # 8x8 blocks: compressible, not trivial
-    with av.open(str(path), "w") as container:
+    # rendered beside and renamed: a killed render must not leave a short video that the next run reuses
+    with atomic_path(path, suffix=path.suffix) as tmp, av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23", "g": str(fps * 2)}
@@ -147,7 +149,7 @@ def main(argv=None) -> int:
         if not path.exists():
             render_video(path, args.seconds, width, height, args.fps, seed=i)
         lines.append(f"{path.name} {i % 400}")
-    (videos / "list.txt").write_text("\n".join(lines) + "\n")
+    atomic_write(videos / "list.txt", "\n".join(lines) + "\n")
     dataset = read_path_label_list(videos / "list.txt", videos, name="synthetic")
     entry = zoo.get_entry(args.model)
     torch.manual_seed(0)
@@ -248,8 +250,7 @@ def main(argv=None) -> int:
         "size": args.size, "fps": args.fps, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "device": args.device, "batch_size": batch, "fast": args.fast, "model_only_videos_per_s": model_only, "runs": rows, "rounds": rounds,
     }
-    (work / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    from benchmarks.runtime.files import atomic_write
+    atomic_write(work / "throughput.json", json.dumps(report, indent=2) + "\n")
 
     if args.report:
         atomic_write(Path(args.report), json.dumps(report, indent=2) + "\n")

@@ -67,6 +67,7 @@ from pathlib import Path
 from benchmarks.datasets import read_transfer_split
 from benchmarks.demo import videos
 from benchmarks.runtime.cpus import cpu_model
+from benchmarks.runtime.files import atomic_write
 from benchmarks.transfer.finetune import (FinetuneConfig, TrainClips, build_model, cpu_share, make_optimizer, param_groups,
                                  train_loader, train_step)
 
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
     if args.render:
         text = markdown(json.loads(Path(args.render).read_text()))
         if args.table:
-            Path(args.table).write_text(text)
+            atomic_write(args.table, text)
         print(text)
         return 0
     folder = videos.generate_transfer(Path(args.root) / "throughput", {"train": args.per_class}, progress=False)["train"]
@@ -251,10 +252,10 @@ def main(argv=None) -> int:
               "rounds": args.rounds, "load_before": " ".join(f"{v:.2f}" for v in load_before),
               "load_after": " ".join(f"{v:.2f}" for v in os.getloadavg()), "runs": runs}
     if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write(args.report, json.dumps(report, indent=2) + "\n")
     text = markdown(report)
     if args.table:
-        Path(args.table).write_text(text)
+        atomic_write(args.table, text)
     print(text)
     return 0
 
