@@ -115,9 +115,9 @@ class Weights:
     def record(self, *, model: nn.Module | None = None, model_factory: Callable | None = None) -> str:
         """What ``config.json`` says of the weights (a given model or factory overrides these)."""
         if self.artifact:
-            from zoo.deploy.artifact import file_sha256
+            from zoo.checkpoints import sha256_of
 
-            return f"artifact {Path(self.artifact).name} sha256 {file_sha256(self.artifact)}"
+            return f"artifact {Path(self.artifact).name} sha256 {sha256_of(self.artifact)}"
         if self.checkpoint:
             return str(self.checkpoint)
         if self.pretrained:

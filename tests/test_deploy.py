@@ -276,6 +276,22 @@ def test_export_leaves_the_given_model_as_it_was(tmp_path):
     assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)  # BN not folded
 
 
+def test_an_export_its_runtime_fails_on_leaves_the_earlier_file_in_place(tmp_path, monkeypatch):
+    path = zoo.export(zoo.create_model("i3d_tiny_8x4_demo", pretrained=True), tmp_path / "m.onnx")
+    before = path.read_bytes()
+    retrained = zoo.create_model("i3d_tiny_8x4_demo")  # other weights: another file, which its runtime refuses
+
+    def failing(file, fmt, threads=None):
+        raise RuntimeError("the runtime refused it")
+
+    monkeypatch.setattr("zoo.deploy.export.runner", failing)
+    with pytest.raises(ExportError, match="onnx runtime failed on the exported file: the runtime refused it"), \
+            pytest.warns(UserWarning, match="random weights"):
+        zoo.export(retrained, path)
+    assert path.read_bytes() == before and load_artifact(path).zoo_entry == "i3d_tiny_8x4_demo"  # still its manifest's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.manifest.json"]  # no temporary left
+
+
 def test_refusals_name_the_reason(tmp_path):
     with pytest.raises(ExportError, match="unknown format 'tflite'"):
         zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.tflite", format="tflite")

@@ -63,6 +63,15 @@ def cached_path(url: str) -> Path:
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read in ``chunk``-byte blocks (checkpoints are large).
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "empty.bin")
+        >>> _ = open(path, "wb")
+        >>> sha256_of(path)[:16]
+        'e3b0c44298fc1c14'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

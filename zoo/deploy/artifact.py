@@ -23,14 +23,15 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from zoo.checkpoints import sha256_of
 from zoo.provenance import RANDOM_WEIGHTS, record_weights
 
 #: The runtimes an artifact can be made for, by file suffix.
@@ -50,22 +51,19 @@ def manifest_path(artifact) -> Path:
     return Path(f"{artifact}.manifest.json")
 
 
-def file_sha256(path) -> str:
-    """The hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(artifact, manifest: dict) -> Path:
     """Write ``manifest`` (with the artifact's sha256 filled in) beside ``artifact``, atomically."""
-    manifest = {**manifest, "file": Path(artifact).name, "sha256": file_sha256(artifact)}
+    manifest = {**manifest, "file": Path(artifact).name, "sha256": sha256_of(artifact)}
     path = manifest_path(artifact)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, path)
+    # a temporary name of its own: two exports to one folder must not write one temporary file
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(manifest, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -92,7 +90,7 @@ def read_manifest(artifact) -> dict:
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
     # the sha256 first: a file changed after export is the likelier news than an edited manifest
     if "sha256" not in missing:
-        actual = file_sha256(artifact)
+        actual = sha256_of(artifact)
         if manifest["sha256"] != actual:
             raise ArtifactError(f"{artifact}: sha256 {actual} does not match its manifest ({manifest['sha256']}); "
                                 "the file was changed or replaced after export: export it again")

@@ -208,6 +208,17 @@ def export(
             _write_onnx(program, args, tmp_path, int8, calibration_set)
         else:
             _write_pte(program, args, tmp_path, int8, calibration_set)
+        # run by its runtime before it replaces anything: a file that fails there is not left behind
+        # in place of a working one (beside that one's manifest)
+        with NativeLog() as log:
+            try:
+                exported = runner(str(tmp_path), format)([t.contiguous() for t in args])
+            except Exception as err:  # the runtime's own message, first line, and what its log said went wrong
+                first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+                said = [line for line in log.lines() if ("fail" in line.lower() or "error" in line.lower())
+                        and "cpuinfo" not in line][:2]  # not the CPU probe's notes, which ExecuTorch prints on first load
+                raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}"
+                                     + (f" ({'; '.join(said)})" if said else "")) from err
         os.replace(tmp_path, path)
     manifest = {
         "entry": entry.name,
@@ -237,15 +248,6 @@ def export(
                      "runtime": {"onnx": {"onnx": _version("onnx"), "onnxruntime": _version("onnxruntime")},
                                  "executorch": {"executorch": _version("executorch"), "torchao": _version("torchao")}}[format]},
     }
-    with NativeLog() as log:
-        try:
-            exported = runner(str(path), format)([t.contiguous() for t in args])
-        except Exception as err:  # the runtime's own message, first line, and what its log said went wrong
-            first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-            said = [line for line in log.lines() if ("fail" in line.lower() or "error" in line.lower())
-                    and "cpuinfo" not in line][:2]  # not the CPU probe's notes, which ExecuTorch prints on first load
-            raise RuntimeFailure(f"{entry.name}: {format} runtime failed on the exported file: {first}"
-                                 + (f" ({'; '.join(said)})" if said else "")) from err
     manifest["max_abs_diff"] = float((exported - eager).abs().max())
     manifest["output_scale"] = float(eager.abs().max())
     write_manifest(path, manifest)
