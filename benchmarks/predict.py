@@ -346,8 +346,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         progress = not args.quiet and len(args.videos) > 1
         stream = predict_many(model, entry, args.videos, views=args.views, top=args.top, classes=args.classes,
                               workers=args.workers, device=device, progress=progress, frame_fps=args.fps)
-        for index, (path, result, bar) in enumerate(stream):
-            emit(index, path, result, bar)
+        try:
+            for index, (path, result, bar) in enumerate(stream):
+                emit(index, path, result, bar)
+        except library.PredictError as err:  # scoring refused (a --classes list that does not fit): every video alike
+            return fail(str(err))
     if failed:
         print(f"zoo predict: {failed} of {len(args.videos)} video(s) failed", file=sys.stderr)
         return 2

@@ -124,6 +124,27 @@ def test_hub_model_predicts_like_create_model(demo_videos, demo_model):
     assert torch.equal(a.scores, b.scores) and a.top == b.top
 
 
+def test_a_class_list_given_that_does_not_fit_the_model_is_refused(demo_videos, demo_model, tmp_path, capsys):
+    root, keys = demo_videos
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    with pytest.raises(PredictError, match=r"outputs 5 scores but the class list given \(.*three.txt\) has 3 names"):
+        zoo.predict(demo_model, root / keys[0], views="1x1", classes=tmp_path / "three.txt")
+    assert zoo_main(["predict", str(root / keys[0]), str(root / keys[1]), "--model", DEMO, "--pretrained",
+                     "--classes", str(tmp_path / "three.txt"), "--views", "1x1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("has 3 names") == 1 and "Traceback" not in err  # one line, not one per video
+    # a fine-tuned head given no list: the shipped list does not fit, indices with a warning
+    five = zoo.predict(demo_model, root / keys[0], views="1x1", classes=list("vwxyz"))
+    assert [n for n, _ in five.top][0] in "vwxyz"
+
+
+def test_a_missing_video_is_named_before_any_checkpoint_is_fetched(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("VIDEOZOO_OFFLINE", "1")  # x3d_xs's published file is not cached: fetching it would fail
+    with pytest.raises(PredictError, match=r"nothere.mp4: missing file"):
+        zoo.predict("x3d_xs", tmp_path / "nothere.mp4")
+
+
 def test_a_model_without_its_entry_is_refused(demo_videos):
     root, keys = demo_videos
     with pytest.raises(PredictError, match="zoo_entry"):
@@ -218,12 +239,16 @@ def test_unknown_model_suggests_close_names(demo_videos, capsys):
     assert "Unknown model 'i3d_tiny_demo'" in err and "i3d_tiny_8x4_demo" in err
 
 
-def test_class_file_of_the_wrong_length_falls_back_to_indices(demo_videos, demo_model, tmp_path):
+def test_a_shipped_list_of_the_wrong_length_falls_back_to_indices(demo_videos, tmp_path):
     root, keys = demo_videos
-    wrong = tmp_path / "classes.txt"
-    wrong.write_text("a\nb\nc\n")
-    result = zoo.predict(demo_model, root / keys[0], classes=wrong)
-    assert result.top[0][0] == f"class_{RECORDED[keys[0]]['pred']}" and "has 3 names" in result.warnings[0]
+    tuned = zoo.create_model(DEMO, pretrained=True, num_classes=3)  # a head of other classes, given no list
+    result = zoo.predict(tuned, root / keys[0], views="1x1")
+    assert [n for n, _ in result.top] == [f"class_{i}" for i in result.indices]
+    assert "zoo's demo class list has 5 names; showing class indices" in result.warnings[0]
+
+
+def test_a_charades_class_file_names_the_outputs(demo_videos, demo_model, tmp_path):
+    root, keys = demo_videos
     charades = tmp_path / "Charades_v1_classes.txt"
     charades.write_text("".join(f"c{i:03d} Doing thing {i}\n" for i in range(5)))
     assert zoo.predict(demo_model, root / keys[0], classes=charades).top[0][0] == f"Doing thing {RECORDED[keys[0]]['pred']}"
@@ -371,9 +396,8 @@ def test_a_fine_tuned_checkpoint_names_its_classes_from_its_run_folder(tmp_path)
     assert model.zoo_classes == ["jump", "wave", "zoom"]
     result = zoo.predict(model, clip, views="1x1")
     assert sorted(result.classes) == ["jump", "wave", "zoom"] and result.warnings == []
-    # a list of the wrong length: said once (the names fall back to indices), not also "not its own"
-    warned = zoo.predict(model, clip, views="1x1", classes=["a", "b"]).warnings
-    assert len(warned) == 1 and "has 2 names" in warned[0]
+    with pytest.raises(PredictError, match="has 2 names"):  # a list given of the wrong length
+        zoo.predict(model, clip, views="1x1", classes=["a", "b"])
     (run / "classes.txt").write_text("jump\nwave\n")  # not the head's size: not used
     assert zoo.create_model(DEMO, checkpoint=run / "model.pyth").zoo_classes is None
 

@@ -117,8 +117,10 @@ def load_class_file(path) -> list[str]:
 def class_names_for(entry, num_outputs: int, classes=None) -> tuple[list[str], list[str]]:
     """``(names, warnings)``: ``classes`` (a list or a file) or the dataset's shipped list.
 
-    A list whose length is not the model's output size is not used (names become ``class_<i>``)
-    and a warning says so: a fine-tuned head has other classes than the published one.
+    A list given whose length is not the model's output size is refused (:class:`PredictError`):
+    it names other classes than the model's. The shipped list of a head with other classes (a
+    fine-tuned model given no list) is not used: the names become ``class_<i>``, and a warning
+    says so.
     """
     warnings = []
     if classes is not None:
@@ -130,6 +132,9 @@ def class_names_for(entry, num_outputs: int, classes=None) -> tuple[list[str], l
         except ClassListUnavailable as err:
             return [f"class_{i}" for i in range(num_outputs)], [str(err)]
         origin = f"zoo's {entry.dataset} class list"
+    if len(names) != num_outputs and classes is not None:
+        raise PredictError(f"{entry.name} outputs {num_outputs} scores but {origin} has {len(names)} names: "
+                           "pass the list of the model's own classes, in its output order")
     if len(names) != num_outputs:
         warnings.append(
             f"{entry.name} outputs {num_outputs} scores but {origin} has {len(names)} names; showing class "
@@ -240,6 +245,8 @@ def predict(
     """
     if top < 1:
         raise PredictError(f"top must be at least 1, got {top}")
+    if isinstance(video, (str, os.PathLike)) and not os.path.exists(video):  # before a checkpoint is downloaded
+        raise PredictError(f"{video}: missing file")
     model, entry = resolve_model(model_or_name, pretrained=pretrained, checkpoint=checkpoint)
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
