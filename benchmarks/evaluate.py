@@ -596,6 +596,9 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
     set beside the result (default :func:`published_on`), none when the scores are of other
     classes than the entry's (a fine-tuned model's). Run it (``zoo merge``) only when no
     evaluation is writing to the folder: the rank files it deletes are the running ranks'.
+    ``timing``: this run's (``{"merged": true}`` without one: ``zoo merge``); when it scored
+    nothing (a merge, a finished folder run again), the timing of the last run that did is kept
+    under ``"last_scoring_run"``.
     """
     import zoo
 
@@ -646,10 +649,23 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         "failed": len(failures),
         "total": len(keys),
         "failures_file": str(failures_path) if failures else None,
-        "timing": timing if timing is not None else {"merged": True},
+        "timing": _with_last_scoring_run(out_dir, timing if timing is not None else {"merged": True}),
     }
     write_json_atomic(out_dir / METRICS_FILE, result)
     return result
+
+
+def _with_last_scoring_run(out_dir: Path, timing: dict) -> dict:
+    """``timing``, and when this run scored nothing, the last scoring run's from the folder's
+    ``metrics.json``: a merge or a rerun of a finished folder does not erase the measured throughput."""
+    if timing.get("videos_this_run"):
+        return timing
+    try:
+        earlier = json.loads((out_dir / METRICS_FILE).read_text()).get("timing") or {}
+    except (OSError, ValueError):
+        earlier = {}
+    last = earlier if earlier.get("videos_this_run") else earlier.get("last_scoring_run")
+    return {**timing, "last_scoring_run": last} if last else timing
 
 
 def summary_line(result: dict) -> str:
@@ -663,6 +679,9 @@ def summary_line(result: dict) -> str:
     text += f" over {result['videos']}/{result['total']} videos"
     if result["failed"]:
         text += f"; {result['failed']} failed (listed in {result['failures_file']})"
+    left = result["total"] - result["videos"] - result["failed"]
+    if left > 0:  # an interrupted run, merged: its metrics are of the videos scored so far
+        text += f"; INCOMPLETE: {left} not scored yet (run the evaluation again with this --out: it resumes)"
     timing = result.get("timing") or {}
     if timing.get("videos_this_run"):
         n = timing["videos_this_run"]

@@ -17,7 +17,7 @@ import torch
 import zoo
 from benchmarks.cli import main as zoo_main
 from benchmarks.datasets import read_charades, read_path_label_list
-from benchmarks.evaluate import SCORES_FILE, evaluate, read_scores
+from benchmarks.evaluate import SCORES_FILE, evaluate, merge_results, read_scores, summary_line
 from zoo.scoring import aggregate, head_logits, output_activation, view_scores
 from tests.videos import colour_level, colour_model, write_colour_dataset, write_colour_video
 
@@ -190,6 +190,21 @@ def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_p
     keys = [json.loads(line)["key"] for line in (tmp_path / SCORES_FILE).read_text().splitlines()]
     assert keys == [f"v{i}.mp4" for i in range(6)]
     assert result["metrics"]["top1"] == pytest.approx(400 / 6)
+    # run again with nothing left, then merged: the last scoring run's timing is kept, not erased
+    again = evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", progress=False, log=None)
+    assert again["timing"]["videos_this_run"] == 0 and again["timing"]["last_scoring_run"]["videos_this_run"] == 3
+    merged = merge_results(tmp_path)
+    assert merged["timing"]["merged"] and merged["timing"]["last_scoring_run"] == result["timing"]
+
+
+def test_a_merged_unfinished_folder_says_it_is_incomplete(colour_set, tmp_path):
+    root, annotations = colour_set
+    ds = read_path_label_list(annotations, root)
+    evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", progress=False, log=None)
+    lines = (tmp_path / SCORES_FILE).read_text().splitlines()
+    (tmp_path / SCORES_FILE).write_text("\n".join(lines[:4]) + "\n")  # as if killed after 4 of 6 videos
+    line = summary_line(merge_results(tmp_path))
+    assert "over 4/6 videos; INCOMPLETE: 2 not scored yet (run the evaluation again with this --out: it resumes)" in line
 
 
 def test_other_configuration_in_the_same_out_is_refused(colour_set, tmp_path):
