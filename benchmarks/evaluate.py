@@ -315,7 +315,7 @@ def run_evaluation(
                 lambda: _score_share(model, items, todo, spec, dataset, entry, out_dir / ranks.file_name(SCORES_FILE),
                                      out_dir / ranks.file_name(FAILURES_FILE), batch_size=batch_size, device=device,
                                      bar=bar, tick=tick,
-                                     failed_label="failed" if not ranks.distributed else "failed on rank 0"),
+                                     failed_label="failed" if not ranks.distributed else "failed (rank 0)"),
                 waiting=tick,
             )
             tick(force=True)  # the other ranks' last videos
@@ -604,6 +604,8 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
 
     out_dir = Path(out_dir)
     config_path = out_dir / CONFIG_FILE
+    if not out_dir.is_dir():
+        raise FileNotFoundError(f"{out_dir}: no such folder")
     if not config_path.exists():
         raise FileNotFoundError(f"{out_dir} holds no evaluation ({CONFIG_FILE} is missing)")
     config = json.loads(config_path.read_text())

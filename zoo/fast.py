@@ -94,6 +94,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -104,6 +105,18 @@ from torch import nn
 from zoo.host_memory import keep_freed_memory
 from zoo.provenance import current_weights, record_weights, untrained
 from zoo.view_batches import forward_views  # its first home was here: still importable from zoo.fast
+
+
+class _CpuCompileNotice(logging.Filter):
+    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=..." warning: torch.compile on a CPU
+    machine with a CUDA build of torch logs it once per process, and a CPU user can do nothing about
+    it (the compiled model runs on the CPU either way). Every other message of that logger shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No CUDA runtime is found")
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_CpuCompileNotice())
 
 __all__ = [
     "AUTOCAST_DTYPES", "CUDAGraphs", "DEFAULTS", "FastModel", "MAX_GRAPHS", "channels_last_pays", "conv_bn_pairs",
