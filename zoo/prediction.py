@@ -41,7 +41,15 @@ from zoo.transforms import InputSpec
 
 
 class PredictError(ValueError):
-    """A video or a request that cannot be scored; the message says why (and what to do)."""
+    """A video or a request that cannot be scored; the message says why (and what to do).
+
+    Example:
+        >>> import zoo
+        >>> zoo.predict("i3d_tiny_8x4_demo", "no_such_clip.mp4")
+        Traceback (most recent call last):
+        ...
+        zoo.prediction.PredictError: no_such_clip.mp4: missing file
+    """
 
 
 @dataclass
@@ -51,6 +59,13 @@ class Prediction:
     ``scores``: aggregated per-class scores (``(classes,)``; for AVA, ``(boxes, 80)``);
     ``top``: ``[(name, score), ...]`` best first (for AVA, one list per box, in ``boxes``);
     ``frames``: uint8 ``(T, H, W, 3)``, the centre view as the model saw it (before normalising).
+
+    Example:
+        >>> import torch, zoo
+        >>> clip = torch.zeros(16, 48, 64, 3, dtype=torch.uint8)  # 16 black frames at 30 fps
+        >>> result = zoo.predict("i3d_tiny_8x4_demo", clip, views="1x1", top=1)
+        >>> result.views, len(result.top), sorted(result.as_dict())
+        ('1x1', 1, ['fps', 'frames', 'model', 'top', 'video', 'views'])
     """
 
     video: str

@@ -21,19 +21,41 @@ from zoo.catalog import load_entries
 
 
 class UnknownModelError(KeyError):
-    """Raised for a name that is neither a canonical entry name nor an alias."""
+    """Raised for a name that is neither a canonical entry name nor an alias; it suggests close ones.
+
+    Example:
+        >>> import zoo
+        >>> zoo.get_entry("x3d_xss")
+        Traceback (most recent call last):
+        ...
+        zoo.registry.UnknownModelError: Unknown model 'x3d_xss'. Did you mean: x3d_xs, x3d_s, x3d_m?
+    """
 
     def __str__(self) -> str:  # KeyError quotes its message; show it as written
         return str(self.args[0])
 
 
 class BuilderNotAvailableError(NotImplementedError):
-    """Raised when an entry is catalogued but its model family has no builder yet."""
+    """Raised when an entry is catalogued but its model family has no builder yet (none today:
+    every catalogued family builds).
+
+    Example:
+        >>> import zoo
+        >>> all(zoo.get_entry(n).builder for n in zoo.list_models(dataset=None))
+        True
+    """
 
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """One published model: its test protocol, published figures and how to build it."""
+    """One published model: its test protocol, published figures and how to build it.
+
+    Example:
+        >>> import zoo
+        >>> entry = zoo.get_entry("x3d_xs")
+        >>> entry.name, entry.num_frames, entry.sampling_rate, entry.crop_size, entry.published["top1"]
+        ('x3d_xs_4x12_kinetics400', 4, 12, 182, 69.12)
+    """
 
     name: str
     arch: str
@@ -146,12 +168,24 @@ def _aliases() -> dict[str, str]:
 
 
 def all_entries() -> list[ZooEntry]:
-    """Every catalogued entry, in published table order."""
+    """Every catalogued entry, in published table order.
+
+    Example:
+        >>> import zoo
+        >>> [e.name for e in zoo.all_entries()][:2]
+        ['c2d_r50_8x8_kinetics400', 'i3d_r50_8x8_kinetics400']
+    """
     return list(_entries().values())
 
 
 def aliases() -> dict[str, str]:
-    """Map of alias (PyTorchVideo hub name) -> canonical entry name."""
+    """Map of alias (PyTorchVideo hub name) -> canonical entry name.
+
+    Example:
+        >>> import zoo
+        >>> zoo.aliases()["slowfast_r50"]
+        'slowfast_r50_8x8_kinetics400'
+    """
     return dict(_aliases())
 
 

@@ -183,5 +183,16 @@ def runner(path: str, fmt: str, threads: int | None = None):
 
 
 def load_artifact(artifact, threads: int | None = None) -> ArtifactModel:
-    """An :class:`ArtifactModel` of ``artifact``, its sha256 checked against its manifest."""
+    """An :class:`ArtifactModel` of ``artifact``, its sha256 checked against its manifest;
+    ``threads``: the runtime's (default: its own choice).
+
+    Example:
+        >>> import os, tempfile, torch, zoo
+        >>> path = zoo.export("i3d_tiny_8x4_demo", os.path.join(tempfile.mkdtemp(), "demo.onnx"), pretrained=True)
+        >>> model = zoo.load_artifact(path)
+        >>> model.zoo_entry, model.manifest["weights"], len(model.zoo_classes)
+        ('i3d_tiny_8x4_demo', 'published', 5)
+        >>> zoo.predict(model, torch.zeros(16, 48, 64, 3, dtype=torch.uint8), views="1x1").model
+        'i3d_tiny_8x4_demo'
+    """
     return ArtifactModel(artifact, read_manifest(artifact), threads)

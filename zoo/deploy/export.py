@@ -142,6 +142,13 @@ def export(
     by default the model's own (``zoo finetune``'s ``classes.txt`` beside its checkpoint,
     :func:`zoo.create_model`) or the dataset's shipped list. A ``path`` ending in the other
     format's suffix (``.pte`` for ONNX, ``.onnx`` for ExecuTorch) is refused.
+
+    Example:
+        >>> import json, os, tempfile, zoo
+        >>> path = zoo.export("i3d_tiny_8x4_demo", os.path.join(tempfile.mkdtemp(), "demo.onnx"), pretrained=True)
+        >>> manifest = json.loads(open(str(path) + ".manifest.json").read())
+        >>> manifest["format"], manifest["inputs"], manifest["views"], manifest["max_abs_diff"] < 1e-4
+        ('onnx', [[1, 3, 8, 32, 32]], '5x3', True)
     """
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")

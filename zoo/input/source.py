@@ -21,7 +21,18 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
 
 
 class VideoReadError(RuntimeError):
-    """A video that cannot be used; ``reason`` is a short phrase, ``path`` the file."""
+    """A video that cannot be used; ``reason`` is a short phrase, ``path`` the file.
+
+    Example:
+        >>> from zoo.input.video import read_views
+        >>> from zoo.transforms import InputSpec
+        >>> import zoo
+        >>> try:
+        ...     read_views("no_such_clip.mp4", InputSpec.from_entry(zoo.get_entry("x3d_xs")))
+        ... except VideoReadError as err:
+        ...     print(err.path, "|", err.reason)
+        no_such_clip.mp4 | missing file
+    """
 
     def __init__(self, path: str | os.PathLike, reason: str):
         super().__init__(f"{path}: {reason}")
