@@ -88,6 +88,7 @@ from benchmarks.runtime.prefetch import prefetched
 from benchmarks.runtime.view_buffers import release_when_freed, worker_buffers
 from benchmarks.runtime.workers import as_is, decoding_worker_init
 from zoo.checkpoints import sha256_of
+from zoo.classes import ClassListUnavailable, class_names
 from zoo.input.source import VideoReadError
 from zoo.provenance import current_weights
 from zoo.registry import get_entry
@@ -352,23 +353,39 @@ def run_evaluation(
 
 
 def config_dataset(config: RunConfig, entry) -> VideoDataset:
-    """The annotations ``config.data`` names, read in its format (default: the entry's dataset's)."""
+    """The annotations ``config.data`` names, read in its format (default: the entry's dataset's).
+
+    A list of other classes than the entry's dataset given without ``--dataset`` (a ``zoo
+    finetune`` run's ``val.txt``, its ``classes.txt`` beside it) is named ``videos``, not the
+    entry's dataset: neither its result nor the published figures set beside it are that dataset's.
+    """
     data = config.data
-    return load_dataset(data.dataset or entry.dataset, data.annotations, data.video_root, classes=data.classes,
-                        labels=data.labels, frame_list=data.frame_list, split=data.split or 1)
+    dataset = load_dataset(data.dataset or entry.dataset, data.annotations, data.video_root, classes=data.classes,
+                           labels=data.labels, frame_list=data.frame_list, split=data.split or 1)
+    if data.dataset is None and dataset.classes is not None:
+        try:
+            own = class_names(entry.dataset)
+        except ClassListUnavailable:
+            own = None
+        if own is not None and [normalize_name(c) for c in dataset.classes] != [normalize_name(c) for c in own]:
+            dataset.name = "videos"
+    return dataset
 
 
 def published_on(entry, dataset: str) -> dict:
-    """The entry's published metrics, to set beside a result on ``dataset``: none on a transfer
-    set (:data:`benchmarks.datasets.TRANSFER_DATASETS`), where the model is a fine-tuned head whose
-    classes the published figures are not of.
+    """The entry's published metrics, to set beside a result on ``dataset``: none on another
+    dataset than the entry's, such as a transfer set (:data:`benchmarks.datasets.TRANSFER_DATASETS`)
+    or a list of one's own classes (``videos``), where the model is a fine-tuned head whose classes
+    the published figures are not of.
 
     Example:
         >>> from zoo.registry import get_entry
         >>> sorted(published_on(get_entry("x3d_xs"), "kinetics400")), published_on(get_entry("x3d_xs"), "ucf101")
         (['top1', 'top5'], {})
+        >>> published_on(get_entry("i3d_tiny_8x4_demo"), "videos")  # a list of the user's own classes
+        {}
     """
-    return {} if dataset in TRANSFER_DATASETS else dict(entry.published)
+    return {} if dataset in TRANSFER_DATASETS or dataset != entry.dataset else dict(entry.published)
 
 
 def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=None, model_factory=None) -> dict:
