@@ -34,6 +34,30 @@ def test_models_table_for_the_demo_entry(tmp_path):
         assert r["ref_clips_s"] == "" and r["ours_ratio"] == ""
 
 
+def test_earlier_rows_are_kept_each_with_its_machine(tmp_path):
+    """A second run adds its entries to the tables (as zoo complexity does) instead of replacing them;
+    a row measured on another machine keeps it, and the page says which measured each row."""
+    argv = ["speed", "i3d_tiny_8x4_demo", "--no-data", "--reps", "1", "--no-reference", "--out", str(tmp_path)]
+    assert cli.main([*argv, "--batch", "1"]) == 0
+    with open(tmp_path / "speed.csv", newline="") as f:
+        (first,) = list(csv.DictReader(f))
+    other = {**first, "name": "x3d_xs_4x12_kinetics400", "cpu": "Other CPU", "cpus": "64", "threads": "64"}
+    with open(tmp_path / "speed.csv", "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=list(first)).writerow(other)  # as if measured there earlier
+    assert cli.main([*argv, "--batch", "2"]) == 0
+    with open(tmp_path / "speed.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["name"], r["batch"], r["cpu"]) for r in table] == [
+        ("i3d_tiny_8x4_demo", "1", first["cpu"]), ("x3d_xs_4x12_kinetics400", "1", "Other CPU"),
+        ("i3d_tiny_8x4_demo", "2", first["cpu"])]
+    md = (tmp_path / "speed.md").read_text()
+    assert md.count("Other CPU, 64 CPUs, torch threads 64") == 2  # in the Machines line and its row
+    assert "*reference* is PyTorchVideo's own model" in md and "| machine" in md.replace("|   ", "| ").replace("  ", " ")
+    assert cli.main([*argv, "--batch", "1", "--fresh"]) == 0  # starting over: this run's row alone
+    assert [r["batch"] for r in speed.read_rows(tmp_path / "speed.csv")] == [1]
+    assert "Other CPU" not in (tmp_path / "speed.md").read_text()
+
+
 def test_data_path_row(tmp_path):
     video = write_index_video(tmp_path / "v.mp4", num_frames=40, fps=30, height=48, width=96)
     code = cli.main(["speed", "--no-models", "--videos", str(video), "--data-model", "i3d_tiny_8x4_demo",
