@@ -112,11 +112,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 return 2
             from benchmarks.ava.evaluate import run_ava_evaluation
 
-            run_ava_evaluation(config, progress=not args.quiet)
+            result = run_ava_evaluation(config, progress=not args.quiet)
         else:
             from benchmarks.evaluate import run_evaluation
 
-            run_evaluation(config, progress=not args.quiet)
+            result = run_evaluation(config, progress=not args.quiet)
             if config.tables is not None and is_main_process():  # AVA's evaluation makes its own
                 from benchmarks.tables import write_tables
 
@@ -131,6 +131,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if is_main_process():
             print(_interrupted(out, "keyframe" if ava else "video"), file=sys.stderr)
         return 130
+    if result and result.get("failed") and not result.get("videos"):  # every video failed: no measurement at all
+        print(f"zoo evaluate: every video failed ({result['failed']}; see {result.get('failures_file')}): "
+              "check --video-root and the annotation paths", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -694,8 +694,9 @@ def summary_line(result: dict) -> str:
         if name.startswith("top") or name == "map":
             published = result["published"].get(name)
             parts.append(f"{name} {value:.2f}" + (f" (published {published:.2f})" if published is not None else ""))
-    text = f"{result['model']} on {result['dataset']}, {result['views']} views: " + ", ".join(parts or ["no videos scored"])
-    text += f" over {result['videos']}/{result['total']} videos"
+    text = f"{result['model']} on {result['dataset']}, {result['views']} views: "
+    text += (", ".join(parts) + f" over {result['videos']}/{result['total']} videos" if parts
+             else f"no metrics: 0 of {result['total']} videos scored")
     if result["failed"]:
         text += f"; {result['failed']} failed (listed in {result['failures_file']})"
     left = result["total"] - result["videos"] - result["failed"]
@@ -707,7 +708,7 @@ def summary_line(result: dict) -> str:
         # decoding overlaps the model (workers, or the prefetch thread): the two can add up to more than the wall time
         steady = timing.get("steady_videos_per_s")
         text += (f"; this run {n / timing['wall_s']:.2f} videos/s"
-                 + (f" ({steady:.2f} after the first video, {timing['first_video_s']:.1f} s)" if steady else "")
+                 + (f" ({steady:.2f} after the first video, which took {timing['first_video_s']:.1f} s)" if steady else "")
                  + f", per video decode+views {timing['decode_s'] / n:.2f} s, "
                  f"model {timing['model_s'] / n:.2f} s ({timing['workers']} worker{'' if timing['workers'] == 1 else 's'})")
     return text

@@ -135,6 +135,16 @@ def test_a_video_root_that_is_not_a_folder_is_refused(colours, tmp_path, capsys)
     assert not (tmp_path / "out").exists()
 
 
+def test_an_evaluation_where_every_video_failed_exits_1(colours, tmp_path, capsys):
+    """A video root that exists but holds none of the videos: a run with no measurement is no success."""
+    root, annotations = colours
+    (tmp_path / "empty").mkdir()
+    assert evaluate(annotations, tmp_path / "empty", tmp_path / "out") == 1
+    out, err = capsys.readouterr()
+    assert "no metrics: 0 of 6 videos scored; 6 failed" in out + err
+    assert "zoo evaluate: every video failed (6; see " in err and "check --video-root and the annotation paths" in err
+
+
 # --------------------------------------------------------------------------- checkpoints that do not load
 
 
