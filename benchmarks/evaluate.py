@@ -344,7 +344,7 @@ def run_evaluation(
     def merge():
         shards.wait_visible(out_dir, written)  # the other machines' files, on a network file system
         return merge_results(out_dir, timing=timing, keys=keys, metric=dataset.metric,
-                             published=published_on(entry, dataset.name), entry=entry)
+                             published=published_on(entry, dataset.name), entry=entry, annotated=len(dataset.records))
 
     result = ranks.on_main(merge)
     if log is not None and ranks.is_main:
@@ -598,7 +598,7 @@ def check_scored_labels(finished: dict[str, dict], records, out_dir) -> None:
 
 
 def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None = None, metric: str | None = None,
-                  published: dict | None = None, entry=None) -> dict:
+                  published: dict | None = None, entry=None, annotated: int | None = None) -> dict:
     """The evaluation's result from every score and failure file in ``out_dir``, whichever
     process or world size wrote them; writes ``metrics.json`` and leaves one ``scores.jsonl``
     and one ``failures.jsonl``.
@@ -613,7 +613,9 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
     set beside the result (default :func:`published_on`), none when the scores are of other
     classes than the entry's (a fine-tuned model's). Run it (``zoo merge``) only when no
     evaluation is writing to the folder: the rank files it deletes are the running ranks'.
-    ``timing``: this run's (``{"merged": true}`` without one: ``zoo merge``); when it scored
+    ``annotated``: the videos of the annotation file, when the run took only its first ones
+    (``--limit``; default: what the folder's last result said), recorded so that a partial
+    result is not read as the whole set's. ``timing``: this run's (``{"merged": true}`` without one: ``zoo merge``); when it scored
     nothing (a merge, a finished folder run again), the timing of the last run that did is kept
     under ``"last_scoring_run"``.
     """
@@ -670,6 +672,9 @@ def merge_results(out_dir, *, timing: dict | None = None, keys: list[str] | None
         "failures_file": str(failures_path) if failures else None,
         "timing": _with_last_scoring_run(out_dir, timing if timing is not None else {"merged": True}),
     }
+    annotated = annotated if annotated is not None else _earlier(out_dir).get("annotated")
+    if annotated is not None and annotated > len(keys):  # --limit: the first of the file's videos only
+        result["annotated"] = annotated
     write_json_atomic(out_dir / METRICS_FILE, result)
     return result
 
@@ -679,12 +684,18 @@ def _with_last_scoring_run(out_dir: Path, timing: dict) -> dict:
     ``metrics.json``: a merge or a rerun of a finished folder does not erase the measured throughput."""
     if timing.get("videos_this_run"):
         return timing
-    try:
-        earlier = json.loads((out_dir / METRICS_FILE).read_text()).get("timing") or {}
-    except (OSError, ValueError):
-        earlier = {}
+    earlier = _earlier(out_dir).get("timing") or {}
     last = earlier if earlier.get("videos_this_run") else earlier.get("last_scoring_run")
     return {**timing, "last_scoring_run": last} if last else timing
+
+
+def _earlier(out_dir: Path) -> dict:
+    """The folder's last result (``metrics.json``), or ``{}``."""
+    try:
+        earlier = json.loads((Path(out_dir) / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return earlier if isinstance(earlier, dict) else {}
 
 
 def summary_line(result: dict) -> str:
@@ -697,6 +708,8 @@ def summary_line(result: dict) -> str:
     text = f"{result['model']} on {result['dataset']}, {result['views']} views: "
     text += (", ".join(parts) + f" over {result['videos']}/{result['total']} videos" if parts
              else f"no metrics: 0 of {result['total']} videos scored")
+    if result.get("annotated"):
+        text += f" (the first {result['total']} of the annotation file's {result['annotated']}: --limit)"
     if result["failed"]:
         text += f"; {result['failed']} failed (listed in {result['failures_file']})"
     left = result["total"] - result["videos"] - result["failed"]

@@ -145,6 +145,9 @@ def _normalise_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
             out["videos"] = flat[key]
             break
     out["views"] = flat.get("views")
+    for key in ("total", "failed", "annotated"):  # of benchmarks.evaluate's metrics.json: a partial result says so
+        if isinstance(flat.get(key), int):
+            out[key] = flat[key]
     return out
 
 
@@ -268,6 +271,8 @@ def table_rows(dataset: str, complexity: dict, evaluations: dict) -> list[dict[s
         row["params_m"] = entry.params_m
         row["params_m_measured"] = measured.get("params_m")
         row["eval_videos"] = evaluated.get("videos")
+        row["eval_total"], row["eval_failed"] = evaluated.get("total"), evaluated.get("failed")
+        row["eval_annotated"] = evaluated.get("annotated")
         row["eval_source"] = evaluated.get("source")
         row["eval_views"] = evaluated.get("views")  # the run's, CLIPSxCROPS (the catalogue's: test_views)
         row["eval_weights"] = evaluated.get("weights")
@@ -336,8 +341,20 @@ def reproduction_note(row: dict[str, Any]) -> str:
         >>> reproduction_note({"eval_videos": 10, "eval_views": "2x1", "test_views": "5x3", "eval_weights": "published",
         ...                    "eval_source": "runs/demo/metrics.json"})
         '10 videos, 2x1 views (clips x crops; the published protocol is 5x3), from `runs/demo/metrics.json`'
+        >>> print(reproduction_note({"eval_videos": 8, "eval_total": 10, "eval_failed": 2, "eval_annotated": 100,
+        ...                          "eval_source": "runs/demo/metrics.json"}))
+        8 of 10 videos (2 failed; only the first 10 of the annotation file's 100: --limit), from `runs/demo/metrics.json`
     """
-    parts = [f"{row['eval_videos']} videos"] if row.get("eval_videos") else []
+    parts = []
+    if row.get("eval_videos"):
+        total, failed, annotated = row.get("eval_total"), row.get("eval_failed"), row.get("eval_annotated")
+        partial = [f"{failed} failed"] if failed else []
+        if total and total > row["eval_videos"] + (failed or 0):
+            partial.append(f"{total - row['eval_videos'] - (failed or 0)} not scored yet")
+        if annotated:
+            partial.append(f"only the first {total} of the annotation file's {annotated}: --limit")
+        counted = f"{row['eval_videos']} of {total} videos" if total and total != row["eval_videos"] else f"{row['eval_videos']} videos"
+        parts.append(counted + (f" ({'; '.join(partial)})" if partial else ""))
     views = row.get("eval_views")
     if views:
         other = "" if views == row.get("test_views") else f"; the published protocol is {row.get('test_views')}"

@@ -175,7 +175,8 @@ def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_p
     root, annotations = colour_set
     ds = read_path_label_list(annotations, root)
     first = evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=3, progress=False, log=None)
-    assert first["videos"] == 3
+    assert first["videos"] == 3 and first["annotated"] == 6  # a partial result says so
+    assert "over 3/3 videos (the first 3 of the annotation file's 6: --limit)" in summary_line(first)
     with open(tmp_path / SCORES_FILE, "a") as f:
         f.write('{"key": "v3.mp4", "label": 0, "sco')  # a write cut short by a kill
     calls = []
@@ -187,6 +188,7 @@ def test_resume_skips_finished_videos_and_tolerates_a_cut_line(colour_set, tmp_p
 
     result = evaluate(tiny_entry(), ds, tmp_path, model_factory=counting_factory, views="1x1", progress=False, log=None)
     assert len(calls) == 3  # only v3..v5
+    assert "annotated" not in result  # the whole file now
     keys = [json.loads(line)["key"] for line in (tmp_path / SCORES_FILE).read_text().splitlines()]
     assert keys == [f"v{i}.mp4" for i in range(6)]
     assert result["metrics"]["top1"] == pytest.approx(400 / 6)
