@@ -320,6 +320,10 @@ def markdown_document(
 ) -> str:
     lines = ["<!-- " + " ".join(_header_lines(dataset, command)) + " -->", f"# {DATASET_TITLES[dataset]}", ""]
     lines += [markdown_table(dataset, rows, results_dir), ""]
+    if has_flops_column(dataset):
+        lines += ["Flops (G) x views: per view, times the views as the papers write them, crops x clips "
+                  "(`3 x 10`: 3 spatial crops of each of 10 temporal clips); `--views` and the notes below "
+                  "write clips x crops (`10x3`).", ""]
     lines += _source_notes(rows)
     evaluated = [r for r in rows if r.get("eval_source")]
     if evaluated:
