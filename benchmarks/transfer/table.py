@@ -654,6 +654,23 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _percent(value) -> str:
+    """A CSV's top-1 or top-5 as the page writes every figure: 2 decimals (``86.0`` -> ``86.00``)."""
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return value or "-"
+
+
+def _shown_path(path: str) -> str:
+    """A run folder as the page shows it: relative to the working folder when inside it (the
+    machine's own absolute prefix means nothing to a reader)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
 def runs_section(rows: list[dict]) -> list[str]:
     """The ``zoo finetune`` runs' part of the page: a table row per run, then each run's folder and command."""
     parts = ["## Runs: `zoo finetune`", ""]
@@ -665,14 +682,17 @@ def runs_section(rows: list[dict]) -> list[str]:
     for i, r in enumerate(rows, 1):
         data = DATASET_NAMES.get(r["dataset"], r["dataset"]) + (f" split {r['split']}" if r["split"] else "")
         table.append([str(i), r["entry"], data, r["mode"], r["weights"], r["epochs"], r["seed"], r["lr"], r["classes"],
-                      f"{r['train_videos']} / {r['val_videos']}", r["top1"] or "-", r["top5"] or "-",
+                      f"{r['train_videos']} / {r['val_videos']}", _percent(r["top1"]), _percent(r["top5"]),
                       r["views"] or "-", r["final_loss"], r["train_seconds"], r["trained_on"] or "-", r["date"]])
     columns = ["#", "entry", "data", "mode", "weights", "epochs", "seed", "lr", "classes", "videos (train / val)",
                "top 1", "top 5", "views", "final train loss", "train (s)", "trained on", "date"]
     parts += ["Top-1 and top-5: the harness's multi-view measurement (`zoo evaluate`'s protocol, the views "
               "listed) of each run's checkpoint on its validation videos; a dash: the run was not measured "
-              "(`--no-evaluate`).", "", _markdown_table(table, columns), "", "Run folders and commands:", ""]
-    parts += [f"{i}. {_code(r['run'])}: {_code(r['command'])}" for i, r in enumerate(rows, 1)]
+              "(`--no-evaluate`). Mode `linear (cached features)`: the head trained on each training video's "
+              "embedding, computed once (`zoo features`), instead of on the train transform's random clips; the "
+              "demo task's *linear probe* above trains on clips, so the two differ on the same videos and seeds.",
+              "", _markdown_table(table, columns), "", "Run folders and commands:", ""]
+    parts += [f"{i}. {_code(_shown_path(r['run']))}: {_code(r['command'])}" for i, r in enumerate(rows, 1)]
     return parts + [""]
 
 
