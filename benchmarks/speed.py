@@ -702,7 +702,13 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _cmd_speed(args: argparse.Namespace) -> int:
     args.command_line = _command_line(args)
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # the rows are written one entry at a time: what finished is on the page
+        table = "deploy_latency.csv" if args.runtime else "speed.csv"
+        print(f"zoo speed: interrupted; {Path(args.out) / table} keeps every row measured before it"
+              + ("" if args.runtime else " (--resume skips those entries)"), file=sys.stderr)
+        return 130
 
 
 def main(argv=None) -> int:

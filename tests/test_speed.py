@@ -134,3 +134,14 @@ def test_a_row_without_the_reference_says_its_fast_ratio_is_against_ours():
     line = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")] for r in md.splitlines() if r.startswith("| no_ref") or r.startswith("| with_ref")}
     assert "2.00 (vs ours)" in line["no_ref"] and "1e-06 (vs ours)" in line["no_ref"]
     assert "4.00" in line["with_ref"] and not any("vs ours" in c for c in line["with_ref"])
+
+
+def test_an_interrupted_run_says_what_it_kept(tmp_path, monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(speed, "run", interrupted)
+    assert cli.main(["speed", "i3d_tiny_8x4_demo", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert f"zoo speed: interrupted; {tmp_path / 'speed.csv'} keeps every row measured before it" in err
+    assert "Traceback" not in err
