@@ -547,6 +547,8 @@ def _with_earlier_rows(rows: list[dict[str, Any]], csv_path: Path) -> list[dict[
 def _fmt(value, spec: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if spec == ".2f" and 0 < abs(value) < 0.1:  # the demo's 0.0148 GFLOPs is not 0.01
+        return format(value, ".3g")
     return format(value, spec)
 
 
