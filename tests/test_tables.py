@@ -158,3 +158,13 @@ def test_tables_without_any_evaluation_say_so(tmp_path, capsys):
     assert zoo_main(["tables", "--out", str(tmp_path)]) == 0
     assert "no evaluation under" in capsys.readouterr().err
     assert "Reproduced accuracy" not in (tmp_path / "demo.md").read_text()
+
+
+def test_tables_written_elsewhere_keep_the_projects_measured_complexity(tmp_path):
+    """zoo reproduce --out elsewhere: no complexity.csv there, the project's measured GFLOPs and params fill in."""
+    from benchmarks.tables import PROJECT_RESULTS, write_tables
+
+    write_tables(tmp_path, datasets=["demo"], plot=False, progress=False)
+    frame = pd.read_csv(tmp_path / "demo.csv", comment="#").set_index("name")
+    measured = pd.read_csv(PROJECT_RESULTS / "complexity.csv").set_index("name")
+    assert frame.loc["i3d_tiny_8x4_demo", "gflops_measured"] == measured.loc["i3d_tiny_8x4_demo", "gflops"]
