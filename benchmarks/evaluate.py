@@ -356,8 +356,8 @@ def config_dataset(config: RunConfig, entry) -> VideoDataset:
     """The annotations ``config.data`` names, read in its format (default: the entry's dataset's).
 
     A list of other classes than the entry's dataset given without ``--dataset`` (a ``zoo
-    finetune`` run's ``val.txt``, its ``classes.txt`` beside it) is named ``videos``, not the
-    entry's dataset: neither its result nor the published figures set beside it are that dataset's.
+    finetune`` run's ``val.txt``, its ``classes.txt`` beside it) is named :data:`OWN_CLASSES`, not
+    the entry's dataset: neither its result nor the published figures set beside it are that dataset's.
     """
     data = config.data
     dataset = load_dataset(data.dataset or entry.dataset, data.annotations, data.video_root, classes=data.classes,
@@ -368,24 +368,28 @@ def config_dataset(config: RunConfig, entry) -> VideoDataset:
         except ClassListUnavailable:
             own = None
         if own is not None and [normalize_name(c) for c in dataset.classes] != [normalize_name(c) for c in own]:
-            dataset.name = "videos"
+            dataset.name = OWN_CLASSES
     return dataset
 
 
+#: The dataset name of a list of other classes than the entry's (:func:`config_dataset`).
+OWN_CLASSES = "own classes"
+
+
 def published_on(entry, dataset: str) -> dict:
-    """The entry's published metrics, to set beside a result on ``dataset``: none on another
-    dataset than the entry's, such as a transfer set (:data:`benchmarks.datasets.TRANSFER_DATASETS`)
-    or a list of one's own classes (``videos``), where the model is a fine-tuned head whose classes
-    the published figures are not of.
+    """The entry's published metrics, to set beside a result on ``dataset``: none on a transfer
+    set (:data:`benchmarks.datasets.TRANSFER_DATASETS`) or a list of one's own classes
+    (:data:`OWN_CLASSES`), where the model is a fine-tuned head whose classes the published
+    figures are not of.
 
     Example:
         >>> from zoo.registry import get_entry
         >>> sorted(published_on(get_entry("x3d_xs"), "kinetics400")), published_on(get_entry("x3d_xs"), "ucf101")
         (['top1', 'top5'], {})
-        >>> published_on(get_entry("i3d_tiny_8x4_demo"), "videos")  # a list of the user's own classes
+        >>> published_on(get_entry("i3d_tiny_8x4_demo"), OWN_CLASSES)  # a list of the user's own classes
         {}
     """
-    return {} if dataset in TRANSFER_DATASETS or dataset != entry.dataset else dict(entry.published)
+    return {} if dataset in TRANSFER_DATASETS or dataset == OWN_CLASSES else dict(entry.published)
 
 
 def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=None, model_factory=None) -> dict:

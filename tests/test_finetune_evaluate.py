@@ -169,10 +169,10 @@ def test_results_none_writes_no_row(run, tmp_path, monkeypatch):
     assert not (tmp_path / "results").exists() and len(read_rows(run["results"])) >= 1
 
 
-def test_the_runs_own_val_list_is_named_as_videos_of_its_classes(run, tmp_path):
+def test_the_runs_own_val_list_is_named_as_its_own_classes(run, tmp_path):
     """The run's val.txt given without --dataset: its classes.txt beside it names other classes than
     the entry's dataset, so the result is not labelled as that dataset, nor set beside its figures."""
     assert evaluate(run, tmp_path / "eval", "--annotations", str(run["out"] / "val.txt"), "--video-root", "/") == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert metrics["dataset"] == "videos" and metrics["published"] == {}
+    assert metrics["dataset"] == "own classes" and metrics["published"] == {}
     assert metrics["metrics"]["top1"] == run["manifest"]["val"]["top1"] and metrics["videos"] == 6
