@@ -103,14 +103,19 @@ def write_video(path, frames_at: list[tuple[float, np.ndarray]]) -> Path:
     return path
 
 
-def write_videos(root, fps: int = FPS, videos=tuple(SHAPES)) -> Path:
-    """``<root>/<video>.mp4``: a 1 fps lead-in to second 900, then the clip at ``fps``.
+def write_videos(root, fps: int = FPS, videos=tuple(SHAPES), cut: bool = False) -> Path:
+    """``<root>/<video>.mp4``: a 1 fps lead-in to second 900, then the clip at ``fps``, and one
+    frame at second 1799 (a movie runs past the annotated 15th to 30th minute). ``cut``: as
+    PySlowFast's 15-minute files instead (``ffmpeg -ss 900``): the clip from second 0, nothing else.
 
     At another frame rate than 30, source frame ``j`` shows grid frame ``round(j * 30 / fps)``'s
     content and index (so the test can check which source frame the reader picked).
     """
     root = Path(root)
-    lead_in = [(float(s), np.full((HEIGHT, WIDTH, 3), GREY, dtype=np.uint8)) for s in range(0, 900)]
+    grey = np.full((HEIGHT, WIDTH, 3), GREY, dtype=np.uint8)
+    lead_in = [] if cut else [(float(s), grey) for s in range(0, 900)]
+    tail = [] if cut else [(1799.0, grey)]
+    start = 0 if cut else 900
     for video in videos:
         body = []
         for j in range(SECONDS * fps):
@@ -119,8 +124,8 @@ def write_videos(root, fps: int = FPS, videos=tuple(SHAPES)) -> Path:
             if fps != FPS:  # the index block says the source frame, not the grid frame
                 image[:8, :16, 0] = (j % 16) * 16 + 8
                 image[:8, :16, 1] = (j // 16) * 16 + 8
-            body.append((900 + j / fps, image))
-        write_video(root / f"{video}.mp4", lead_in + body)
+            body.append((start + j / fps, image))
+        write_video(root / f"{video}.mp4", lead_in + body + tail)
     return root
 
 

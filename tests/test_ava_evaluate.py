@@ -31,6 +31,7 @@ def root(tmp_path_factory):
     data.write_frame_folders(root / "frames")
     data.write_videos(root / "videos")
     data.write_videos(root / "videos25", fps=25, videos=("vidA",))
+    data.write_videos(root / "videos_cut", cut=True)  # PySlowFast's 15-minute files
     data.write_annotations(root / "annotations")
     return root
 
@@ -219,7 +220,7 @@ def nearest_half_down(x: Fraction) -> int:
     return math.floor(x) if x - math.floor(x) <= Fraction(1, 2) else math.floor(x) + 1
 
 
-@pytest.mark.parametrize("source, fps", [("frames", 30), ("videos", 30), ("videos25", 25)])
+@pytest.mark.parametrize("source, fps", [("frames", 30), ("videos", 30), ("videos25", 25), ("videos_cut", 30)])
 def test_clips_hold_the_keyframe_centred_frames(root, source, fps):
     protocol = AvaProtocol.from_entry(zoo.get_entry(SLOW), short_side=48)  # unscaled: the index block reads back
     records = keyframe_records(ava.read_person_boxes(files(root)["boxes"], 0.9), protocol)
@@ -236,12 +237,15 @@ def test_clips_hold_the_keyframe_centred_frames(root, source, fps):
         assert stats["decoded_frames"] == 12  # each JPEG decoded once: 3 keyframes x 4 frames, no overlap at 4x16
 
 
-def test_folder_and_video_clips_agree(root):
+@pytest.mark.parametrize("videos", ["videos", "videos_cut"])
+def test_folder_and_video_clips_agree(root, videos):
+    """The movie (second 900 is 900 s in) and PySlowFast's 15-minute cut of it (second 900 is its 0)
+    give the frame folder's clips."""
     protocol = AvaProtocol.from_entry(zoo.get_entry(SLOWFAST), **SMALL)
     records = keyframe_records(ava.read_person_boxes(files(root)["boxes"], 0.8), protocol)
     jobs = [(i, r) for i, r in enumerate(records) if r.video == "vidB"]
     from_frames = list(read_keyframes(root / "frames", "vidB", jobs, protocol))
-    from_video = list(read_keyframes(root / "videos", "vidB", jobs, protocol))
+    from_video = list(read_keyframes(root / videos, "vidB", jobs, protocol))
     for a, b in zip(from_frames, from_video, strict=True):
         assert a.frames.shape == b.frames.shape == (32, 3, 32, 42)
         assert (a.frames.float() - b.frames.float()).abs().mean() < 4  # JPEG vs H.264 noise only

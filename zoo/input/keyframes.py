@@ -25,13 +25,15 @@ frames kept only while a later keyframe still needs them:
 - **frame folders** (first-class: the reference's input): ``<root>/<video>/*.jpg`` in name
   order (``<video>_000001.jpg`` = frame 0), decoded with ``torchvision.io.decode_jpeg`` in
   batches;
-- **original videos** ``<root>/<video>.<ext>``: one PyAV pass from a seek to second 900 up to
-  the last frame needed (never past second 1800), resampled to the 30 fps grid by taking the
-  decoded frame nearest in time to each grid time (ties: the earlier), as ffmpeg's ``-r 30``
-  (fps filter, rounding to nearest) does. Times count from the stream's start, as
-  ``ffmpeg -ss`` does; frames before second 900 are not used (the cut file has none). Clips
-  never reach the first or last frames (keyframes 902..1798 need frames 28..26,970 of 27,000),
-  so how the cut's edges are resampled does not matter.
+- **videos** ``<root>/<video>.<ext>``: the original movies, or the 15-minute files PySlowFast's
+  ``DATASET.md`` cuts from them (``ffmpeg -ss 900 -t 901``: second 900 of the movie is their
+  second 0; a file no longer than 16 minutes is taken for one, :data:`CUT_FILE_MAX_S`). One PyAV
+  pass from a seek to second 900 (the cut file's start) up to the last frame needed (never past
+  second 1800), resampled to the 30 fps grid by taking the decoded frame nearest in time to each
+  grid time (ties: the earlier), as ffmpeg's ``-r 30`` (fps filter, rounding to nearest) does.
+  Times count from the stream's start, as ``ffmpeg -ss`` does; frames before second 900 are not
+  used. Clips never reach the first or last frames (keyframes 902..1798 need frames 28..26,970
+  of 27,000), so how the cut's edges are resampled does not matter.
 
 Example:
     >>> import zoo
@@ -307,6 +309,18 @@ def _rgb_mode():
     return ImageReadMode.RGB
 
 
+#: The longest video taken for PySlowFast's 15-minute cut of a movie (seconds 900..1801 of it, so
+#: 901 s long) rather than the movie itself (at least 1800 s: AVA annotates its 15th to 30th minute).
+CUT_FILE_MAX_S = 960.0
+
+
+def _duration_s(container, stream) -> float | None:
+    """The video's length in seconds, from the stream or else the container; None if unknown."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else None
+
+
 def video_clips(path, jobs: list[tuple[int, KeyframeRecord]], protocol: AvaProtocol, stats: dict | None = None,
                 thread_type: str | None = None) -> Iterator[KeyframeClip]:
     """Clips of one video's keyframes from one PyAV pass over seconds ``900..1800`` of ``path``."""
@@ -338,7 +352,11 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
     needed = sorted({i for _, _, indices in plans for i in indices})
     if not needed:
         return
-    container.seek(start_pts + int(protocol.video_start_s / time_base), stream=stream, backward=True)
+    duration = _duration_s(container, stream)
+    # the 15-minute cut starts at the movie's second 900; the movie itself, 900 s in
+    start_s = 0 if duration is not None and duration <= CUT_FILE_MAX_S else protocol.video_start_s
+    if start_s:
+        container.seek(start_pts + int(start_s / time_base), stream=stream, backward=True)
 
     window = _Window()
     original_hw = None
@@ -377,7 +395,7 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
     for frame in container.decode(stream):
         if frame.pts is None:
             raise VideoReadError(path, "frames without timestamps")
-        t = (frame.pts - start_pts) * time_base - protocol.video_start_s  # seconds on the grid
+        t = (frame.pts - start_pts) * time_base - start_s  # seconds on the grid
         decoded += 1
         if t >= span:
             break  # never past second 1800
@@ -392,7 +410,9 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
                 break
         previous = (t, frame)
     if previous is None:
-        raise VideoReadError(path, f"no frames between seconds {protocol.video_start_s} and {protocol.video_end_s}")
+        raise VideoReadError(path, f"no frames between seconds {protocol.video_start_s} and {protocol.video_end_s}"
+                             + (f" (a {duration:.0f} s video: the whole movie, or its 15-minute cut of at most "
+                                f"{CUT_FILE_MAX_S:.0f} s)" if duration else ""))
     if grid_next < len(needed):
         wanted_t = needed[grid_next] / fps
         if wanted_t > previous[0] + 1.0:
