@@ -294,6 +294,17 @@ def test_ava_box_times_are_whole_seconds(demo_videos, tmp_path):
         zoo.predict(BoxStub(), root / keys[0], boxes=csv)
 
 
+def test_ava_boxes_outside_the_video_are_refused_and_a_box_per_action_is_one_box(demo_videos, tmp_path):
+    root, keys = demo_videos
+    video = root / keys[0]  # a few seconds long: AVA's own timestamps (902..) are seconds of a whole movie
+    (tmp_path / "movie.csv").write_text(f"{video.stem},902,0.1,0.2,0.5,0.9,12,0\n")
+    with pytest.raises(PredictError, match=r"box timestamp\(s\) 902 s outside .*subtract 900"):
+        zoo.predict(BoxStub(), video, boxes=tmp_path / "movie.csv")
+    # AVA's annotation rows: video, second, box, action, person id; the same box once per action
+    (tmp_path / "actions.csv").write_text(f"{video.stem},1,0.1,0.2,0.5,0.9,12,0\n{video.stem},1,0.1,0.2,0.5,0.9,80,0\n")
+    assert len(zoo.predict(BoxStub(), video, boxes=tmp_path / "actions.csv").boxes) == 1
+
+
 def test_ava_without_boxes_says_what_is_missing(demo_videos):
     root, keys = demo_videos
     with pytest.raises(PredictError, match="--boxes"):

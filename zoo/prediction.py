@@ -335,8 +335,10 @@ def score_views(model, entry, spec, batch, *, source, length, fps, top, classes,
 def read_boxes(path, video: str | None = None) -> list[tuple[float, float, float, float, float]]:
     """Person boxes from a CSV: ``[video_id,]timestamp,x1,y1,x2,y2[,...]``, coordinates in [0, 1].
 
-    That is AVA's own box format (its annotation and proposal CSVs); rows of another
-    ``video_id`` than ``video``'s file stem are skipped, so one file can serve many videos.
+    That is AVA's own box format (its annotation and proposal CSVs; columns after the box, such
+    as an action and a person id, are not read, and a box listed once per action is one box);
+    rows of another ``video_id`` than ``video``'s file stem are skipped, so one file can serve
+    many videos. Timestamps are seconds from the video's first frame.
     """
     path = Path(path)
     if not path.is_file():
@@ -364,7 +366,8 @@ def read_boxes(path, video: str | None = None) -> list[tuple[float, float, float
             if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
                 raise PredictError(f"{path}:{number}: box coordinates must be 0 <= x1 < x2 <= 1, 0 <= y1 < y2 <= 1 (fractions of the frame)")
             rows.append((t, x1, y1, x2, y2))
-    return rows
+    # AVA's annotation files list a box once per action it holds: it is one box, scored once
+    return list(dict.fromkeys(rows))
 
 
 def _video_seconds(video) -> float:
@@ -411,6 +414,12 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
     if not Path(video).exists():
         raise PredictError(f"{video}: missing file")
     seconds = _video_seconds(video)
+    outside = sorted({int(r[0]) for r in rows if not 0 <= r[0] < seconds})
+    if outside:  # a clip past the end would repeat the last frame: scores of frames the box was never in
+        raise PredictError(
+            f"box timestamp(s) {', '.join(map(str, outside[:3]))} s outside {Path(video).name} (0 to {seconds:.1f} s): "
+            "timestamps count from the video's first frame; AVA's own (902..1798) are seconds of the whole movie, "
+            "so subtract 900 for its 15-minute cut or a folder of its frames")
     end = max(1, math.ceil(seconds))
     protocol = AvaProtocol.from_entry(entry, video_start_s=0, video_end_s=end, first_keyframe_s=0, last_keyframe_s=end)
     times = sorted({int(r[0]) for r in rows})
