@@ -270,6 +270,17 @@ def test_end_to_end_map(root, tmp_path, source, name, batch_size, workers):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["map"] == pytest.approx(100.0)
 
 
+def test_boxes_at_no_keyframe_are_an_error_not_a_map_of_nothing(root, tmp_path):
+    from benchmarks.datasets import AnnotationError
+
+    a = root / "annotations"
+    shifted = tmp_path / "boxes.csv"  # timestamps from the clip's start (2, 3, 4) instead of the movie's (902..)
+    shifted.write_text("".join(line.replace(",09", ",00", 1) + "\n" for line in (a / "boxes.csv").read_text().splitlines()))
+    with pytest.raises(AnnotationError, match=r"boxes.csv: no person box with score >= 0.9 at a keyframe \(seconds 902..1798"):
+        evaluate_ava(SLOW, tmp_path / "out", annotations=a / "ava_val_v2.2.csv", boxes=shifted, video_root=root / "frames",
+                     model=data.ColourBoxModel(), progress=False, log=None, **SMALL)
+
+
 def test_a_clip_one_second_off_loses_the_squares(root, tmp_path):
     # Frame 0 taken as second 899 instead of 900: every clip is centred 30 frames late.
     result = run(root, tmp_path / "out", video_start_s=899, first_keyframe_s=902)

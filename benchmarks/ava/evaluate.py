@@ -66,6 +66,7 @@ import torch
 from torch import nn
 
 from benchmarks.ava import annotations as ava
+from benchmarks.datasets import AnnotationError
 from benchmarks.run_config import (
     CONFIG_FILE,
     FAILURES_FILE,
@@ -295,6 +296,11 @@ def run_ava_evaluation(
     class_ids = sorted(classes)
     person_boxes = ava.read_person_boxes(boxes, protocol.box_threshold, protocol.keyframe_seconds)
     records = keyframe_records(person_boxes, protocol)
+    if not records:  # an evaluation of nothing would report mAP 0 over 0 keyframes as a result
+        seconds = protocol.keyframe_seconds
+        raise AnnotationError(boxes, None, f"no person box with score >= {protocol.box_threshold} at a keyframe "
+                                  f"(seconds {seconds.start}..{seconds.stop - 1} of the movie, as AVA's files count "
+                                  "them): nothing to evaluate")
     with_keyframes = {r.video for r in records}  # before ``limit``: videos with nothing to run are misses
     if limit:
         records = records[:limit]
