@@ -322,9 +322,20 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> 
         label_map = {normalize_name(k): int(v) for k, v in json.loads(open_annotation(labels).read()).items()}
     except json.JSONDecodeError as err:
         raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg}") from None
-    classes = [None] * len(label_map)
+    except (ValueError, TypeError, AttributeError):
+        raise AnnotationError(labels, None, 'expected {"Template text": "index"} (the official labels JSON)') from None
+    # the class indices are the checkpoint's outputs: every one of 0..N-1, each once
+    by_index: dict[int, list[str]] = {}
     for k, v in label_map.items():
-        classes[v] = k
+        by_index.setdefault(v, []).append(k)
+    twice = {i: names for i, names in by_index.items() if len(names) > 1}
+    missing = sorted(set(range(len(label_map))) - set(by_index))
+    if twice or missing:
+        what = (f"index {min(twice)} is given to {len(twice[min(twice)])} templates ({twice[min(twice)][0]!r}, ...)" if twice
+                else f"indices {missing[:5]} are missing")
+        raise AnnotationError(labels, None, f"{what}: the labels JSON gives each index 0..N-1 to one template "
+                                            "(the official file: 174 templates, indices 0..173)")
+    classes = [by_index[i][0] for i in range(len(label_map))]
     index = VideoIndex(video_root)
     frames_of = read_frame_list(frame_list, video_root) if frame_list else None
     skipped = 0

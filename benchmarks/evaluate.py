@@ -277,6 +277,9 @@ def run_evaluation(
     todo = [records[i] for i in plan.mine]
     if plan.finished and log is not None and ranks.is_main:
         log(f"resuming {out_dir}: {plan.finished} of {len(keys)} videos already scored")
+    left_out = dataset.meta.get("not_in_frame_list")
+    if left_out and log is not None and ranks.is_main:  # as PyTorchVideo's SSv2 does: said, not silent
+        log(f"note: {left_out} annotated video(s) are not in the frame list and are left out")
 
     def build():
         check_same_job(ranks, out_dir, job, keys, "videos", "annotations, --limit")

@@ -135,6 +135,15 @@ def test_ssv2(tmp_path):
     (tmp_path / "validation.json").write_text(json.dumps(items))
     with pytest.raises(AnnotationError, match="entry 1 .*did you mean approaching something with your camera"):
         read_ssv2(tmp_path / "validation.json", tmp_path / "labels.json", tmp_path)
+    # a labels file of other indices than 0..N-1 (a subset of the official one, or a copy with a slip)
+    (tmp_path / "labels.json").write_text(json.dumps({"Approaching something with your camera": "93",
+                                                      "Putting something on a surface": "109"}))
+    with pytest.raises(AnnotationError, match=r"labels.json: indices \[0, 1\] are missing: the labels JSON gives each index"):
+        read_ssv2(tmp_path / "validation.json", tmp_path / "labels.json", tmp_path)
+    (tmp_path / "labels.json").write_text(json.dumps({"Approaching something with your camera": "0",
+                                                      "Putting something on a surface": "0"}))
+    with pytest.raises(AnnotationError, match=r"labels.json: index 0 is given to 2 templates"):
+        read_ssv2(tmp_path / "validation.json", tmp_path / "labels.json", tmp_path)
 
 
 CHARADES_CSV = """id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length

@@ -320,3 +320,12 @@ def test_timing_after_the_first_pass_counts_only_later_videos(tmp_path, monkeypa
     timing = evaluate(tiny_entry(), ds, tmp_path / "one", model_factory=slow_colour_model, views="2x1", batch_size=8,
                       workers=0, progress=False, log=None)["timing"]
     assert timing["steady_videos_per_s"] is None and timing["first_video_s"] >= 0.2
+
+
+def test_videos_left_out_of_a_frame_list_are_said(colour_set, tmp_path):
+    root, annotations = colour_set
+    ds = read_path_label_list(annotations, root)
+    ds.meta["not_in_frame_list"] = 2  # as read_ssv2 counts them
+    lines = []
+    evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=1, progress=False, log=lines.append)
+    assert "note: 2 annotated video(s) are not in the frame list and are left out" in lines
