@@ -42,8 +42,8 @@ def files(root) -> dict:
 
 
 def run(root, out, source="frames", name=SLOW, model=None, **kwargs):
-    kwargs = {**SMALL, **kwargs}
-    return evaluate_ava(name, out, **files(root), video_root=root / source, model=model or data.ColourBoxModel(),
+    kwargs = {**SMALL, **files(root), **kwargs}
+    return evaluate_ava(name, out, video_root=root / source, model=model or data.ColourBoxModel(),
                         progress=False, log=None, **kwargs)
 
 
@@ -322,6 +322,15 @@ def test_rerun_with_other_settings_is_refused(root, tmp_path):
     run(root, tmp_path / "out", limit=1)
     with pytest.raises(ValueError, match="different evaluation"):
         run(root, tmp_path / "out", short_side=40)
+    # the same paths, other data: videos instead of frame folders, an edited box file
+    with pytest.raises(ValueError, match="different evaluation.*video_root"):
+        run(root, tmp_path / "out", source="videos", limit=1)
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(files(root)["boxes"].read_text())
+    run(root, tmp_path / "copy", limit=1, boxes=boxes)
+    boxes.write_text(files(root)["boxes"].read_text().replace("0.95", "0.96", 1))
+    with pytest.raises(ValueError, match="different evaluation.*boxes_sha256"):
+        run(root, tmp_path / "copy", limit=1, boxes=boxes)
 
 
 def test_missing_video_is_named_and_left_out(root, tmp_path):

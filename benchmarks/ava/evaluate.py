@@ -82,6 +82,7 @@ from benchmarks.run_config import (
 from benchmarks.runtime import shards
 from benchmarks.runtime.files import atomic_write, write_json_atomic
 from benchmarks.runtime.workers import as_is, decoding_worker_init
+from zoo.checkpoints import sha256_of
 from zoo.input.keyframes import AvaProtocol, KeyframeClips, KeyframeRecord, keyframe_records
 from zoo.registry import get_entry
 from zoo.scoring import keyframe_scores, output_activation
@@ -317,6 +318,11 @@ def run_ava_evaluation(
         "label_map": absolute(label_map),
         "protocol": asdict(protocol),
         "weights": config.weights.record(model=model, model_factory=model_factory),
+        # the same paths with other content (an edited box file, frames instead of videos) are another
+        # evaluation: compared where both runs know them (run_config.ADDED_FIELDS)
+        "annotations_sha256": sha256_of(annotations),
+        "boxes_sha256": sha256_of(boxes),
+        "video_root": absolute(video_root),
     }
     job = json.loads(json.dumps(job))  # tuples as lists, as read back
     keys = [r.key for r in records]
