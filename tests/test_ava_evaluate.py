@@ -394,3 +394,20 @@ def test_detection_columns_and_a_bad_row(tmp_path):
     path.write_text("vidA,0902,0.1,0.2,0.5,0.6,12,0.75\nvidB,0903,0.2,0.2,0.4,0.6,1\n")
     with pytest.raises(AnnotationError, match="detections.csv:2: expected 8 columns"):
         ava.read_detection_columns(path)
+
+
+def test_the_80_class_label_map_format_is_read(tmp_path):
+    """ava_action_list_v2.2.pbtxt writes `label { name: ... label_id: ... label_type: ... }`."""
+    path = tmp_path / "ava_action_list_v2.2.pbtxt"
+    path.write_text('label {\n  name: "bend/bow (at the waist)"\n  label_id: 1\n  label_type: PERSON_MOVEMENT\n}\n'
+                    'label {\n  name: "crawl"\n  label_id: 2\n  label_type: PERSON_MOVEMENT\n}\n')
+    assert ava.read_label_map(path) == {1: "bend/bow (at the waist)", 2: "crawl"}
+
+
+def test_a_merged_unfinished_run_says_it_is_incomplete():
+    from benchmarks.ava.evaluate import summary_line
+
+    result = {"model": SLOW, "published": {"map": 19.5}, "metrics": {"map": 50.0, "map_by_score": 50.0}, "videos": 1,
+              "videos_total": 3, "keyframes": 2, "keyframes_total": 6, "failed": 1, "failures_file": "f.jsonl"}
+    assert summary_line(result).endswith("; 1 video failed (listed in f.jsonl); INCOMPLETE: 1 video not finished "
+                                         "(run the evaluation again with this --out: it resumes)")

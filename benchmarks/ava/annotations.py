@@ -178,7 +178,7 @@ def read_excluded(path) -> set[FrameKey]:
     return keys
 
 
-_ITEM = re.compile(r"item\s*\{(?P<body>[^}]*)\}", re.S)
+_ITEM = re.compile(r"\b(?:item|label)\s*\{(?P<body>[^}]*)\}", re.S)  # the 60-class file's items, the 80-class file's labels
 _NAME = re.compile(r"""\bname\s*:\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)')""")
 _ID = re.compile(r"\b(?:label_)?id\s*:\s*(?P<id>-?\d+)")
 
@@ -201,5 +201,6 @@ def read_label_map(path) -> dict[int, str]:
             raise AnnotationError(path, line, f"class id {class_id} appears twice")
         classes[class_id] = (name.group("double") if name.group("double") is not None else name.group("single")) if name else str(class_id)
     if not classes:
-        raise AnnotationError(path, None, "no 'item { name: ... id: ... }' entries found")
+        raise AnnotationError(path, None, "no 'item { name: ... id: ... }' (or 'label { name: ... label_id: ... }') "
+                                          "entries found")
     return classes

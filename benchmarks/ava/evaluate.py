@@ -575,7 +575,11 @@ def summary_line(result: dict) -> str:
     text = f"{result['model']} on AVA: {text} over {result['videos']}/{result['videos_total']} videos, " \
            f"{result['keyframes']}/{result['keyframes_total']} keyframes"
     if result["failed"]:
-        text += f"; {result['failed']} videos failed (listed in {result['failures_file']})"
+        text += f"; {result['failed']} video{'s' if result['failed'] != 1 else ''} failed (listed in {result['failures_file']})"
+    left = result["videos_total"] - result["videos"] - result["failed"]
+    if left > 0:  # an interrupted run, merged: its mAP is of the keyframes scored so far
+        text += (f"; INCOMPLETE: {left} video{'s' if left != 1 else ''} not finished (run the evaluation again with "
+                 "this --out: it resumes)")
     return text
 
 
