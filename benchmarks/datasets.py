@@ -317,11 +317,11 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> 
     try:
         items = json.loads(open_annotation(path).read())
     except json.JSONDecodeError as err:
-        raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
+        raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg} (column {err.colno})") from None
     try:
         label_map = {normalize_name(k): int(v) for k, v in json.loads(open_annotation(labels).read()).items()}
     except json.JSONDecodeError as err:
-        raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg}") from None
+        raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg} (column {err.colno})") from None
     except (ValueError, TypeError, AttributeError):
         raise AnnotationError(labels, None, 'expected {"Template text": "index"} (the official labels JSON)') from None
     # the class indices are the checkpoint's outputs: every one of 0..N-1, each once

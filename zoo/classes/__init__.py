@@ -68,7 +68,7 @@ def read_class_file(path) -> list[str]:
         try:
             mapping = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ClassFileError(path, err.lineno, f"not valid JSON: {err.msg}") from None
+            raise ClassFileError(path, err.lineno, f"not valid JSON: {err.msg} (column {err.colno})") from None
         names = [None] * len(mapping)
         for name, index in mapping.items():
             i = int(index)
