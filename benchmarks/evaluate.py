@@ -421,6 +421,8 @@ def job_record(config: RunConfig, entry, spec, dataset: VideoDataset, *, model=N
         job["annotations_sha256"] = sha256_of(dataset.source)
     if config.data.video_root:  # the Python API given a loaded dataset does not know it
         job["video_root"] = absolute(config.data.video_root)
+    if config.data.frame_list and Path(config.data.frame_list).is_file():  # SSv2's frames: which files each video reads
+        job["frame_list_sha256"] = sha256_of(config.data.frame_list)
     # a plain path only: a file:// source is read from its cached copy, which may not be this file
     source = config.weights.checkpoint
     checkpoint = local_checkpoint(source) if source and "://" not in str(source) else None

@@ -424,7 +424,7 @@ def describe_differences(diff: dict[str, tuple]) -> str:
 #: ``config.json`` and the run record it: a folder written before it existed still resumes (and
 #: gains it), and so does a run that cannot know it (the Python API, given a loaded dataset, has
 #: no video root) in a folder the command line wrote, or the other way round.
-ADDED_FIELDS = ("classes", "annotations_sha256", "video_root", "weights_sha256", "boxes_sha256")
+ADDED_FIELDS = ("classes", "annotations_sha256", "video_root", "weights_sha256", "boxes_sha256", "frame_list_sha256")
 
 
 def check_config(out_dir: Path, job: dict) -> bool:

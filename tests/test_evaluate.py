@@ -329,3 +329,19 @@ def test_videos_left_out_of_a_frame_list_are_said(colour_set, tmp_path):
     lines = []
     evaluate(tiny_entry(), ds, tmp_path, model_factory=colour_model, views="1x1", limit=1, progress=False, log=lines.append)
     assert "note: 2 annotated video(s) are not in the frame list and are left out" in lines
+
+
+def test_the_frame_list_read_is_part_of_the_job_a_resume_must_match(tmp_path):
+    from benchmarks.datasets import VideoDataset
+    from benchmarks.evaluate import job_record
+    from benchmarks.run_config import DataFiles, RunConfig
+    from zoo.transforms import InputSpec
+
+    frames = tmp_path / "val.csv"
+    frames.write_text("original_vido_id video_id frame_id path labels\n")
+    entry = zoo.get_entry("x3d_xs")
+    config = RunConfig(entry.name, data=DataFiles(str(tmp_path / "val.json"), dataset="ssv2", frame_list=str(frames)))
+    job = job_record(config, entry, InputSpec.from_entry(entry), VideoDataset("ssv2", []))
+    frames.write_text("original_vido_id video_id frame_id path labels\nA 0 0 A/1.jpg \"\"\n")
+    again = job_record(config, entry, InputSpec.from_entry(entry), VideoDataset("ssv2", []))
+    assert job["frame_list_sha256"] != again["frame_list_sha256"]  # another frame list: another evaluation
