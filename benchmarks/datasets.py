@@ -318,8 +318,9 @@ def read_ssv2(path, labels, video_root, name: str = "ssv2", frame_list=None) -> 
         items = json.loads(open_annotation(path).read())
     except json.JSONDecodeError as err:
         raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg} (column {err.colno})") from None
+    text = open_annotation(labels).read()  # not UTF-8: its own error, naming the line
     try:
-        label_map = {normalize_name(k): int(v) for k, v in json.loads(open_annotation(labels).read()).items()}
+        label_map = {normalize_name(k): int(v) for k, v in json.loads(text).items()}
     except json.JSONDecodeError as err:
         raise AnnotationError(labels, err.lineno, f"not valid JSON: {err.msg} (column {err.colno})") from None
     except (ValueError, TypeError, AttributeError):
@@ -609,7 +610,7 @@ def read_video_folders(root, subset: str = "all", val_fraction: float = 0.2, see
         raise ValueError(f"subset must be all, train or val; got {subset!r}")
     root = Path(root)
     if root.is_file():  # the folder layout's root, given a file (a list, a video)
-        raise NotADirectoryError(f"{root} is a file: the folder layout takes the folder of class folders (root/<class>/<video>)")
+        raise AnnotationError(root, None, "a file: the folder layout takes the folder of class folders (root/<class>/<video>)")
     if not root.is_dir():
         raise FileNotFoundError(f"video folder {root} does not exist")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -431,8 +431,11 @@ def markdown_document(machine: dict, model_rows: list[dict], data_rows: list[dic
     from tabulate import tabulate
 
     this = _machine_label(machine)
+    # compared without the CPU count, which rows written before it was recorded lack
     machines = list(dict.fromkeys(_machine_label(r, machine) for r in [*model_rows, *data_rows, *agreement_rows]))
-    mixed = len(machines) > 1  # rows kept from a run on another machine: each row names its own
+    mixed = machines not in ([], [_machine_label(machine, count=False)])  # rows of another machine: each names its own
+    if not mixed:
+        this = _machine_label(machine, count=True)
     lines = [
         "# Speed: our models and data path beside the reference",
         "",
@@ -501,11 +504,12 @@ MODELS_LEGEND = (
 )
 
 
-def _machine_label(row: dict, default: dict | None = None) -> str:
-    """The machine a row was measured on (its own columns, else ``default``'s), as the page names it."""
+def _machine_label(row: dict, default: dict | None = None, count: bool = False) -> str:
+    """The machine a row was measured on (its own columns, else ``default``'s), as the page names it;
+    ``count``: with its CPU count."""
     source = row if row.get("cpu") not in (None, "") else (default or {})  # a row measured before now names its own
     cpus, threads = source.get("cpus"), source.get("threads")
-    return (f"{source.get('cpu')}{f', {int(cpus)} CPUs' if cpus not in (None, '') else ''}"
+    return (f"{source.get('cpu')}{f', {int(cpus)} CPUs' if count and cpus not in (None, '') else ''}"
             f"{f', torch threads {int(threads)}' if threads not in (None, '') else ''}, "
             f"torch {source.get('torch')}, GPU: {source.get('gpu')}")
 
@@ -516,9 +520,9 @@ def csv_document(machine: dict, rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS + list(MACHINE_COLUMNS), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        own = {k: row[k] for k in MACHINE_COLUMNS if row.get(k) not in (None, "")}
-        writer.writerow({**{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()},
-                         **{k: machine[k] for k in MACHINE_COLUMNS}, **own})
+        # a row kept from an earlier run keeps its machine's columns, and gains none of this one's
+        measured = machine if row.get("cpu") in (None, "") else {k: row.get(k) for k in MACHINE_COLUMNS}
+        writer.writerow({**{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}, **measured})
     return out.getvalue()
 
 
@@ -588,14 +592,13 @@ def _run(args: argparse.Namespace) -> int:
     command = getattr(args, "command_line", "zoo speed")
     # earlier rows stay (another entry's measurement is not thrown away by measuring this one);
     # --resume skips the entries they hold, else these entries' rows are measured again and replaced
+    # when their new rows come (an interrupted run keeps the earlier rows of the entries it did not reach)
     rows = [] if args.fresh else read_rows(out / "speed.csv")
-    if rows and not args.resume:
-        now = {(n, b, args.device, args.dtype) for n in names for b in args.batch} if not args.no_models else set()
-        rows = [r for r in rows if (r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) not in now]
-        if rows:
-            print(f"zoo speed: keeping {len(rows)} earlier row(s) of {out / 'speed.csv'} (--fresh starts over)",
-                  file=sys.stderr)
-    done = {(r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) for r in rows if r.get("section") == "model"}
+    if rows:
+        print(f"zoo speed: keeping the earlier rows of {out / 'speed.csv'} but those measured again "
+              "(--fresh starts over)", file=sys.stderr)
+    done = ({(r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) for r in rows if r.get("section") == "model"}
+            if args.resume else set())
     setting = args.setting or ""
 
     def write():
@@ -616,7 +619,11 @@ def _run(args: argparse.Namespace) -> int:
             except (RuntimeError, ValueError, MemoryError) as err:  # building failed: one model must not end the sweep
                 print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
                 new = [failed_row(name, args.device, args.dtype, b, err) for b in batches]
-            rows.extend(new)
+            replaced = {(name, b, args.device, args.dtype) for b in batches}
+            old = [i for i, r in enumerate(rows) if (r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) in replaced]
+            at = old[0] if old else len(rows)  # in the earlier rows' place
+            rows[:] = [r for i, r in enumerate(rows[:at]) if i not in old] + new + [
+                r for i, r in enumerate(rows[at:], at) if i not in old]
             write()
     if args.agreement:
         from benchmarks.perf.agreement import demo_agreement

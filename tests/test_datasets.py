@@ -144,6 +144,9 @@ def test_ssv2(tmp_path):
                                                       "Putting something on a surface": "0"}))
     with pytest.raises(AnnotationError, match=r"labels.json: index 0 is given to 2 templates"):
         read_ssv2(tmp_path / "validation.json", tmp_path / "labels.json", tmp_path)
+    (tmp_path / "labels.json").write_bytes('{"Caf\u00e9 something": "0"}'.encode("latin-1"))
+    with pytest.raises(AnnotationError, match=r"labels.json:1: not UTF-8 text"):
+        read_ssv2(tmp_path / "validation.json", tmp_path / "labels.json", tmp_path)
 
 
 CHARADES_CSV = """id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length

@@ -135,6 +135,13 @@ def test_a_video_root_that_is_not_a_folder_is_refused(colours, tmp_path, capsys)
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_given_as_the_folder_layout_is_one_line(tmp_path, capsys):
+    (tmp_path / "list.txt").write_text("a.mp4 0\n")
+    assert zoo_main(["evaluate", "i3d_tiny_8x4_demo", "--pretrained", "--dataset", "folders", "--annotations",
+                     str(tmp_path / "list.txt"), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "list.txt: a file: the folder layout takes the folder of class folders" in one_line(capsys)
+
+
 def test_an_evaluation_where_every_video_failed_exits_1(colours, tmp_path, capsys):
     """A video root that exists but holds none of the videos: a run with no measurement is no success."""
     root, annotations = colours

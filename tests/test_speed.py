@@ -51,8 +51,14 @@ def test_earlier_rows_are_kept_each_with_its_machine(tmp_path):
         ("i3d_tiny_8x4_demo", "1", first["cpu"]), ("x3d_xs_4x12_kinetics400", "1", "Other CPU"),
         ("i3d_tiny_8x4_demo", "2", first["cpu"])]
     md = (tmp_path / "speed.md").read_text()
-    assert md.count("Other CPU, 64 CPUs, torch threads 64") == 2  # in the Machines line and its row
+    assert md.count("Other CPU, torch threads 64") == 2  # in the Machines line and its row
     assert "*reference* is PyTorchVideo's own model" in md and "| machine" in md.replace("|   ", "| ").replace("  ", " ")
+    again = [r for r in speed.read_rows(tmp_path / "speed.csv") if r["name"] == "x3d_xs_4x12_kinetics400"]
+    assert again[0]["cpus"] == 64 and again[0]["threads"] == 64  # a kept row keeps its own machine's columns
+    # measured again: the entry's rows replaced in place, not appended
+    assert cli.main([*argv, "--batch", "1"]) == 0
+    assert [(r["name"], r["batch"]) for r in speed.read_rows(tmp_path / "speed.csv")] == [
+        ("i3d_tiny_8x4_demo", 1), ("x3d_xs_4x12_kinetics400", 1), ("i3d_tiny_8x4_demo", 2)]
     assert cli.main([*argv, "--batch", "1", "--fresh"]) == 0  # starting over: this run's row alone
     assert [r["batch"] for r in speed.read_rows(tmp_path / "speed.csv")] == [1]
     assert "Other CPU" not in (tmp_path / "speed.md").read_text()
@@ -145,3 +151,25 @@ def test_an_interrupted_run_says_what_it_kept(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert f"zoo speed: interrupted; {tmp_path / 'speed.csv'} keeps every row measured before it" in err
     assert "Traceback" not in err
+
+
+def test_an_interrupted_sweep_keeps_the_earlier_rows_of_the_entries_it_did_not_reach(tmp_path, monkeypatch):
+    argv = ["speed", "i3d_tiny_8x4_demo", "--no-data", "--reps", "1", "--no-reference", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    (row,) = speed.read_rows(tmp_path / "speed.csv")
+    with open(tmp_path / "speed.csv", newline="") as f:
+        fields = list(csv.DictReader(f).fieldnames)
+    with open(tmp_path / "speed.csv", "a", newline="") as f:  # an earlier row of a second entry
+        csv.DictWriter(f, fieldnames=fields).writerow({**row, "name": "x3d_xs_4x12_kinetics400", "ours_clips_s": 7.0})
+    calls = []
+
+    def measure(name, **kwargs):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return [{**row, "ours_clips_s": 99.0}]
+
+    monkeypatch.setattr(speed, "measure_entry", measure)
+    assert cli.main(["speed", "i3d_tiny_8x4_demo", "x3d_xs", *argv[2:]]) == 130
+    kept = {r["name"]: r["ours_clips_s"] for r in speed.read_rows(tmp_path / "speed.csv")}
+    assert kept == {"i3d_tiny_8x4_demo": 99.0, "x3d_xs_4x12_kinetics400": 7.0}  # x3d_xs was never measured again

@@ -136,5 +136,5 @@ def test_a_file_given_as_the_folder_layout_says_it_is_a_file(tmp_path):
     from benchmarks.datasets import read_video_folders
 
     (tmp_path / "list.txt").write_text("a.mp4 0\n")
-    with pytest.raises(NotADirectoryError, match=r"list.txt is a file: the folder layout takes the folder of class folders"):
+    with pytest.raises(AnnotationError, match=r"list.txt: a file: the folder layout takes the folder of class folders"):
         read_video_folders(tmp_path / "list.txt")
