@@ -299,6 +299,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except (zoo.UnknownModelError, zoo.BuilderNotAvailableError, ArtifactError, library.PredictError, OSError,
             RuntimeError, ValueError) as err:  # a checkpoint the library refuses says why in one line
         return fail(str(err))
+    if args.fps and entry.dataset == "ava":
+        return fail(f"--fps is not taken by {entry.name}: the AVA detectors read frames on a 30 fps grid")
     if not (args.pretrained or args.checkpoint or args.artifact):
         print(f"zoo predict: note: {entry.name} has random weights (no --pretrained/--checkpoint): {RANDOM_NOTE_END}",
               file=sys.stderr)

@@ -106,7 +106,8 @@ def write_video(path, frames_at: list[tuple[float, np.ndarray]]) -> Path:
 def write_videos(root, fps: int = FPS, videos=tuple(SHAPES), cut: bool = False) -> Path:
     """``<root>/<video>.mp4``: a 1 fps lead-in to second 900, then the clip at ``fps``, and one
     frame at second 1799 (a movie runs past the annotated 15th to 30th minute). ``cut``: as
-    PySlowFast's 15-minute files instead (``ffmpeg -ss 900``): the clip from second 0, nothing else.
+    PySlowFast's 15-minute files instead (``ffmpeg -ss 900 -t 901``): the clip from second 0, and one
+    frame at second 900 (the cut's length).
 
     At another frame rate than 30, source frame ``j`` shows grid frame ``round(j * 30 / fps)``'s
     content and index (so the test can check which source frame the reader picked).
@@ -114,7 +115,7 @@ def write_videos(root, fps: int = FPS, videos=tuple(SHAPES), cut: bool = False) 
     root = Path(root)
     grey = np.full((HEIGHT, WIDTH, 3), GREY, dtype=np.uint8)
     lead_in = [] if cut else [(float(s), grey) for s in range(0, 900)]
-    tail = [] if cut else [(1799.0, grey)]
+    tail = [(900.0, grey)] if cut else [(1799.0, grey)]
     start = 0 if cut else 900
     for video in videos:
         body = []

@@ -411,3 +411,17 @@ def test_a_merged_unfinished_run_says_it_is_incomplete():
               "videos_total": 3, "keyframes": 2, "keyframes_total": 6, "failed": 1, "failures_file": "f.jsonl"}
     assert summary_line(result).endswith("; 1 video failed (listed in f.jsonl); INCOMPLETE: 1 video not finished "
                                          "(run the evaluation again with this --out: it resumes)")
+
+
+def test_a_short_video_is_neither_the_movie_nor_its_cut(root, tmp_path):
+    """A download cut short (6 s): taking its seconds for the movie's 900.. would score the wrong frames."""
+    from zoo.input.source import VideoReadError
+
+    short = tmp_path / "short"
+    data.write_video(short / "vidA.mp4", [(j / 30, data.frame_image("vidA", j)) for j in range(180)])
+    protocol = AvaProtocol.from_entry(zoo.get_entry(SLOW), **SMALL)
+    records = keyframe_records(ava.read_person_boxes(files(root)["boxes"], 0.9), protocol)
+    jobs = [(i, r) for i, r in enumerate(records) if r.video == "vidA"]
+    with pytest.raises(VideoReadError, match=r"no frames between seconds 900 and 1800 \(a 6 s video: the whole movie, "
+                                             r"or its 15-minute cut of 870 to 960 s\)"):
+        list(read_keyframes(short, "vidA", jobs, protocol))

@@ -283,7 +283,7 @@ def test_another_architectures_file_is_named_as_such(tmp_path):
 
 
 @pytest.mark.parametrize("write, says", [
-    (lambda p: torch.save(torch.nn.Linear(2, 2), p), r"it pickles torch.nn.modules.linear.Linear \(a whole model\?\); save model.state_dict\(\) instead"),
+    (lambda p: torch.save(torch.nn.Linear(2, 2), p), r"it pickles torch.nn.modules.linear.Linear \(a whole model, or Python objects beside the weights\); save model.state_dict\(\) alone instead"),
     (lambda p: p.write_bytes(_saved_bytes()[:-300]), r"truncated or corrupt \(\d+ bytes; "),
     (lambda p: p.write_bytes(_saved_bytes()[:900]), r"truncated or corrupt \(900 bytes; "),
     (lambda p: p.write_text("these are not weights"), r"not a PyTorch checkpoint file \("),

@@ -133,7 +133,7 @@ def test_a_class_list_given_that_does_not_fit_the_model_is_refused(demo_videos, 
                      "--classes", str(tmp_path / "three.txt"), "--views", "1x1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("has 3 names") == 1 and "Traceback" not in err  # one line, not one per video
-    # a fine-tuned head given no list: the shipped list does not fit, indices with a warning
+    # a list of the right length is taken as given
     five = zoo.predict(demo_model, root / keys[0], views="1x1", classes=list("vwxyz"))
     assert [n for n, _ in five.top][0] in "vwxyz"
 
@@ -303,6 +303,13 @@ def test_ava_boxes_outside_the_video_are_refused_and_a_box_per_action_is_one_box
     # AVA's annotation rows: video, second, box, action, person id; the same box once per action
     (tmp_path / "actions.csv").write_text(f"{video.stem},1,0.1,0.2,0.5,0.9,12,0\n{video.stem},1,0.1,0.2,0.5,0.9,80,0\n")
     assert len(zoo.predict(BoxStub(), video, boxes=tmp_path / "actions.csv").boxes) == 1
+
+
+def test_ava_detectors_refuse_fps(demo_videos, tmp_path):
+    root, keys = demo_videos
+    (tmp_path / "boxes.csv").write_text("1,0.1,0.2,0.5,0.9\n")
+    with pytest.raises(PredictError, match="fps= is not taken by the AVA detectors"):
+        zoo.predict(BoxStub(), root / keys[0], boxes=tmp_path / "boxes.csv", fps=25)
 
 
 def test_ava_without_boxes_says_what_is_missing(demo_videos):

@@ -349,7 +349,8 @@ def _load_failure(path, err: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch bolds parts of its message for terminals
     pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
     if pickled:
-        return f"it pickles {pickled[1]} (a whole model?); save model.state_dict() instead"
+        return (f"it pickles {pickled[1]} (a whole model, or Python objects beside the weights); save "
+                "model.state_dict() alone instead")
     with open(path, "rb") as f:
         zipped = f.read(4) == b"PK\x03\x04"  # torch.save's zip format, which torch could not read back
     if zipped or "zip archive" in text:  # a cut-short download or copy

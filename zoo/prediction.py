@@ -245,7 +245,8 @@ def predict(
     ``zoo.load_artifact(path)`` (its manifest's class names are used). ``video``: a file path,
     a frame folder, a list of frame files, or a decoded uint8 ``(T, H, W, 3)`` RGB tensor.
     ``fps``: the frame rate of a tensor or of a frame folder's frames (default 30, or the
-    protocol's; a video file's rate is its container's, and ``fps`` is refused for one). A model in training mode is put back in it afterwards. ``views``:
+    protocol's; a video file's rate is its container's, and ``fps`` is refused for one, as by the AVA
+    detectors, whose frames are a 30 fps grid). A model in training mode is put back in it afterwards. ``views``:
     ``"CLIPSxCROPS"`` instead of the catalogue's. ``classes``: names (list or file) instead of the
     shipped list. ``boxes`` (AVA detectors): a CSV path or rows ``(timestamp_s, x1, y1, x2, y2)``
     in [0, 1] of the frame.
@@ -273,6 +274,9 @@ def predict(
     model = model.eval().to(device)
     try:  # a model in training (predict called from a training loop) goes back to training mode
         if entry.dataset == "ava":
+            if fps is not None:  # the detectors' frames are AVA's 30 fps grid, of a video's or a folder's time
+                raise PredictError(f"{entry.name}: fps= is not taken by the AVA detectors, which read frames on a "
+                                   "30 fps grid (a frame folder: 30 fps frames, as AVA's are extracted)")
             result = _predict_boxes(model, entry, video, boxes, top=top, device=device, classes=classes)
         else:
             result = _predict_clip(model, entry, video, views=views, fps=fps, top=top, classes=classes, device=device,
@@ -414,7 +418,7 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
     if not Path(video).exists():
         raise PredictError(f"{video}: missing file")
     seconds = _video_seconds(video)
-    outside = sorted({int(r[0]) for r in rows if not 0 <= r[0] < seconds})
+    outside = sorted({int(r[0]) for r in rows if not 0 <= r[0] < seconds}) if seconds > 0 else []  # 0: length unknown
     if outside:  # a clip past the end would repeat the last frame: scores of frames the box was never in
         raise PredictError(
             f"box timestamp(s) {', '.join(map(str, outside[:3]))} s outside {Path(video).name} (0 to {seconds:.1f} s): "

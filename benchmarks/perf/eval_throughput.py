@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks.runtime.files import atomic_path, atomic_write
 
+
 def render_video(path: Path, seconds: float, width: int, height: int, fps: int, seed: int) -> None:
     """A textured scene panning and a bright square moving across it (realistic decode cost)."""
     rng = np.random.default_rng(seed)

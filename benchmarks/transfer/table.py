@@ -662,11 +662,15 @@ def _percent(value) -> str:
         return value or "-"
 
 
+#: The project's folder, which the page's run folders are shown relative to.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 def _shown_path(path: str) -> str:
-    """A run folder as the page shows it: relative to the working folder when inside it (the
-    machine's own absolute prefix means nothing to a reader)."""
+    """A run folder as the page shows it: relative to the project when inside it (the machine's own
+    absolute prefix means nothing to a reader; the working folder would change with where it ran)."""
     try:
-        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
     except (ValueError, OSError):
         return path
 

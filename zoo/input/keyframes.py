@@ -27,7 +27,8 @@ frames kept only while a later keyframe still needs them:
   batches;
 - **videos** ``<root>/<video>.<ext>``: the original movies, or the 15-minute files PySlowFast's
   ``DATASET.md`` cuts from them (``ffmpeg -ss 900 -t 901``: second 900 of the movie is their
-  second 0; a file no longer than 16 minutes is taken for one, :data:`CUT_FILE_MAX_S`). One PyAV
+  second 0; a file of 14.5 to 16 minutes is taken for one, :data:`CUT_FILE_S`; a shorter one, neither
+  a movie nor its cut, fails as a video without the frames of seconds 900..1800). One PyAV
   pass from a seek to second 900 (the cut file's start) up to the last frame needed (never past
   second 1800), resampled to the 30 fps grid by taking the decoded frame nearest in time to each
   grid time (ties: the earlier), as ffmpeg's ``-r 30`` (fps filter, rounding to nearest) does.
@@ -309,9 +310,10 @@ def _rgb_mode():
     return ImageReadMode.RGB
 
 
-#: The longest video taken for PySlowFast's 15-minute cut of a movie (seconds 900..1801 of it, so
-#: 901 s long) rather than the movie itself (at least 1800 s: AVA annotates its 15th to 30th minute).
-CUT_FILE_MAX_S = 960.0
+#: The lengths of video taken for PySlowFast's 15-minute cut of a movie (seconds 900..1801 of it,
+#: so 901 s long) rather than the movie itself (at least 1800 s: AVA annotates its 15th to 30th
+#: minute). A shorter file (a download cut short) is not taken for a cut: its minutes are not 900..
+CUT_FILE_S = (870.0, 960.0)
 
 
 def _duration_s(container, stream) -> float | None:
@@ -354,7 +356,7 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
         return
     duration = _duration_s(container, stream)
     # the 15-minute cut starts at the movie's second 900; the movie itself, 900 s in
-    start_s = 0 if duration is not None and duration <= CUT_FILE_MAX_S else protocol.video_start_s
+    start_s = 0 if duration is not None and CUT_FILE_S[0] <= duration <= CUT_FILE_S[1] else protocol.video_start_s
     if start_s:
         container.seek(start_pts + int(start_s / time_base), stream=stream, backward=True)
 
@@ -411,8 +413,8 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
         previous = (t, frame)
     if previous is None:
         raise VideoReadError(path, f"no frames between seconds {protocol.video_start_s} and {protocol.video_end_s}"
-                             + (f" (a {duration:.0f} s video: the whole movie, or its 15-minute cut of at most "
-                                f"{CUT_FILE_MAX_S:.0f} s)" if duration else ""))
+                             + (f" (a {duration:.0f} s video: the whole movie, or its 15-minute cut of "
+                                f"{CUT_FILE_S[0]:.0f} to {CUT_FILE_S[1]:.0f} s)" if duration else ""))
     if grid_next < len(needed):
         wanted_t = needed[grid_next] / fps
         if wanted_t > previous[0] + 1.0:
