@@ -762,6 +762,9 @@ def load_dataset(dataset: str, annotations, video_root, *, classes=None, labels=
         labels = labels or annotations.parent / "labels.json"
         return read_ssv2(annotations, labels, video_root, frame_list=frame_list)
     if dataset == "charades":
+        if frame_list is not None and not is_frame_list(annotations):  # it would be read for nothing
+            raise AnnotationError(frame_list, None, "Charades takes its frame list as the annotations themselves "
+                                  "(--annotations FRAME_LIST), not beside its CSV")
         if classes is None and (annotations.parent / "Charades_v1_classes.txt").exists():
             classes = annotations.parent / "Charades_v1_classes.txt"
         if is_frame_list(annotations):

@@ -152,6 +152,8 @@ def _normalise_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     for key in ("total", "failed", "annotated"):  # of benchmarks.evaluate's metrics.json: a partial result says so
         if isinstance(flat.get(key), int):
             out[key] = flat[key]
+    if "total" not in out and isinstance(flat.get("videos_total"), int):  # an AVA run's
+        out["total"] = flat["videos_total"]
     return out
 
 

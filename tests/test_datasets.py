@@ -164,6 +164,8 @@ def test_charades_multilabel(tmp_path):
     (tmp_path / "bad.csv").write_text(CHARADES_CSV.replace("c147 0.00 12.60", "c147 0.00"))
     with pytest.raises(AnnotationError, match=r"bad.csv:2: action 'c147 0.00'"):
         read_charades(tmp_path / "bad.csv", tmp_path)
+    with pytest.raises(AnnotationError, match=r"val.csv: Charades takes its frame list as the annotations themselves"):
+        load_dataset("charades", tmp_path / "Charades_v1_test.csv", tmp_path, frame_list=tmp_path / "val.csv")
 
 
 def test_kinetics_csv_of_other_classes_says_to_give_their_list(tmp_path):

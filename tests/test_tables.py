@@ -168,3 +168,16 @@ def test_tables_written_elsewhere_keep_the_projects_measured_complexity(tmp_path
     frame = pd.read_csv(tmp_path / "demo.csv", comment="#").set_index("name")
     measured = pd.read_csv(PROJECT_RESULTS / "complexity.csv").set_index("name")
     assert frame.loc["i3d_tiny_8x4_demo", "gflops_measured"] == measured.loc["i3d_tiny_8x4_demo", "gflops"]
+
+
+def test_a_partial_ava_run_is_noted_as_one(tmp_path):
+    run = tmp_path / "runs" / "slow_r50_4x16_ava"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"model": "slow_r50_4x16_ava", "dataset": "ava", "metrics": {"map": 20.0},
+                                                  "published": {"map": 19.5}, "videos": 1, "videos_total": 2,
+                                                  "failed": 0}))
+    (run / "config.json").write_text(json.dumps({"weights": "published"}))
+    (evaluated,) = tables.read_evaluations(tmp_path).values()
+    row = {**{f"eval_{k}": evaluated.get(k) for k in ("videos", "total", "failed", "annotated", "views", "weights")},
+           "eval_source": evaluated["source"]}
+    assert tables.reproduction_note(row).startswith("1 of 2 videos (1 not scored yet)")
