@@ -73,6 +73,7 @@ from benchmarks.run_config import (
     CONFIG_FILE,
     FAILURES_FILE,
     METRICS_FILE,
+    OWN_CLASSES,
     RECORDS_FILE,
     RunConfig,
     Weights,
@@ -374,9 +375,6 @@ def config_dataset(config: RunConfig, entry) -> VideoDataset:
             dataset.name = OWN_CLASSES
     return dataset
 
-
-#: The dataset name of a list of other classes than the entry's (:func:`config_dataset`).
-OWN_CLASSES = "own classes"
 
 
 def published_on(entry, dataset: str) -> dict:

@@ -418,6 +418,9 @@ def describe_differences(diff: dict[str, tuple]) -> str:
     return "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in diff.items())
 
 
+#: The dataset name of a list of other classes than the entry's (``benchmarks.evaluate.config_dataset``).
+OWN_CLASSES = "own classes"
+
 #: Fields ``config.json`` gained after run folders had been written without them (what changes
 #: the labels or the inputs: the resolved class list, the annotation file's content, the video
 #: root, the checkpoint file's content). Each is compared only where both the folder's
@@ -443,6 +446,9 @@ def check_config(out_dir: Path, job: dict) -> bool:
         Traceback (most recent call last):
         ...
         ValueError: ... (classes: '400 classes, sha256 ab' before, '5 classes, sha256 cd' now); use another --out
+
+    A list of one's own classes recorded under the entry's dataset name (by a run before
+    :data:`OWN_CLASSES`) is the same job: the folder takes the new name.
     """
     path = Path(out_dir) / CONFIG_FILE
     if not path.exists():
@@ -452,10 +458,13 @@ def check_config(out_dir: Path, job: dict) -> bool:
     # what one side lacks of the added fields, taken as the other side's (so not compared)
     now = {**{k: before[k] for k in ADDED_FIELDS if k in before and k not in job}, **job}
     diff = differences({**{k: now[k] for k in ADDED_FIELDS if k in now and k not in before}, **before}, now)
+    renamed = diff.get("dataset", (None, None))[1] == OWN_CLASSES  # a folder from before the name: the same data
+    if renamed:
+        diff.pop("dataset")
     if diff:
         raise ValueError(f"{out_dir} holds results of a different evaluation ({describe_differences(diff)}); "
                          "use another --out")
-    if any(k not in before for k in now):
+    if renamed or any(k not in before for k in now):
         write_json_atomic(path, {**before, **now})
     return False
 

@@ -176,3 +176,14 @@ def test_the_runs_own_val_list_is_named_as_its_own_classes(run, tmp_path):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["dataset"] == "own classes" and metrics["published"] == {}
     assert metrics["metrics"]["top1"] == run["manifest"]["val"]["top1"] and metrics["videos"] == 6
+
+
+def test_a_folder_of_the_runs_own_classes_written_before_their_name_resumes(run, tmp_path):
+    """A folder whose config.json recorded the entry's dataset name for the run's own val.txt (before
+    'own classes' existed) is the same evaluation: it resumes, and takes the new name."""
+    argv = ("--annotations", str(run["out"] / "val.txt"), "--video-root", "/")
+    assert evaluate(run, tmp_path / "eval", *argv) == 0
+    config = json.loads((tmp_path / "eval" / "config.json").read_text())
+    (tmp_path / "eval" / "config.json").write_text(json.dumps({**config, "dataset": "demo"}))
+    assert evaluate(run, tmp_path / "eval", *argv) == 0
+    assert json.loads((tmp_path / "eval" / "config.json").read_text())["dataset"] == "own classes"
