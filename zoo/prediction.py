@@ -33,7 +33,7 @@ import torch
 
 from zoo.classes import ClassListUnavailable, class_names, read_class_names
 from zoo.factory import create_model
-from zoo.input.source import VideoReadError
+from zoo.input.source import VideoReadError, stream_seconds
 from zoo.provenance import current_weights, untrained
 from zoo.registry import get_entry
 from zoo.scoring import keyframe_scores, output_activation, score_video, scores_multilabel
@@ -384,10 +384,7 @@ def _video_seconds(video) -> float:
 
     try:
         with av.open(str(video)) as container:
-            stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            return (container.duration or 0) / av.time_base
+            return stream_seconds(container, container.streams.video[0]) or 0.0
     except (av.error.FFmpegError, OSError, IndexError, ValueError) as err:
         raise PredictError(f"{video}: unreadable ({err.__class__.__name__}: {err})") from None
 
@@ -415,9 +412,7 @@ def _predict_boxes(model, entry, video, boxes, *, top, device, classes) -> Predi
     fractional = sorted({r[0] for r in rows if r[0] != int(r[0])})
     if fractional:
         raise PredictError(f"box timestamps must be whole seconds (AVA keyframes are 1 per second); got {fractional[:3]}")
-    if not Path(video).exists():
-        raise PredictError(f"{video}: missing file")
-    seconds = _video_seconds(video)
+    seconds = _video_seconds(video)  # (a missing file: refused by predict before any checkpoint)
     outside = sorted({int(r[0]) for r in rows if not 0 <= r[0] < seconds}) if seconds > 0 else []  # 0: length unknown
     if outside:  # a clip past the end would repeat the last frame: scores of frames the box was never in
         raise PredictError(

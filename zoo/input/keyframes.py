@@ -55,7 +55,7 @@ from pathlib import Path
 import av
 import torch
 
-from zoo.input.source import VIDEO_EXTENSIONS, VideoReadError
+from zoo.input.source import VIDEO_EXTENSIONS, VideoReadError, stream_seconds
 from zoo.transforms import scaled_size
 
 #: A frame: ``(video id, second)``.
@@ -316,13 +316,6 @@ def _rgb_mode():
 CUT_FILE_S = (870.0, 960.0)
 
 
-def _duration_s(container, stream) -> float | None:
-    """The video's length in seconds, from the stream or else the container; None if unknown."""
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    return container.duration / 1e6 if container.duration else None
-
-
 def video_clips(path, jobs: list[tuple[int, KeyframeRecord]], protocol: AvaProtocol, stats: dict | None = None,
                 thread_type: str | None = None) -> Iterator[KeyframeClip]:
     """Clips of one video's keyframes from one PyAV pass over seconds ``900..1800`` of ``path``."""
@@ -354,7 +347,7 @@ def _video_clips(container, path, jobs, protocol, stats, thread_type):
     needed = sorted({i for _, _, indices in plans for i in indices})
     if not needed:
         return
-    duration = _duration_s(container, stream)
+    duration = stream_seconds(container, stream)
     # the 15-minute cut starts at the movie's second 900; the movie itself, 900 s in
     start_s = 0 if duration is not None and CUT_FILE_S[0] <= duration <= CUT_FILE_S[1] else protocol.video_start_s
     if start_s:

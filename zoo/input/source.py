@@ -16,6 +16,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+def stream_seconds(container, stream) -> float | None:
+    """A PyAV video stream's length in seconds, as its header gives it: the stream's duration,
+    else the container's (webm declares only that); None when neither is known.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from fractions import Fraction
+        >>> stream_seconds(SimpleNamespace(duration=None), SimpleNamespace(duration=9000, time_base=Fraction(1, 900)))
+        10.0
+        >>> stream_seconds(SimpleNamespace(duration=2_500_000), SimpleNamespace(duration=None, time_base=None))
+        2.5
+    """
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else None  # AV_TIME_BASE: microseconds
+
+
 #: File types taken for videos where a folder may also hold other files.
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
 

@@ -51,7 +51,7 @@ import torch
 import torch.utils.data
 
 from zoo.input.frames import is_frame_source, read_frame_views
-from zoo.input.source import VideoInfo, VideoReadError
+from zoo.input.source import VideoInfo, VideoReadError, stream_seconds
 
 #: Seek instead of decoding forward when the first needed frame is at least this many
 #: seconds in (decoding from the previous keyframe is then cheaper than from the start).
@@ -629,13 +629,8 @@ def _stream_fps(stream) -> float:
 
 def _estimated_frames(container, stream, fps: float) -> int:
     """Frame count from the container's duration, for formats that declare no count (webm)."""
-    if stream.duration is not None and stream.time_base is not None:
-        seconds = float(stream.duration * stream.time_base)
-    elif container.duration is not None:
-        seconds = container.duration / av.time_base
-    else:
-        return 0
-    return int(round(seconds * fps))
+    seconds = stream_seconds(container, stream)
+    return int(round(seconds * fps)) if seconds is not None else 0
 
 
 @dataclass
