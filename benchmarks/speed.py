@@ -620,10 +620,13 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"zoo speed: {name}: {err.__class__.__name__}: {str(err)[:200]}", file=sys.stderr)
                 new = [failed_row(name, args.device, args.dtype, b, err) for b in batches]
             replaced = {(name, b, args.device, args.dtype) for b in batches}
-            old = [i for i, r in enumerate(rows) if (r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) in replaced]
-            at = old[0] if old else len(rows)  # in the earlier rows' place
-            rows[:] = [r for i, r in enumerate(rows[:at]) if i not in old] + new + [
-                r for i, r in enumerate(rows[at:], at) if i not in old]
+            kept = []
+            for r in rows:  # the new rows in the place of the first they replace, else at the end
+                if (r.get("name"), r.get("batch"), r.get("device"), r.get("dtype")) not in replaced:
+                    kept.append(r)
+                elif new:
+                    kept, new = kept + new, []
+            rows[:] = kept + new
             write()
     if args.agreement:
         from benchmarks.perf.agreement import demo_agreement

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.runtime.files import atomic_write
+from zoo.catalog import PACKAGE_ROOT
 
 #: Datasets with a table, in the order they are published (the demo set last).
 DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
@@ -85,7 +86,7 @@ def has_flops_column(dataset: str) -> bool:
 
 
 #: The project's own results folder (a checkout's ``results/``; absent from an installed package).
-PROJECT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+PROJECT_RESULTS = PACKAGE_ROOT / "results"
 
 
 def read_complexity(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.runtime.files import atomic_write
+from zoo.catalog import PACKAGE_ROOT
 
 CSV_FILE = "finetune.csv"
 MD_FILE = "finetune.md"
@@ -662,15 +663,11 @@ def _percent(value) -> str:
         return value or "-"
 
 
-#: The project's folder, which the page's run folders are shown relative to.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
 def _shown_path(path: str) -> str:
     """A run folder as the page shows it: relative to the project when inside it (the machine's own
     absolute prefix means nothing to a reader; the working folder would change with where it ran)."""
     try:
-        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+        return Path(path).resolve().relative_to(PACKAGE_ROOT).as_posix()
     except (ValueError, OSError):
         return path
 
