@@ -683,7 +683,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="start the tables over: drop every earlier row of --out")
     p.add_argument("--setting", help="a sentence on the setting, printed above the tables")
     p.add_argument("--runtime", metavar="LIST", help="deployment runtimes instead: comma-separated from reference, eager, "
-                   "fast, onnx, onnx-2d (the 2D rewrite as ONNX), executorch, int8 (per entry, batch 1, the "
+                   "fast, onnx, onnx-2d (the 2D rewrite as ONNX), executorch, executorch-frames (its frames layout), int8 "
+                   "(per entry, batch 1, the "
                    "reference measured in the same run; results/deploy.md|csv)")
     p.add_argument("--runtime-threads", default="1,all", help="with --runtime: thread counts (default 1,all)")
     p.add_argument("--calibration-video", nargs="+", help="with --runtime int8: videos to calibrate on (entry's protocol)")

@@ -16,7 +16,7 @@ import zoo
 from benchmarks.cli import main as zoo_main
 from zoo.deploy.artifact import ArtifactError, load_artifact, manifest_path, read_manifest
 from zoo.deploy.export import ExportError
-from zoo.deploy.layout import frames_layout
+from zoo.deploy.layout import PER_FRAME_MAX_FRAMES, default_layout, frames_layout
 from zoo.deploy.rewrite import FrameConv, UnsupportedOperator, avg_pool3d_as_2d, max_pool3d_as_2d, mean_as_2d, rewrite_3d
 from zoo.fast import example_input, fold_batch_norms
 
@@ -58,9 +58,11 @@ def test_any_conv3d_equals_its_frame_convolutions():
         checked += 1
 
 
-def test_any_stride_1_conv3d_equals_its_frames_layout_form():
-    """The frames layout: a one-video clip as (T, C, H, W); each tap reads only the frames it
-    reaches (no padded copy), zero frames complete it, the bias sits on a tap reaching all."""
+@pytest.mark.parametrize("per_frame", [False, True])
+def test_any_stride_1_conv3d_equals_its_frames_layout_form(per_frame):
+    """The frames layout: a one-video clip as (T, C, H, W), or one (1, C, H, W) tensor per frame;
+    each tap reads only the frames it reaches (no padded copy), zero frames complete it, the bias
+    sits on a tap reaching all."""
     rng = random.Random(1)
     checked = 0
     while checked < 30:
@@ -72,7 +74,7 @@ def test_any_stride_1_conv3d_equals_its_frames_layout_form():
             expected = conv(x)
         except RuntimeError:
             continue
-        program = frames_layout(torch.export.export(conv, (x,)), (x,), check=False)
+        program = frames_layout(torch.export.export(conv, (x,)), (x,), per_frame=per_frame, check=False)
         assert "aten.conv3d.default" not in {str(n.target) for n in program.graph.nodes}
         actual = program.module()(x)
         assert actual.shape == expected.shape
@@ -96,6 +98,46 @@ def test_frames_layout_keeps_a_block_in_frames_and_leaves_batches_alone():
     batch = torch.randn(2, *x.shape[1:])
     program = torch.export.export(block, (batch,))
     assert frames_layout(program, (batch,)) is program
+
+
+def test_the_per_frame_layout_wires_taps_to_frames_without_copies():
+    """Per frame, X3D's block is 2D operators on (1, C, H, W) tensors: no slice, pad or
+    concatenation of frames; the clip is split once at the start and stacked once at the end."""
+    block = zoo.create_model("efficient_x3d_xs").s2.pathway0_res0.eval()
+    x = torch.randn(1, block.layers.conv_0.kernel.conv.in_channels, 4, 12, 12)
+    fold_batch_norms(block, x)
+    exported = torch.export.export(block, (x,))
+    per_frame = frames_layout(exported, (x,), per_frame=True)
+    ops = [str(n.target) for n in per_frame.graph.nodes if n.op == "call_function"]
+    assert not {o for o in ops if any(k in o for k in ("slice", "pad", "cat", "3d"))}, ops
+    assert ops.count("aten.select.int") == 4 and ops.count("aten.stack.default") == 1
+    shapes = {tuple(n.meta["val"].shape[2:]) for n in per_frame.graph.nodes
+              if n.op == "call_function" and str(n.target) == "aten.conv2d.default"}
+    assert all(n.meta["val"].shape[0] == 1 for n in per_frame.graph.nodes
+               if n.op == "call_function" and str(n.target) == "aten.conv2d.default") and shapes
+    torch.testing.assert_close(per_frame.module()(x), block(x), atol=1e-5, rtol=1e-5)
+    # a depthwise 3x3x3 convolution of 4 frames: 3 + 4 + 3 2D convolutions (edge frames lack a tap)
+    dw = [m for m in block.modules() if isinstance(m, nn.Conv3d) and m.kernel_size == (3, 3, 3)][0]
+    assert len([n for n in per_frame.graph.nodes if str(n.target) == "aten.conv2d.default"
+                and n.meta["val"].shape[1] == dw.out_channels and n.args[1].meta["val"].shape[1] == 1]) == 10
+
+
+def test_default_layout_is_per_frame_for_fp32_executorch_clips_of_few_frames(tmp_path):
+    def program(frames):
+        return torch.export.export(nn.Conv3d(3, 4, 3, padding=1).eval(), (torch.randn(1, 3, frames, 8, 8),))
+
+    assert default_layout(program(PER_FRAME_MAX_FRAMES), "executorch", int8=False) == "per-frame"
+    assert default_layout(program(PER_FRAME_MAX_FRAMES + 1), "executorch", int8=False) == "frames"
+    assert default_layout(program(4), "executorch", int8=True) == "frames"
+    assert default_layout(program(4), "onnx", int8=False) == "frames"
+    batch = torch.export.export(nn.Conv3d(3, 4, 3, padding=1).eval(), (torch.randn(2, 3, 4, 8, 8),))
+    assert default_layout(batch, "executorch", int8=False) == "frames"  # no one-video clip: nothing per frame
+    with pytest.raises(ExportError, match="unknown layout 'rows'"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.pte", format="executorch", layout="rows")
+    with pytest.raises(ExportError, match="a form of the 2D rewrite, which this export does not use"):
+        zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx", layout="frames")
+    path = zoo.export("i3d_tiny_8x4_demo", tmp_path / "m.onnx", pretrained=True, rewrite_2d=True, layout="per-frame")
+    assert read_manifest(path)["layout"] == "per-frame" and read_manifest(path)["max_abs_diff"] < 1e-5
 
 
 @pytest.mark.parametrize("conv, frames, banded", [
@@ -224,6 +266,7 @@ def test_export_round_trip_and_artifact_evaluation(fmt, demo_videos, tmp_path, c
     assert manifest["max_abs_diff"] <= 1e-4 * manifest["output_scale"] and manifest["check_input"] == str(first)
     assert manifest["classes"] == zoo.classes.class_names("demo") and manifest["views"] == "5x3"
     assert manifest["rewrite_2d"] is (fmt == "executorch") and manifest["protocol"]["temporal_rule"] == "pyslowfast"
+    assert manifest["layout"] == ("per-frame" if fmt == "executorch" else None)  # 8 frames, fp32
     # the harness runs the file under the same protocol: the same top-1 as the eager model
     common = ["--annotations", str(annotations), "--video-root", str(root), "--workers", "0", "--quiet", "--dataset",
               "kinetics400", "--classes", str(tmp_path / "classes.txt")]

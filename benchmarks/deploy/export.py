@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.datasets import TRANSFER_DATASETS, AnnotationError, load_any_classes
 from zoo.deploy.artifact import FORMATS, read_manifest
+from zoo.deploy.layout import LAYOUTS
 
 
 def calibration_videos(dataset: str, annotations, video_root, count: int) -> list[str]:
@@ -85,7 +86,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             warnings.filterwarnings("ignore", message=".*scores mean nothing.*")
             path = zoo.export(entry.name, out, format=args.format, int8=args.int8, pretrained=args.pretrained,
                               checkpoint=args.checkpoint, calibration=calibration, check_video=args.check_video,
-                              batch=args.batch, rewrite_2d=True if args.rewrite_2d else None, classes=args.classes)
+                              batch=args.batch, rewrite_2d=True if args.rewrite_2d else None, classes=args.classes,
+                              layout=args.layout)
     except (AnnotationError, OSError, ValueError, RuntimeError) as err:
         print(f"zoo export: {err}", file=sys.stderr)
         return 2
@@ -125,6 +127,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--check-video", help="a real clip to compare the exported file with the eager model on")
     p.add_argument("--batch", type=int, default=1, help="views per call of the exported model (default 1)")
     p.add_argument("--rewrite-2d", action="store_true", help="ONNX too: 3D convolutions and pools as 2D ones")
+    p.add_argument("--layout", choices=LAYOUTS, help="with the 2D rewrite: a clip as one batch of frames or one tensor "
+                   "per frame (default: per frame for fp32 ExecuTorch clips of few frames, where it runs fastest)")
     p.add_argument("--classes", help="the class names in output order, for the manifest (default: the classes.txt "
                    "zoo finetune leaves beside --checkpoint, else the dataset's list)")
     p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte; a .pte name with --format "

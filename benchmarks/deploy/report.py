@@ -158,7 +158,7 @@ def targets(rows: list[dict], threads: str = "1") -> list[str]:
             found = [mine[k] for k in runtimes if k in mine]
             return min(found, key=lambda r: float(r["median_ms"])) if found else None
 
-        fp32 = best(["onnx", "onnx-2d", "executorch"])
+        fp32 = best(["onnx", "onnx-2d", "executorch", "executorch-frames"])
         int8, fast = best(["onnx-int8", "onnx-2d-int8", "executorch-int8"]), mine.get("fast")
         if fp32 is None:
             continue

@@ -9,8 +9,11 @@ randomised) in every variant:
   :class:`zoo.deploy.artifact.ArtifactModel`; ``onnx-2d``: the ONNX file of the 2D rewrite
   (``zoo export --format onnx --rewrite-2d``: the frames layout's 2D convolutions, which ONNX
   Runtime runs in its NCHWc layout, where it runs 3D convolutions on its generic path);
+  ``executorch`` holds a clip of few frames as one tensor per frame in fp32 (the default
+  layout, :func:`zoo.deploy.layout.default_layout`), ``executorch-frames`` as one batch of
+  frames (``zoo export --layout frames``: the layout it replaced, measured beside it);
   ``int8`` adds the int8 file of each of those listed with it (``onnx-int8``,
-  ``onnx-2d-int8``, ``executorch-int8``; alone it adds none), calibrated on
+  ``onnx-2d-int8``, ``executorch-int8``, which is in the frames layout; alone it adds none), calibrated on
   ``--calibration-video`` files through the entry's test protocol (random clips when none are
   given: latency only, the manifest says so).
 
@@ -39,11 +42,15 @@ from benchmarks.deploy.report import LATENCY_COLUMNS, LATENCY_FILE, read_rows, w
 from benchmarks.references import PeakMemory, build_reference, randomize_norm_stats
 from benchmarks.runtime import cpus
 
-RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "int8")
+RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "executorch-frames", "int8")
 
-#: The exported runtimes: name -> (:func:`zoo.export` format, the 2D rewrite, file suffix).
-EXPORTED = {"onnx": ("onnx", False, ".onnx"), "onnx-2d": ("onnx", True, ".onnx"),
-            "executorch": ("executorch", True, ".pte")}
+#: The exported runtimes: name -> (:func:`zoo.export` format, the 2D rewrite, layout (None: the
+#: default), file suffix).
+EXPORTED = {"onnx": ("onnx", False, None, ".onnx"), "onnx-2d": ("onnx", True, None, ".onnx"),
+            "executorch": ("executorch", True, None, ".pte"),
+            "executorch-frames": ("executorch", True, "frames", ".pte")}
+#: Exported runtimes with no int8 file of their own (``executorch-int8`` is in the frames layout).
+FP32_ONLY = ("executorch-frames",)
 
 #: The entries measured when ``zoo speed --runtime`` names none: the X3D-XS pair the runtimes were tuned on.
 DEFAULT_NAMES = ("x3d_xs", "efficient_x3d_xs")
@@ -95,12 +102,13 @@ def build_variants(name: str, runtimes: list[str], workdir: Path, calibration=()
         modules["fast"] = (zoo.optimize(copy.eval(), example), time.perf_counter() - start)
     files: dict = {}
     for runtime in (r for r in EXPORTED if r in runtimes):
-        fmt, rewrite_2d, suffix = EXPORTED[runtime]
-        for int8 in ([False, True] if "int8" in runtimes else [False]):
+        fmt, rewrite_2d, layout, suffix = EXPORTED[runtime]
+        for int8 in ([False, True] if "int8" in runtimes and runtime not in FP32_ONLY else [False]):
             label = runtime + ("-int8" if int8 else "")
             path = workdir / f"{entry.name}_{label}{suffix}"
             cal = list(calibration) or [example + 0.05 * torch.randn_like(example) for _ in range(8)]
-            zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else (), rewrite_2d=rewrite_2d)
+            zoo.export(ours, path, format=fmt, int8=int8, calibration=cal if int8 else (), rewrite_2d=rewrite_2d,
+                       layout=layout)
             files[label] = path
     return modules, files
 

@@ -3,8 +3,8 @@
 The model (published weights, a checkpoint, or one given) has its BatchNorm folded into the
 convolutions, is exported with ``torch.export`` at the entry's test clip (batch ``batch``),
 and for ExecuTorch (or on request for ONNX) goes through the 2D rewrite: a one-video clip is
-kept as a batch of frames from its first operator to its last (:mod:`zoo.deploy.layout`, so
-XNNPACK transposes nothing between convolutions), and what that leaves in 3D is rewritten
+kept as frames from its first operator to its last, one batch of frames or one tensor per
+frame (:mod:`zoo.deploy.layout`, so XNNPACK transposes nothing between convolutions), and what that leaves in 3D is rewritten
 with 2D operators (:mod:`zoo.deploy.rewrite`). int8 is calibrated on views of real videos built by the entry's
 own test protocol (:func:`zoo.input.video.read_views`): PT2E with the XNNPACK quantizer for
 ExecuTorch, ONNX Runtime's static quantization (QDQ, per channel) for ONNX. The artifact is
@@ -35,7 +35,7 @@ from torch import nn
 from zoo.checkpoints import fetch, sha256_of
 from zoo.classes import ClassListUnavailable, class_names, read_class_names
 from zoo.deploy.artifact import FORMATS, runner, write_manifest
-from zoo.deploy.layout import frames_layout
+from zoo.deploy.layout import LAYOUTS, default_layout, frames_layout
 from zoo.deploy.native_log import NativeLog
 from zoo.deploy.rewrite import rewrite_3d
 from zoo.factory import create_model
@@ -127,6 +127,7 @@ def export(
     batch: int = 1,
     rewrite_2d: bool | None = None,
     classes=None,
+    layout: str | None = None,
 ) -> Path:
     """Export an entry (name, with ``pretrained``/``checkpoint`` weights) or a zoo model to ``path``.
 
@@ -134,7 +135,11 @@ def export(
     ``calibration`` (video files or frame folders, read with the entry's test protocol; or
     ready model inputs); ``check_video``: the real clip the exported file is compared on;
     ``batch``: views per call of the exported model; ``rewrite_2d``: 3D convolutions and
-    pools as 2D ones (default: for ExecuTorch, which has no 3D kernels). Returns ``path``;
+    pools as 2D ones (default: for ExecuTorch, which has no 3D kernels); ``layout`` (with the
+    2D rewrite): a one-video clip held as one batch of frames (``"frames"``) or as one tensor per
+    frame (``"per-frame"``); by default per frame for an fp32 ExecuTorch file of clips of at most
+    :data:`zoo.deploy.layout.PER_FRAME_MAX_FRAMES` frames, where it runs fastest (see
+    :class:`zoo.deploy.layout.PerFrameConv`), else frames. Returns ``path``;
     the manifest is written beside it, its ``weights`` saying where they came from:
     ``"published"``, the checkpoint source, ``"given model"``, or ``"random init"`` (a name
     without ``pretrained`` or ``checkpoint``; a warning says so). ``classes``: the class names
@@ -152,6 +157,8 @@ def export(
     """
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
+    if layout not in (None, *LAYOUTS):
+        raise ExportError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
     path = Path(path)
     # people and tools pick a runtime by the suffix: a .pte named .onnx only fails later, in the
     # wrong runtime, with its loader's unhelpful message
@@ -190,6 +197,9 @@ def export(
         raise ExportError("int8 needs calibration clips: pass calibration= (videos) or zoo export --calibration FILE")
     model = model.eval().float()
     rewrite_2d = format == "executorch" if rewrite_2d is None else rewrite_2d
+    if layout is not None and not rewrite_2d:
+        raise ExportError(f"layout {layout!r} is a form of the 2D rewrite, which this export does not use "
+                          "(rewrite_2d=True, zoo export --rewrite-2d)")
     pathways = entry.arch == "slowfast"
     example = example_input(model, batch=batch)
     if check_video is None and int8 and isinstance(next(iter(calibration)), (str, os.PathLike)):
@@ -206,7 +216,10 @@ def export(
         eager = flat(*args)
     program = _export_program(flat, args, entry)
     if rewrite_2d:
-        program = rewrite_3d(frames_layout(program, args), args)
+        layout = layout or default_layout(program, format, int8)
+        program = rewrite_3d(frames_layout(program, args, per_frame=layout == "per-frame"), args)
+    else:
+        layout = None  # the clip stays 5-D
     calibration_set = _calibration_set(entry, calibration, batch) if int8 else []
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
@@ -234,6 +247,7 @@ def export(
         "format": format,
         "int8": int8,
         "rewrite_2d": rewrite_2d,
+        "layout": layout,
         "batch": batch,
         "inputs": [list(t.shape) for t in args],
         "input_names": (["slow", "fast"] if pathways else ["clip"]) + (["boxes"] if entry.dataset == "ava" else []),
