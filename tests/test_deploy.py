@@ -231,7 +231,9 @@ def test_every_family_rewritten_equals_the_original(name):
     fold_batch_norms(model, x)
     exported = torch.export.export(model, args)
     framed = frames_layout(exported, args, check=False)  # export's path: the frames layout, then the rewrite
-    for program in (rewrite_3d(exported, args, check=False), rewrite_3d(framed, args, check=False)):
+    per_frame = frames_layout(exported, args, per_frame=True, check=False)  # fp32 ExecuTorch's, for few frames
+    for program in (rewrite_3d(exported, args, check=False), rewrite_3d(framed, args, check=False),
+                    rewrite_3d(per_frame, args, check=False)):
         assert not [n for n in program.graph.nodes if "3d" in str(n.target)]
         with torch.no_grad():
             expected, actual = model(*args), program.module()(*args)
@@ -431,6 +433,24 @@ def test_speed_runtime_table_and_coverage_matrix(tmp_path):
     report = (tmp_path / "deploy.md").read_text()
     assert "| i3d_tiny_8x4_demo | onnx " in report and "ok (" in report and (tmp_path / "deploy.csv").is_file()
     assert report.index("### Machine: Other CPU, 8 CPUs") < report.index(f"### Machine: {onnx['machine']}")
+
+
+def test_coverage_rows_say_which_executorch_files_are_per_frame(tmp_path):
+    """A row records the file's layout; a coverage file from before the column existed gets it
+    empty (those ExecuTorch files were all in the frames layout), and the matrix says *per frame*."""
+    pytest.importorskip("executorch", reason="the deploy extra (videozoo[deploy]) is not installed")
+    from benchmarks.deploy.report import read_rows
+    from benchmarks.perf.deploy_coverage import main as coverage_main
+
+    (tmp_path / "deploy_coverage.csv").write_text("name,format,status,max_abs_diff,relative_diff,file_mb,export_s,reason\n"
+                                                  "x3d_xs_4x12_kinetics400,executorch,ok,1e-9,1.65e-07,15.3,22.2,\n")
+    assert coverage_main(["i3d_tiny_8x4_demo", "--formats", "executorch", "--out", str(tmp_path)]) == 0
+    rows = read_rows(tmp_path / "deploy_coverage.csv")
+    assert [(r["name"], r["status"], r["layout"]) for r in rows] == [
+        ("x3d_xs_4x12_kinetics400", "ok", ""), ("i3d_tiny_8x4_demo", "ok", "per-frame")]
+    report = (tmp_path / "deploy.md").read_text()
+    assert "| x3d_xs_4x12_kinetics400 | ok (1.65e-07) " in report
+    assert f"| i3d_tiny_8x4_demo | ok ({rows[1]['relative_diff']}, per frame) " in report
 
 
 def test_graphs_the_passes_must_leave_or_refuse():

@@ -26,7 +26,8 @@ from tabulate import tabulate
 from benchmarks.runtime.files import atomic_write
 
 COVERAGE_FILE = "deploy_coverage.csv"
-COVERAGE_COLUMNS = ["name", "format", "status", "max_abs_diff", "relative_diff", "file_mb", "export_s", "reason"]
+COVERAGE_COLUMNS = ["name", "format", "status", "max_abs_diff", "relative_diff", "file_mb", "export_s", "reason",
+                    "layout"]
 LATENCY_FILE = "deploy_latency.csv"
 LATENCY_COLUMNS = ["name", "runtime", "threads", "median_ms", "p90_ms", "load_s", "file_mb", "peak_mb", "clip_s",
                    "realtime_factor", "vs_reference", "vs_eager", "vs_vanilla", "top1_published", "machine", "command",
@@ -87,7 +88,8 @@ def coverage_table(rows: list[dict]) -> str:
     cells: dict[str, dict[str, str]] = {}
     for r in rows:
         if r["status"] == "ok":
-            text = f"ok ({r['relative_diff']})"
+            # the file's layout where it is per frame (rows from before the layout was recorded: frames)
+            text = f"ok ({r['relative_diff']}{', per frame' if r.get('layout') == 'per-frame' else ''})"
         else:
             text = f"{r['status']}: {r['reason']}".replace("|", "/")
         cells.setdefault(r["name"], {})[r["format"]] = text
@@ -259,7 +261,11 @@ def write_report(out) -> Path:
               "`zoo.export` at the entry's test clip (random weights, BatchNorm statistics randomised), run by the "
               "runtime and compared with the eager model: `ok` with max |exported - eager| over the output's scale, "
               "or what failed and why; `-`: not measured yet (resumable: `python -m benchmarks.perf.deploy_coverage "
-              "[NAMES]` adds the missing rows).", "", coverage_table(coverage)]
+              "[NAMES]` adds the missing rows). ExecuTorch: *per frame* marks a file holding the clip as one tensor "
+              "per frame (fp32's default for clips of up to 16 frames, `zoo.deploy.layout.default_layout`); the "
+              "others hold it as one batch of frames (clips of more frames, and the rows measured before the "
+              "per-frame layout existed).", "",
+              coverage_table(coverage)]
     atomic_write(out / REPORT, "\n".join(lines))
     if latency:
         text = io.StringIO()

@@ -29,7 +29,8 @@ from benchmarks.runtime.files import atomic_path, atomic_write
 
 
 def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
-    """Export ``name`` to ``fmt`` and say how it went (see the module docstring)."""
+    """Export ``name`` to ``fmt`` and say how it went (see the module docstring); ``layout``: the
+    ExecuTorch file's (:func:`zoo.deploy.layout.default_layout`)."""
     import zoo
     from zoo.deploy.artifact import read_manifest
     from zoo.deploy.export import RuntimeFailure
@@ -39,7 +40,7 @@ def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
     model = randomize_norm_stats(zoo.create_model(entry.name))
     path = workdir / f"{entry.name}{'.onnx' if fmt == 'onnx' else '.pte'}"
     row = {"name": entry.name, "format": fmt, "status": "ok", "max_abs_diff": "", "relative_diff": "", "file_mb": "",
-           "export_s": "", "reason": ""}
+           "export_s": "", "reason": "", "layout": ""}
     start = time.perf_counter()
     try:
         zoo.export(model, path, format=fmt)
@@ -53,7 +54,7 @@ def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
         manifest = read_manifest(path)
         row.update(max_abs_diff=f"{manifest['max_abs_diff']:.3g}",
                    relative_diff=f"{manifest['max_abs_diff'] / max(manifest['output_scale'], 1e-12):.3g}",
-                   file_mb=f"{path.stat().st_size / 1e6:.1f}")
+                   file_mb=f"{path.stat().st_size / 1e6:.1f}", layout=manifest.get("layout") or "")
     path.unlink(missing_ok=True)
     return row
 
@@ -76,9 +77,11 @@ def main(argv=None) -> int:
     names = [zoo.get_entry(n).name for n in args.names] if args.names else zoo.list_models()
     if path.exists():
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows, header = list(reader), reader.fieldnames
         if args.again:  # a row made before a change to the export no longer says what it does now
             rows = [r for r in rows if not (r["name"] in names and r["format"] in args.formats)]
+        if args.again or header != COVERAGE_COLUMNS:  # a file from before a column was added gets it, empty
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                 writer = csv.DictWriter(f, COVERAGE_COLUMNS)
                 writer.writeheader()

@@ -1,7 +1,9 @@
 """Deployment: a zoo model as a file for a runtime, and that file run back as a model.
 
+- ``layout``: a one-video clip kept as frames through the exported graph, one batch of frames
+  or one tensor per frame, so that XNNPACK runs 2D operators without transposes;
 - ``rewrite``: 3D convolutions and pools as 2D ones, on any exported graph (ExecuTorch's
-  XNNPACK has no 3D kernels);
+  XNNPACK has no 3D kernels), for what the layout leaves;
 - ``export``: :func:`zoo.export` (ONNX Runtime or ExecuTorch, fp32 or int8 calibrated on the
   entry's own test views), with a manifest beside the file;
 - ``xnnpack``: ExecuTorch's XNNPACK quantizer and partitioner with int8 Swish;
