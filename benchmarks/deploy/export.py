@@ -127,8 +127,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--check-video", help="a real clip to compare the exported file with the eager model on")
     p.add_argument("--batch", type=int, default=1, help="views per call of the exported model (default 1)")
     p.add_argument("--rewrite-2d", action="store_true", help="ONNX too: 3D convolutions and pools as 2D ones")
-    p.add_argument("--layout", choices=LAYOUTS, help="with the 2D rewrite: a clip as one batch of frames or one tensor "
-                   "per frame (default: per frame for fp32 ExecuTorch clips of few frames, where it runs fastest)")
+    p.add_argument("--layout", choices=LAYOUTS, help="with the 2D rewrite: a clip as one batch of frames, or one tensor "
+                   "per frame where its frames are large (default: per-frame for fp32 ExecuTorch clips of up to 16 "
+                   "frames, the faster file there; else frames)")
     p.add_argument("--classes", help="the class names in output order, for the manifest (default: the classes.txt "
                    "zoo finetune leaves beside --checkpoint, else the dataset's list)")
     p.add_argument("--out", help="the file to write (default <entry>[_int8].onnx|.pte; a .pte name with --format "

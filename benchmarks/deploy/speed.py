@@ -9,11 +9,12 @@ randomised) in every variant:
   :class:`zoo.deploy.artifact.ArtifactModel`; ``onnx-2d``: the ONNX file of the 2D rewrite
   (``zoo export --format onnx --rewrite-2d``: the frames layout's 2D convolutions, which ONNX
   Runtime runs in its NCHWc layout, where it runs 3D convolutions on its generic path);
-  ``executorch`` holds a clip of few frames as one tensor per frame in fp32 (the default
-  layout, :func:`zoo.deploy.layout.default_layout`), ``executorch-frames`` as one batch of
-  frames (``zoo export --layout frames``: the layout it replaced, measured beside it);
+  ``executorch`` in :func:`zoo.export`'s default layout (fp32 clips of few frames: one tensor
+  per frame where the frames are large, :func:`zoo.deploy.layout.default_layout`),
+  ``executorch-frames`` in the frames layout throughout (``zoo export --layout frames``, fp32
+  only: the layout the per-frame one replaced, measured beside it);
   ``int8`` adds the int8 file of each of those listed with it (``onnx-int8``,
-  ``onnx-2d-int8``, ``executorch-int8``, which is in the frames layout; alone it adds none), calibrated on
+  ``onnx-2d-int8``, ``executorch-int8``; alone it adds none), calibrated on
   ``--calibration-video`` files through the entry's test protocol (random clips when none are
   given: latency only, the manifest says so).
 
@@ -49,7 +50,7 @@ RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "exec
 EXPORTED = {"onnx": ("onnx", False, None, ".onnx"), "onnx-2d": ("onnx", True, None, ".onnx"),
             "executorch": ("executorch", True, None, ".pte"),
             "executorch-frames": ("executorch", True, "frames", ".pte")}
-#: Exported runtimes with no int8 file of their own (``executorch-int8`` is in the frames layout).
+#: Exported runtimes without an int8 file (``executorch-int8`` is in the default layout).
 FP32_ONLY = ("executorch-frames",)
 
 #: The entries measured when ``zoo speed --runtime`` names none: the X3D-XS pair the runtimes were tuned on.

@@ -155,6 +155,11 @@ def runner(path: str, fmt: str, threads: int | None = None):
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        # its pool's threads would otherwise spin between calls, taking the CPU from whatever runs
+        # next: the clip decoding of an evaluation, or another runtime timed in the same round
+        # (efficient X3D-XS's per-frame ExecuTorch file timed right after the ONNX files at 2
+        # threads: 31.8 ms, slower than at 1 thread (27.7); timed without them, 17.0)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
 

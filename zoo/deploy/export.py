@@ -136,10 +136,10 @@ def export(
     ready model inputs); ``check_video``: the real clip the exported file is compared on;
     ``batch``: views per call of the exported model; ``rewrite_2d``: 3D convolutions and
     pools as 2D ones (default: for ExecuTorch, which has no 3D kernels); ``layout`` (with the
-    2D rewrite): a one-video clip held as one batch of frames (``"frames"``) or as one tensor per
-    frame (``"per-frame"``); by default per frame for an fp32 ExecuTorch file of clips of at most
-    :data:`zoo.deploy.layout.PER_FRAME_MAX_FRAMES` frames, where it runs fastest (see
-    :class:`zoo.deploy.layout.PerFrameConv`), else frames. Returns ``path``;
+    2D rewrite): a one-video clip held as one batch of frames (``"frames"``) or as one tensor
+    per frame where its frames are large (``"per-frame"``, :class:`zoo.deploy.layout.PerFrameConv`);
+    by default :func:`zoo.deploy.layout.default_layout`'s: per frame for an fp32 ExecuTorch file
+    of clips of up to 16 frames, the faster file there. Returns ``path``;
     the manifest is written beside it, its ``weights`` saying where they came from:
     ``"published"``, the checkpoint source, ``"given model"``, or ``"random init"`` (a name
     without ``pretrained`` or ``checkpoint``; a warning says so). ``classes``: the class names
@@ -159,6 +159,10 @@ def export(
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     if layout not in (None, *LAYOUTS):
         raise ExportError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    rewrite_2d = format == "executorch" if rewrite_2d is None else rewrite_2d
+    if layout is not None and not rewrite_2d:
+        raise ExportError(f"layout {layout!r} is a form of the 2D rewrite, which this export does not use "
+                          "(rewrite_2d=True, zoo export --rewrite-2d)")
     path = Path(path)
     # people and tools pick a runtime by the suffix: a .pte named .onnx only fails later, in the
     # wrong runtime, with its loader's unhelpful message
@@ -196,10 +200,6 @@ def export(
     if int8 and not calibration:
         raise ExportError("int8 needs calibration clips: pass calibration= (videos) or zoo export --calibration FILE")
     model = model.eval().float()
-    rewrite_2d = format == "executorch" if rewrite_2d is None else rewrite_2d
-    if layout is not None and not rewrite_2d:
-        raise ExportError(f"layout {layout!r} is a form of the 2D rewrite, which this export does not use "
-                          "(rewrite_2d=True, zoo export --rewrite-2d)")
     pathways = entry.arch == "slowfast"
     example = example_input(model, batch=batch)
     if check_video is None and int8 and isinstance(next(iter(calibration)), (str, os.PathLike)):
@@ -217,7 +217,10 @@ def export(
     program = _export_program(flat, args, entry)
     if rewrite_2d:
         layout = layout or default_layout(program, format, int8)
-        program = rewrite_3d(frames_layout(program, args, per_frame=layout == "per-frame"), args)
+        framed = frames_layout(program, args, per_frame=layout == "per-frame")
+        if framed is program:
+            layout = None  # no one-video clip (a batch of views): the rewrite alone, no layout
+        program = rewrite_3d(framed, args)
     else:
         layout = None  # the clip stays 5-D
     calibration_set = _calibration_set(entry, calibration, batch) if int8 else []

@@ -1,4 +1,4 @@
-"""A one-video clip kept as a batch of frames through the exported graph, for XNNPACK.
+"""A one-video clip kept as frames through the exported graph, for XNNPACK.
 
 XNNPACK computes 2D operators in NHWC, and ExecuTorch's XNNPACK delegate gives every reshape
 an NCHW input (``ChannelsLastTaggedReshapePass``), so each reshape between two convolutions
@@ -18,10 +18,12 @@ convolution. This pass takes a clip of one video, ``(1, C, T, H, W)``, into the 
 Anything else gets its clip back where it needs it (one transpose), and the 2D rewrite then
 takes what is left. Batches of more than one video are left to the 2D rewrite alone.
 
-The per-frame form (``per_frame=True``) holds the clip as one ``(1, C, H, W)`` tensor per
-frame instead (:class:`PerFrameConv`): a tap's frames are then the graph's wiring, not slices
-and pads, at the price of T times as many (smaller) operators. :func:`default_layout` picks it
-where it is the faster of the two.
+The per-frame form (``per_frame=True``, ``zoo export --layout per-frame``) holds the clip as
+one ``(1, C, H, W)`` tensor per frame instead, where its frames are large
+(:data:`PER_FRAME_MIN_POSITIONS`): a temporal tap's frames are then the graph's wiring, not
+slices and zero pads (:class:`PerFrameConv`), at the price of T times as many, smaller,
+operators; where the frames get small (after the strides), the operators' own cost outweighs
+the copies', and the frames go back to one batch (one concatenation).
 
 Example:
     >>> import torch
@@ -44,6 +46,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo.deploy.rewrite import CONV3D_ARGS, as_triple, check_outputs, module_attribute, tap_convs
+
+#: The layouts of :func:`frames_layout` (``zoo export --layout``): one batch of frames (the
+#: default), or one tensor per frame.
+LAYOUTS = ("frames", "per-frame")
+
+#: In the per-frame layout, frames of fewer positions (H x W) than this are one batch. X3D-XS
+#: (182 x 182 crop: 91, 46, 23, 12 and 6 positions a side) at 1 / 2 threads: every frame apart
+#: 27.8 / 18.7 ms; from 100 positions (the last stage batched) 25.9 / 17.7; from 200 (the last
+#: two) 25.9 / 17.5 and a file exported in 31 s instead of 48; from 600 (the last three) 27.3 /
+#: 18.4; one batch throughout (the frames layout) 33.0 / 23.5.
+PER_FRAME_MIN_POSITIONS = 200
 
 
 def to_frames(x: torch.Tensor) -> torch.Tensor:
@@ -117,9 +130,11 @@ class PerFrameConv(FramesConv):
     ``t`` is the sum of the taps that reach it, each a 2D convolution of one input frame.
 
     No tap's frames are sliced out or padded: which frame a tap reads is the graph's wiring.
-    This costs more (smaller) operators, so it pays where the copies cost more than the calls:
-    X3D-XS's fp32 file, 1 XNNPACK thread, this Xeon: 30.6 -> 26.2 ms, 29.8 -> 25.7 ms of delegate
-    time, against 30.5 ms for ``zoo.optimize`` (see :data:`PER_FRAME_MAX_FRAMES`).
+    On X3D's frames layout the slices and pads took 5.1 of 29.9 ms of XNNPACK's operator time
+    (X3D-XS, fp32, an Intel Xeon, ``results/deploy_ops.md``). The per-frame file, against the
+    frames file and ``zoo.optimize``, timed together (random weights, 1 / 2 threads, median ms):
+    X3D-XS 25.9 / 17.5, 33.0 / 23.5, 30.5 / 23.3; efficient X3D-XS 26.3 / 17.0, 33.7 / 22.9,
+    30.8 / 21.9; X3D-S (13 frames) 101.7 / 58.3, 127.3 / 75.4, 79.2 / 47.6.
 
     Example:
         >>> import torch
@@ -181,22 +196,22 @@ def _clip_shape(node) -> tuple[int, ...] | None:
     return tuple(shape)
 
 
-class FrameList(tuple):
+class _FrameList(tuple):
     """A clip held as one ``(1, C, H, W)`` node per frame (the per-frame form); a clip of one
     frame broadcast along frames (``(1, C, 1, 1, 1)`` scales) is a list of one."""
 
 
-def select_frame(x: torch.Tensor, t: int) -> torch.Tensor:
+def _select_frame(x: torch.Tensor, t: int) -> torch.Tensor:
     """Frame ``t`` of a ``(1, C, T, H, W)`` clip, as ``(1, C, H, W)``."""
     return x[:, :, t]
 
 
-def stack_frames(frames: list[torch.Tensor]) -> torch.Tensor:
+def _stack_frames(frames: list[torch.Tensor]) -> torch.Tensor:
     """``(1, C, H, W)`` frames -> the ``(1, C, T, H, W)`` clip."""
     return torch.stack(list(frames), 2)
 
 
-def sum_frames(frames: list[torch.Tensor], scale: float) -> torch.Tensor:
+def _sum_frames(frames: list[torch.Tensor], scale: float) -> torch.Tensor:
     """``scale`` times the sum of ``frames``."""
     out = frames[0]
     for frame in frames[1:]:
@@ -205,8 +220,9 @@ def sum_frames(frames: list[torch.Tensor], scale: float) -> torch.Tensor:
 
 
 def _at(arg, t: int):
-    """``arg`` with every :class:`FrameList` in it replaced by its frame ``t`` (a list of one: its frame)."""
-    if isinstance(arg, FrameList):
+    """``arg`` with every :class:`_FrameList` in it replaced by its frame ``t`` (a list of one: its
+    frame). Lists and tuples are searched, not dicts: ATen takes tensors as positional arguments."""
+    if isinstance(arg, _FrameList):
         return arg[0] if len(arg) == 1 else arg[t]
     if isinstance(arg, (list, tuple)):
         return type(arg)(_at(a, t) for a in arg)
@@ -215,50 +231,81 @@ def _at(arg, t: int):
 
 class _Pass:
     def __init__(self, module: torch.fx.GraphModule, per_frame: bool = False):
-        self.module, self.graph, self.per_frame = module, module.graph, per_frame
-        # a clip node -> the same tensor as frames: one (T, C, H, W) node, or a FrameList
-        self.frames: dict[torch.fx.Node, torch.fx.Node | FrameList] = {}
+        self.module, self.graph = module, module.graph
+        # frames of at least this many positions are held one tensor per frame (None: none are)
+        self.min_positions = PER_FRAME_MIN_POSITIONS if per_frame else None
+        # a clip node -> the same tensor as one (T, C, H, W) node, and as a _FrameList
+        self.batched: dict[torch.fx.Node, torch.fx.Node] = {}
+        self.listed: dict[torch.fx.Node, _FrameList] = {}
         self.translated = 0
 
-    def frames_of(self, node: torch.fx.Node) -> torch.fx.Node | FrameList:
-        if node not in self.frames:
-            if self.per_frame:
-                selected, last = [], node
-                for t in range(_clip_shape(node)[2]):
-                    with self.graph.inserting_after(last):
-                        last = self.graph.call_function(select_frame, (node, t))
-                    selected.append(last)
-                self.frames[node] = FrameList(selected)
+    def listed_for(self, shape: tuple[int, ...]) -> bool:
+        """Whether an operator whose clip result has ``shape`` runs per frame."""
+        return self.min_positions is not None and shape[3] * shape[4] >= self.min_positions
+
+    def frames_of(self, node: torch.fx.Node, listed: bool, before: torch.fx.Node) -> torch.fx.Node | _FrameList:
+        """``node`` (a clip) as frames: one (T, C, H, W) node, or (``listed``) a _FrameList; a
+        change of form is made just ``before`` the node that needs it."""
+        if listed:
+            if node not in self.listed:
+                if node in self.batched:  # one frame is the same tensor in both forms; more are split
+                    frames = self.batched[node]
+                    count = _clip_shape(node)[2]
+                    with self.graph.inserting_before(before):
+                        self.listed[node] = _FrameList([frames] if count == 1 else
+                                                      [self.graph.call_function(operator.getitem, (frames, slice(t, t + 1)))
+                                                       for t in range(count)])
+                else:
+                    selected, last = [], node
+                    for t in range(_clip_shape(node)[2]):
+                        with self.graph.inserting_after(last):
+                            last = self.graph.call_function(_select_frame, (node, t))
+                        selected.append(last)
+                    self.listed[node] = _FrameList(selected)
+            return self.listed[node]
+        if node not in self.batched:
+            if node in self.listed:  # frames after frames: one copy, where the frames get small
+                frames = self.listed[node]
+                with self.graph.inserting_before(before):
+                    self.batched[node] = frames[0] if len(frames) == 1 else self.graph.call_function(torch.cat, (list(frames),))
             else:
                 with self.graph.inserting_after(node):
-                    self.frames[node] = self.graph.call_function(to_frames, (node,))
-        return self.frames[node]
+                    self.batched[node] = self.graph.call_function(to_frames, (node,))
+        return self.batched[node]
 
-    def replace(self, node: torch.fx.Node, new: torch.fx.Node | FrameList, clip_result: bool = True) -> None:
-        """``node``'s users take ``new`` (frames) through ``to_clip`` (or ``stack_frames``), which later
-        translated users skip."""
+    def replace(self, node: torch.fx.Node, new: torch.fx.Node | _FrameList, clip_result: bool = True) -> None:
+        """``node``'s users take ``new`` (frames) through ``to_clip`` (or ``_stack_frames``), which later
+        translated users skip; ``clip_result`` False: ``new`` is not a clip's frames, and they take it as it is."""
+        assert clip_result or not isinstance(new, _FrameList), "frames per frame are a clip's: they go back through a stack"
         if clip_result:
-            if isinstance(new, FrameList):
+            if isinstance(new, _FrameList):
                 with self.graph.inserting_before(node):
-                    back = self.graph.call_function(stack_frames, (list(new),))
+                    back = self.graph.call_function(_stack_frames, (list(new),))
+                self.listed[back] = new
             else:
                 with self.graph.inserting_after(new):
                     back = self.graph.call_function(to_clip, (new,))
+                self.batched[back] = new
             back.meta["val"] = node.meta.get("val")  # the clip's shape, which later translations read
-            self.frames[back] = new
             new = back
         node.replace_all_uses_with(new)
         self.graph.erase_node(node)
         self.translated += 1
 
     def call(self, node, function, args, kwargs=None, clip_result=True):
-        """``function`` on the frames: once on the (T, C, H, W) node, or once per frame."""
+        """``function`` on the frames: once on (T, C, H, W) nodes, or once per frame where ``args``
+        hold _FrameLists."""
         kwargs = kwargs or {}
+        lists = _frame_lists(args)
+        # an in-place operator would write into frames other values share (a concatenation along
+        # frames joins the lists as they are; a change of form copies): its out-of-place form
+        # instead, whose result is what the exported graph reads after it
+        function = _out_of_place(function)
         with self.graph.inserting_before(node):
-            if self.per_frame:
-                count = max((len(a) for a in _frame_lists(args)), default=1)
-                new = FrameList(self.graph.call_function(function, _at(tuple(args), t), _at(kwargs, t))
-                                for t in range(count))
+            if lists:
+                count = max(len(a) for a in lists)
+                new = _FrameList(self.graph.call_function(function, _at(tuple(args), t), _at(kwargs, t))
+                                 for t in range(count))
             else:
                 new = self.graph.call_function(function, tuple(args), kwargs)
         self.replace(node, new, clip_result)
@@ -277,42 +324,45 @@ class _Pass:
         out_shape = _clip_shape(node)
         if out_shape is None:
             return
+        listed = self.listed_for(out_shape)
         taps = tap_convs(module_attribute(self.module, args["weight"].target).detach(), None,
                          stride, padding, dilation, args.get("groups", 1) or 1)
-        replacement = (PerFrameConv if self.per_frame else FramesConv)(
+        replacement = (PerFrameConv if listed else FramesConv)(
             taps, None if bias is None else module_attribute(self.module, bias.target).detach(),
             padding[0], dilation[0], shape[2], (out_shape[2], out_shape[1], out_shape[3], out_shape[4]))
         name = f"frames_conv_{self.translated}"
         self.module.add_submodule(name, replacement)
-        source = self.frames_of(args["input"])
+        source = self.frames_of(args["input"], listed, node)
         with self.graph.inserting_before(node):
-            if self.per_frame:
+            if listed:
                 frames = self.graph.call_module(name, tuple(source))
-                new = FrameList(self.graph.call_function(operator.getitem, (frames, t)) for t in range(out_shape[2]))
+                new = _FrameList(self.graph.call_function(operator.getitem, (frames, t)) for t in range(out_shape[2]))
             else:
                 new = self.graph.call_module(name, (source,))
         self.replace(node, new)
 
     def pool(self, node, name: str) -> None:
         x, kernel, *rest = node.args
-        if _clip_shape(x) is None or node.kwargs:
+        out_shape = _clip_shape(node)
+        if _clip_shape(x) is None or out_shape is None or node.kwargs:
             return
         kernel = as_triple(kernel, 1)
         stride = as_triple(rest[0], 0) if rest and rest[0] not in ((), [], None) else kernel
         padding = as_triple(rest[1], 0) if len(rest) > 1 else (0, 0, 0)
         if (kernel[0], stride[0], padding[0]) != (1, 1, 0):
             return  # windows over frames: the 2D rewrite does these
+        frames = self.frames_of(x, self.listed_for(out_shape), node)
         if name == "aten.max_pool3d.default":
             dilation = as_triple(rest[2], 1) if len(rest) > 2 else (1, 1, 1)
             ceil = rest[3] if len(rest) > 3 else False
             if dilation[0] != 1:
                 return
-            self.call(node, F.max_pool2d, [self.frames_of(x), kernel[1:], stride[1:], padding[1:], dilation[1:], ceil])
+            self.call(node, F.max_pool2d, [frames, kernel[1:], stride[1:], padding[1:], dilation[1:], ceil])
         else:
             ceil = rest[2] if len(rest) > 2 else False
             include = rest[3] if len(rest) > 3 else True
             divisor = rest[4] if len(rest) > 4 else None
-            self.call(node, F.avg_pool2d, [self.frames_of(x), kernel[1:], stride[1:], padding[1:], ceil, include, divisor])
+            self.call(node, F.avg_pool2d, [frames, kernel[1:], stride[1:], padding[1:], ceil, include, divisor])
 
     def mean(self, node) -> None:
         x, dim, *rest = node.args
@@ -323,41 +373,39 @@ class _Pass:
         dims = {d % 5 for d in ([dim] if isinstance(dim, int) else dim)}
         if dims not in ({2, 3, 4}, {3, 4}):
             return
-        if not self.per_frame:
-            self.call(node, frames_mean, [self.frames_of(x), dims, keepdim, shape[1], shape[2]], clip_result=keepdim)
+        if x not in self.listed or dims != {2, 3, 4}:  # a clip held per frame: a mean per frame, then over frames
+            self.call(node, frames_mean, [self.frames_of(x, False, node), dims, keepdim, shape[1], shape[2]],
+                      clip_result=keepdim)
             return
-        if dims != {2, 3, 4}:
-            return  # a mean per frame: a (1, C, T) result, which the clip form gives
-        frames = self.frames_of(x)
         with self.graph.inserting_before(node):
-            means = [self.graph.call_function(torch.mean, (f, (2, 3)), {"keepdim": True}) for f in frames]
-            new = self.graph.call_function(sum_frames, (means, 1.0 / len(means)))  # (1, C, 1, 1)
+            means = [self.graph.call_function(torch.mean, (f, (2, 3)), {"keepdim": True}) for f in self.listed[x]]
+            new = self.graph.call_function(_sum_frames, (means, 1.0 / len(means)))  # (1, C, 1, 1)
             if not keepdim:
                 new = self.graph.call_function(torch.reshape, (new, (1, shape[1])))
-        self.replace(node, FrameList([new]) if keepdim else new, clip_result=keepdim)
+        self.replace(node, _FrameList([new]) if keepdim else new, clip_result=keepdim)
 
     def elementwise(self, node) -> None:
-        if _clip_shape(node) is None:
+        shape = _clip_shape(node)
+        if shape is None:
             return
         if node.kwargs.get("memory_format") not in (None, torch.contiguous_format, torch.preserve_format):
             return  # a clone into a 5-D memory format (channels_last_3d) means nothing for frames
-        args = []
-        for arg in node.args:
-            if isinstance(arg, torch.fx.Node):
-                if _clip_shape(arg) is None:
-                    return  # another rank broadcasting into the clip: left as it is
-                arg = self.frames_of(arg)
-            args.append(arg)
+        if any(isinstance(arg, torch.fx.Node) and _clip_shape(arg) is None for arg in node.args):
+            return  # another rank broadcasting into the clip: left as it is
+        listed = self.listed_for(shape)
+        args = [self.frames_of(arg, listed, node) if isinstance(arg, torch.fx.Node) else arg for arg in node.args]
         self.call(node, node.target, args, dict(node.kwargs))
 
     def cat(self, node) -> None:
         tensors, *rest = node.args
         dim = (rest[0] if rest else node.kwargs.get("dim", 0)) % 5
-        if dim not in (1, 2) or not all(_clip_shape(t) is not None for t in tensors):
+        shape = _clip_shape(node)
+        if dim not in (1, 2) or shape is None or not all(_clip_shape(t) is not None for t in tensors):
             return
-        parts = [self.frames_of(t) for t in tensors]
-        if self.per_frame and dim == 2:  # frames after frames: the lists joined, nothing copied
-            self.replace(node, FrameList(f for part in parts for f in part))
+        listed = self.listed_for(shape)
+        parts = [self.frames_of(t, listed, node) for t in tensors]
+        if listed and dim == 2:  # frames after frames: the lists joined, nothing copied
+            self.replace(node, _FrameList(f for part in parts for f in part))
             return
         self.call(node, torch.cat, [parts, 1 if dim == 1 else 0])
 
@@ -382,9 +430,17 @@ class _Pass:
         return self.translated
 
 
-def _frame_lists(arg) -> list[FrameList]:
-    """The :class:`FrameList` values in ``arg`` (nested in lists and tuples)."""
-    if isinstance(arg, FrameList):
+def _out_of_place(function):
+    """An in-place ATen operator's out-of-place overload (``aten.add_.Tensor`` -> ``aten.add.Tensor``); others as they are."""
+    schema = getattr(function, "_schema", None)
+    if schema is None or not schema.is_mutable or not schema.name.startswith("aten::"):
+        return function
+    return getattr(getattr(torch.ops.aten, schema.name.split("::")[1].rstrip("_")), function._overloadname)
+
+
+def _frame_lists(arg) -> list[_FrameList]:
+    """The :class:`_FrameList` values in ``arg`` (nested in lists and tuples)."""
+    if isinstance(arg, _FrameList):
         return [arg]
     if isinstance(arg, (list, tuple)):
         return [found for a in arg for found in _frame_lists(a)]
@@ -394,7 +450,8 @@ def _frame_lists(arg) -> list[FrameList]:
 def frames_layout(program: torch.export.ExportedProgram, example: tuple, *, per_frame: bool = False,
                   check: bool = True, atol: float = 1e-4) -> torch.export.ExportedProgram:
     """``program`` with its one-video clips in the frames layout (see the module docstring);
-    ``per_frame``: held as one tensor per frame instead (:class:`PerFrameConv`).
+    ``per_frame``: held as one tensor per frame instead where its frames are large
+    (:data:`PER_FRAME_MIN_POSITIONS`; :class:`PerFrameConv`).
 
     The new graph's output is checked on ``example`` against the original's (max difference
     within ``atol`` of the output's scale) and exported again; a program with no one-video
@@ -408,13 +465,11 @@ def frames_layout(program: torch.export.ExportedProgram, example: tuple, *, per_
     return torch.export.export(module, example)
 
 
-#: The layouts of :func:`frames_layout`: one batch of frames, or one tensor per frame.
-LAYOUTS = ("frames", "per-frame")
-
-#: The most frames a clip may have for :func:`default_layout` to hold it per frame. The
-#: per-frame graph's operators, and its export time, grow with the frames: X3D-S (13 frames,
-#: fp32, 1 XNNPACK thread, an Intel Xeon) runs in 107 ms per frame against 129 ms in frames,
-#: but takes 157 s to export against 26 s on 2 CPUs (X3D-XS, 4 frames: 47 s against 24 s).
+#: The most frames a clip may have for :func:`default_layout` to hold it per frame: the
+#: per-frame graph's operators, and its export time, grow with the frames (on 2 CPUs: X3D-XS,
+#: 4 frames, 31 s against 25 s in frames; I3D-R50, 8 frames, 25 s against 13 s; X3D-S, 13
+#: frames, 64 s against 25 s); clips of more frames (SlowFast's fast pathway, CSN, Swin: 32)
+#: were not measured.
 PER_FRAME_MAX_FRAMES = 16
 
 
@@ -422,23 +477,20 @@ def default_layout(program: torch.export.ExportedProgram, format: str, int8: boo
     """The layout :func:`zoo.export` gives ``program`` by default: ``"per-frame"`` for an fp32
     ExecuTorch file whose clips have at most :data:`PER_FRAME_MAX_FRAMES` frames, else ``"frames"``.
 
-    Measured on X3D-XS and efficient X3D-XS (4 frames, fp32, 1 XNNPACK thread, an Intel Xeon):
-    per frame 28.1 / 26.0 ms, frames 33.2 / 30.8 ms, ``zoo.optimize`` 30.5 / 28.0 ms. Not for
-    int8, whose slices and pads cost little (0.8 ms of 18.4 ms: XNNPACK copies int8 bytes, not
-    floats), and where XNNPACK refused one of the per-frame graph's depthwise convolutions
-    (``xnn_status_invalid_parameter``); not for ONNX Runtime, not measured.
+    Per frame was the faster fp32 file for every entry measured, at 1 and 2 threads
+    (:class:`PerFrameConv`; I3D-R50: 639 / 337 ms against 691 / 372), but for the 32 x 32 demo
+    model, whose frames are tiny (0.88 against 0.81 ms). Not for int8: XNNPACK refused a
+    depthwise convolution of X3D-XS's per-frame int8 file when loading it
+    (``xnn_status_invalid_parameter``), and in int8 the slices and pads the per-frame form saves
+    cost little (0.8 of 18.4 ms, ``results/deploy_ops.md``). Not for ONNX Runtime, whose 2D
+    rewrite is not the default (``--rewrite-2d``).
 
     Example:
         >>> import torch
         >>> conv = torch.nn.Conv3d(3, 4, 3, padding=1)
         >>> program = torch.export.export(conv, (torch.randn(1, 3, 4, 8, 8),))
-        >>> default_layout(program, "executorch", int8=False), default_layout(program, "executorch", int8=True)
+        >>> default_layout(program, "executorch", int8=False), default_layout(program, "onnx", int8=False)
         ('per-frame', 'frames')
     """
-    frames = clip_frames(program)
+    frames = max((shape[2] for node in program.graph.nodes if (shape := _clip_shape(node)) is not None), default=0)
     return "per-frame" if format == "executorch" and not int8 and 0 < frames <= PER_FRAME_MAX_FRAMES else "frames"
-
-
-def clip_frames(program: torch.export.ExportedProgram) -> int:
-    """The most frames of any one-video clip in ``program``'s graph (0: none)."""
-    return max((shape[2] for node in program.graph.nodes if (shape := _clip_shape(node)) is not None), default=0)
