@@ -237,7 +237,13 @@ def write_report(out) -> Path:
               "one measured last at the end: the same files run at different speeds, and in a different order, on "
               "different CPUs, so a target can be met on one machine and not on another (why, operator by operator: "
               "[the per-operator profile](deploy_ops.md)). Latencies here are one clip at batch 1 after warm-up; "
-              "`speed.md` measures clips/s of other batches and settings, so its figures are not these.", ""]
+              "`speed.md` measures clips/s of other batches and settings, so its figures are not these. "
+              "`executorch` is `zoo export`'s file, in its default layout (fp32 clips of up to 16 frames: one tensor "
+              "per frame where the frames are large, since 2026-12-05; rows measured before then: one batch of "
+              "frames), `executorch-frames` the one-batch layout, measured beside it; `executorch-int8` is in the "
+              "one-batch layout; `onnx-2d` is the ONNX file of the 2D rewrite (one batch of frames). ONNX Runtime "
+              "sessions no longer spin between calls since 2026-12-05: before, at 2 threads, their spinning threads "
+              "slowed whichever runtime was timed next.", ""]
     if not latency:
         lines += [latency_table(latency)]
     for machine, rows in by_machine(latency).items():

@@ -50,7 +50,7 @@ RUNTIMES = ("reference", "eager", "fast", "onnx", "onnx-2d", "executorch", "exec
 EXPORTED = {"onnx": ("onnx", False, None, ".onnx"), "onnx-2d": ("onnx", True, None, ".onnx"),
             "executorch": ("executorch", True, None, ".pte"),
             "executorch-frames": ("executorch", True, "frames", ".pte")}
-#: Exported runtimes without an int8 file (``executorch-int8`` is in the default layout).
+#: Exported runtimes without an int8 file (``executorch-int8`` is in int8's default layout, frames).
 FP32_ONLY = ("executorch-frames",)
 
 #: The entries measured when ``zoo speed --runtime`` names none: the X3D-XS pair the runtimes were tuned on.

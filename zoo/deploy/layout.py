@@ -130,8 +130,9 @@ class PerFrameConv(FramesConv):
     ``t`` is the sum of the taps that reach it, each a 2D convolution of one input frame.
 
     No tap's frames are sliced out or padded: which frame a tap reads is the graph's wiring.
-    On X3D's frames layout the slices and pads took 5.1 of 29.9 ms of XNNPACK's operator time
-    (X3D-XS, fp32, an Intel Xeon, ``results/deploy_ops.md``). The per-frame file, against the
+    In the frames layout the slices and pads took 5.1 of X3D-XS's 29.9 ms of XNNPACK operator
+    time (fp32, an Intel Xeon, profiled 2026-12-04); per frame its operators take 21.4 ms
+    (``results/deploy_ops.md``). The per-frame file, against the
     frames file and ``zoo.optimize``, timed together (random weights, 1 / 2 threads, median ms):
     X3D-XS 25.9 / 17.5, 33.0 / 23.5, 30.5 / 23.3; efficient X3D-XS 26.3 / 17.0, 33.7 / 22.9,
     30.8 / 21.9; X3D-S (13 frames) 101.7 / 58.3, 127.3 / 75.4, 79.2 / 47.6.
@@ -482,7 +483,7 @@ def default_layout(program: torch.export.ExportedProgram, format: str, int8: boo
     model, whose frames are tiny (0.88 against 0.81 ms). Not for int8: XNNPACK refused a
     depthwise convolution of X3D-XS's per-frame int8 file when loading it
     (``xnn_status_invalid_parameter``), and in int8 the slices and pads the per-frame form saves
-    cost little (0.8 of 18.4 ms, ``results/deploy_ops.md``). Not for ONNX Runtime, whose 2D
+    cost little (0.8 of X3D-XS's 16.6 ms of int8 operators, ``results/deploy_ops.md``). Not for ONNX Runtime, whose 2D
     rewrite is not the default (``--rewrite-2d``).
 
     Example:
