@@ -162,6 +162,26 @@ def test_per_frame_switches_to_one_batch_where_frames_get_small_and_writes_in_pl
                 torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("per_frame", [False, True])
+def test_an_in_place_write_other_readers_see_through_a_view_stays_in_the_clip(per_frame, monkeypatch):
+    class WriteAfterView(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            first = y[:, :, 0]  # a view of the clip, read after the write below
+            y.add_(1)
+            return first * 1
+
+    monkeypatch.setattr("zoo.deploy.layout.PER_FRAME_MIN_POSITIONS", 0)
+    net, x = WriteAfterView().eval(), torch.randn(1, 3, 2, 16, 16)
+    program = frames_layout(torch.export.export(net, (x,)), (x,), per_frame=per_frame)  # checked inside too
+    torch.testing.assert_close(program.module()(x), net(x), atol=1e-5, rtol=1e-5)
+    assert "aten.add_.Tensor" in [str(n.target) for n in program.graph.nodes]  # the write, on the clip
+
+
 def test_the_default_layout_is_per_frame_for_fp32_executorch_clips_of_few_frames(tmp_path):
     def program(frames, batch=1):
         return torch.export.export(nn.Conv3d(3, 4, 3, padding=1).eval(), (torch.randn(batch, 3, frames, 8, 8),))

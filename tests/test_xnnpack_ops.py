@@ -57,3 +57,21 @@ def test_another_machines_rows_stay_in_their_own_section(tmp_path):
         {("Other CPU, 8 CPUs", "there"), (xnnpack_ops.machine(), "here again")})
     page = (tmp_path / xnnpack_ops.REPORT).read_text()
     assert page.count("## a") == 2 and "Machine: Other CPU, 8 CPUs." in page
+
+
+def test_a_per_frame_profile_keeps_the_one_batch_one_beside_it(tmp_path):
+    """A section per fp32 layout: the per-frame file's profile does not replace the one-batch
+    file's (rows from before the layout was recorded count as one batch), and says its layouts."""
+    fp32, int8 = xnnpack_ops.summarize(FP32), xnnpack_ops.summarize(INT8)
+    old = [{k: v for k, v in r.items() if not k.endswith("_layout")}
+           for r in xnnpack_ops.rows_of("a", fp32, int8, 5, 1, "before")]
+    xnnpack_ops.write_results(tmp_path, old)
+    per_frame = {"fp32": "per-frame", "int8": "frames"}
+    for command in ("per frame", "per frame again"):
+        xnnpack_ops.write_results(tmp_path, xnnpack_ops.rows_of("a", fp32, int8, 5, 1, command, per_frame))
+    rows = xnnpack_ops.read_rows(tmp_path / xnnpack_ops.CSV_FILE)
+    assert sorted({(r["command"], r["fp32_layout"]) for r in rows}) == [("before", ""), ("per frame again", "per-frame")]
+    page = (tmp_path / xnnpack_ops.REPORT).read_text()
+    assert page.count("## a") == 2
+    assert "Layout (`zoo export --layout`): one batch of frames, both (measured before the layout was recorded)." in page
+    assert "Layout (`zoo export --layout`): fp32 per-frame, int8 frames." in page

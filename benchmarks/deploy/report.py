@@ -24,6 +24,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmarks.runtime.files import atomic_write
+from zoo.deploy.layout import PER_FRAME_MAX_FRAMES
 
 COVERAGE_FILE = "deploy_coverage.csv"
 COVERAGE_COLUMNS = ["name", "format", "status", "max_abs_diff", "relative_diff", "file_mb", "export_s", "reason",
@@ -238,7 +239,8 @@ def write_report(out) -> Path:
               "different CPUs, so a target can be met on one machine and not on another (why, operator by operator: "
               "[the per-operator profile](deploy_ops.md)). Latencies here are one clip at batch 1 after warm-up; "
               "`speed.md` measures clips/s of other batches and settings, so its figures are not these. "
-              "`executorch` is `zoo export`'s file, in its default layout (fp32 clips of up to 16 frames: one tensor "
+              f"`executorch` is `zoo export`'s file, in its default layout (fp32 clips of up to {PER_FRAME_MAX_FRAMES} "
+              "frames: one tensor "
               "per frame where the frames are large, since 2026-12-05; rows measured before then: one batch of "
               "frames), `executorch-frames` the one-batch layout, measured beside it; `executorch-int8` is in the "
               "one-batch layout; `onnx-2d` is the ONNX file of the 2D rewrite (one batch of frames). ONNX Runtime "
@@ -268,7 +270,7 @@ def write_report(out) -> Path:
               "runtime and compared with the eager model: `ok` with max |exported - eager| over the output's scale, "
               "or what failed and why; `-`: not measured yet (resumable: `python -m benchmarks.perf.deploy_coverage "
               "[NAMES]` adds the missing rows). ExecuTorch: *per frame* marks a file holding the clip as one tensor "
-              "per frame (fp32's default for clips of up to 16 frames, `zoo.deploy.layout.default_layout`); the "
+              f"per frame (fp32's default for clips of up to {PER_FRAME_MAX_FRAMES} frames, `zoo.deploy.layout.default_layout`); the "
               "others hold it as one batch of frames (clips of more frames, and the rows measured before the "
               "per-frame layout existed).", "",
               coverage_table(coverage)]

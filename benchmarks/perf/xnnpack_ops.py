@@ -44,7 +44,7 @@ from benchmarks.runtime.cpus import machine
 CSV_FILE = "deploy_ops.csv"
 REPORT = "deploy_ops.md"
 COLUMNS = ["name", "kind", "fp32_ops", "fp32_ms", "int8_ops", "int8_ms", "fp32_over_int8", "xnnpack_names",
-           "runs", "threads", "executorch", "machine", "command"]
+           "runs", "threads", "executorch", "machine", "command", "fp32_layout", "int8_layout"]
 #: Rows that are not an operator kind (kept last in an entry's table).
 SUM_OF_OPS, DELEGATE, OUTSIDE = "sum of XNNPACK ops", "delegate calls", "outside the delegate"
 
@@ -105,13 +105,16 @@ def summarize(frame) -> dict:
             "delegate_ms": float(frame[names == "DELEGATE_CALL"]["min (ms)"].astype(float).sum()), "outside": outside}
 
 
-def rows_of(name: str, fp32: dict, int8: dict, runs: int, threads: int, command: str) -> list[dict]:
-    """The CSV rows of one entry: a row per kind (by fp32 time, largest first), then the totals."""
+def rows_of(name: str, fp32: dict, int8: dict, runs: int, threads: int, command: str,
+            layouts: dict | None = None) -> list[dict]:
+    """The CSV rows of one entry: a row per kind (by fp32 time, largest first), then the totals;
+    ``layouts``: each file's layout (``{"fp32": "per-frame", "int8": "frames"}``, its manifest's)."""
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}" if a and b else ""
 
     common = {"name": name, "runs": runs, "threads": threads, "executorch": _version("executorch") or "",
-              "machine": machine(), "command": command}
+              "machine": machine(), "command": command,
+              "fp32_layout": (layouts or {}).get("fp32") or "", "int8_layout": (layouts or {}).get("int8") or ""}
     kinds = sorted(set(fp32["kinds"]) | set(int8["kinds"]),
                    key=lambda k: (-fp32["kinds"].get(k, (0, 0.0))[1], -int8["kinds"].get(k, (0, 0.0))[1], k))
     rows = []
@@ -168,8 +171,10 @@ def explain(rows: list[dict], slow: float = 1.5) -> str:
     return text + "."
 
 
-def _key(row: dict) -> tuple[str, str]:
-    return row["name"], row.get("machine") or ""
+def _key(row: dict) -> tuple[str, str, str]:
+    # a section per entry, machine and fp32 layout: a profile of the per-frame file keeps the
+    # one-batch file's beside it (rows without a layout were one batch of frames)
+    return row["name"], row.get("machine") or "", row.get("fp32_layout") or "frames"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -187,9 +192,13 @@ def markdown(rows: list[dict]) -> str:
              "minimum of its own, so not the sum of the operators' minimums); *outside the delegate*: ExecuTorch "
              f"kernels that run on their own. ExecuTorch {first.get('executorch', '?')}; a section per entry and "
              "machine (rows without one: measured before the rows recorded it).", ""]
-    for name, where in names:
-        mine = [r for r in rows if _key(r) == (name, where)]
-        lines += [f"## {name}", "", f"Machine: {where or 'not recorded'}.", "", f"Made by `{mine[0]['command']}` ({mine[0]['runs']} runs per file).", "",
+    for name, where, fp32_layout in names:
+        mine = [r for r in rows if _key(r) == (name, where, fp32_layout)]
+        recorded = bool(mine[0].get("fp32_layout"))
+        layouts = (f"fp32 {fp32_layout}, int8 {mine[0].get('int8_layout') or 'frames'}" if recorded else
+                   "one batch of frames, both (measured before the layout was recorded)")
+        lines += [f"## {name}", "", f"Machine: {where or 'not recorded'}. Layout (`zoo export --layout`): {layouts}.", "",
+                  f"Made by `{mine[0]['command']}` ({mine[0]['runs']} runs per file).", "",
                   "| operator kind | fp32 ops | fp32 ms | int8 ops | int8 ms | fp32 / int8 |", "|---|---:|---:|---:|---:|---:|"]
         for r in mine:
             label = f"**{r['kind']}**" if r["kind"] in (SUM_OF_OPS, DELEGATE) else r["kind"]
@@ -285,7 +294,9 @@ def main(argv=None) -> int:
             profiles[label] = profile(path, args.runs, args.threads)
             print(f"{name} {label}: XNNPACK ops {profiles[label]['ops_ms']:.2f} ms, delegate "
                   f"{profiles[label]['delegate_ms']:.2f} ms", flush=True)
-    rows = rows_of(name, profiles["fp32"], profiles["int8"], args.runs, args.threads, command.strip())
+        layouts = {label: json.loads(Path(str(path) + ".manifest.json").read_text()).get("layout")
+                   for label, path in (("fp32", fp32), ("int8", int8))}
+    rows = rows_of(name, profiles["fp32"], profiles["int8"], args.runs, args.threads, command.strip(), layouts)
     report = write_results(Path(args.out), rows)
     print(explain(rows))
     print(f"xnnpack_ops: {Path(args.out) / CSV_FILE} and {report}")

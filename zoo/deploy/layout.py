@@ -23,7 +23,8 @@ one ``(1, C, H, W)`` tensor per frame instead, where its frames are large
 (:data:`PER_FRAME_MIN_POSITIONS`): a temporal tap's frames are then the graph's wiring, not
 slices and zero pads (:class:`PerFrameConv`), at the price of T times as many, smaller,
 operators; where the frames get small (after the strides), the operators' own cost outweighs
-the copies', and the frames go back to one batch (one concatenation).
+the copies', and the frames go back to one batch (one concatenation of the last large frames,
+before the first operator whose output frames are small).
 
 Example:
     >>> import torch
@@ -47,12 +48,14 @@ from torch.nn import functional as F
 
 from zoo.deploy.rewrite import CONV3D_ARGS, as_triple, check_outputs, module_attribute, tap_convs
 
-#: The layouts of :func:`frames_layout` (``zoo export --layout``): one batch of frames (the
-#: default), or one tensor per frame.
+#: The layouts of :func:`frames_layout` (``zoo export --layout``): one batch of frames
+#: (``frames_layout``'s default), or one tensor per frame where the frames are large
+#: (``zoo export``'s default for fp32 ExecuTorch files: :func:`default_layout`).
 LAYOUTS = ("frames", "per-frame")
 
 #: In the per-frame layout, frames of fewer positions (H x W) than this are one batch. X3D-XS
-#: (182 x 182 crop: 91, 46, 23, 12 and 6 positions a side) at 1 / 2 threads: every frame apart
+#: (182 x 182 crop: 91, 46, 23, 12 and 6 positions a side) at 1 / 2 threads, the files and
+#: ``zoo.optimize`` (30.5 / 23.3 ms) timed alone, together (an Intel Xeon): every frame apart
 #: 27.8 / 18.7 ms; from 100 positions (the last stage batched) 25.9 / 17.7; from 200 (the last
 #: two) 25.9 / 17.5 and a file exported in 31 s instead of 48; from 600 (the last three) 27.3 /
 #: 18.4; one batch throughout (the frames layout) 33.0 / 23.5.
@@ -132,10 +135,11 @@ class PerFrameConv(FramesConv):
     No tap's frames are sliced out or padded: which frame a tap reads is the graph's wiring.
     In the frames layout the slices and pads took 5.1 of X3D-XS's 29.9 ms of XNNPACK operator
     time (fp32, an Intel Xeon, profiled 2026-12-04); per frame its operators take 21.4 ms
-    (``results/deploy_ops.md``). The per-frame file, against the
-    frames file and ``zoo.optimize``, timed together (random weights, 1 / 2 threads, median ms):
-    X3D-XS 25.9 / 17.5, 33.0 / 23.5, 30.5 / 23.3; efficient X3D-XS 26.3 / 17.0, 33.7 / 22.9,
-    30.8 / 21.9; X3D-S (13 frames) 101.7 / 58.3, 127.3 / 75.4, 79.2 / 47.6.
+    (``results/deploy_ops.md``). Timed by ``zoo speed`` (``results/deploy.md``, 2026-12-05, the
+    same machine, random weights, 1 / 2 threads, median ms), per frame, one batch, and
+    ``zoo.optimize``: X3D-XS 28.7 / 18.3, 33.4 / 21.3, 30.4 / 22.0; efficient X3D-XS 27.5 / 18.3,
+    32.0 / 21.9, 29.8 / 22.4. X3D-S (13 frames, the three timed alone): 101.7 / 58.3, 127.3 /
+    75.4, 79.2 / 47.6, where ``zoo.optimize`` stays ahead.
 
     Example:
         >>> import torch
@@ -300,7 +304,8 @@ class _Pass:
         lists = _frame_lists(args)
         # an in-place operator would write into frames other values share (a concatenation along
         # frames joins the lists as they are; a change of form copies): its out-of-place form
-        # instead, whose result is what the exported graph reads after it
+        # instead, whose result is what the exported graph reads after it (an operand read
+        # elsewhere too is left in the clip: _Pass.elementwise)
         function = _out_of_place(function)
         with self.graph.inserting_before(node):
             if lists:
@@ -393,6 +398,11 @@ class _Pass:
             return  # a clone into a 5-D memory format (channels_last_3d) means nothing for frames
         if any(isinstance(arg, torch.fx.Node) and _clip_shape(arg) is None for arg in node.args):
             return  # another rank broadcasting into the clip: left as it is
+        written = node.args[0] if _is_in_place(node.target) else None
+        if isinstance(written, torch.fx.Node) and len(written.users) > 1:
+            # other readers of the operand may see the write through a view of it (a frame taken
+            # from the clip): left in the clip, where it writes as the model does
+            return
         listed = self.listed_for(shape)
         args = [self.frames_of(arg, listed, node) if isinstance(arg, torch.fx.Node) else arg for arg in node.args]
         self.call(node, node.target, args, dict(node.kwargs))
@@ -431,12 +441,17 @@ class _Pass:
         return self.translated
 
 
+def _is_in_place(function) -> bool:
+    """Whether ``function`` is an ATen operator that writes into its input."""
+    schema = getattr(function, "_schema", None)
+    return schema is not None and schema.is_mutable and schema.name.startswith("aten::")
+
+
 def _out_of_place(function):
     """An in-place ATen operator's out-of-place overload (``aten.add_.Tensor`` -> ``aten.add.Tensor``); others as they are."""
-    schema = getattr(function, "_schema", None)
-    if schema is None or not schema.is_mutable or not schema.name.startswith("aten::"):
+    if not _is_in_place(function):
         return function
-    return getattr(getattr(torch.ops.aten, schema.name.split("::")[1].rstrip("_")), function._overloadname)
+    return getattr(getattr(torch.ops.aten, function._schema.name.split("::")[1].rstrip("_")), function._overloadname)
 
 
 def _frame_lists(arg) -> list[_FrameList]:
@@ -457,6 +472,17 @@ def frames_layout(program: torch.export.ExportedProgram, example: tuple, *, per_
     The new graph's output is checked on ``example`` against the original's (max difference
     within ``atol`` of the output's scale) and exported again; a program with no one-video
     clip comes back as it was.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3, padding=1), torch.nn.ReLU()).eval()
+        >>> x = torch.randn(1, 3, 4, 16, 16)  # 256 positions a frame: per frame
+        >>> program = frames_layout(torch.export.export(net, (x,)), (x,), per_frame=True)
+        >>> convs = [n for n in program.graph.nodes if str(n.target) == "aten.conv2d.default"]
+        >>> len(convs), {tuple(n.meta["val"].shape) for n in convs}  # 3 taps x 4 frames, less the 2 edge frames' missing taps
+        (10, {(1, 4, 16, 16)})
+        >>> bool((program.module()(x) - net(x)).abs().max() < 1e-5)
+        True
     """
     module = program.module()
     if not _Pass(module, per_frame).run():
