@@ -29,8 +29,8 @@ from benchmarks.runtime.files import atomic_path, atomic_write
 
 
 def coverage_row(name: str, fmt: str, workdir: Path) -> dict:
-    """Export ``name`` to ``fmt`` and say how it went (see the module docstring); ``layout``: the
-    ExecuTorch file's (:func:`zoo.deploy.layout.default_layout`)."""
+    """Export ``name`` to ``fmt`` and say how it went (see the module docstring); the row's
+    ``layout`` is the file's, from its manifest (:func:`zoo.deploy.layout.default_layout`)."""
     import zoo
     from zoo.deploy.artifact import read_manifest
     from zoo.deploy.export import RuntimeFailure

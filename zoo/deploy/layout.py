@@ -218,10 +218,7 @@ def _stack_frames(frames: list[torch.Tensor]) -> torch.Tensor:
 
 def _sum_frames(frames: list[torch.Tensor], scale: float) -> torch.Tensor:
     """``scale`` times the sum of ``frames``."""
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out + frame
-    return out * scale
+    return sum(frames[1:], frames[0]) * scale
 
 
 def _at(arg, t: int):
@@ -379,7 +376,8 @@ class _Pass:
         dims = {d % 5 for d in ([dim] if isinstance(dim, int) else dim)}
         if dims not in ({2, 3, 4}, {3, 4}):
             return
-        if x not in self.listed or dims != {2, 3, 4}:  # a clip held per frame: a mean per frame, then over frames
+        # a clip held per frame (a mean over all of it): a mean per frame, then over the frames
+        if x not in self.listed or dims != {2, 3, 4}:
             self.call(node, frames_mean, [self.frames_of(x, False, node), dims, keepdim, shape[1], shape[2]],
                       clip_result=keepdim)
             return
