@@ -103,6 +103,32 @@ def test_there_and_back_classes_turn_back_midway():
         "moving_right_then_left", "moving_left_then_right", "growing_then_shrinking"}
 
 
+def test_speeds_classes_travel_less_and_more_than_the_demo_classes():
+    """The third transfer task's classes: the demo's directions travel 30-60% of the room the
+    actor has across the frame; slowly 10-25%, quickly 70-90% (the actor's centre, first frame to
+    last, measured on the rendered frames: within a pixel of the drawn span)."""
+    def travel(spec):
+        masks = _actor(spec, demo_data.render_frames(spec))
+        return np.nonzero(masks[-1])[1].mean() - np.nonzero(masks[0])[1].mean()
+
+    for action, low, high in [("moving_right_slowly", 0.1, 0.25), ("moving_right_quickly", 0.7, 0.9),
+                              ("moving_left_slowly", -0.25, -0.1), ("moving_left_quickly", -0.9, -0.7)]:
+        for index in range(3):
+            spec = demo_data.transfer_spec("val", 0, action, index)
+            rng = np.random.default_rng(spec.seed)
+            rng.integers(0, 140, size=3), rng.integers(110, 256, size=3), rng.integers(2)
+            room = demo_data.WIDTH - 2 * rng.uniform(3.5, 6) - 4  # the radius is drawn fourth
+            assert low * room - 1 <= travel(spec) <= high * room + 1, (action, index)
+    for spec in demo_data.video_specs("val", 20):  # the demo's own: between the two
+        if demo_data.CLASSES[spec.label] in ("moving_left", "moving_right"):
+            rng = np.random.default_rng(spec.seed)
+            rng.integers(0, 140, size=3), rng.integers(110, 256, size=3), rng.integers(2)
+            room = demo_data.WIDTH - 2 * rng.uniform(3.5, 6) - 4
+            assert 0.3 * room - 1 <= abs(travel(spec)) <= 0.6 * room + 1
+    assert demo_data.TRANSFER_TASKS["speeds"] == ("moving_right_slowly", "moving_right_quickly",
+                                                  "moving_left_slowly", "moving_left_quickly")
+
+
 def test_transfer_training_sets_are_nested_and_rendered_anew_when_asked_otherwise(tmp_path):
     classes = ("shrinking", "moving_left_then_right")
     two = demo_data.generate_transfer(tmp_path / "a", {"train": 2, "val": 1}, classes=classes, progress=False)

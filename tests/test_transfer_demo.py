@@ -19,7 +19,8 @@ def test_anchors_table_names_its_sources():
 def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, capsys):
     # 8 per class: the tuning cell (diagonals, 8), run with the full fine-tune's recipes tried
     argv = ["--root", str(tmp_path / "videos"), "--train-per-class", "8", "--val-per-class", "1", "--epochs", "1",
-            "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+            "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+            "--tasks", "diagonals", "there_and_back"]  # two tasks are enough: speeds would only add time
     mine = {"run": "/runs/mine", "entry": "x3d_xs", "dataset": "ucf101", "top1": "80.5", "command": "zoo finetune x3d_xs"}
     record_run(tmp_path / "out", mine)  # a zoo finetune run's row, there before the demo's
     assert transfer_demo.main(argv) == 0
@@ -35,8 +36,10 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     assert [r["source"] for r in rows] == [SOURCE_DEMO] * 8 + [SOURCE_RUN]
     assert [r["setting"] for r in rows[:8]] == [LINEAR, FULL, SCRATCH, VARIANT, VARIANT, LINEAR, FULL, SCRATCH]
     assert [r["task"] for r in rows[:8]] == ["diagonals"] * 5 + ["there_and_back"] * 3
-    assert [(r["head_epochs"], r["backbone_lr_scale"]) for r in rows[1:5]] == [("0", "0.01"), ("0", "1.0"), ("0", "0.1"),
-                                                                               ("0", "0.03")]
+    # the full fine-tune is zoo finetune's default (backbone 0.1 x, no head-only epochs); at 1 epoch
+    # the LP-FT recipes tried have no head-only epoch and are the ones without it
+    assert [(r["head_epochs"], r["backbone_lr_scale"]) for r in rows[1:5]] == [("0", "0.1"), ("0", "1.0"), ("0", "0.03"),
+                                                                               ("0", "0.01")]
     # each task trained on its own classes, its videos rendered under ROOT/TASK/nK
     there = json.loads((tmp_path / "runs" / "there_and_back" / "n8" / "e1" / "linear_published_s0" / "manifest.json")
                        .read_text())
@@ -45,7 +48,7 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
                   .glob("*.mp4")) == [f"{i:03d}.mp4" for i in range(8)]
     assert "full fine-tune - from scratch" in md and "open-mmlab/mmaction2@v0.24.1" in md
     assert "### The targets, per task and training set (1 epochs)" in md and "| there_and_back | 8 " in md
-    assert "Where the recipe was chosen: diagonals, 8 training videos per class" in md
+    assert "Where the recipes were compared: diagonals, 8 training videos per class" in md
     assert "The full fine-tune's recipes tried (1 epochs)" in md and "3 recipes in all" in md
     assert "Made by `python -m benchmarks.perf.transfer_demo --root" in md and "`zoo finetune x3d_xs`" in md
     # a run written before head_epochs existed reads back as head_epochs 0, not trained again
@@ -102,7 +105,27 @@ def test_transfer_demo_writes_the_tables_and_reads_finished_runs_back(tmp_path, 
     assert transfer_demo.main([*argv[:2], "--train-per-class", "2", *argv[4:]]) == 0  # no tuning cell: the settings alone
     rows = read_rows(tmp_path / "out")
     assert [r["setting"] for r in rows if r["source"] == SOURCE_DEMO] == [LINEAR, FULL, SCRATCH] * 2
-    assert "Where the recipe was chosen" not in (tmp_path / "out" / "finetune.md").read_text()
+    assert "Where the recipes were compared" not in (tmp_path / "out" / "finetune.md").read_text()
+
+
+def test_another_draw_of_the_videos_goes_beside_the_tables(tmp_path):
+    """``--video-seed 1``: other videos (training and held out), rendered and run in their own
+    folders, so the table's videos and runs are neither rendered again nor trained again."""
+    argv = ["--root", str(tmp_path / "videos"), "--tasks", "there_and_back", "--train-per-class", "1",
+            "--val-per-class", "1", "--epochs", "1", "--seeds", "0", "--no-variants", "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "out"), "--video-seed", "1"]
+    assert transfer_demo.main(argv) == 0
+    drawn = tmp_path / "videos" / "video_seed1" / "there_and_back" / "n1"
+    table = transfer_demo.videos.generate_transfer(tmp_path / "table", {"train": 1, "val": 1},
+                                                   classes=transfer_demo.videos.TRANSFER_TASKS["there_and_back"],
+                                                   progress=False)
+    for split in ("train", "val"):
+        name = f"{split}/moving_right_then_left/000.mp4"
+        assert (drawn / name).read_bytes() != (table[split].parent / name).read_bytes()
+    assert not (tmp_path / "videos" / "there_and_back").exists()
+    assert sorted(p.name for p in (tmp_path / "runs" / "video_seed1" / "there_and_back" / "n1" / "e1").iterdir()) == [
+        "full_none_s0", "full_published_s0", "linear_published_s0"]
+    assert "--video-seed 1" in (tmp_path / "out" / "finetune.md").read_text()
 
 
 def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):

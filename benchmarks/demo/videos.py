@@ -48,10 +48,14 @@ CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down", "growing")
 #: ``diagonals``: each class combines motions the demo model learnt (two directions at once,
 #: growing reversed); ``there_and_back``: each class is the order of two motions it learnt (right
 #: then back left, left then back right, growing then shrinking back), which features averaged
-#: over time, as the demo model's head reads them, keep less of.
+#: over time, as the demo model's head reads them, keep less of; ``speeds``: right or left, slowly
+#: or quickly, where the demo model learnt each direction at every speed alike, so its features
+#: were trained to ignore what tells two of its classes apart (as a Kinetics model's "walking" and
+#: "running" would share its features' "legs moving").
 TRANSFER_TASKS = {
     "diagonals": ("moving_diagonal_down_right", "moving_diagonal_up_left", "shrinking"),
     "there_and_back": ("moving_right_then_left", "moving_left_then_right", "growing_then_shrinking"),
+    "speeds": ("moving_right_slowly", "moving_right_quickly", "moving_left_slowly", "moving_left_quickly"),
 }
 TRANSFER_CLASSES = TRANSFER_TASKS["diagonals"]
 #: Bump when the transfer videos change, so rendered folders are rendered again.
@@ -125,6 +129,15 @@ def render_frames(spec: VideoSpec) -> np.ndarray:
         span = rng.uniform(0.3, 0.6) * (WIDTH - 2 * radius - 4)
         start = rng.uniform(radius + 2, WIDTH - radius - 2 - span)
         cx = start + span * (t if action == "moving_right" else 1 - t)
+    elif action in ("moving_right_slowly", "moving_right_quickly", "moving_left_slowly", "moving_left_quickly"):
+        # The demo's directions travel 30-60% of the frame across the video; these travel less
+        # and more. Videos last 1.6-2.4 s alike, so per second the speeds overlap the learnt ones
+        # only at the ends (slowly up to 0.16 of the frame a second, the learnt 0.13-0.38,
+        # quickly from 0.29).
+        share = (0.1, 0.25) if action.endswith("slowly") else (0.7, 0.9)
+        span = rng.uniform(*share) * (WIDTH - 2 * radius - 4)
+        start = rng.uniform(radius + 2, WIDTH - radius - 2 - span)
+        cx = start + span * (t if action.startswith("moving_right") else 1 - t)
     elif action in ("moving_up", "moving_down"):
         span = rng.uniform(0.3, 0.6) * (HEIGHT - 2 * radius - 4)
         start = rng.uniform(radius + 2, HEIGHT - radius - 2 - span)
