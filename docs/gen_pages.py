@@ -49,7 +49,7 @@ DATASETS = ("kinetics400", "ssv2", "charades", "ava", "demo")
 RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
     "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "gpu/eval_throughput", "deploy", "deploy_ops",
-    "xnnpack_dwconv", "finetune",
+    "xnnpack_dwconv", "finetune", "transfer_video_seed1/finetune",
     "gpu/finetune", "gpu/finetune_10_seeds/finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
@@ -60,7 +60,8 @@ RESULT_TITLES = {
     "gpu/fast_ablation": "Fast paths on GPU", "gpu/eval_throughput": "Evaluation throughput (GPU)",
     "deploy": "Deployment (runtimes, coverage)", "deploy_ops": "Deployment: time per operator",
     "xnnpack_dwconv": "Deployment: depthwise fp32 vs int8",
-    "finetune": "Transfer learning", "gpu/finetune": "Transfer learning (GPU)",
+    "finetune": "Transfer learning", "transfer_video_seed1/finetune": "Transfer learning, another draw of videos",
+    "gpu/finetune": "Transfer learning (GPU)",
     "gpu/finetune_10_seeds/finetune": "Transfer learning, 10 seeds (GPU)", "train_throughput": "Training throughput",
 }
 PLOT = "kinetics400_flops_vs_top1.png"

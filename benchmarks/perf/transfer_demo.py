@@ -14,7 +14,7 @@ Its rows replace the demo rows of ``results/finetune.csv`` (the ``zoo finetune``
 stay) and ``results/finetune.md`` is made anew from that file (:mod:`benchmarks.transfer.table`:
 the targets per task and training set, every seed, the tuning cell's tables, the runs, and the
 peers' published fine-tuning results from Kinetics-400 weights,
-:func:`zoo.catalog.load_transfer_anchors`). About 20 minutes on 2 CPUs from nothing (111 runs).
+:func:`zoo.catalog.load_transfer_anchors`). About 25 minutes on 2 CPUs from nothing (108 runs).
 
 ``--video-seed N`` renders another draw of the videos (training and held out alike) into folders
 of its own, and runs there: a check, on videos nobody chose anything on, of what the tables show

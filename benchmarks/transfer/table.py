@@ -495,13 +495,32 @@ def variants_table(rows: list[dict], seeds: list[str]) -> str:
     return _markdown_table(out, columns)
 
 
+def _video_worth(worth: dict[str, float]) -> str:
+    """The sentence saying what one held-out video is worth in points of top-1, per task where
+    they differ (``worth``: task -> points).
+
+    Example:
+        >>> _video_worth({"diagonals": 100 / 150, "speeds": 100 / 200})
+        ' One held-out video is 0.67 points of top-1 (speeds: 0.50).'
+        >>> _video_worth({})
+        ''
+    """
+    if not worth:
+        return ""
+    values = [f"{v:.2f}" for v in worth.values()]
+    common = max(dict.fromkeys(values), key=values.count)  # the most common; the first on a tie
+    others = [f"{task}: {v}" for task, v in zip(worth, values) if v != common]
+    return f" One held-out video is {common} points of top-1" + (f" ({'; '.join(others)})" if others else "") + "."
+
+
 def _full_recipe(rows: list[dict]) -> str:
     """How the full fine-tune of ``rows`` trains, in words."""
     full = [r for r in rows if r["setting"] == FULL]
     scales = _unique(r["backbone_lr_scale"] for r in full if r["backbone_lr_scale"]) or ["?"]
     heads = _unique((r["head_epochs"] or "0", r["epochs"]) for r in full)
     if all(h == "0" for h, _ in heads):
-        return f"the full fine-tune everything (backbone at {' / '.join(scales)} x the head's lr)"
+        return (f"the full fine-tune everything from the first epoch (backbone at {' / '.join(scales)} x the head's "
+                "lr" + ("; `zoo finetune --mode full`'s defaults" if scales == ["0.1"] else "") + ")")
     return ("the full fine-tune first the head alone as the linear probe does ("
             + "; ".join(f"the first {h} of {e} epochs" for h, e in reversed(heads))
             + f"), then everything with the backbone at {' / '.join(scales)} x the head's lr (LP-FT: Kumar et al. "
@@ -557,7 +576,9 @@ def demo_section(rows: list[dict]) -> list[str]:
     head = [r for r in rows if r["epochs"] == headline and r["setting"] in DEMO_SETTINGS]
     # "learns 3 or 4 classes" when the tasks' differ; "the" for a table written before the column
     classes = " or ".join(sorted(_unique(r["classes"] for r in rows if r["classes"]), key=int)) or "the"
-    val_videos = max((int(r["val_videos"]) for r in rows if r["val_videos"].isdigit()), default=0)
+    # a held-out video's worth in points, per task: their held-out sets differ with their classes
+    worth = {task: 100 / int(r["val_videos"]) for r in rows if r["val_videos"].isdigit() and int(r["val_videos"])
+             for task in [_task(r)]}
     views = first["views"].split("x") if "x" in first["views"] else ["?", "?"]
     optimizer = {"adamw": "AdamW", "sgd": "SGD (momentum 0.9)"}.get(first["optimizer"], first["optimizer"] or "?")
     runs = os.path.commonpath([str(Path(r["run"]).parent.parent) for r in rows]) if all(r["run"] for r in rows) else "?"
@@ -577,7 +598,7 @@ def demo_section(rows: list[dict]) -> list[str]:
              f"harness's: `zoo evaluate`'s multi-view protocol (the entry's {views[0]} clips x {views[1]} crops) on "
              f"the held-out videos, seeds [{', '.join(seeds)}] (the seed sets the new head's initialisation, the clip "
              "order and every random crop; the videos are the same)."
-             + (f" One held-out video is {100 / val_videos:.2f} points of top-1." if val_videos else ""),
+             + _video_worth(worth),
              "", f"Made by `{first['command']}` from its runs in `{runs}`, trained on "
              + "; ".join(_unique(r["trained_on"] or "a device not recorded" for r in rows)) + ".", ""]
     met, std_only = _both_met(head)
