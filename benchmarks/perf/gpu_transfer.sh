@@ -6,14 +6,14 @@
 #      again with the same command: it resumes from the last finished epoch; then the same run
 #      uninterrupted, beside it (bf16 on a GPU is not bit-exact from run to run: compared, not
 #      asserted; the bit-exact resume is tested on the CPU, tests/test_finetune.py);
-#   2. demo: the demo transfer table (benchmarks/perf/transfer_demo.py, both tasks, 8/16/32
+#   2. demo: the demo transfer table (benchmarks/perf/transfer_demo.py, every task, 8/16/32
 #      training videos per class, 3 seeds, 40 epochs, the recipe alone) trained and measured on
 #      the GPU, one process per task, size and seed in parallel, then the page made from their runs.
 # Each step has its own time limit; what is left for $OUT: finetune.md|csv (the GPU's demo
 # table), gpu_transfer.log, runs.tar.gz (every run's manifest, the parts' pages and logs).
 # Run from the repository root:  OUT=results/gpu bash benchmarks/perf/gpu_transfer.sh
 # On a bare machine without PyAV, put its wheel in .gpu/ (git-ignored); it is used when present.
-# DEVICE, SIZES, SEEDS, EPOCHS, VAL and STEPS narrow it (a dry run on the CPU: DEVICE=cpu).
+# DEVICE, TASKS, SIZES, SEEDS, EPOCHS, VAL and STEPS narrow it (a dry run on the CPU: DEVICE=cpu).
 set -u
 OUT=${OUT:-results/gpu}
 mkdir -p "$OUT"
@@ -25,6 +25,8 @@ if ls .gpu/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONUNBUFFERED=1 TORCH_HOME=${TORCH_HOME:-/tmp/torch} XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/cache}
 DEVICE=${DEVICE:-cuda}
+# the tasks of benchmarks.demo.videos.TRANSFER_TASKS (results/gpu/ was made before speeds, with the first two)
+TASKS=${TASKS:-"diagonals there_and_back speeds"}
 SIZES=${SIZES:-"8 16 32"}
 SEEDS=${SEEDS:-"0 1 2"}
 EPOCHS=${EPOCHS:-40}
@@ -80,7 +82,7 @@ esac
 case " $STEPS " in *" demo "*)
 say "demo: one process per task, size and seed"
 RENDERS=()
-for task in diagonals there_and_back; do  # the videos first, each folder once
+for task in $TASKS; do  # the videos first, each folder once
   for n in $SIZES; do
     render $task $n &
     RENDERS+=($!)
@@ -88,7 +90,7 @@ for task in diagonals there_and_back; do  # the videos first, each folder once
 done
 for pid in "${RENDERS[@]}"; do wait "$pid" || { say "rendering failed"; exit 1; }; done
 PARTS=()
-for task in diagonals there_and_back; do
+for task in $TASKS; do
   for n in $SIZES; do
     for seed in $SEEDS; do
       OMP_NUM_THREADS=2 timeout ${DEMO_S:-300} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --tasks $task \
@@ -100,7 +102,7 @@ for task in diagonals there_and_back; do
 done
 for pid in "${PARTS[@]}"; do wait "$pid" || say "a part failed: see runs.tar.gz"; done  # not a bare wait: the log's tee
 say "demo: the page from their runs"
-if timeout ${PAGE_S:-60} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --train-per-class $SIZES \
+if timeout ${PAGE_S:-60} python3 -m benchmarks.perf.transfer_demo --device "$DEVICE" --tasks $TASKS --train-per-class $SIZES \
   --val-per-class $VAL --seeds $SEEDS --epochs $EPOCHS --no-variants --workers 1 --root "$ROOT" --runs "$RUNS" \
   --out "$OUT" > "$WORK/logs/demo_page.log" 2>&1; then
   sed -n '/### The targets/,/### Every seed/p' "$OUT/finetune.md"

@@ -9,7 +9,7 @@ batch, optimizer, schedule): a linear probe and a full fine-tune from the demo c
 the same network from scratch. Each is measured by the harness (the entry's 5x3 views on the
 held-out videos) for each seed. The tuning cell (``diagonals`` with 8 per class:
 :data:`benchmarks.transfer.table.TUNED_ON`, where the recipes were compared) is also run at every
-other ``--epochs`` and with every recipe of the full fine-tune tried (:data:`VARIANTS`), listed in the table beside the one picked (``--no-variants``: not).
+other ``--epochs`` and with every recipe of the full fine-tune tried (:data:`VARIANTS`), listed in the table beside the recipe (``--no-variants``: not; ``--recipes-at TASK N --recipes I ...``: some of them, on another cell, as a check).
 Its rows replace the demo rows of ``results/finetune.csv`` (the ``zoo finetune`` runs' rows
 stay) and ``results/finetune.md`` is made anew from that file (:mod:`benchmarks.transfer.table`:
 the targets per task and training set, every seed, the tuning cell's tables, the runs, and the
@@ -115,9 +115,10 @@ references' Kinetics recipe, where the demo's catalogue entry named none):
    among the recipes tried. Seeds 0-2: probe 83.5 / 83.5 / 84.5, the default 89.0 / 92.5 /
    94.0, LP-FT 85.5 / 88.0 / 86.0, from scratch 76.5 / 72.0 / 86.0: the default +8.00 over the
    probe (range 1.00) and +13.67 over from scratch, so :data:`SETTINGS` ``FULL`` became
-   ``zoo finetune``'s default, and every other cell (the first two tasks at 16 and 32 per class,
-   there and back at 8, speeds at 8, 16 and 32) was run with it for the first time (the
-   diagonals at 8 had it among the recipes tried: 85.11, against LP-FT's 84.89).
+   ``zoo finetune``'s default, and every cell was run with it at seeds 0-2 (the first two tasks'
+   cells for the first time but the diagonals at 8, which had it among the recipes tried: 85.11,
+   against LP-FT's 84.89). The draw's page, ``results/transfer_video_seed1/finetune.md``, lists
+   the four settings (``--video-seed 1 --recipes-at speeds 32 --recipes 4``).
 
 Example:
     $ python -m benchmarks.perf.transfer_demo --seeds 0 1 2 --epochs 15 40
@@ -157,8 +158,8 @@ SETTINGS = {
 WEIGHT_DECAY_RULE = "all"
 
 #: The full fine-tune's recipes tried at the headline number of epochs, the same seeds each (the
-#: table's "recipes tried"; the one in :data:`SETTINGS` is the recipe, picked by mean top-1); the
-#: first, the first recipe, is run at every ``--epochs`` too.
+#: table's "recipes tried"; the one in :data:`SETTINGS` is the recipe, chosen as the docstring
+#: tells); the first, the first recipe, is run at every ``--epochs`` too.
 VARIANTS = [
     dict(mode="full", weights="published", head_share=0.0, backbone_lr_scale=0.1),
     dict(mode="full", weights="published", head_share=0.0, backbone_lr_scale=0.03),
@@ -275,12 +276,14 @@ def run_or_read(config: FinetuneConfig) -> dict:
     return finetune(config, progress=False, log=None)
 
 
-def cells(tasks: list[str], sizes: list[int], epochs: list[int], variants: bool = True):
+def cells(tasks: list[str], sizes: list[int], epochs: list[int], variants: bool = True,
+          tuning: tuple[str, str] = TUNED_ON, recipes: list[int] | None = None):
     """The runs to make, as ``(task, videos per class, epochs, setting name, setting)``: the three
     settings for every task and size at the headline (last) ``epochs``; the tuning cell
-    (:data:`benchmarks.transfer.table.TUNED_ON`, where the recipes were compared), when asked for,
-    also at every other ``epochs``, with the full fine-tune's recipes tried (:data:`VARIANTS`: all
-    at the headline epochs, the first at the others) unless ``variants`` is false.
+    (``tuning``, by default :data:`benchmarks.transfer.table.TUNED_ON`, where the recipes were
+    compared), when asked for, also at every other ``epochs``, with the full fine-tune's recipes
+    tried (:data:`VARIANTS`, or those of them whose indices ``recipes`` lists: all at the headline
+    epochs, the first at the others) unless ``variants`` is false.
 
     Example:
         >>> plan = list(cells(["diagonals", "there_and_back"], [8, 16], [15, 40]))
@@ -288,14 +291,17 @@ def cells(tasks: list[str], sizes: list[int], epochs: list[int], variants: bool 
         (23, ('diagonals', 8, 15, 'linear probe (demo checkpoint)'), ('there_and_back', 16, 40, 'from scratch (same budget)'))
         >>> len(list(cells(["there_and_back"], [8, 16], [15, 40])))  # no tuning cell: the settings at 40 epochs
         6
+        >>> [setting for *_, setting in cells(["speeds"], [32], [40], tuning=("speeds", "32"), recipes=[4])][3:]
+        [{'mode': 'full', 'weights': 'published', 'head_share': 0.25, 'backbone_lr_scale': 0.01}]
     """
+    chosen = VARIANTS if recipes is None else [VARIANTS[i] for i in recipes]
     for task in tasks:
         for size in sizes:
-            tuning = (task, str(size)) == TUNED_ON
-            for value in (epochs if tuning else epochs[-1:]):
+            tuned = (task, str(size)) == tuple(tuning)
+            for value in (epochs if tuned else epochs[-1:]):
                 plan = list(SETTINGS.items())
-                if tuning and variants:
-                    plan += [(VARIANT, v) for v in (VARIANTS if value == epochs[-1] else VARIANTS[:1])]
+                if tuned and variants:
+                    plan += [(VARIANT, v) for v in (chosen if value == epochs[-1] else VARIANTS[:1])]
                 for name, setting in plan:
                     yield task, size, value, name, setting
 
@@ -308,7 +314,7 @@ def main(argv=None) -> int:
                    help="the transfer tasks (benchmarks.demo.videos.TRANSFER_TASKS)")
     p.add_argument("--train-per-class", type=int, nargs="+", default=[8, 16, 32],
                    help="training videos per class, one set of runs per value (nested: the larger sets hold the "
-                   f"smaller); the recipe was tuned on {TUNED_ON[0]} with {TUNED_ON[1]}")
+                   f"smaller); the recipes were compared on {TUNED_ON[0]} with {TUNED_ON[1]}, the recipe chosen on speeds with 32")
     p.add_argument("--val-per-class", type=int, default=50,
                    help="held-out videos per class (nested too: the first 20 are those of the earlier tables)")
     p.add_argument("--epochs", type=int, nargs="+", default=[40],
@@ -328,15 +334,25 @@ def main(argv=None) -> int:
     p.add_argument("--no-variants", dest="variants", action="store_false",
                    help="skip the full fine-tune's other recipes (VARIANTS: all at the last --epochs, the "
                    "first recipe at the others; the tuning cell only)")
-    p.add_argument("--out", default="results")
+    p.add_argument("--recipes-at", nargs=2, metavar=("TASK", "N"), default=list(TUNED_ON),
+                   help="the cell (task, training videos per class) run with the other recipes; default: where "
+                   f"they were compared, {' '.join(TUNED_ON)} (another: a check, shown as such on the page)")
+    p.add_argument("--recipes", type=int, nargs="+", choices=range(len(VARIANTS)), metavar="I",
+                   help="which of the other recipes (indices into VARIANTS; default all)")
+    p.add_argument("--out", help="where finetune.md|csv go (default results; with --video-seed N, "
+                   "results/transfer_video_seedN: never over the table's)")
     args = p.parse_args(argv)
+    if args.video_seed < 0:
+        p.error(f"--video-seed must be 0 or more, not {args.video_seed}")
+    out = args.out or ("results" + (f"/transfer_video_seed{args.video_seed}" if args.video_seed else ""))
     command = "python -m benchmarks.perf.transfer_demo " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     root, runs = Path(args.root), Path(args.runs)
     if args.video_seed:  # never over the table's videos, nor its runs (they would be trained again)
         root, runs = root / f"video_seed{args.video_seed}", runs / f"video_seed{args.video_seed}"
     rows, folders, names = [], {}, set()
-    for task, size, epochs, name, setting in cells(args.tasks, args.train_per_class, args.epochs, args.variants):
+    for task, size, epochs, name, setting in cells(args.tasks, args.train_per_class, args.epochs, args.variants,
+                                                   tuple(args.recipes_at), args.recipes):
         if (task, size) not in folders:
             folders[task, size] = videos.generate_transfer(
                 root / task / f"n{size}", {"train": size, "val": args.val_per_class}, seed=args.video_seed,
@@ -356,7 +372,7 @@ def main(argv=None) -> int:
                                      setting=name, task=task, hardware=UNRECORDED_HARDWARE))
             print({k: rows[-1][k] for k in ("task", "train_videos", "epochs", "setting", "head_epochs",
                                             "backbone_lr_scale", "seed", "top1", "final_loss")}, flush=True)
-    page = replace_demo_rows(args.out, rows)
+    page = replace_demo_rows(out, rows)
     print(page.read_text())
     return 0
 
