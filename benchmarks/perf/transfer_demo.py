@@ -118,7 +118,16 @@ references' Kinetics recipe, where the demo's catalogue entry named none):
    ``zoo finetune``'s default, and every cell was run with it at seeds 0-2 (the first two tasks'
    cells for the first time but the diagonals at 8, which had it among the recipes tried: 85.11,
    against LP-FT's 84.89). The draw's page, ``results/transfer_video_seed1/finetune.md``, lists
-   the four settings (``--video-seed 1 --recipes-at speeds 32 --recipes 4``).
+   the four settings (``--video-seed 1 --recipes-at speeds 32 --recipes 4``);
+9. the check measured again (2026-12-05, later) on another machine of the same 2-CPU VM kind, an
+   AMD EPYC where the first ran on an Intel Xeon (the same torch, videos and commands), this time
+   with LP-FT on the page (``results/transfer_video_seed1/amd_epyc/``): the probe and LP-FT to
+   the digit (83.5 / 83.5 / 84.5 and 85.5 / 88.0 / 86.0), the default 88.0 / 94.0 / 94.5 (mean
+   92.17) and from scratch 66.5 / 90.0 / 92.0 (82.83, one seed 72.0 -> 90.0): the probe target
+   still met (+8.33, the probe's range 1.00), the scratch target missed by 0.67 points (+9.33).
+   Training a backbone end to end amplifies the rounding differences between the CPUs' kernels
+   (the frozen backbone and the small backbone lr do not); from scratch moves most, as on the
+   GPU (step 6). The whole table was trained again there too (``results/cpu_amd_epyc/``).
 
 Example:
     $ python -m benchmarks.perf.transfer_demo --seeds 0 1 2 --epochs 15 40

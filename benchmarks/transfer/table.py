@@ -44,7 +44,7 @@ from zoo.catalog import PACKAGE_ROOT
 CSV_FILE = "finetune.csv"
 MD_FILE = "finetune.md"
 
-#: The ``source`` of a ``zoo finetune`` run's row and of the demo transfer task's rows.
+#: The ``source`` of a ``zoo finetune`` run's row and of the demo transfer tasks' rows.
 SOURCE_RUN = "zoo finetune"
 SOURCE_DEMO = "transfer_demo"
 
@@ -136,7 +136,7 @@ def manifest_row(manifest: dict, run, command: str, *, source: str = SOURCE_RUN,
 
     ``run``: the run folder as the row names it (``zoo finetune``: its absolute path); ``date``
     is the manifest's ``finished`` day (UTC), else the day its file was written; ``setting`` and
-    ``task``: the demo transfer task's setting and task (:data:`TASK_TEXT`), empty for other runs;
+    ``task``: a demo row's setting and task (:data:`TASK_TEXT`), empty for other runs;
     ``hardware``: what the run trained on when its manifest, written before the record existed,
     does not say (:func:`trained_on`).
 
@@ -650,9 +650,10 @@ def demo_section(rows: list[dict]) -> list[str]:
     title = "Where the recipes were compared" if compared == TUNED_ON else "The recipes compared again"
     parts += [f"### {title}: {task}, {size} training videos per class", ""]
     if compared != TUNED_ON:
-        parts += [f"Not where the recipe was chosen ({TUNED_ON[0]}, {TUNED_ON[1]} per class, then speeds; "
-                  "`benchmarks/perf/transfer_demo.py`'s docstring tells how): the recipes named for the check, "
-                  "measured on this page's videos like the three settings.", ""]
+        parts += [f"A check, not where the recipes were compared ({TUNED_ON[0]}, {TUNED_ON[1]} training videos per "
+                  "class, on the table's videos; how the recipe was chosen, `benchmarks/perf/transfer_demo.py`'s "
+                  "docstring tells): the recipes named for it (`--recipes`), measured on this page's videos like "
+                  "the three settings.", ""]
     tried = 0
     for value in reversed(_unique(r["epochs"] for r in tuning)):
         part = [r for r in tuning if r["epochs"] == value]
@@ -665,7 +666,9 @@ def demo_section(rows: list[dict]) -> list[str]:
                 parts += [f"##### The full fine-tune's recipes tried ({value} epochs)", "",
                           "Every recipe of the full fine-tune measured, with all its seeds (the linear probe and "
                           "from scratch as above); the recipe is the full fine-tune of the tables above, how it "
-                          "came to be is told below (it is not a per-seed pick).", ""]
+                          "came to be is told " + ("below" if compared == TUNED_ON else "in the docstring of "
+                                                   "`benchmarks/perf/transfer_demo.py`")
+                          + " (it is not a per-seed pick).", ""]
             else:
                 parts += [f"##### The full fine-tune's first recipe beside the recipe ({value} epochs)", "",
                           "The first recipe trains everything from the first epoch (no head-only epochs), the "
@@ -743,9 +746,12 @@ def tuning_history(epochs: list[str], recipes: int, per_class: str = "?", others
                   "own default for `--mode full` (everything from the first epoch, backbone at 0.1 x) 91.15, above "
                   "every seed of the probe. Because that was seen on the held-out videos these tables report, a new "
                   "draw of speeds' videos (32 + 50 per class, video seed 1; the test and what would follow from it "
-                  "written down before they were rendered) measured the four again, seeds 0-2: probe 83.83, the "
-                  "default 91.83, LP-FT 86.50, from scratch 78.17 (`results/transfer_video_seed1/finetune.md`): "
-                  "both targets met by the default. So the default became the full fine-tune of every task and "
+                  "written down before they were rendered) measured the four again, seeds 0-2, on an Intel Xeon: "
+                  "probe 83.83, the default 91.83, LP-FT 86.50, from scratch 78.17 "
+                  "(`results/transfer_video_seed1/finetune.md`; LP-FT's rows are on the rerun's page, "
+                  "`amd_epyc/` beside it, where it scored the same to the digit): both targets met by the default "
+                  "(measured again on an AMD EPYC: 92.17 against the probe's 83.83 and from scratch's 82.83, "
+                  "which moved most, so the scratch target missed by 0.67 points there). So the default became the full fine-tune of every task and "
                   "size, chosen on speeds' held-out videos and checked on that draw; nothing else changed, and "
                   "every cell was run with it afresh (`benchmarks/perf/transfer_demo.py`'s docstring has every "
                   "figure).", ""]
@@ -795,7 +801,7 @@ def runs_section(rows: list[dict]) -> list[str]:
               "listed) of each run's checkpoint on its validation videos; a dash: the run was not measured "
               "(`--no-evaluate`). Mode `linear (cached features)`: the head trained on each training video's "
               "embedding, computed once (`zoo features`), instead of on the train transform's random clips; the "
-              "demo task's *linear probe* above trains on clips, so the two differ on the same videos and seeds.",
+              "demo tasks' *linear probe* above trains on clips, so the two differ on the same videos and seeds.",
               "", _markdown_table(table, columns), "", "Run folders and commands:", ""]
     parts += [f"{i}. {_code(_shown_path(r['run']))}: {_code(r['command'])}" for i, r in enumerate(rows, 1)]
     return parts + [""]
