@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from benchmarks.transfer.table import (FULL, LINEAR, SCRATCH, SOURCE_DEMO, SOURCE_RUN, VARIANT, anchors_table, read_rows,
-                                       record_run, targets_table, write_table)
+from benchmarks.transfer.table import (COLUMNS, FULL, LINEAR, SCRATCH, SOURCE_DEMO, SOURCE_RUN, VARIANT, anchors_table,
+                                       markdown, read_rows, record_run, targets_table, write_table)
 from benchmarks.demo import videos
 from benchmarks.perf import transfer_demo
 from benchmarks.runtime.cpus import cpu_model
@@ -141,8 +141,27 @@ def test_another_draw_of_the_videos_goes_beside_the_tables(tmp_path, monkeypatch
     assert "Where the recipes were compared" not in md and "until 2026-12-05" not in md
     assert [r["setting"] for r in read_rows(tmp_path / "results" / "transfer_video_seed1")] == [
         LINEAR, FULL, SCRATCH, VARIANT]
-    with pytest.raises(SystemExit):
-        transfer_demo.main([*argv, "--video-seed", "-1"])
+    for wrong in (["--video-seed", "-1"], ["--recipes-at", "speeds", "1"], ["--recipes-at", "there_and_back", "2"],
+                  ["--recipes", "0"], ["--no-variants"]):  # a cell not run; the recipe itself; recipes skipped
+        with pytest.raises(SystemExit):
+            transfer_demo.main([*argv, *wrong])
+
+
+def test_recipes_tried_on_a_check_cell_are_shown_there_beside_the_tuning_cell():
+    """A page holding the tuning cell's settings and another cell's recipes tried shows the
+    recipes where they ran, as a check, with where the recipe ranks among them."""
+    def row(task, per_class, setting, top1, head="0", scale="0.1"):
+        return {**{c: "" for c in COLUMNS}, "source": SOURCE_DEMO, "task": task, "classes": "4", "seed": "0",
+                "train_videos": str(4 * per_class), "val_videos": "200", "epochs": "40", "setting": setting,
+                "top1": top1, "head_epochs": head, "backbone_lr_scale": scale, "final_loss": "0.1",
+                "views": "5x3", "run": f"/runs/{task}/n{per_class}/e40/{setting[:4]}{head}_s0"}
+    rows = [row("diagonals", 8, LINEAR, "80"), row("diagonals", 8, FULL, "81"), row("diagonals", 8, SCRATCH, "40"),
+            row("speeds", 32, LINEAR, "84"), row("speeds", 32, FULL, "92"), row("speeds", 32, SCRATCH, "80"),
+            row("speeds", 32, VARIANT, "92", "10", "0.01")]
+    md = markdown(rows)
+    assert "### The recipes compared again: speeds, 32 training videos per class" in md
+    assert "Where the recipes were compared" not in md
+    assert "ranks 1 of the 2 recipes here, tied with 10 head-only epochs and backbone lr scale 0.01." in md
 
 
 def test_a_table_from_before_the_source_column_keeps_its_demo_rows(tmp_path):

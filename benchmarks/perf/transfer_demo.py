@@ -118,16 +118,20 @@ references' Kinetics recipe, where the demo's catalogue entry named none):
    ``zoo finetune``'s default, and every cell was run with it at seeds 0-2 (the first two tasks'
    cells for the first time but the diagonals at 8, which had it among the recipes tried: 85.11,
    against LP-FT's 84.89). The draw's page, ``results/transfer_video_seed1/finetune.md``, lists
-   the four settings (``--video-seed 1 --recipes-at speeds 32 --recipes 4``);
+   three settings (made with ``--no-variants``; LP-FT's figures are from its runs, not on the
+   page); the four are on the rerun's page of step 9;
 9. the check measured again (2026-12-05, later) on another machine of the same 2-CPU VM kind, an
-   AMD EPYC where the first ran on an Intel Xeon (the same torch, videos and commands), this time
-   with LP-FT on the page (``results/transfer_video_seed1/amd_epyc/``): the probe and LP-FT to
+   AMD EPYC where the first ran on an Intel Xeon (the same torch and videos), this time with
+   LP-FT on the page (``results/transfer_video_seed1/amd_epyc/``, ``--video-seed 1 --recipes-at
+   speeds 32 --recipes 4``): the probe and LP-FT to
    the digit (83.5 / 83.5 / 84.5 and 85.5 / 88.0 / 86.0), the default 88.0 / 94.0 / 94.5 (mean
    92.17) and from scratch 66.5 / 90.0 / 92.0 (82.83, one seed 72.0 -> 90.0): the probe target
    still met (+8.33, the probe's range 1.00), the scratch target missed by 0.67 points (+9.33).
    Training a backbone end to end amplifies the rounding differences between the CPUs' kernels
    (the frozen backbone and the small backbone lr do not); from scratch moves most, as on the
-   GPU (step 6). The whole table was trained again there too (``results/cpu_amd_epyc/``).
+   GPU (step 6). The table's 81 runs at 40 epochs were trained again there too
+   (``--no-variants``, ``results/cpu_amd_epyc/``): the probe to the digit, the fine-tune within
+   0.67 points of the Xeon's means, the same four cells meeting both targets.
 
 Example:
     $ python -m benchmarks.perf.transfer_demo --seeds 0 1 2 --epochs 15 40
@@ -344,15 +348,25 @@ def main(argv=None) -> int:
                    help="skip the full fine-tune's other recipes (VARIANTS: all at the last --epochs, the "
                    "first recipe at the others; the tuning cell only)")
     p.add_argument("--recipes-at", nargs=2, metavar=("TASK", "N"), default=list(TUNED_ON),
-                   help="the cell (task, training videos per class) run with the other recipes; default: where "
-                   f"they were compared, {' '.join(TUNED_ON)} (another: a check, shown as such on the page)")
-    p.add_argument("--recipes", type=int, nargs="+", choices=range(len(VARIANTS)), metavar="I",
-                   help="which of the other recipes (indices into VARIANTS; default all)")
+                   help="the cell (task, training videos per class) run with the other recipes, and at every "
+                   f"--epochs; default: where they were compared, {' '.join(TUNED_ON)} (another: a check, shown "
+                   "as such on the page)")
+    p.add_argument("--recipes", type=int, nargs="+", choices=range(1, len(VARIANTS)), metavar="I",
+                   help="which of the other recipes (indices into VARIANTS, 1 and up: the first is the recipe; "
+                   "default all)")
     p.add_argument("--out", help="where finetune.md|csv go (default results; with --video-seed N, "
                    "results/transfer_video_seedN: never over the table's)")
     args = p.parse_args(argv)
     if args.video_seed < 0:
         p.error(f"--video-seed must be 0 or more, not {args.video_seed}")
+    task, size = args.recipes_at
+    if task not in args.tasks or not size.isdigit() or int(size) not in args.train_per_class:
+        if args.recipes_at != list(TUNED_ON):  # the default cell may be left out: no recipes are then run
+            p.error(f"--recipes-at {task} {size}: not a cell of --tasks {' '.join(args.tasks)} and "
+                    f"--train-per-class {' '.join(map(str, args.train_per_class))}")
+    if args.recipes and not args.variants:
+        p.error("--recipes names recipes that --no-variants skips")
+    args.recipes_at = [task, str(int(size))] if size.isdigit() else args.recipes_at
     out = args.out or ("results" + (f"/transfer_video_seed{args.video_seed}" if args.video_seed else ""))
     command = "python -m benchmarks.perf.transfer_demo " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

@@ -504,23 +504,36 @@ def variants_table(rows: list[dict], seeds: list[str]) -> str:
 
 def recipe_rank(rows: list[dict]) -> str:
     """Where the recipe (:data:`FULL`) stands among the recipes of ``rows`` by mean top-1, in
-    words: the page's recipe need not be the best of every cell (it was chosen on one).
+    words: the page's recipe need not be the best of every cell (it was chosen on one). Means
+    equal to 2 decimals (the page's) count as tied.
 
     Example:
         >>> rows = [{"setting": s, "seed": "0", "top1": t, "head_epochs": h, "backbone_lr_scale": b}
-        ...         for s, t, h, b in [(FULL, "75", "0", "0.1"), (VARIANT, "80", "10", "0.01"), (VARIANT, "70", "0", "0.01")]]
+        ...         for s, t, h, b in [(FULL, "75", "0", "0.1"), (VARIANT, "80", "10", "0.01"), (VARIANT, "80", "0", "0.01"),
+        ...                            (VARIANT, "70", "0", "0.03")]]
         >>> recipe_rank(rows)
-        "The recipe's mean top-1 ranks 2 of the 3 recipes here (the best: 10 head-only epochs, backbone lr scale 0.01, 80.00)."
+        "The recipe's mean top-1 ranks 3 of the 4 recipes here (the best, 80.00: 0 head-only epochs and backbone lr scale 0.01; 10 and 0.01)."
+        >>> recipe_rank(rows[:1] + rows[3:])
+        "The recipe's mean top-1 ranks 1 of the 2 recipes here."
     """
-    means = {key: statistics.mean(float(r["top1"]) for r in by_seed.values()) for key, by_seed in _recipes(rows).items()}
-    chosen = [key for key in means if any(r["setting"] == FULL for r in _recipes(rows)[key].values())]
+    recipes = _recipes(rows)
+    means = {key: round(statistics.mean(float(r["top1"]) for r in by_seed.values()), 2)
+             for key, by_seed in recipes.items()}
+    chosen = [key for key, by_seed in recipes.items() if any(r["setting"] == FULL for r in by_seed.values())]
     if not chosen or len(means) < 2:
         return ""
     rank = 1 + sum(mean > means[chosen[0]] for mean in means.values())
-    best = max(means, key=means.get)
-    return (f"The recipe's mean top-1 ranks {rank} of the {len(means)} recipes here"
-            + (f" (the best: {best[0]} head-only epochs, backbone lr scale {best[1]}, {means[best]:.2f})."
-               if rank > 1 else "."))
+    top = max(means.values())
+    best = sorted((key for key, mean in means.items() if mean == top), key=lambda k: (int(k[0]), -float(k[1] or 0)))
+    def named(keys):
+        return "; ".join(f"{h} head-only epochs and backbone lr scale {b}" if i == 0 else f"{h} and {b}"
+                         for i, (h, b) in enumerate(keys))
+
+    if rank == 1:
+        others = [key for key in best if key != chosen[0]]
+        return (f"The recipe's mean top-1 ranks 1 of the {len(means)} recipes here"
+                + (f", tied with {named(others)}." if others else "."))
+    return f"The recipe's mean top-1 ranks {rank} of the {len(means)} recipes here (the best, {top:.2f}: {named(best)})."
 
 
 def _video_worth(worth: dict[str, float]) -> str:
@@ -639,10 +652,11 @@ def demo_section(rows: list[dict]) -> list[str]:
               "the differences, and at how many seeds the fine-tune is ahead.", "",
               f"### Every seed ({headline} epochs)", "", seeds_table(head, seeds), ""]
     by_cell = _by_cell(rows)
-    # the recipes are compared where they were chosen; a page without that cell (another draw of the
-    # videos, other tasks) shows them where it ran them (transfer_demo --recipes-at), as a check
-    compared = TUNED_ON if TUNED_ON in by_cell else next(
-        (cell for cell, part in by_cell.items() if any(r["setting"] == VARIANT for r in part)), None)
+    # the recipes are compared where they were chosen; a page that ran them on another cell (another
+    # draw of the videos, transfer_demo --recipes-at) shows them there, as a check (one cell per
+    # run of transfer_demo holds them)
+    tried_on = [cell for cell, part in by_cell.items() if any(r["setting"] == VARIANT for r in part)]
+    compared = tried_on[0] if tried_on and TUNED_ON not in tried_on else (TUNED_ON if TUNED_ON in by_cell else None)
     if compared is None:
         return parts
     tuning = by_cell[compared]
@@ -673,7 +687,8 @@ def demo_section(rows: list[dict]) -> list[str]:
                 parts += [f"##### The full fine-tune's first recipe beside the recipe ({value} epochs)", "",
                           "The first recipe trains everything from the first epoch (no head-only epochs), the "
                           f"backbone at 0.1 x the head's lr; the recipes were compared at {headline} epochs.", ""]
-            parts += [variants_table(part, seeds), "", recipe_rank(part), ""]
+            parts += [variants_table(part, seeds), ""]
+            parts += [recipe_rank(part), ""] if recipe_rank(part) else []
     if compared == TUNED_ON:
         parts += tuning_history(_unique(r["epochs"] for r in tuning), tried, size,
                                 others=len(tasks) > 1 or len(sizes) > 1, replaced=default_full(rows))
@@ -742,7 +757,8 @@ def tuning_history(epochs: list[str], recipes: int, per_class: str = "?", others
                   "speeds, was added then, because on the first two the fine-tune's lead over the probe stayed "
                   "within 1-3 points: their classes are sums and orders of what the demo model's features tell "
                   "apart, while it learnt every direction at every speed alike. On speeds with 32 videos per class "
-                  "(these videos), at seeds 0-9, LP-FT scored 82.20 against the probe's 81.35, and `zoo finetune`'s "
+                  "(the table's videos, `results/finetune.md`), at seeds 0-9, LP-FT scored 82.20 against the "
+                  "probe's 81.35, and `zoo finetune`'s "
                   "own default for `--mode full` (everything from the first epoch, backbone at 0.1 x) 91.15, above "
                   "every seed of the probe. Because that was seen on the held-out videos these tables report, a new "
                   "draw of speeds' videos (32 + 50 per class, video seed 1; the test and what would follow from it "
