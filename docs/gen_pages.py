@@ -50,7 +50,7 @@ RESULT_PAGES = (
     "kinetics400", "ssv2", "charades", "ava", "demo", "complexity", "protocols", "speed",
     "eval_throughput", "host_memory", "gpu/speed", "gpu/fast_ablation", "gpu/eval_throughput", "deploy", "deploy_ops",
     "xnnpack_dwconv", "finetune", "transfer_video_seed1/finetune", "transfer_video_seed1/amd_epyc/finetune",
-    "cpu_amd_epyc/finetune", "gpu/finetune", "gpu/finetune_10_seeds/finetune", "train_throughput",
+    "cpu_amd_epyc/finetune", "cpu_amd_epyc_10_seeds/finetune", "gpu/finetune", "gpu/finetune_10_seeds/finetune", "train_throughput",
 )
 #: Their short titles in the navigation (a page's own title is its table's heading).
 RESULT_TITLES = {
@@ -63,6 +63,7 @@ RESULT_TITLES = {
     "finetune": "Transfer learning", "transfer_video_seed1/finetune": "Transfer learning, another draw of videos",
     "transfer_video_seed1/amd_epyc/finetune": "Transfer learning, another draw of videos (AMD EPYC)",
     "cpu_amd_epyc/finetune": "Transfer learning (AMD EPYC)",
+    "cpu_amd_epyc_10_seeds/finetune": "Transfer learning, 10 seeds (AMD EPYC)",
     "gpu/finetune": "Transfer learning (GPU)",
     "gpu/finetune_10_seeds/finetune": "Transfer learning, 10 seeds (GPU)", "train_throughput": "Training throughput",
 }
