@@ -314,7 +314,7 @@ def cells(tasks: list[str], sizes: list[int], epochs: list[int], variants: bool 
     chosen = VARIANTS if recipes is None else [VARIANTS[i] for i in recipes]
     for task in tasks:
         for size in sizes:
-            tuned = (task, str(size)) == tuple(tuning)
+            tuned = (task, str(size)) == tuning
             for value in (epochs if tuned else epochs[-1:]):
                 plan = list(SETTINGS.items())
                 if tuned and variants:
@@ -364,13 +364,13 @@ def main(argv=None) -> int:
     if args.video_seed < 0:
         p.error(f"--video-seed must be 0 or more, not {args.video_seed}")
     task, size = args.recipes_at
-    if task not in args.tasks or not size.isdigit() or int(size) not in args.train_per_class:
-        if args.recipes_at != list(TUNED_ON):  # the default cell may be left out: no recipes are then run
-            p.error(f"--recipes-at {task} {size}: not a cell of --tasks {' '.join(args.tasks)} and "
-                    f"--train-per-class {' '.join(map(str, args.train_per_class))}")
+    recipes_at = (task, str(int(size)) if size.isdigit() else size)  # "032" is the cell of 32
+    ran = task in args.tasks and size.isdigit() and int(size) in args.train_per_class
+    if not ran and recipes_at != TUNED_ON:  # the default cell may be left out: no recipes are then run
+        p.error(f"--recipes-at {task} {size}: not a cell of --tasks {' '.join(args.tasks)} and "
+                f"--train-per-class {' '.join(map(str, args.train_per_class))}")
     if args.recipes and not args.variants:
         p.error("--recipes names recipes that --no-variants skips")
-    args.recipes_at = [task, str(int(size))] if size.isdigit() else args.recipes_at
     out = args.out or ("results" + (f"/transfer_video_seed{args.video_seed}" if args.video_seed else ""))
     command = "python -m benchmarks.perf.transfer_demo " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -379,7 +379,7 @@ def main(argv=None) -> int:
         root, runs = root / f"video_seed{args.video_seed}", runs / f"video_seed{args.video_seed}"
     rows, folders, names = [], {}, set()
     for task, size, epochs, name, setting in cells(args.tasks, args.train_per_class, args.epochs, args.variants,
-                                                   tuple(args.recipes_at), args.recipes):
+                                                   recipes_at, args.recipes):
         if (task, size) not in folders:
             folders[task, size] = videos.generate_transfer(
                 root / task / f"n{size}", {"train": size, "val": args.val_per_class}, seed=args.video_seed,

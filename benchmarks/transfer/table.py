@@ -462,13 +462,23 @@ def demo_table(rows: list[dict], seeds: list[str]) -> str:
     return _markdown_table(_setting_lines(rows, seeds), columns)
 
 
+def _recipe(row: dict) -> tuple[str, str]:
+    """A full fine-tune row's recipe: (head-only epochs, backbone lr scale)."""
+    return row["head_epochs"] or "0", row["backbone_lr_scale"]
+
+
+def _recipe_order(recipe: tuple[str, str]) -> tuple[int, float]:
+    """The tables' order of recipes: fewer head-only epochs first, then the larger backbone lr."""
+    return int(recipe[0]), -float(recipe[1] or 0)
+
+
 def _recipes(rows: list[dict]) -> dict[tuple[str, str], dict[str, dict]]:
     """The full fine-tune's recipes in ``rows`` (those of :data:`FULL` and of :data:`VARIANT`), as
     (head-only epochs, backbone lr scale) -> seed -> row."""
     recipes: dict[tuple[str, str], dict[str, dict]] = {}
     for r in rows:
         if r["setting"] in (FULL, VARIANT):
-            recipes.setdefault((r["head_epochs"] or "0", r["backbone_lr_scale"]), {})[r["seed"]] = r
+            recipes.setdefault(_recipe(r), {})[r["seed"]] = r
     return recipes
 
 
@@ -486,9 +496,9 @@ def variants_table(rows: list[dict], seeds: list[str]) -> str:
     """
     linear = spread(_top1s(rows, LINEAR))[0] if _top1s(rows, LINEAR) else None
     recipes = _recipes(rows)
-    chosen = {(r["head_epochs"] or "0", r["backbone_lr_scale"]) for r in rows if r["setting"] == FULL}
+    chosen = {_recipe(r) for r in rows if r["setting"] == FULL}
     out = []
-    for key in sorted(recipes, key=lambda k: (int(k[0]), -float(k[1] or 0))):
+    for key in sorted(recipes, key=_recipe_order):
         by_seed = recipes[key]
         top1 = [float(by_seed[s]["top1"]) for s in seeds if s in by_seed]
         mean, std, span = spread(top1)
@@ -516,21 +526,21 @@ def recipe_rank(rows: list[dict]) -> str:
         >>> recipe_rank(rows[:1] + rows[3:])
         "The recipe's mean top-1 ranks 1 of the 2 recipes here."
     """
-    recipes = _recipes(rows)
     means = {key: round(statistics.mean(float(r["top1"]) for r in by_seed.values()), 2)
-             for key, by_seed in recipes.items()}
-    chosen = [key for key, by_seed in recipes.items() if any(r["setting"] == FULL for r in by_seed.values())]
-    if not chosen or len(means) < 2:
+             for key, by_seed in _recipes(rows).items()}
+    chosen = next((_recipe(r) for r in rows if r["setting"] == FULL), None)
+    if chosen is None or len(means) < 2:
         return ""
-    rank = 1 + sum(mean > means[chosen[0]] for mean in means.values())
+    rank = 1 + sum(mean > means[chosen] for mean in means.values())
     top = max(means.values())
-    best = sorted((key for key, mean in means.items() if mean == top), key=lambda k: (int(k[0]), -float(k[1] or 0)))
+    best = sorted((key for key, mean in means.items() if mean == top), key=_recipe_order)
+
     def named(keys):
         return "; ".join(f"{h} head-only epochs and backbone lr scale {b}" if i == 0 else f"{h} and {b}"
                          for i, (h, b) in enumerate(keys))
 
     if rank == 1:
-        others = [key for key in best if key != chosen[0]]
+        others = [key for key in best if key != chosen]
         return (f"The recipe's mean top-1 ranks 1 of the {len(means)} recipes here"
                 + (f", tied with {named(others)}." if others else "."))
     return f"The recipe's mean top-1 ranks {rank} of the {len(means)} recipes here (the best, {top:.2f}: {named(best)})."
@@ -687,8 +697,8 @@ def demo_section(rows: list[dict]) -> list[str]:
                 parts += [f"##### The full fine-tune's first recipe beside the recipe ({value} epochs)", "",
                           "The first recipe trains everything from the first epoch (no head-only epochs), the "
                           f"backbone at 0.1 x the head's lr; the recipes were compared at {headline} epochs.", ""]
-            parts += [variants_table(part, seeds), ""]
-            parts += [recipe_rank(part), ""] if recipe_rank(part) else []
+            rank = recipe_rank(part)
+            parts += [variants_table(part, seeds), ""] + ([rank, ""] if rank else [])
     if compared == TUNED_ON:
         parts += tuning_history(_unique(r["epochs"] for r in tuning), tried, size,
                                 others=len(tasks) > 1 or len(sizes) > 1, replaced=default_full(rows))
